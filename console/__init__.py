@@ -1,0 +1,1 @@
+"""Web console (FastAPI): flow designer, DNC, consents, campaigns, recordings search, QA, rules."""

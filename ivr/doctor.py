@@ -1,0 +1,169 @@
+"""``ivr doctor``: one line per dependency: OK, or what is wrong and the command that fixes it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+import redis
+import sqlalchemy
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr import rasa_model
+from ivr.db import make_engine
+from ivr.settings import Settings, mask_url
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One dependency's state. ``status`` is OK, WARN, FAIL or SKIP."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
+
+
+def check_rasa_env(_: Settings) -> CheckResult:
+    try:
+        exe = rasa_model.rasa_executable()
+    except rasa_model.TrainingError:
+        return CheckResult("rasa env", "FAIL", ".venv-rasa is missing", "make setup")
+    return CheckResult("rasa env", "OK", str(exe.parent.parent))
+
+
+def check_model(_: Settings) -> CheckResult:
+    path = rasa_model.model_path()
+    if path.exists():
+        return CheckResult("rasa model", "OK", f"{path.name} matches the training data")
+    return CheckResult("rasa model", "FAIL", "no model for the current training data", "ivr train")
+
+
+def check_database(settings: Settings) -> CheckResult:
+    url = settings.sqlalchemy_url
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return CheckResult(
+            "database",
+            "FAIL",
+            f"{mask_url(url)}: {type(exc).__name__}",
+            "check IVR_DATABASE_URL and that the database server is running",
+        )
+    finally:
+        engine.dispose()
+    return CheckResult("database", "OK", mask_url(url))
+
+
+def check_redis(settings: Settings) -> CheckResult:
+    if not settings.redis_url:
+        return CheckResult("redis", "SKIP", "IVR_REDIS_URL not set: embedded mode (SQLite stores)")
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return CheckResult(
+            "redis",
+            "FAIL",
+            f"{mask_url(settings.redis_url)}: {type(exc).__name__}",
+            "start Redis (redis-server --daemonize yes) or fix IVR_REDIS_URL",
+        )
+    finally:
+        client.close()
+    return CheckResult("redis", "OK", mask_url(settings.redis_url))
+
+
+def _http_check(name: str, url: str, fix: str) -> CheckResult:
+    try:
+        response = httpx.get(url, timeout=2.0)
+    except httpx.HTTPError as exc:
+        return CheckResult(name, "FAIL", f"{url}: {type(exc).__name__}", fix)
+    if response.status_code != 200:
+        return CheckResult(name, "FAIL", f"{url}: HTTP {response.status_code}", fix)
+    return CheckResult(name, "OK", url)
+
+
+def check_rasa_server(settings: Settings) -> CheckResult:
+    return _http_check("rasa server", f"{settings.rasa_url}/status", "make run")
+
+
+def check_action_server(settings: Settings) -> CheckResult:
+    url = f"http://127.0.0.1:{settings.action_server_port}/health"
+    return _http_check("action server", url, "make run")
+
+
+def _tcp_check(name: str, host: str, port: int, fix: str) -> CheckResult:
+    try:
+        with socket.create_connection((host, port), timeout=2.0):
+            pass
+    except OSError as exc:
+        return CheckResult(name, "FAIL", f"{host}:{port}: {exc.strerror or exc}", fix)
+    return CheckResult(name, "OK", f"{host}:{port}")
+
+
+def check_esl_port(settings: Settings) -> CheckResult:
+    return _tcp_check("esl server", settings.esl_host, settings.esl_port, "make run")
+
+
+def check_freeswitch(settings: Settings) -> CheckResult:
+    if not settings.freeswitch_inbound:
+        return CheckResult("freeswitch", "SKIP", "IVR_FREESWITCH_INBOUND not set")
+    target = urlsplit(f"//{settings.freeswitch_inbound}")
+    return _tcp_check(
+        "freeswitch",
+        target.hostname or "127.0.0.1",
+        target.port or 8021,
+        "check FreeSWITCH mod_event_socket (event_socket.conf.xml) and IVR_FREESWITCH_INBOUND",
+    )
+
+
+def check_console(settings: Settings) -> CheckResult:
+    url = f"http://{settings.console_host}:{settings.console_port}/healthz"
+    return _http_check("web console", url, "make run")
+
+
+CHECKS: tuple[Callable[[Settings], CheckResult], ...] = (
+    check_rasa_env,
+    check_model,
+    check_database,
+    check_redis,
+    check_rasa_server,
+    check_action_server,
+    check_esl_port,
+    check_freeswitch,
+    check_console,
+)
+
+
+def run_checks(settings: Settings) -> list[CheckResult]:
+    results = [check(settings) for check in CHECKS]
+    results.extend(speech_checks(settings))
+    return results
+
+
+def speech_checks(settings: Settings) -> list[CheckResult]:
+    """Speech engines usable here, as reported by the speech package."""
+    from speech import doctor as speech_doctor
+
+    return [
+        CheckResult(f"speech: {c.name}", "OK" if c.ok else "WARN", c.detail, c.fix)
+        for c in speech_doctor.doctor_checks(settings)
+    ]
+
+
+def format_results(results: list[CheckResult]) -> str:
+    lines = []
+    for r in results:
+        line = f"{r.status:<4}  {r.name:<16} {r.detail}"
+        if r.fix and r.status in ("FAIL", "WARN"):
+            line += f"  -> fix: {r.fix}"
+        lines.append(line)
+    return "\n".join(lines)

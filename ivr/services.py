@@ -1,0 +1,252 @@
+"""Child processes of the product (Rasa, action server, ESL server, console): start, wait, stop.
+
+Used by the ``make run`` supervisor and by the test fixtures, so both start services the same
+way. Each child runs in its own session (process group) and is stopped with SIGTERM, then
+SIGKILL, so no process is left behind. Output goes to ``<data_dir>/log/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+import yaml
+
+from ivr.errors import DependencyUnavailableError, IvrError
+from ivr.rasa_model import RASA_VENV, rasa_env
+from ivr.settings import REPO_ROOT
+
+APP_PYTHON = Path(sys.executable)
+
+
+class PortInUseError(IvrError):
+    """A port a service needs is already taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """How to start one service and how to tell it is ready."""
+
+    name: str
+    argv: Sequence[str]
+    host: str
+    port: int
+    ready: Callable[[], bool]
+    timeout_s: float = 30.0
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class ManagedProcess:
+    """A started service: its process, log file, readiness wait and clean stop."""
+
+    def __init__(self, spec: ServiceSpec, log_dir: Path) -> None:
+        self.spec = spec
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{spec.name}.log"
+        self._log: IO[bytes] = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            list(spec.argv),
+            cwd=REPO_ROOT,
+            env=spec.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def wait_ready(self) -> None:
+        """Block until ready; raise with the log's tail if it dies or times out."""
+        deadline = time.monotonic() + self.spec.timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise DependencyUnavailableError(
+                    f"{self.spec.name} exited with code {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            if self.spec.ready():
+                return
+            time.sleep(0.25)
+        raise DependencyUnavailableError(
+            f"{self.spec.name} did not become ready on {self.spec.address} within "
+            f"{self.spec.timeout_s:.0f} s (log: {self.log_path}):\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 12) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM the process group, then SIGKILL whatever is left after ``timeout_s``."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        # children of the group that outlived their leader
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._log.close()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_ports_free(specs: Sequence[ServiceSpec]) -> None:
+    for spec in specs:
+        if not port_is_free(spec.host, spec.port):
+            raise PortInUseError(
+                f"port {spec.address} needed by {spec.name} is already in use: stop what holds "
+                f"it (ss -ltnp 'sport = :{spec.port}') or choose another port in IVR_* settings"
+            )
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def tcp_open(host: str, port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
+    return check
+
+
+def rasa_ready(base_url: str) -> Callable[[], bool]:
+    """Ready = model loaded (``/status`` names it) and one warm-up turn answered."""
+
+    def check() -> bool:
+        try:
+            status = httpx.get(f"{base_url}/status", timeout=1.0)
+            if status.status_code != 200 or not status.json().get("model_file"):
+                return False
+            warm = httpx.post(
+                f"{base_url}/webhooks/rest/webhook",
+                json={"sender": f"warmup-{uuid.uuid4().hex}", "message": "你好"},
+                timeout=30.0,
+            )
+            return warm.status_code == 200
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    return check
+
+
+def runtime_endpoints(action_port: int, run_dir: Path) -> Path:
+    """A copy of ``endpoints.yml`` pointing the action endpoint at ``action_port``."""
+    data = yaml.safe_load((REPO_ROOT / "endpoints.yml").read_text()) or {}
+    data.setdefault("action_endpoint", {})["url"] = f"http://127.0.0.1:{action_port}/webhook"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / f"endpoints-{action_port}.yml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def action_server_spec(port: int, timeout_s: float = 60.0) -> ServiceSpec:
+    return ServiceSpec(
+        name="actions",
+        argv=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+        host="127.0.0.1",
+        port=port,
+        ready=http_ok(f"http://127.0.0.1:{port}/health"),
+        timeout_s=timeout_s,
+    )
+
+
+def rasa_spec(
+    model: Path, port: int, endpoints: Path, timeout_s: float, host: str = "127.0.0.1"
+) -> ServiceSpec:
+    argv = [
+        str(RASA_VENV / "bin" / "rasa"),
+        "run",
+        "--enable-api",
+        "-i",
+        host,
+        "-p",
+        str(port),
+        "-m",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        "credentials.yml",
+    ]
+    return ServiceSpec(
+        name="rasa",
+        argv=argv,
+        host=host,
+        port=port,
+        ready=rasa_ready(f"http://{host}:{port}"),
+        timeout_s=timeout_s,
+        env=rasa_env(),
+    )
+
+
+def esl_server_spec(host: str, port: int) -> ServiceSpec:
+    argv = [str(APP_PYTHON), "-m", "telephony", "serve", "--host", host, "--port", str(port)]
+    return ServiceSpec(name="esl", argv=argv, host=host, port=port, ready=tcp_open(host, port))
+
+
+def console_spec(host: str, port: int) -> ServiceSpec:
+    argv = [
+        str(APP_PYTHON),
+        "-m",
+        "uvicorn",
+        "console.app:app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    return ServiceSpec(
+        name="console",
+        argv=argv,
+        host=host,
+        port=port,
+        ready=http_ok(f"http://{host}:{port}/healthz"),
+    )

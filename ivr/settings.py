@@ -1,0 +1,121 @@
+"""Application settings, read once at start from ``IVR_*`` environment variables.
+
+Built with pydantic-settings. Secrets are :class:`pydantic.SecretStr` so they never print;
+URLs that may carry passwords are masked by :func:`mask_url` wherever they are shown.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting of the app. Environment variables: ``IVR_`` + upper-case field name."""
+
+    model_config = SettingsConfigDict(env_prefix="IVR_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=REPO_ROOT / "var", description="embedded data (SQLite, keys)")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite under data_dir"
+    )
+    redis_url: str | None = Field(default=None, description="Redis URL; unset = no Redis")
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_s: float = 1.5
+    rasa_start_timeout_s: float = 120.0
+    action_server_port: int = 5055
+    esl_host: str = "127.0.0.1"
+    esl_port: int = 8084
+    console_host: str = "127.0.0.1"
+    console_port: int = 8000
+    freeswitch_inbound: str | None = Field(
+        default=None, description="host:port of a FreeSWITCH inbound ESL listener"
+    )
+    freeswitch_password: SecretStr = SecretStr("ClueCon")
+
+    institution_name: str = "示例银行"
+    bot_id: str = "AI-0001"
+
+    blind_index_key: SecretStr | None = Field(
+        default=None, description="hex HMAC-SM3 key for phone-number blind indexes"
+    )
+    master_key: SecretStr | None = Field(
+        default=None, description="hex SM4 master key for envelope encryption"
+    )
+
+    asr_engine: str = "whisper"
+    tts_engine: str = "espeak"
+    vad_engine: str = "webrtc"
+
+    # compliance (issue 3)
+    rules_path: Path = Field(
+        default=REPO_ROOT / "compliance" / "rules" / "default.yaml",
+        description="compliance rules file (hot-reloaded)",
+    )
+    rules_poll_s: float = Field(default=2.0, description="rules file poll interval")
+    gate_timeout_ms: int = Field(default=200, description="gate store timeout; then fail closed")
+    redis_key_prefix: str = Field(default="ivr", description="prefix of every Redis key")
+
+    # records (issue 8)
+    records_vault_dir: Path | None = Field(
+        default=None, description="encrypted recordings; default data_dir/vault"
+    )
+    records_keyring_file: Path | None = Field(
+        default=None, description="JSON master key ring (rotation); default: master_key alone"
+    )
+    records_retention_years: int = Field(
+        default=2, description="recording retention in years (never below 2)"
+    )
+    records_retention_by_business: dict[str, int] = Field(
+        default_factory=dict, description='per business type, e.g. {"wealth": 5} (never below 2)'
+    )
+    records_pending_lease_s: float = Field(
+        default=3600.0, description="age after which an unfinished ingest is rolled back"
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The SQL database URL, defaulting to an SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'ivr.db'}"
+
+    def key_bytes(self, name: str) -> bytes:
+        """A 16-byte key by name: from settings if set, else from (or created in) data_dir/keys.
+
+        A created key file is readable by its owner only. Production sets the keys explicitly.
+        """
+        configured = {"blind_index": self.blind_index_key, "master": self.master_key}.get(name)
+        if configured is not None:
+            return bytes.fromhex(configured.get_secret_value())
+        path = self.data_dir / "keys" / f"{name}.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(16))
+            path.chmod(0o600)
+        return bytes.fromhex(path.read_text().strip())
+
+
+def mask_url(url: str | None) -> str:
+    """A URL with its password replaced by ``***`` (for logs and ``ivr doctor``)."""
+    if not url:
+        return "(not set)"
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (at start)."""
+    return Settings()

@@ -1,0 +1,100 @@
+"""``make run``: start Rasa, the action server, the ESL server and the web console; stop all.
+
+Ports are checked before anything starts; each service must report ready within its timeout;
+if any child dies, or on Ctrl-C / SIGTERM, every child is stopped and nothing is left running.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from types import FrameType
+from urllib.parse import urlsplit
+
+from ivr import rasa_model
+from ivr.errors import IvrError
+from ivr.services import (
+    ManagedProcess,
+    ServiceSpec,
+    action_server_spec,
+    check_ports_free,
+    console_spec,
+    esl_server_spec,
+    rasa_spec,
+    runtime_endpoints,
+)
+from ivr.settings import Settings
+
+WHAT_EACH_DOES = {
+    "actions": "rasa-sdk action server",
+    "rasa": "Rasa server (REST channel /webhooks/rest/webhook)",
+    "esl": "ESL outbound-socket server (FreeSWITCH: socket <addr> async full)",
+    "console": "web console and API (/healthz, /api/v1, /docs)",
+}
+
+
+def build_specs(settings: Settings) -> list[ServiceSpec]:
+    rasa = urlsplit(settings.rasa_url)
+    model = rasa_model.ensure_model()
+    endpoints = runtime_endpoints(settings.action_server_port, settings.data_dir / "run")
+    return [
+        action_server_spec(settings.action_server_port),
+        rasa_spec(
+            model.path,
+            rasa.port or 5005,
+            endpoints,
+            settings.rasa_start_timeout_s,
+            host=rasa.hostname or "127.0.0.1",
+        ),
+        esl_server_spec(settings.esl_host, settings.esl_port),
+        console_spec(settings.console_host, settings.console_port),
+    ]
+
+
+def run_all(settings: Settings) -> int:
+    """Run every service until interrupted; return the process exit code."""
+    stopping = False
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started: list[ManagedProcess] = []
+    try:
+        specs = build_specs(settings)
+        check_ports_free(specs)
+        for spec in specs:
+            say(f"starting {spec.name} on {spec.address} ...")
+            process = ManagedProcess(spec, settings.data_dir / "log")
+            started.append(process)
+            process.wait_ready()
+            if stopping:
+                return 130
+        say("ready:")
+        for process in started:
+            spec = process.spec
+            say(f"  {spec.name:<8} {spec.address:<16} {WHAT_EACH_DOES[spec.name]}")
+        say(f"logs in {settings.data_dir / 'log'}; Ctrl-C stops everything")
+        while not stopping:
+            for process in started:
+                if not process.alive():
+                    say(f"{process.spec.name} stopped unexpectedly:\n{process.log_tail()}")
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except IvrError as exc:
+        say(f"error: {exc}")
+        return 1
+    finally:
+        for process in reversed(started):
+            process.stop()
+        if started:
+            say("all services stopped")
+
+
+def say(line: str) -> None:
+    sys.stdout.write(f"[ivr] {line}\n")
+    sys.stdout.flush()
