@@ -151,11 +151,11 @@ def run_checks(settings: Settings) -> list[CheckResult]:
 
 def speech_checks(settings: Settings) -> list[CheckResult]:
     """Speech engines usable here, as reported by the speech package."""
-    from speech import doctor as speech_doctor
+    from speech.doctor import doctor_checks
 
     return [
         CheckResult(f"speech: {c.name}", "OK" if c.ok else "WARN", c.detail, c.fix)
-        for c in speech_doctor.doctor_checks(settings)
+        for c in doctor_checks(settings)
     ]
 
 

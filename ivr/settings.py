@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     action_server_port: int = 5055
     esl_host: str = "127.0.0.1"
     esl_port: int = 8084
+    esl_reply_timeout_s: float = Field(
+        default=10.0, description="a call is aborted when FreeSWITCH does not reply this fast"
+    )
+    esl_max_call_s: float = Field(default=4 * 3600.0, description="hard cap on one call session")
     console_host: str = "127.0.0.1"
     console_port: int = 8000
     freeswitch_inbound: str | None = Field(
@@ -54,6 +58,39 @@ class Settings(BaseSettings):
     asr_engine: str = "whisper"
     tts_engine: str = "espeak"
     vad_engine: str = "webrtc"
+
+    # speech (issue 7)
+    models_dir: Path | None = Field(
+        default=None, description="speech model folders; default data_dir/models"
+    )
+    whisper_model_dir: Path | None = Field(
+        default=None, description="CTranslate2 Whisper folder; default built from the wheels"
+    )
+    whisper_compute_type: str = "int8"
+    whisper_beam_size: int = 5
+    asr_threads: int = 2
+    funasr_model_dir: Path | None = Field(
+        default=None, description="local FunASR model folder (asr_engine=funasr)"
+    )
+    funasr_ws_url: str = Field(
+        default="ws://127.0.0.1:10095", description="FunASR runtime server (asr_engine=funasr-ws)"
+    )
+    funasr_ws_mode: str = "2pass"
+    paddlespeech_url: str = Field(
+        default="http://127.0.0.1:8090", description="paddlespeech_server (*-server engines)"
+    )
+    paddlespeech_am_dir: Path | None = None
+    paddlespeech_voc_dir: Path | None = None
+    paddlespeech_asr_dir: Path | None = None
+    tts_voice: str = "cmn-latn-pinyin"
+    tts_sample_rate: int = 8000
+    prompt_cache_dir: Path | None = Field(
+        default=None, description="synthesised prompt cache; default data_dir/prompts"
+    )
+    audio_stream_host: str = "127.0.0.1"
+    audio_stream_port: int = 8086
+    barge_in_min_speech_ms: int = 250
+    vad_end_silence_ms: int = 700
 
     # compliance (issue 3)
     rules_path: Path = Field(

@@ -1,9 +1,196 @@
-"""`ivr` commands of the records package (registered by :mod:`ivr.cli`)."""
+"""`ivr recordings search|fetch|purge|rewrap` and `ivr evidence verify|checkpoint`.
+
+The operator names who they are and in which role (``--actor``, ``--role``): the same role
+checks and audit as the web console apply; every fetch is audited with its ``--reason``.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
 import typer
+
+from ivr.db import make_engine, migrate
+from ivr.errors import IvrError
+from ivr.output import JSON_OPTION, emit, fail
+from ivr.settings import Settings, get_settings
+from records.chain import Checkpoint
+from records.evidence_store import SqlEvidenceLog
+from records.vault import Actor, RecordingQuery, Role, Vault
+
+recordings_app = typer.Typer(help="Encrypted call recordings: search, fetch (audited), purge.")
+evidence_app = typer.Typer(help="The SM3 hash-chained evidence log: verify, checkpoint.")
+
+ROLE_HELP = "your role: " + ", ".join(r.value for r in Role if r is not Role.SYSTEM)
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `ivr` app."""
+    app.add_typer(recordings_app, name="recordings")
+    app.add_typer(evidence_app, name="evidence")
+
+
+def _engine(settings: Settings) -> sa.Engine:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        if not sa.inspect(engine).has_table("evidence_log"):
+            migrate(settings.sqlalchemy_url)
+    except Exception as exc:
+        raise fail(f"database unavailable: {type(exc).__name__}") from exc
+    return engine
+
+
+def _vault() -> Vault:
+    settings = get_settings()
+    return Vault.from_settings(settings, _engine(settings))
+
+
+def _when(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise fail(f"{name}: not an ISO date/time") from exc
+    if value.tzinfo is None:
+        raise fail(f"{name}: give a timezone, e.g. 2025-03-01T00:00+08:00")
+    return value
+
+
+@recordings_app.command("search")
+def recordings_search(
+    actor: str = typer.Option(..., help="your user id"),
+    role: str = typer.Option(..., help=ROLE_HELP),
+    customer: str | None = typer.Option(None, help="customer phone number (any format)"),
+    start_from: str | None = typer.Option(None, "--from", help="started at or after (ISO)"),
+    start_to: str | None = typer.Option(None, "--to", help="started before (ISO)"),
+    business_type: str | None = typer.Option(None),
+    campaign: str | None = typer.Option(None),
+    flag: list[str] = typer.Option([], help="QA flag (repeat: all must match)"),
+    direction: str | None = typer.Option(None, help="inbound or outbound"),
+    agent: str | None = typer.Option(None, help="bot or agent id"),
+    call_id: str | None = typer.Option(None),
+    limit: int = typer.Option(100),
+    offset: int = typer.Option(0),
+    reveal: bool = typer.Option(False, help="show clear numbers (compliance officers; audited)"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Find recordings by customer, time range, business type, campaign, flags."""
+    query = RecordingQuery(
+        customer_number=customer,
+        started_from=_when(start_from, "--from"),
+        started_to=_when(start_to, "--to"),
+        business_type=business_type,
+        campaign=campaign,
+        flags=tuple(flag),
+        direction=direction,
+        agent_id=agent,
+        call_id=call_id,
+        limit=limit,
+        offset=offset,
+    )
+    try:
+        found = _vault().search(Actor(actor, role), query, reveal=reveal)
+    except IvrError as exc:
+        raise fail(str(exc)) from exc
+    emit([i.as_dict() for i in found], as_json, _format_recordings)
+
+
+def _format_recordings(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no recordings found"
+    lines = [
+        f"{r['recording_id']}  {r['started_at'][:19]}  {r['duration_ms'] // 1000:>5}s  "
+        f"{r['direction']:<8} {r['business_type']:<14} {r['customer'] or '-':<16} "
+        f"call {r['call_id']}  flags {','.join(r['qa_flags']) or '-'}"
+        for r in rows
+    ]
+    return "\n".join(lines) + f"\n{len(rows)} recording(s)"
+
+
+@recordings_app.command("fetch")
+def recordings_fetch(
+    recording_id: str = typer.Argument(..., help="recording id (from search)"),
+    actor: str = typer.Option(..., help="your user id"),
+    role: str = typer.Option(..., help=ROLE_HELP),
+    reason: str = typer.Option(..., help="why you need it (audited)"),
+    out: Path = typer.Option(..., help="where to write the decrypted recording"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Decrypt one recording to a file (authorised roles only; every attempt is audited)."""
+    try:
+        result = _vault().fetch(Actor(actor, role), recording_id, reason, dest=out)
+    except IvrError as exc:
+        raise fail(str(exc)) from exc
+    data = {"recording": result.info.as_dict(), "path": str(result.path)}
+    emit(data, as_json, lambda d: f"wrote {d['path']} ({d['recording']['size_bytes']} bytes)")
+
+
+@recordings_app.command("purge")
+def recordings_purge(as_json: bool = JSON_OPTION) -> None:
+    """Finish interrupted work, then remove recordings past their retention (only those)."""
+    try:
+        report = _vault().purge()
+    except IvrError as exc:
+        raise fail(str(exc)) from exc
+    emit(report.as_dict(), as_json, lambda d: f"purged {len(d['removed'])} recording(s)")
+
+
+@recordings_app.command("rewrap")
+def recordings_rewrap(as_json: bool = JSON_OPTION) -> None:
+    """After adding a new current master key: rewrap every data key under it."""
+    try:
+        moved = _vault().rewrap()
+    except IvrError as exc:
+        raise fail(str(exc)) from exc
+    emit({"rewrapped": moved}, as_json, lambda d: f"rewrapped {d['rewrapped']} data key(s)")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    checkpoint: Path | None = typer.Option(
+        None, help="a checkpoint file from `ivr evidence checkpoint` (detects truncation)"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Walk the whole chain; name the first bad entry. Exit 1 if the chain is broken."""
+    cp = None
+    if checkpoint is not None:
+        try:
+            cp = Checkpoint.from_dict(json.loads(checkpoint.read_text(encoding="utf-8")))
+        except (OSError, ValueError, IvrError) as exc:
+            raise fail(f"cannot read checkpoint {checkpoint}") from exc
+    settings = get_settings()
+    try:
+        result = SqlEvidenceLog(_engine(settings)).verify(cp)
+    except IvrError as exc:
+        raise fail(str(exc)) from exc
+    emit(result.as_dict(), as_json, _format_verify)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _format_verify(d: dict[str, Any]) -> str:
+    if d["ok"]:
+        return f"OK: {d['checked']} entries, head {d['head_seq']} {d['head_hash']}"
+    return f"BROKEN at entry {d['first_bad_seq']}: {d['reason']} ({d['checked']} entries good)"
+
+
+@evidence_app.command("checkpoint")
+def evidence_checkpoint(
+    out: Path | None = typer.Option(None, help="also write the checkpoint to this file"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Verify the chain and export its head (sequence + hash); keep it outside the database."""
+    settings = get_settings()
+    try:
+        cp = SqlEvidenceLog(_engine(settings)).checkpoint()
+    except IvrError as exc:
+        raise fail(str(exc)) from exc
+    if out is not None:
+        out.write_text(json.dumps(cp.as_dict()) + "\n", encoding="utf-8")
+    emit(cp.as_dict(), as_json, lambda d: f"checkpoint seq {d['seq']} hash {d['hash']}")

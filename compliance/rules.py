@@ -1,0 +1,285 @@
+"""Compliance rules as versioned data: the pydantic model and the YAML parser (pure core).
+
+A rules file holds one rules version: ``version``, ``effective_from``, one policy per purpose
+(call window in callee local time, daily cap, consent mode and validity) and regional overrides.
+:func:`parse_rules` turns YAML text into a frozen :class:`RuleSet` or raises
+:class:`RulesError` whose ``issues`` name the file, line, field and why. No IO here: reading
+and watching the file is :mod:`compliance.reload`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ivr.errors import ConfigError
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class ConsentMode(StrEnum):
+    """When consent is needed for a purpose."""
+
+    BEFORE_DIAL = "before_dial"  # on file and unexpired before the number may be dialled
+    IN_CALL = "in_call"  # asked at the start of the call, before any purpose content
+    NONE = "none"
+
+
+def _parse_hhmm(value: object) -> time:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 08:00 as a sexagesimal int (480); accept it as minutes.
+        if 0 <= value < 24 * 60:
+            return time(value // 60, value % 60)
+        raise ValueError("expected a time as 'HH:MM'")
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not _HHMM.match(value):
+        raise ValueError("expected a time as 'HH:MM' (00:00-23:59)")
+    hh, mm = value.split(":")
+    return time(int(hh), int(mm))
+
+
+class Window(BaseModel):
+    """A daily window ``[start, end)`` in callee local time; end of day is ``"24:00"``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: time
+    end: time | None = Field(default=None, description="None means end of day (24:00)")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, v: object) -> time:
+        return _parse_hhmm(v)
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def _end(cls, v: object) -> time | None:
+        if v in ("24:00", 24 * 60) or v is None:
+            return None
+        return _parse_hhmm(v)
+
+    @model_validator(mode="after")
+    def _order(self) -> Window:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("window end must be after start (calls windows do not wrap midnight)")
+        return self
+
+    @property
+    def start_minute(self) -> int:
+        return self.start.hour * 60 + self.start.minute
+
+    @property
+    def end_minute(self) -> int:
+        return 24 * 60 if self.end is None else self.end.hour * 60 + self.end.minute
+
+
+class PurposePolicy(BaseModel):
+    """What the gate enforces for one call purpose."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: Window | None = Field(default=None, description="None: any time of day")
+    daily_cap: int = Field(
+        ge=0, le=100, description="calls per customer per local day, all purposes"
+    )
+    consent: ConsentMode = ConsentMode.NONE
+    consent_valid_days: int | None = Field(default=None, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _consent_validity(self) -> PurposePolicy:
+        if self.consent is not ConsentMode.NONE and self.consent_valid_days is None:
+            raise ValueError("consent_valid_days is required when consent is not 'none'")
+        return self
+
+
+class OverrideMatch(BaseModel):
+    """Which numbers an override applies to: any listed E.164 prefix or region matches."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    e164_prefixes: tuple[str, ...] = ()
+    regions: tuple[str, ...] = Field(
+        default=(), description="ISO country ('CN') or the customer profile region ('CN-SH')"
+    )
+
+    @field_validator("e164_prefixes")
+    @classmethod
+    def _prefixes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            if not re.fullmatch(r"\+\d{1,14}", p):
+                raise ValueError(f"prefix {p!r} must look like '+8621'")
+        return v
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> OverrideMatch:
+        if not self.e164_prefixes and not self.regions:
+            raise ValueError("an override must match at least one prefix or region")
+        return self
+
+
+class Override(BaseModel):
+    """A regional override: stricter (or different) window or cap for matching numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    match: OverrideMatch
+    purposes: tuple[str, ...] = Field(min_length=1)
+    window: Window | None = None
+    daily_cap: int | None = Field(default=None, ge=0, le=100)
+
+
+class RuleSet(BaseModel):
+    """One version of the rules. Frozen; compare versions by ``version`` string."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64)
+    effective_from: datetime
+    default_zone: str = "Asia/Shanghai"
+    purposes: Mapping[str, PurposePolicy] = Field(min_length=1)
+    overrides: tuple[Override, ...] = ()
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: object) -> object:
+        return str(v) if isinstance(v, int | float) else v
+
+    @field_validator("effective_from")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("effective_from needs a UTC offset, e.g. 2025-01-01T00:00:00+08:00")
+        return v
+
+    @field_validator("default_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("purposes")
+    @classmethod
+    def _purpose_names(cls, v: Mapping[str, PurposePolicy]) -> Mapping[str, PurposePolicy]:
+        for name in v:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"purpose name {name!r} must be lower_snake_case")
+        return v
+
+    @model_validator(mode="after")
+    def _override_purposes(self) -> RuleSet:
+        for i, o in enumerate(self.overrides):
+            for p in o.purposes:
+                if p not in self.purposes:
+                    raise ValueError(f"overrides[{i}] ({o.name}) names unknown purpose {p!r}")
+        return self
+
+    def policy_for(
+        self, purpose: str, e164: str, country: str | None, profile_region: str | None
+    ) -> PurposePolicy | None:
+        """The effective policy: the purpose's, with every matching override applied in order."""
+        base = self.purposes.get(purpose)
+        if base is None:
+            return None
+        policy = base
+        for o in self.overrides:
+            if purpose not in o.purposes:
+                continue
+            hit = any(e164.startswith(p) for p in o.match.e164_prefixes) or any(
+                r in (country, profile_region) for r in o.match.regions
+            )
+            if not hit:
+                continue
+            update: dict[str, Any] = {}
+            if o.window is not None:
+                update["window"] = o.window
+            if o.daily_cap is not None:
+                update["daily_cap"] = o.daily_cap
+            policy = policy.model_copy(update=update)
+        return policy
+
+
+@dataclass(frozen=True, slots=True)
+class RulesIssue:
+    """One problem in a rules file."""
+
+    source: str
+    line: int | None  # 1-based
+    field: str
+    why: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.field or '(file)'}: {self.why}"
+
+
+class RulesError(ConfigError):
+    """A rules file was rejected; ``issues`` says where and why."""
+
+    def __init__(self, issues: Sequence[RulesIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("; ".join(str(i) for i in self.issues))
+
+
+def _to_python(node: yaml.Node, path: tuple[str | int, ...], marks: dict[Any, int]) -> Any:
+    """Build plain data from a composed YAML node, recording each path's 1-based line."""
+    marks[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            if key in out:
+                raise RulesError(
+                    [RulesIssue("", key_node.start_mark.line + 1, str(key), "duplicate key")]
+                )
+            out[key] = _to_python(value_node, (*path, key), marks)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(n, (*path, i), marks) for i, n in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
+    """Parse and validate one rules document. Raises :class:`RulesError` with every issue."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        why = str(getattr(exc, "problem", None) or exc)
+        raise RulesError([RulesIssue(source, line, "", f"not valid YAML: {why}")]) from exc
+    if root is None:
+        raise RulesError([RulesIssue(source, None, "", "the file is empty")])
+    marks: dict[Any, int] = {}
+    try:
+        data = _to_python(root, (), marks)
+    except RulesError as exc:
+        raise RulesError([RulesIssue(source, i.line, i.field, i.why) for i in exc.issues]) from None
+    if not isinstance(data, dict):
+        raise RulesError([RulesIssue(source, marks.get(()), "", "top level must be a mapping")])
+    try:
+        return RuleSet.model_validate(data)
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = None
+            for n in range(len(loc), -1, -1):
+                if loc[:n] in marks:
+                    line = marks[loc[:n]]
+                    break
+            field = ".".join(str(p) for p in loc)
+            issues.append(RulesIssue(source, line, field, err["msg"]))
+        raise RulesError(issues) from None

@@ -1,0 +1,73 @@
+"""Phone numbers: normalise to E.164 and mask for display (``138****5678``).
+
+Pure helpers over the ``phonenumbers`` library, shared by every package. A clear number is
+customer data: store it only SM4-encrypted, look it up by its blind index
+(:func:`ivr.crypto.blind_index` of the E.164 form) and show it masked.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from ivr.errors import IvrError
+
+DEFAULT_REGION = "CN"
+
+
+class InvalidPhoneNumberError(IvrError):
+    """The text is not a valid phone number (the message never repeats the number)."""
+
+
+def normalize(number: str, region: str = DEFAULT_REGION) -> str:
+    """The E.164 form (``+8613812345678``) of ``number``, read in ``region`` when national.
+
+    Accepts spaces, dashes, brackets, a ``+86``/``0086`` prefix or a national number.
+    Raises :class:`InvalidPhoneNumberError` when it is not a valid number.
+    """
+    text = number.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumberError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhoneNumberError("not a valid phone number")
+    e164: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164
+
+
+def mask(number: str, region: str = DEFAULT_REGION) -> str:
+    """The number for display: national digits with the middle hidden, e.g. ``138****5678``.
+
+    Keeps the first 3 and last 4 digits of the national significant number (11-digit Chinese
+    mobiles read ``138****5678``); shorter numbers keep fewer. Text that does not parse is
+    masked entirely but for its last 2 characters.
+    """
+    try:
+        digits = _national_digits(number, region)
+    except InvalidPhoneNumberError:
+        text = "".join(ch for ch in number if not ch.isspace())
+        return "*" * max(len(text) - 2, 0) + text[-2:]
+    n = len(digits)
+    if n >= 8:
+        head, tail = 3, 4
+    elif n >= 5:
+        head, tail = 1, 2
+    else:
+        head, tail = 0, 1
+    return digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
+
+
+def _national_digits(number: str, region: str) -> str:
+    text = number.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumberError("not a phone number") from exc
+    digits: str = phonenumbers.national_significant_number(parsed)
+    if not digits:
+        raise InvalidPhoneNumberError("not a phone number")
+    return digits

@@ -1,0 +1,82 @@
+"""SQLAlchemy Core tables of the records package (schema owned by ``records_*`` migrations)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+evidence_head = sa.Table(
+    "evidence_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+evidence_log = sa.Table(
+    "evidence_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.String(40), nullable=False),
+    sa.Column("call_id", sa.String(128)),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+recordings = sa.Table(
+    "recordings",
+    metadata,
+    sa.Column("recording_id", sa.String(64), primary_key=True),
+    sa.Column("call_id", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("customer_bi", sa.String(64)),
+    sa.Column("customer_masked", sa.String(32)),
+    sa.Column("customer_enc", sa.LargeBinary),
+    sa.Column("campaign", sa.String(128)),
+    sa.Column("business_type", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime, nullable=False),
+    sa.Column("duration_ms", sa.BigInteger, nullable=False),
+    sa.Column("agent_id", sa.String(128)),
+    sa.Column("flow_version", sa.String(64)),
+    sa.Column("consent_state", sa.String(32)),
+    sa.Column("media_type", sa.String(64), nullable=False),
+    sa.Column("retain_until", sa.DateTime, nullable=False),
+    sa.Column("storage_key", sa.String(255), nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("plaintext_sm3", sa.String(64)),
+    sa.Column("source_path", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("stored_at", sa.DateTime),
+)
+
+recording_flags = sa.Table(
+    "recording_flags",
+    metadata,
+    sa.Column(
+        "recording_id",
+        sa.String(64),
+        sa.ForeignKey("recordings.recording_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("flag", sa.String(64), primary_key=True),
+)
+
+recording_access = sa.Table(
+    "recording_access",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("recording_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("actor_id", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("allowed", sa.Boolean, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)

@@ -1,0 +1,235 @@
+"""The asyncio outbound-socket server: FreeSWITCH's ``socket <host:port> async full`` connects here.
+
+One :class:`CallSession` per TCP connection: ``connect`` (CHANNEL_DATA), ``myevents``, the
+subscriptions, ``linger``; then the :class:`CallHandler` runs. When it returns, the call is hung
+up unless it was handed over (transfer), the session waits (bounded) for
+CHANNEL_HANGUP_COMPLETE or the disconnect notice, sends ``exit`` and closes.
+
+A misbehaving call (malformed frame, unknown content type, dropped connection, a peer that stops
+reading or answering, a crashing handler) ends only that call: it is logged with its UUID only
+and recorded as ``call_aborted`` evidence through the :class:`EvidenceSink` port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.errors import IvrError, ProtocolError
+from ivr.evidence import EvidenceKind, EvidenceSink
+from telephony.connection import EslConnection
+from telephony.errors import CallEndedError, EslRemoteError
+from telephony.esl import Connect, Event, Exit, Linger, Message, MyEvents, Subscribe
+from telephony.handler import CallHandler, DefaultHandler
+from telephony.session import CallSession
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBED_EVENTS = (
+    "PLAYBACK_START",
+    "PLAYBACK_STOP",
+    "RECORD_START",
+    "RECORD_STOP",
+    "BACKGROUND_JOB",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Limits of each call session."""
+
+    reply_timeout_s: float = 10.0
+    write_timeout_s: float = 5.0
+    max_call_s: float = 4 * 3600.0
+    finish_timeout_s: float = 5.0
+    event_format: str = "plain"
+    subscribe: tuple[str, ...] = SUBSCRIBED_EVENTS
+
+
+@dataclass
+class ServerStats:
+    """Counters of the calls this server handled."""
+
+    active: int = 0
+    completed: int = 0
+    aborted: int = 0
+    abort_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class OutboundServer:
+    """Accepts FreeSWITCH outbound-socket connections and runs one handler per call."""
+
+    def __init__(
+        self,
+        handler: CallHandler | None = None,
+        evidence: EvidenceSink | None = None,
+        config: ServerConfig | None = None,
+    ) -> None:
+        self.handler: CallHandler = handler or DefaultHandler()
+        self.evidence = evidence
+        self.config = config or ServerConfig()
+        self.stats = ServerStats()
+        self._server: asyncio.Server | None = None
+        self._calls: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 8084) -> tuple[str, int]:
+        """Listen; return the bound address (``port=0`` picks a free port)."""
+        self._server = await asyncio.start_server(
+            self._accept, host, port, limit=1 << 20, backlog=2048
+        )
+        sock = self._server.sockets[0].getsockname()
+        log.info("ESL outbound server listening on %s:%s", sock[0], sock[1])
+        return str(sock[0]), int(sock[1])
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set, then close gracefully."""
+        await stop.wait()
+        await self.close()
+
+    async def wait_idle(self) -> None:
+        """Wait until no call is running (tests and benchmarks)."""
+        while self._calls:
+            await asyncio.wait(set(self._calls))
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop accepting; give running calls ``grace_s`` seconds, then cancel them."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._calls:
+            _, pending = await asyncio.wait(set(self._calls), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.create_task(self._run_call(reader, writer))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _run_call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        cfg = self.config
+        holder: list[CallSession] = []
+
+        def on_event(event: Event) -> None:
+            if holder:
+                holder[0].on_event(event)
+
+        def on_message(message: Message) -> None:
+            if holder:
+                holder[0].on_message(message)
+
+        conn = EslConnection(
+            reader,
+            writer,
+            on_event=on_event,
+            on_message=on_message,
+            reply_timeout=cfg.reply_timeout_s,
+            write_timeout=cfg.write_timeout_s,
+        )
+        conn.start()
+        self.stats.active += 1
+        call_id: str | None = None
+        try:
+            reply = await conn.send(Connect())
+            if reply.event is None or reply.event.name != "CHANNEL_DATA":
+                raise EslRemoteError("connect reply is not CHANNEL_DATA")
+            session = CallSession(conn, reply.event)
+            holder.append(session)
+            call_id = session.uuid
+            conn.label = call_id
+            await conn.send(MyEvents(cfg.event_format))
+            await conn.send(Subscribe(cfg.event_format, cfg.subscribe))
+            await conn.send(Linger())
+            log.info("call %s connected", call_id)
+            await self._run_handler(session, conn)
+            await self._finish(session, conn)
+            self.stats.completed += 1
+            log.info("call %s finished (%s)", call_id, session.hangup_cause)
+        except asyncio.CancelledError:
+            await self._abort(conn, call_id, "server_shutdown", None)
+            raise
+        except ProtocolError as exc:
+            await self._abort(conn, call_id, _reason(exc), exc)
+        except CallEndedError:
+            await self._abort(conn, call_id, "dropped_before_session", None)
+        except Exception as exc:  # a handler bug must not take other calls down
+            log.exception("call %s: handler failed", call_id)
+            await self._abort(conn, call_id, "handler_error", exc)
+        finally:
+            self.stats.active -= 1
+            await conn.aclose()
+
+    async def _run_handler(self, session: CallSession, conn: EslConnection) -> None:
+        task = asyncio.create_task(self.handler(session))
+        waitables: set[asyncio.Future[Any]] = {task, conn.closed}
+        try:
+            done, _ = await asyncio.wait(
+                waitables, timeout=self.config.max_call_s, return_when="FIRST_COMPLETED"
+            )
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, IvrError):
+                await task
+            failure = conn.closed.result() if conn.closed.done() else None
+            if failure is not None:
+                raise failure
+            if not session.is_hung_up:
+                if conn.closed.done():
+                    raise EslRemoteError("connection closed before the call ended")
+                log.warning("call %s exceeded the maximum duration", session.uuid)
+            return
+        try:
+            task.result()
+        except CallEndedError:
+            pass
+        except ProtocolError:
+            raise
+        failure = conn.closed.result() if conn.closed.done() else None
+        if failure is not None:
+            raise failure
+
+    async def _finish(self, session: CallSession, conn: EslConnection) -> None:
+        if not session.is_hung_up and not session.released and conn.is_open:
+            with contextlib.suppress(CallEndedError):
+                await session.hangup("NORMAL_CLEARING")
+        if not session.released:
+            await session.wait_finished(self.config.finish_timeout_s)
+        if conn.is_open:
+            with contextlib.suppress(ProtocolError):
+                await conn.send(Exit(), timeout_s=self.config.finish_timeout_s)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(conn.closed), self.config.finish_timeout_s)
+
+    async def _abort(
+        self, conn: EslConnection, call_id: str | None, reason: str, exc: BaseException | None
+    ) -> None:
+        self.stats.aborted += 1
+        self.stats.abort_reasons[reason] = self.stats.abort_reasons.get(reason, 0) + 1
+        log.warning("call %s aborted: %s", call_id or "(before connect)", reason)
+        conn.fail(exc if exc is not None else EslRemoteError(reason))
+        if self.evidence is None:
+            return
+        payload: dict[str, object] = {"reason": reason}
+        if exc is not None:
+            payload["error"] = type(exc).__name__
+        try:
+            await self.evidence.append(EvidenceKind.CALL_ABORTED, call_id=call_id, payload=payload)
+        except Exception:
+            log.exception("call %s: could not record call_aborted evidence", call_id)
+
+
+def _reason(exc: BaseException) -> str:
+    from telephony.errors import ConnectionDroppedError, PeerTimeoutError
+
+    if isinstance(exc, ConnectionDroppedError):
+        return "connection_dropped"
+    if isinstance(exc, PeerTimeoutError):
+        return "peer_timeout"
+    return "protocol_error"

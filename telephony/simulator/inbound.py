@@ -1,0 +1,256 @@
+"""The inbound side of the simulated switch: ``mod_event_socket`` listening like port 8021.
+
+Each connection gets ``auth/request``; after ``auth`` it may subscribe (plain or JSON), filter,
+run ``api`` and ``bgapi``. ``originate`` creates a simulated outbound leg: destinations listed
+in ``outcomes`` fail with their cause (``USER_BUSY``, ``NO_ANSWER``...), ``error/<cause>`` fails
+like FreeSWITCH's error endpoint, everything else answers after ``answer_delay_s``. With a
+``socket_target``, an answered leg then runs a :class:`SimulatedCall` into the outbound server,
+the way the product's dialplan would. ``uuid_kill`` hangs a leg up; events go to every
+subscribed connection that matches its filters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid as uuidlib
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from telephony.esl import (
+    Api,
+    Auth,
+    BgApi,
+    CommandParser,
+    EslRemoteError,
+    Exit,
+    Filter,
+    FilterDelete,
+    NixEvent,
+    NoEvents,
+    Subscribe,
+    frames,
+)
+from telephony.simulator.api import run_api
+from telephony.simulator.channel import SimChannel, preamble
+from telephony.simulator.outbound import SimulatedCall
+from telephony.simulator.script import CallerScript
+
+_VARS = re.compile(r"^\{([^}]*)\}")
+
+
+@dataclass
+class _Listener:
+    writer: asyncio.StreamWriter
+    events: set[str] = field(default_factory=set)
+    format: str = "plain"
+    filters: list[tuple[str, str]] = field(default_factory=list)
+
+    def wants(self, name: str, headers: Mapping[str, str]) -> bool:
+        if name not in self.events and "ALL" not in self.events:
+            return False
+        return all(headers.get(h) == v for h, v in self.filters) if self.filters else True
+
+
+class InboundSwitch:
+    """A simulated FreeSWITCH accepting inbound ESL connections."""
+
+    def __init__(
+        self,
+        password: str = "ClueCon",  # noqa: S107 - FreeSWITCH's well-known default
+        *,
+        outcomes: Mapping[str, str] | None = None,
+        answer_delay_s: float = 0.0,
+        socket_target: tuple[str, int] | None = None,
+        script: CallerScript | None = None,
+        time_scale: float = 0.0,
+    ) -> None:
+        self.password = password
+        self.outcomes = dict(outcomes or {})
+        self.answer_delay_s = answer_delay_s
+        self.socket_target = socket_target
+        self.script = script or CallerScript()
+        self.time_scale = time_scale
+        self.channels: dict[str, SimChannel] = {}
+        self.originated = 0
+        self._listeners: list[_Listener] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Listen; return the bound address."""
+        self._server = await asyncio.start_server(self._serve, host, port)
+        sock = self._server.sockets[0].getsockname()
+        return str(sock[0]), int(sock[1])
+
+    async def close(self) -> None:
+        """Stop listening, drop every connection and leg."""
+        if self._server is not None:
+            self._server.close()
+        for listener in list(self._listeners):
+            listener.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def drop_connections(self) -> None:
+        """Abort every inbound connection (to test reconnects)."""
+        for listener in list(self._listeners):
+            listener.writer.transport.abort()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        listener = _Listener(writer)
+        parser = CommandParser()
+        authed = False
+        writer.write(frames.auth_request())
+        self._listeners.append(listener)
+        try:
+            while data := await reader.read(65536):
+                for command in parser.feed(data):
+                    if not authed:
+                        if isinstance(command, Auth) and command.password == self.password:
+                            authed = True
+                            writer.write(frames.command_reply("+OK accepted"))
+                            continue
+                        writer.write(frames.command_reply("-ERR invalid"))
+                        writer.write(frames.disconnect_notice())
+                        return
+                    if isinstance(command, Exit):
+                        writer.write(frames.command_reply("+OK bye"))
+                        writer.write(frames.disconnect_notice())
+                        return
+                    self._handle(listener, command)
+        except (EslRemoteError, ConnectionError):
+            pass
+        finally:
+            self._listeners.remove(listener)
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.close()
+
+    def _handle(self, listener: _Listener, command: object) -> None:
+        writer = listener.writer
+        if isinstance(command, Subscribe):
+            listener.format = command.format
+            listener.events.update(command.names)
+            writer.write(frames.command_reply(f"+OK event listener enabled {command.format}"))
+        elif isinstance(command, NixEvent):
+            listener.events.difference_update(command.names)
+            writer.write(frames.command_reply("+OK events nixed"))
+        elif isinstance(command, NoEvents):
+            listener.events.clear()
+            writer.write(frames.command_reply("+OK no longer listening for events"))
+        elif isinstance(command, Filter):
+            listener.filters.append((command.header, command.value))
+            writer.write(
+                frames.command_reply(f"+OK filter added. [{command.header}]=[{command.value}]")
+            )
+        elif isinstance(command, FilterDelete):
+            if command.header == "all":
+                listener.filters.clear()
+            else:
+                listener.filters = [f for f in listener.filters if f[0] != command.header]
+            writer.write(
+                frames.command_reply(
+                    f"+OK filter deleted. [{command.header}][{command.value or ''}]"
+                )
+            )
+        elif isinstance(command, Api):
+            if command.command == "originate":
+                writer.write(frames.api_response(b"-ERR use bgapi originate here\n"))
+            else:
+                writer.write(frames.api_response(self._api(command.command, command.arg).encode()))
+        elif isinstance(command, BgApi):
+            job = command.job_uuid or str(uuidlib.uuid4())
+            writer.write(frames.command_reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)]))
+            self._spawn(self._job(job, command))
+        else:
+            writer.write(frames.command_reply("-ERR command not found"))
+
+    def _api(self, command: str, arg: str) -> str:
+        return run_api(command, arg, self.channels, kill=self._kill, total=self.originated)
+
+    async def _job(self, job: str, command: BgApi) -> None:
+        if command.command == "originate":
+            text = await self._originate(command.arg)
+        else:
+            text = self._api(command.command, command.arg)
+        headers = preamble("BACKGROUND_JOB")
+        headers += [("Job-UUID", job), ("Job-Command", command.command)]
+        if command.arg:
+            headers.append(("Job-Command-Arg", command.arg))
+        self._broadcast("BACKGROUND_JOB", headers, text.encode())
+
+    async def _originate(self, arg: str) -> str:
+        target = arg.split(" ", 1)[0]
+        variables: dict[str, str] = {}
+        match = _VARS.match(target)
+        if match:
+            for item in match.group(1).split(","):
+                name, _, value = item.partition("=")
+                variables[name] = value
+            target = target[match.end() :]
+        if target.startswith("error/"):
+            return f"-ERR {target[6:].upper()}\n"
+        for pattern, cause in self.outcomes.items():
+            if pattern in target:
+                return f"-ERR {cause}\n"
+        number = target.rsplit("/", 1)[-1].split("@")[0]
+        channel = SimChannel(
+            caller=variables.get("origination_caller_id_number", "0000"),
+            destination=number,
+            uuid=variables.get("origination_uuid") or str(uuidlib.uuid4()),
+            state="CS_INIT",
+            call_state="DOWN",
+        )
+        self.channels[channel.uuid] = channel
+        self.originated += 1
+        self._channel_event(channel, "CHANNEL_CREATE")
+        await asyncio.sleep(self.answer_delay_s)
+        if channel.hangup_cause is not None:
+            return f"-ERR {channel.hangup_cause}\n"
+        channel.state, channel.call_state, channel.answer_state = "CS_EXECUTE", "ACTIVE", "answered"
+        channel.media = True
+        self._channel_event(channel, "CHANNEL_ANSWER")
+        if self.socket_target is not None:
+            self._spawn(self._run_socket(channel))
+        return f"+OK {channel.uuid}\n"
+
+    async def _run_socket(self, channel: SimChannel) -> None:
+        assert self.socket_target is not None
+        call = SimulatedCall(self.script, time_scale=self.time_scale)
+        call.channel = channel
+        call.result.uuid = channel.uuid
+        result = await call.run(*self.socket_target)
+        self._finish(channel, result.hangup_cause or "NORMAL_CLEARING")
+
+    def _kill(self, channel: SimChannel, cause: str) -> None:
+        self._finish(channel, cause)
+
+    def _finish(self, channel: SimChannel, cause: str) -> None:
+        if channel.uuid not in self.channels:
+            return
+        channel.hangup_cause = cause
+        channel.answer_state = "hangup"
+        self._channel_event(channel, "CHANNEL_HANGUP")
+        channel.state, channel.call_state = "CS_REPORTING", "HANGUP"
+        self._channel_event(channel, "CHANNEL_HANGUP_COMPLETE")
+        del self.channels[channel.uuid]
+
+    def _channel_event(self, channel: SimChannel, name: str) -> None:
+        self._broadcast(name, channel.event(name))
+
+    def _broadcast(self, name: str, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        lookup = dict(headers)
+        for listener in self._listeners:
+            if listener.wants(name, lookup):
+                encode = frames.event_json if listener.format == "json" else frames.event_plain
+                listener.writer.write(encode(headers, body))

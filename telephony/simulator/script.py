@@ -1,0 +1,46 @@
+"""Scripted simulated callers: what the caller does, and how the simulated switch misbehaves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class Fault(StrEnum):
+    """Ways the simulated FreeSWITCH side can break the protocol or the connection."""
+
+    MALFORMED_FRAME = "malformed_frame"
+    UNKNOWN_CONTENT_TYPE = "unknown_content_type"
+    BAD_JSON_EVENT = "bad_json_event"
+    DROP_CONNECTION = "drop_connection"
+    TRUNCATED_FRAME = "truncated_frame"
+    STOP_READING = "stop_reading"
+    GARBAGE = "garbage"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerScript:
+    """One simulated caller.
+
+    ``digits`` are pressed when the IVR collects digits (or right after answer when
+    ``digits_on_answer``); ``utterance`` is the audio the caller speaks into a ``record``;
+    ``hangup_during`` names an application (``answer``, ``playback``, ``play_and_get_digits``,
+    ``record``, ``bridge``) during which the caller hangs up; ``hangup_after_ms`` hangs up at a
+    fixed time after connect. ``fault`` makes the switch misbehave after ``fault_after``
+    commands.
+    """
+
+    caller: str = "13800138000"
+    destination: str = "95588"
+    digits: str = ""
+    digit_interval_ms: int = 700
+    digits_on_answer: bool = False
+    utterance: Path | None = None
+    speech_ms: int = 2000
+    hangup_during: str | None = None
+    hangup_after_ms: int | None = None
+    fault: Fault | None = None
+    fault_after: int = 4
+    reply_delay_ms: int = 0
+    agent_talk_ms: int = 2000

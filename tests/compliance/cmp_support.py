@@ -1,0 +1,197 @@
+"""Helpers shared by the compliance tests (imported by name: tests/ is not a package)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import redis
+
+from compliance.redis_store import RedisGateStore
+from compliance.reload import LoadedRules, RulesHolder
+from compliance.rules import parse_rules
+from compliance.service import ComplianceService
+from compliance.sql import SqlGateStore, SqlLedger
+from ivr.db import make_engine
+from ivr.evidence import EvidenceKind
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+INDEX_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+BASE_RULES = """
+version: "t-1"
+effective_from: "2020-01-01T00:00:00+08:00"
+default_zone: Asia/Shanghai
+purposes:
+  marketing:
+    window: {start: "08:00", end: "22:00"}
+    daily_cap: 3
+    consent: in_call
+    consent_valid_days: 30
+  service:
+    daily_cap: 3
+    consent: none
+  loans:
+    window: {start: "08:00", end: "22:00"}
+    daily_cap: 3
+    consent: before_dial
+    consent_valid_days: 30
+  bulk:
+    daily_cap: 100
+    consent: none
+"""
+
+
+def rules_text(version: str = "t-1", marketing_end: str = "22:00") -> str:
+    return BASE_RULES.replace('"t-1"', f'"{version}"').replace(
+        'end: "22:00"}\n    daily_cap: 3\n    consent: in_call',
+        f'end: "{marketing_end}"}}\n    daily_cap: 3\n    consent: in_call',
+    )
+
+
+def loaded(text: str | None = None) -> LoadedRules:
+    return LoadedRules(parse_rules(text or rules_text(), "test.yaml"), uuid.uuid4().hex, "t")
+
+
+_seq = iter(range(10**7))
+
+
+def fresh_number() -> str:
+    """A valid mainland mobile number, unique per call in this session."""
+    return f"+86139{uuid.uuid4().int % 10**4:04d}{next(_seq) % 10**4:04d}"
+
+
+@dataclass
+class MemorySink:
+    """In-memory evidence sink for tests."""
+
+    entries: list[tuple[EvidenceKind, str | None, dict[str, object]]] = field(default_factory=list)
+
+    async def append(
+        self, kind: EvidenceKind, *, call_id: str | None, payload: Mapping[str, object]
+    ) -> None:
+        self.entries.append((kind, call_id, dict(payload)))
+
+    def kinds(self) -> list[EvidenceKind]:
+        return [k for k, _, _ in self.entries]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+SH_NOON = datetime(2025, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+
+
+def build(
+    url: str,
+    backend: str,
+    *,
+    prefix: str = "",
+    redis_url: str = REDIS_URL,
+    clock: Clock | None = None,
+    timeout_s: float = 2.0,
+    text: str | None = None,
+) -> tuple[ComplianceService, MemorySink]:
+    engine = make_engine(url)
+    sink = MemorySink()
+    gate: RedisGateStore | SqlGateStore
+    if backend == "redis":
+        gate = RedisGateStore(redis_url, prefix, timeout_s)
+    else:
+        gate = SqlGateStore(engine)
+    svc = ComplianceService(
+        holder=RulesHolder(loaded(text)),
+        ledger=SqlLedger(engine),
+        gate=gate,
+        evidence=sink,
+        index_key=INDEX_KEY,
+        timeout_s=timeout_s,
+        clock=clock or Clock(SH_NOON),
+    )
+    return svc, sink
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThrowawayRedis:
+    """A private redis-server (no persistence) that tests may stop and start."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("throwaway redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def hammer(url: str, backend: str, prefix: str, number: str, n: int) -> tuple[int, int]:
+    """Run in a child process: ``n`` attempts on each of two callee-local days, concurrently."""
+    import asyncio
+    import time
+
+    from compliance.decision import GateRequest
+
+    async def main() -> tuple[int, int]:
+        clocks = (Clock(SH_NOON), Clock(SH_NOON + timedelta(days=1)))
+        allowed = []
+        for clock in clocks:
+            svc, _ = build(url, backend, prefix=prefix, clock=clock, timeout_s=30)
+            await svc.start(watch=False)
+            ds = await asyncio.gather(
+                *(
+                    svc.check_and_count(GateRequest(number, "marketing", uuid.uuid4().hex))
+                    for _ in range(n)
+                )
+            )
+            allowed.append(sum(d.allowed for d in ds))
+            await svc.close()
+        return allowed[0], allowed[1]
+
+    time.sleep(0.01)
+    return asyncio.run(main())

@@ -1,0 +1,93 @@
+"""Fixtures for the compliance tests: real SQLite, PostgreSQL and Redis; no mocks of them."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from cmp_support import (
+    PG_ADMIN,
+    REDIS_URL,
+    SH_NOON,
+    Clock,
+    MemorySink,
+    ThrowawayRedis,
+    build,
+)
+
+from compliance.service import ComplianceService
+from ivr.db import migrate
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "c.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, migrated, dropped afterwards."""
+    name = f"ivr_compliance_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    """A key prefix for this test session; every key under it is deleted afterwards."""
+    prefix = f"test-compliance-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+async def svc_any(
+    request: pytest.FixtureRequest, sqlite_url: str, redis_prefix: str
+) -> AsyncIterator[tuple[ComplianceService, MemorySink, Clock]]:
+    """A service on each gate store (SQLite, PostgreSQL, Redis with an SQLite ledger)."""
+    clock = Clock(SH_NOON)
+    backend = request.param
+    if backend == "postgres":
+        url = request.getfixturevalue("pg_url")
+        svc, sink = build(url, "sql", clock=clock)
+    elif backend == "redis":
+        svc, sink = build(
+            sqlite_url, "redis", prefix=f"{redis_prefix}:{uuid.uuid4().hex[:6]}", clock=clock
+        )
+    else:
+        svc, sink = build(sqlite_url, "sql", clock=clock)
+    await svc.start(watch=False)
+    yield svc, sink, clock
+    await svc.close()  # Redis keys go with the session prefix cleanup
+
+
+@pytest.fixture
+def throwaway_redis() -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()

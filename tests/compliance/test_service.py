@@ -1,0 +1,212 @@
+"""The service: fail closed (inv2), DNC permanence and races (inv1, inv3), consent (inv5)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import pytest
+from cmp_support import SH_NOON, Clock, ThrowawayRedis, build, fresh_number
+
+from compliance.decision import GateRequest, Reason
+from compliance.redis_store import RedisGateStore
+from compliance.service import ComplianceService, InvalidRequestError, mask_transcript
+from ivr.errors import NotAuthorizedError
+from ivr.evidence import EvidenceKind
+
+
+def req(number: str, purpose: str = "marketing") -> GateRequest:
+    return GateRequest(number, purpose, uuid.uuid4().hex)
+
+
+async def test_inv2_redis_stopped_mid_run_fails_closed_then_recovers(
+    sqlite_url: str, throwaway_redis: ThrowawayRedis
+) -> None:
+    svc, _ = build(sqlite_url, "redis", prefix="t", redis_url=throwaway_redis.url, timeout_s=0.2)
+    await svc.start(watch=False)
+    try:
+        blocked, free = fresh_number(), fresh_number()
+        await svc.add_dnc(blocked, source="refusal", reason="不要再打", actor="bot")
+        assert (await svc.check_and_count(req(free))).allowed
+        throwaway_redis.stop()
+        decisions = await asyncio.gather(
+            *(svc.check_and_count(req(n)) for n in [blocked, free] * 10)
+        )
+        assert all(d.reasons == (Reason.STORE_UNAVAILABLE,) for d in decisions)
+        assert not any(d.allowed or d.counted for d in decisions)
+        assert (await svc.dry_run(req(free))).reasons == (Reason.STORE_UNAVAILABLE,)
+        # Redis comes back empty (no persistence): the DNC mirror is rebuilt from SQL.
+        throwaway_redis.start()
+        deadline = time.monotonic() + 10
+        d = await svc.check_and_count(req(free))
+        while d.reasons == (Reason.STORE_UNAVAILABLE,) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            d = await svc.check_and_count(req(free))
+        assert d.allowed
+        assert (await svc.check_and_count(req(blocked))).reasons == (Reason.DNC,)
+    finally:
+        await svc.close()
+
+
+async def test_inv2_unreachable_redis_at_start_never_raises(sqlite_url: str) -> None:
+    svc, _ = build(
+        sqlite_url, "redis", prefix="t", redis_url="redis://127.0.0.1:1/0", timeout_s=0.2
+    )
+    await svc.start(watch=False)
+    d = await svc.check_and_count(req(fresh_number()))
+    assert d.reasons == (Reason.STORE_UNAVAILABLE,) and not d.allowed
+    await svc.close()
+
+
+async def test_inv2_sql_store_error_fails_closed(sqlite_url: str) -> None:
+    svc, _ = build(sqlite_url, "sql")
+    svc.gate.engine.dispose()  # type: ignore[attr-defined]
+    svc.gate.engine = svc.gate.engine.execution_options(schema_translate_map={None: "nope"})  # type: ignore[attr-defined]
+    d = await svc.check_and_count(req(fresh_number()))
+    assert d.reasons == (Reason.STORE_UNAVAILABLE,)
+    await svc.close()
+
+
+@pytest.mark.parametrize("backend", ["redis", "sql"])
+async def test_inv1_dnc_added_while_100_attempts_in_flight(
+    backend: str, sqlite_url: str, redis_prefix: str
+) -> None:
+    svc, _ = build(sqlite_url, backend, prefix=f"{redis_prefix}:{uuid.uuid4().hex[:6]}")
+    await svc.start(watch=False)
+    n = fresh_number()
+    acked = asyncio.Event()
+    twenty_done = asyncio.Event()
+    acked_at: list[float] = []
+    done = 0
+
+    async def attempt(i: int) -> tuple[float, bool]:
+        nonlocal done
+        if i >= 60:  # the last 40 are queued behind the refusal
+            await acked.wait()
+        started = time.monotonic()
+        d = await svc.check_and_count(req(n, "bulk"))  # cap 100: only DNC can deny
+        done += 1
+        if done == 20:
+            twenty_done.set()
+        return started, d.allowed
+
+    async def refuse() -> None:
+        await twenty_done.wait()  # the refusal lands while attempts are in flight
+        await svc.add_dnc(n, source="refusal", reason="拒绝", actor="bot")
+        acked_at.append(time.monotonic())
+        acked.set()
+
+    results, _ = await asyncio.gather(asyncio.gather(*(attempt(i) for i in range(100))), refuse())
+    after = [allowed for started, allowed in results if started > acked_at[0]]
+    assert len(after) >= 40
+    assert not any(after)
+    assert any(allowed for _, allowed in results)  # the ones before were dialable
+    await svc.close()
+
+
+async def test_inv3_dnc_removal_needs_officer_and_reason_and_is_evidence(
+    sqlite_url: str,
+) -> None:
+    svc, sink = build(sqlite_url, "sql")
+    n = fresh_number()
+    entry = await svc.add_dnc(n, source="refusal", reason="r", actor="bot", call_id="call-9")
+    again = await svc.add_dnc(n, source="agent", reason="again", actor="agent-7")
+    assert again == entry  # idempotent: the first entry stays
+    with pytest.raises(NotAuthorizedError):
+        await svc.remove_dnc(n, actor="bob", actor_role="agent", reason="please")
+    with pytest.raises(InvalidRequestError):
+        await svc.remove_dnc(n, actor="alice", actor_role="compliance_officer", reason=" ")
+    assert await svc.is_dnc(n)
+    assert await svc.remove_dnc(n, actor="alice", actor_role="compliance_officer", reason="误登")
+    assert not await svc.is_dnc(n)
+    assert sink.kinds() == [EvidenceKind.DNC_ADDED, EvidenceKind.DNC_REMOVED]
+    removed = sink.entries[1][2]
+    assert removed["actor_role"] == "compliance_officer" and removed["reason"] == "误登"
+    events = svc.ledger.dnc_events(svc.index("+" + n.lstrip("+")))
+    assert [e["action"] for e in events] == ["add", "remove"]
+    assert n[1:] not in repr(sink.entries) and n[3:] not in repr(events)
+    await svc.close()
+
+
+async def test_inv5_consent_ledger(sqlite_url: str) -> None:
+    clock = Clock(SH_NOON)
+    svc, sink = build(sqlite_url, "sql", clock=clock)
+    n = fresh_number()
+    assert not await svc.has_valid_consent(n, "marketing")
+    rec = await svc.grant_consent(
+        n,
+        purpose="marketing",
+        scope="信用卡分期产品",
+        channel="call",
+        call_id="call-1",
+        recording_offset_ms=12_500,
+        transcript_excerpt="可以，我同意。我的号码是13912345678",
+    )
+    assert rec.expires_at == clock.now.replace(month=4, day=9)  # 30 days
+    assert await svc.has_valid_consent(n, "marketing")
+    assert not await svc.has_valid_consent(n, "loans")
+    [stored] = await svc.list_consents(n)
+    assert stored.call_id == "call-1" and stored.recording_offset_ms == 12_500
+    assert stored.transcript_excerpt is not None and "13912345678" not in stored.transcript_excerpt
+    assert (
+        await svc.revoke_consent(n, "marketing", actor="customer", channel="call", reason="x") == 1
+    )
+    assert not await svc.has_valid_consent(n, "marketing")
+    assert sink.kinds() == [EvidenceKind.CONSENT_GRANTED, EvidenceKind.CONSENT_REVOKED]
+    with pytest.raises(InvalidRequestError):
+        await svc.grant_consent(n, purpose="lottery", scope="s", channel="call")
+    await svc.close()
+
+
+def test_mask_transcript_masks_spoken_and_written_numbers() -> None:
+    assert mask_transcript("号码幺三九一二三四五六七八") == "号码***********"
+    assert mask_transcript("好的 123") == "好的 123"
+
+
+async def test_invalid_numbers_never_crash_the_api(sqlite_url: str) -> None:
+    svc, _ = build(sqlite_url, "sql")
+    with pytest.raises(InvalidRequestError):
+        await svc.add_dnc("12", source="refusal", reason="r", actor="bot")
+    d = await svc.check_and_count(req("12"))
+    assert d.reasons == (Reason.INVALID_NUMBER,)
+    await svc.close()
+
+
+async def test_logs_never_carry_the_number(
+    sqlite_url: str, throwaway_redis: ThrowawayRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    svc, _ = build(sqlite_url, "redis", prefix="t", redis_url=throwaway_redis.url, timeout_s=0.2)
+    await svc.start(watch=False)
+    n = fresh_number()
+    await svc.add_dnc(n, source="refusal", reason="r", actor="bot")
+    await svc.check_and_count(req(n))
+    throwaway_redis.stop()
+    await svc.check_and_count(req(n))
+    await svc.close()
+    assert "DNC added +86 139****" in caplog.text
+    assert n[3:] not in caplog.text and n[1:] not in caplog.text
+
+
+async def test_resync_restores_lost_counters_from_the_decision_log(
+    sqlite_url: str, throwaway_redis: ThrowawayRedis
+) -> None:
+    svc, _ = build(sqlite_url, "redis", prefix="t", redis_url=throwaway_redis.url)
+    await svc.start(watch=False)
+    n = fresh_number()
+    for _ in range(3):
+        assert (await svc.check_and_count(req(n))).allowed
+    await svc.flush()
+    throwaway_redis.stop()
+    throwaway_redis.start()
+    assert isinstance(svc.gate, RedisGateStore)
+    assert not await svc.gate.is_synced()
+    await svc.resync()
+    assert (await svc.check_and_count(req(n))).reasons == (Reason.DAILY_CAP,)
+    await svc.close()
+
+
+async def test_service_type_exported() -> None:
+    assert ComplianceService.check_and_count.__doc__

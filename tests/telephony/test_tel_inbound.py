@@ -1,0 +1,100 @@
+"""The inbound client against the simulated switch: auth, api, bgapi, originate, reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ivr.errors import IvrError
+from telephony.esl import Event
+from telephony.inbound import InboundClient
+from telephony.simulator import CallerScript, InboundSwitch
+
+
+@pytest.fixture
+async def switch():
+    sim = InboundSwitch(outcomes={"13800000002": "USER_BUSY"})
+    host, port = await sim.start()
+    yield sim, host, port
+    await sim.close()
+
+
+async def test_api_bgapi_and_originate(switch) -> None:
+    sim, host, port = switch
+    client = InboundClient(host, port, "ClueCon")
+    events: list[Event] = []
+    client.add_listener(events.append)
+    await client.connect()
+    try:
+        assert "is ready" in await client.api("status")
+        assert (await client.api("no_such_command", "foo")).startswith("-ERR")
+        assert "session(s) since startup" in await client.bgapi("status")
+        ok = await client.originate(
+            "sofia/gateway/carrier/13800000001", variables={"ivr_campaign": "c1"}
+        )
+        assert ok.ok and ok.uuid in sim.channels
+        assert await client.uuid_setvar(ok.uuid, "ivr_x", "1")
+        assert await client.uuid_getvar(ok.uuid, "ivr_x") == "1"
+        assert await client.uuid_getvar(ok.uuid, "nope") is None
+        busy = await client.originate("sofia/gateway/carrier/13800000002")
+        assert not busy.ok and busy.cause == "USER_BUSY"
+        failed = await client.originate("error/no_answer")
+        assert failed.cause == "NO_ANSWER"
+        assert await client.uuid_kill(ok.uuid)
+        assert not await client.uuid_kill(ok.uuid)
+        await asyncio.sleep(0.05)
+        names = [e.name for e in events]
+        assert "CHANNEL_CREATE" in names and "CHANNEL_ANSWER" in names
+        assert "CHANNEL_HANGUP_COMPLETE" in names and names.count("BACKGROUND_JOB") == 4
+    finally:
+        await client.close()
+
+
+async def test_bad_password_is_refused(switch) -> None:
+    _, host, port = switch
+    client = InboundClient(host, port, "wrong-password")
+    with pytest.raises(IvrError):
+        await asyncio.wait_for(client.connect(), 5)
+    await client.close()
+
+
+async def test_reconnects_and_resubscribes(switch) -> None:
+    sim, host, port = switch
+    client = InboundClient(host, port, "ClueCon", backoff_s=(0.01, 0.1))
+    await client.connect()
+    try:
+        await client.subscribe_filter("Event-Name", "BACKGROUND_JOB")
+        sim.drop_connections()
+        for _ in range(200):
+            if client.connects == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert client.connects == 2
+        assert "is ready" in await client.bgapi("status")
+        (listener,) = sim._listeners
+        assert listener.filters == [("Event-Name", "BACKGROUND_JOB")]
+        assert "BACKGROUND_JOB" in listener.events
+    finally:
+        await client.close()
+
+
+async def test_originate_into_the_outbound_server(start_server) -> None:
+    from telephony.handler import DefaultHandler
+
+    server = await start_server(DefaultHandler())
+    sim = InboundSwitch(socket_target=(server.host, server.port), script=CallerScript())
+    host, port = await sim.start()
+    client = InboundClient(host, port, "ClueCon")
+    await client.connect()
+    try:
+        result = await client.originate("sofia/gateway/carrier/13800000009")
+        assert result.ok
+        for _ in range(300):
+            if server.server.stats.completed == 1 and not sim.channels:
+                break
+            await asyncio.sleep(0.01)
+        assert server.server.stats.completed == 1 and not sim.channels
+    finally:
+        await client.close()
+        await sim.close()
