@@ -1,21 +1,33 @@
 """The mandatory opening disclosure (invariant 4): institution, bot ID, recording notice.
 
-Pure text composition from call metadata; the institution and bot ID are never hard-coded.
+The wording is the ``disclosure`` entry of the shared prompt table (``ivr_flows/prompts.yaml``),
+so the IVR flows and the bot say the same words; the institution and bot ID come from call
+metadata and are never hard-coded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from ivr.errors import RemoteProtocolError
+from flows.interpreter import render
+from flows.registry import DEFAULT_FLOWS_DIR, PROMPTS_FILE, load_prompt_table
+from ivr.errors import ConfigError, RemoteProtocolError
 
-RECORDING_NOTICE = "为保障您的权益，本次通话将被录音。"
+
+@lru_cache(maxsize=1)
+def _disclosure_template() -> str:
+    prompts, issues = load_prompt_table(DEFAULT_FLOWS_DIR / PROMPTS_FILE)
+    template = prompts.get("disclosure")
+    if issues or template is None or template.text is None:
+        raise ConfigError(f"the prompt table has no valid disclosure text: {issues}")
+    return template.text
 
 
 def disclosure_text(institution: str, bot_id: str) -> str:
     """The disclosure sentence spoken before anything else in every bot call."""
-    return f"您好，这里是{institution}智能客服，工号{bot_id}。{RECORDING_NOTICE}"
+    return render(_disclosure_template(), {"institution": institution, "bot_id": bot_id})
 
 
 def call_facts(metadata: Mapping[str, Any] | None) -> dict[str, str]:
@@ -24,5 +36,5 @@ def call_facts(metadata: Mapping[str, Any] | None) -> dict[str, str]:
     missing = [key for key in ("institution", "bot_id") if not metadata.get(key)]
     if missing:
         raise RemoteProtocolError(f"call metadata lacks {', '.join(missing)}")
-    keys = ("call_id", "institution", "bot_id", "purpose", "campaign", "caller")
+    keys = ("call_id", "institution", "bot_id", "purpose", "campaign", "caller", "product")
     return {key: str(metadata[key]) for key in keys if metadata.get(key) is not None}

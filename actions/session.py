@@ -1,7 +1,8 @@
 """Session start and disclosure actions.
 
 ``action_session_start`` copies call facts from the first message's metadata into slots and speaks
-the disclosure before any other content (invariant 4), as a non-interruptible voice directive.
+the disclosure before any other content (invariant 4), as a non-interruptible voice directive,
+unless the metadata says ``disclosure_done`` (an IVR flow played it before handing over).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.disclosure import call_facts, disclosure_text
+from actions.stores import get_stores
 from bot.directives import say_payload
 from ivr.errors import RemoteProtocolError
+from ivr.evidence import EvidenceKind
 from ivr.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -47,11 +50,28 @@ def _facts_or_configured(tracker: Tracker) -> dict[str, str]:
         return call_facts(fallback)
 
 
-def _speak_disclosure(dispatcher: CollectingDispatcher, institution: str, bot_id: str) -> None:
-    dispatcher.utter_message(
-        json_message=say_payload(
-            disclosure_text(institution, bot_id), barge_in=False, kind="disclosure"
-        )
+async def _speak_disclosure(
+    dispatcher: CollectingDispatcher,
+    institution: str,
+    bot_id: str,
+    *,
+    call_id: str,
+    purpose: str | None,
+    repeat: bool,
+) -> None:
+    """Speak the disclosure (no barge-in) and log it as evidence (invariant 4)."""
+    text = disclosure_text(institution, bot_id)
+    dispatcher.utter_message(json_message=say_payload(text, barge_in=False, kind="disclosure"))
+    await get_stores().evidence_append(
+        EvidenceKind.DISCLOSURE_PLAYED,
+        call_id=call_id,
+        payload={
+            "institution": institution,
+            "bot_id": bot_id,
+            "purpose": purpose,
+            "text": text,
+            "repeat": repeat,
+        },
     )
 
 
@@ -67,7 +87,18 @@ class ActionSessionStart(Action):
         events: list[EventType] = [SessionStarted()]
         facts = _facts_or_configured(tracker)
         events.extend(SlotSet(key, value) for key, value in facts.items())
-        _speak_disclosure(dispatcher, facts["institution"], facts["bot_id"])
+        events.append(SlotSet("stage", "opening"))
+        if _metadata(tracker).get("disclosure_done"):
+            # an IVR flow already played (and logged) the disclosure before handing over
+            return [*events, ActionExecuted("action_listen")]
+        await _speak_disclosure(
+            dispatcher,
+            facts["institution"],
+            facts["bot_id"],
+            call_id=facts.get("call_id", tracker.sender_id),
+            purpose=facts.get("purpose"),
+            repeat=False,
+        )
         return [*events, ActionExecuted("action_listen")]
 
 
@@ -85,5 +116,13 @@ class ActionDisclosure(Action):
         if not institution or not bot_id:
             facts = _facts_or_configured(tracker)
             institution, bot_id = facts["institution"], facts["bot_id"]
-        _speak_disclosure(dispatcher, str(institution), str(bot_id))
+        call_id = tracker.get_slot("call_id") or tracker.sender_id
+        await _speak_disclosure(
+            dispatcher,
+            str(institution),
+            str(bot_id),
+            call_id=str(call_id),
+            purpose=tracker.get_slot("purpose"),
+            repeat=True,
+        )
         return []

@@ -16,6 +16,7 @@ from ivr.errors import RemoteProtocolError
 SAY = "say"
 TRANSFER = "transfer"
 HANGUP = "hangup"
+CALLBACK = "callback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +35,35 @@ class Transfer:
     queue: str
     priority: int
     reason: str
+    flagged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Hangup:
-    """End the call with a FreeSWITCH hangup cause."""
+    """End the call with a FreeSWITCH hangup cause.
+
+    ``outcome`` tells the dialler how the call ended (``completed``, ``refused``,
+    ``wrong_number``, ``no_input``, ``callback``, ...). ``dnc_recorded=False`` on a refusal means
+    the bot could not make the DNC entry durable: the orchestrator must add it before teardown.
+    """
 
     cause: str = "NORMAL_CLEARING"
+    outcome: str = "completed"
+    dnc_recorded: bool | None = None
 
 
-Directive = Say | Transfer | Hangup
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """The caller asked to be called back; ``requested`` is their words ("明天下午三点") or None.
+
+    The dialler schedules the callback; its compliance gate decides the actual time.
+    """
+
+    requested: str | None
+    reason: str = "busy"
+
+
+Directive = Say | Transfer | Hangup | Callback
 
 
 def say_payload(text: str, *, barge_in: bool = True, kind: str = "reply") -> dict[str, Any]:
@@ -51,14 +71,32 @@ def say_payload(text: str, *, barge_in: bool = True, kind: str = "reply") -> dic
     return {"directive": SAY, "text": text, "barge_in": barge_in, "kind": kind}
 
 
-def transfer_payload(queue: str, *, priority: int, reason: str) -> dict[str, Any]:
-    """Custom payload asking for a transfer to a human queue."""
-    return {"directive": TRANSFER, "queue": queue, "priority": priority, "reason": reason}
+def transfer_payload(
+    queue: str, *, priority: int, reason: str, flagged: bool = False
+) -> dict[str, Any]:
+    """Custom payload asking for a transfer to a human queue (``flagged`` for high risk)."""
+    return {
+        "directive": TRANSFER,
+        "queue": queue,
+        "priority": priority,
+        "reason": reason,
+        "flagged": flagged,
+    }
 
 
-def hangup_payload(cause: str = "NORMAL_CLEARING") -> dict[str, Any]:
+def hangup_payload(
+    cause: str = "NORMAL_CLEARING", *, outcome: str = "completed", dnc_recorded: bool | None = None
+) -> dict[str, Any]:
     """Custom payload asking the telephony layer to hang up."""
-    return {"directive": HANGUP, "cause": cause}
+    payload: dict[str, Any] = {"directive": HANGUP, "cause": cause, "outcome": outcome}
+    if dnc_recorded is not None:
+        payload["dnc_recorded"] = dnc_recorded
+    return payload
+
+
+def callback_payload(requested: str | None, *, reason: str = "busy") -> dict[str, Any]:
+    """Custom payload asking the dialler to schedule a callback."""
+    return {"directive": CALLBACK, "requested": requested, "reason": reason}
 
 
 def parse_bot_messages(messages: Sequence[Mapping[str, Any]]) -> list[Directive]:
@@ -94,9 +132,21 @@ def _parse_custom(custom: Any) -> Directive:
                 queue=str(custom["queue"]),
                 priority=int(custom["priority"]),
                 reason=str(custom["reason"]),
+                flagged=bool(custom.get("flagged", False)),
             )
         if kind == HANGUP:
-            return Hangup(cause=str(custom.get("cause", "NORMAL_CLEARING")))
+            recorded = custom.get("dnc_recorded")
+            return Hangup(
+                cause=str(custom.get("cause", "NORMAL_CLEARING")),
+                outcome=str(custom.get("outcome", "completed")),
+                dnc_recorded=None if recorded is None else bool(recorded),
+            )
+        if kind == CALLBACK:
+            requested = custom.get("requested")
+            return Callback(
+                requested=None if requested is None else str(requested),
+                reason=str(custom.get("reason", "busy")),
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise RemoteProtocolError(f"malformed {kind} directive: {exc}") from exc
     raise RemoteProtocolError(f"unknown directive {kind!r}")

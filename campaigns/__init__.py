@@ -1,1 +1,1 @@
-"""campaigns package."""
+"""Campaigns: callback tickets now; the outbound dialler (lists, pacing, gate) as it arrives."""

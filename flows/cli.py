@@ -64,4 +64,9 @@ def schema(
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `ivr` app."""
+    from flows.call_cli import call
+
     app.add_typer(flows_app, name="flows")
+    app.command(
+        "call", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    )(call)

@@ -78,6 +78,7 @@ class AskConsent:
     purpose: str
     scope: str
     timeout_s: float
+    retries: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +291,7 @@ class FlowRun:
                         purpose,
                         node.scope,
                         node.timeout_s,
+                        node.retries,
                     )
                     answer = yield ask
                     outcome = answer.outcome if isinstance(answer, ConsentAnswer) else "no_answer"

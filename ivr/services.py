@@ -226,7 +226,18 @@ def rasa_spec(
 
 
 def esl_server_spec(host: str, port: int) -> ServiceSpec:
-    argv = [str(APP_PYTHON), "-m", "telephony", "serve", "--host", host, "--port", str(port)]
+    argv = [
+        str(APP_PYTHON),
+        "-m",
+        "telephony",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--handler",
+        "flows.app:FlowCallHandler",
+    ]
     return ServiceSpec(name="esl", argv=argv, host=host, port=port, ready=tcp_open(host, port))
 
 

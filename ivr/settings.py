@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     )
     freeswitch_password: SecretStr = SecretStr("ClueCon")
 
+    flows_poll_s: float = Field(default=2.0, description="how often flow files are re-read")
     institution_name: str = "示例银行"
     bot_id: str = "AI-0001"
 
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     )
     whisper_compute_type: str = "int8"
     whisper_beam_size: int = 5
+    whisper_window_s: float = Field(
+        default=30.0, description="Whisper encoder window; shorter is faster, less accurate"
+    )
     asr_threads: int = 2
     funasr_model_dir: Path | None = Field(
         default=None, description="local FunASR model folder (asr_engine=funasr)"

@@ -8,6 +8,7 @@ import importlib
 import logging
 import signal
 
+from ivr.evidence import EvidenceSink
 from telephony.evidence import LogEvidenceSink
 from telephony.handler import CallHandler, DefaultHandler
 from telephony.server import OutboundServer, ServerConfig
@@ -28,8 +29,13 @@ def load_handler(spec: str | None) -> CallHandler:
 
 
 async def serve(host: str, port: int, handler: CallHandler, config: ServerConfig) -> None:
-    """Serve until a termination signal; then close gracefully."""
-    server = OutboundServer(handler, LogEvidenceSink(), config)
+    """Serve until a termination signal; then close gracefully.
+
+    Aborted calls are recorded through the handler's ``evidence`` sink when it has one (the flow
+    handler's hash-chained log), else only logged.
+    """
+    evidence: EvidenceSink = getattr(handler, "evidence", None) or LogEvidenceSink()
+    server = OutboundServer(handler, evidence, config)
     bound = await server.start(host, port)
     print(f"ESL outbound server listening on {bound[0]}:{bound[1]}", flush=True)
     stop = asyncio.Event()
@@ -37,6 +43,9 @@ async def serve(host: str, port: int, handler: CallHandler, config: ServerConfig
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.serve_until(stop)
+    closer = getattr(handler, "aclose", None)
+    if closer is not None:
+        await closer()
     log.info("ESL outbound server stopped")
 
 

@@ -202,6 +202,13 @@ class CallSession:
                 break
         return "".join(digits)
 
+    def drain_dtmf(self) -> str:
+        """The digits received so far and not yet read (without waiting); the queue is emptied."""
+        digits: list[str] = []
+        while not self._dtmf.empty():
+            digits.append(self._dtmf.get_nowait())
+        return "".join(digits)
+
     async def wait_hangup(self, timeout_s: float | None = None) -> str | None:
         """Wait until the channel hangs up; return the hangup cause."""
         if not self._ended.done():

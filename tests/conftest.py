@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ivr import rasa_model
+from ivr.db import migrate
 from ivr.services import (
     ManagedProcess,
     action_server_spec,
@@ -16,25 +19,49 @@ from ivr.services import (
     rasa_spec,
     runtime_endpoints,
 )
+from ivr.settings import Settings
 
 
 @dataclass(frozen=True)
 class RasaStack:
-    """URLs of the running Rasa server and action server."""
+    """URLs of the running Rasa server and action server, and the action server's data."""
 
     rasa_url: str
     action_url: str
     rasa: ManagedProcess
     actions: ManagedProcess
+    settings: Settings
+    """Settings of the action server: its DNC/consent/evidence stores live under data_dir."""
+
+
+def isolated_settings(data_dir: Path) -> Settings:
+    """Settings for a private data dir: migrated database and keys created once, up front."""
+    database_url = f"sqlite:///{data_dir / 'ivr.db'}"
+    settings = Settings(data_dir=data_dir, database_url=database_url, redis_url=None)
+    migrate(settings.sqlalchemy_url)
+    settings.key_bytes("blind_index")
+    settings.key_bytes("master")
+    return settings
 
 
 @pytest.fixture(scope="session")
 def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
-    """The real trained model on a real Rasa server, with the real action server."""
+    """The real trained model on a real Rasa server, with the real action server.
+
+    The action server gets a private ``IVR_DATA_DIR`` (SQLite DNC, consent and evidence stores)
+    so the tests can inspect what the actions wrote.
+    """
     model = rasa_model.ensure_model()
     run_dir: Path = tmp_path_factory.mktemp("rasa-run")
+    settings = isolated_settings(tmp_path_factory.mktemp("bot-data"))
     action_port, rasa_port = free_port(), free_port()
-    actions = ManagedProcess(action_server_spec(action_port), run_dir)
+    spec = action_server_spec(action_port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    env |= {
+        "IVR_DATA_DIR": str(settings.data_dir),
+        "IVR_DATABASE_URL": str(settings.database_url),
+    }
+    actions = ManagedProcess(dataclasses.replace(spec, env=env), run_dir)
     rasa = ManagedProcess(
         rasa_spec(model.path, rasa_port, runtime_endpoints(action_port, run_dir), 180.0), run_dir
     )
@@ -46,6 +73,7 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
             action_url=f"http://127.0.0.1:{action_port}",
             rasa=rasa,
             actions=actions,
+            settings=settings,
         )
     finally:
         rasa.stop()

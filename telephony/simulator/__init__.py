@@ -7,6 +7,6 @@ and plays a :class:`CallerScript`; :class:`InboundSwitch` accepts inbound ESL co
 
 from telephony.simulator.inbound import InboundSwitch
 from telephony.simulator.outbound import CallResult, SimulatedCall
-from telephony.simulator.script import CallerScript, Fault
+from telephony.simulator.script import CallerScript, Fault, Turn
 
-__all__ = ["CallResult", "CallerScript", "Fault", "InboundSwitch", "SimulatedCall"]
+__all__ = ["CallResult", "CallerScript", "Fault", "InboundSwitch", "SimulatedCall", "Turn"]

@@ -23,11 +23,14 @@ def run_api(
     *,
     kill: Callable[[SimChannel, str], None],
     total: int = 0,
+    agents_available: int = 1,
 ) -> str:
     """The text FreeSWITCH would answer to ``api <command> <arg>``."""
     args = arg.split()
     if command == "status":
         return STATUS.format(total=total, active=len(channels))
+    if command == "callcenter_config" and args[:3] == ["queue", "count", "agents"]:
+        return f"{agents_available}\n"
     if command == "show" and args[:2] == ["calls", "count"]:
         return f"\n{len(channels)} total.\n"
     if command in ("uuid_getvar", "uuid_setvar", "uuid_kill", "uuid_exists", "uuid_break"):

@@ -45,7 +45,7 @@ from telephony.esl import (
 from telephony.simulator.api import run_api
 from telephony.simulator.channel import SimChannel, preamble
 from telephony.simulator.media import duration_ms, write_wav
-from telephony.simulator.script import CallerScript, Fault
+from telephony.simulator.script import CallerScript, Fault, Turn
 
 MYEVENTS = frozenset(
     {
@@ -101,6 +101,7 @@ class SimulatedCall:
         time_scale: float = 0.0,
         sounds_dir: Path | None = None,
         record_dir: Path | None = None,
+        write_requested_paths: bool = False,
         keep_traffic: bool = False,
         stall_s: float = 30.0,
     ) -> None:
@@ -108,6 +109,7 @@ class SimulatedCall:
         self.scale = time_scale
         self.sounds_dir = sounds_dir
         self.record_dir = record_dir or Path(tempfile.gettempdir()) / "ivr-sim-recordings"
+        self.write_requested_paths = write_requested_paths
         self.keep_traffic = keep_traffic
         self.stall_s = stall_s
         self.channel = SimChannel(self.script.caller, self.script.destination)
@@ -126,6 +128,8 @@ class SimulatedCall:
         self._socket_done = False
         self._tail_started = False
         self._digits = list(self.script.digits)
+        self._turns = list(self.script.turns)
+        self.turns_used = 0
         self._socket_app_uuid = str(uuidlib.uuid4())
         self._session_records: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -270,6 +274,7 @@ class SimulatedCall:
                 command.arg,
                 {self.channel.uuid: self.channel},
                 kill=lambda ch, cause: self._start_hangup(cause, "ivr"),
+                agents_available=1 if self.script.agent_available else 0,
             )
             self._write(frames.api_response(text.encode()))
         elif isinstance(command, BgApi):
@@ -525,10 +530,16 @@ class SimulatedCall:
             pressed.append(digit)
         return "".join(pressed)
 
+    def _next_turn(self) -> Turn:
+        self.turns_used += 1
+        return self._turns.pop(0) if self._turns else Turn.silent()
+
     async def _app_play_and_get_digits(self, arg: str) -> str:
         parts = arg.split(" ")
         if len(parts) < 9:
             return "_none_"
+        if self.script.turns:
+            return await self._pagd_turn(parts)
         max_digits, tries, timeout_ms = int(parts[1]), int(parts[2]), int(parts[3])
         terminators, prompt, variable, regex = parts[4], parts[5], parts[7], parts[8]
         variables = self.channel.variables
@@ -551,8 +562,73 @@ class SimulatedCall:
         variables["read_result"] = "failure"
         return "_none_"
 
+    async def _pagd_turn(self, parts: list[str]) -> str:
+        """play_and_get_digits in a turn-scripted conversation: one try consumes one turn."""
+        max_digits, timeout_ms, terminators = int(parts[1]), int(parts[3]), parts[4]
+        prompt, variable, regex = parts[5], parts[7], parts[8]
+        variables = self.channel.variables
+        variables.pop(variable, None)
+        if await self._play(prompt) == "PLAYBACK ERROR":
+            return "_none_"
+        turn = self._next_turn()
+        if turn.action == "hangup":
+            self._start_hangup("NORMAL_CLEARING", "caller")
+            return "_none_"
+        if turn.action == "digits":
+            self._digits = list(turn.digits)
+            digits = await self._press(max_digits, terminators)
+            if self.channel.hangup_cause is None and re.fullmatch(regex, digits):
+                variables[variable] = digits
+                variables["read_result"] = "success"
+                return "_none_"
+        elif turn.action == "say" and turn.audio is not None:
+            await self._sleep(duration_ms(str(turn.audio)) or self.script.speech_ms)
+        else:
+            await self._sleep(timeout_ms)
+        variables["read_result"] = "failure"
+        return "_none_"
+
+    async def _record_turn(self, raw_path: str, max_s: int) -> str:
+        """record in a turn-scripted conversation: the caller's next turn goes into the file."""
+        path = self._record_path(raw_path)
+        self._emit("RECORD_START", [("Record-File-Path", raw_path)])
+        turn = self._next_turn()
+        talk_ms = 0
+        if turn.action == "hangup":
+            self._start_hangup("NORMAL_CLEARING", "caller")
+        elif turn.action == "digits":
+            self._digits = list(turn.digits)
+            await self._press(len(turn.digits), "")
+            talk_ms = 200
+        elif turn.action == "say":
+            talk_ms = (duration_ms(str(turn.audio)) if turn.audio else None) or 1500
+            await self._sleep(talk_ms)
+        else:
+            talk_ms = max_s * 1000 if max_s else 3000
+            await self._sleep(talk_ms)
+        source = turn.audio if turn.action == "say" else None
+        recorded = write_wav(path, talk_ms, source)
+        sidecar = path.with_name(path.name + ".transcript.txt")
+        if turn.action == "say" and turn.transcript is not None:
+            sidecar.write_text(turn.transcript, encoding="utf-8")
+        else:
+            sidecar.unlink(missing_ok=True)
+        self.result.recordings.append(path)
+        self.channel.variables.update(
+            record_ms=str(recorded),
+            record_seconds=str(recorded // 1000),
+            record_samples=str(recorded * 8),
+            silence_hits_exhausted="true" if turn.action in ("say", "silent") else "false",
+        )
+        self._emit("RECORD_STOP", [("Record-File-Path", raw_path)])
+        return "_none_"
+
     async def _app_record(self, arg: str) -> str:
         parts = arg.split(" ")
+        if self.script.turns:
+            return await self._record_turn(
+                parts[0], int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            )
         path = self._record_path(parts[0])
         max_s = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
         silence_s = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else 3
@@ -576,6 +652,8 @@ class SimulatedCall:
         return "_none_"
 
     def _record_path(self, path: str) -> Path:
+        if self.write_requested_paths:
+            return Path(path)
         return self.record_dir / Path(path).name
 
     async def _app_record_session(self, arg: str) -> str:

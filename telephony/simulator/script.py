@@ -20,6 +20,34 @@ class Fault(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """What the caller does the next time the IVR collects input (``play_and_get_digits`` or
+    ``record``): press ``digits``, ``say`` an utterance (a WAV file, with its ``transcript`` as a
+    sidecar for scripted ASR), stay ``silent``, or ``hangup``."""
+
+    action: str  # digits | say | silent | hangup
+    digits: str = ""
+    audio: Path | None = None
+    transcript: str | None = None
+
+    @classmethod
+    def press(cls, digits: str) -> Turn:
+        return cls("digits", digits=digits)
+
+    @classmethod
+    def say(cls, audio: Path | None = None, transcript: str | None = None) -> Turn:
+        return cls("say", audio=audio, transcript=transcript)
+
+    @classmethod
+    def silent(cls) -> Turn:
+        return cls("silent")
+
+    @classmethod
+    def hang_up(cls) -> Turn:
+        return cls("hangup")
+
+
+@dataclass(frozen=True, slots=True)
 class CallerScript:
     """One simulated caller.
 
@@ -28,7 +56,9 @@ class CallerScript:
     ``hangup_during`` names an application (``answer``, ``playback``, ``play_and_get_digits``,
     ``record``, ``bridge``) during which the caller hangs up; ``hangup_after_ms`` hangs up at a
     fixed time after connect. ``fault`` makes the switch misbehave after ``fault_after``
-    commands.
+    commands. ``turns``, when given, script a whole conversation: each input collection
+    consumes the next :class:`Turn` (and ``digits``/``utterance`` are then only used for
+    ``digits_on_answer``); with no turns left the caller stays silent.
     """
 
     caller: str = "13800138000"
@@ -44,3 +74,5 @@ class CallerScript:
     fault_after: int = 4
     reply_delay_ms: int = 0
     agent_talk_ms: int = 2000
+    turns: tuple[Turn, ...] = ()
+    agent_available: bool = True

@@ -1,0 +1,149 @@
+"""Adapter between the actions and the compliance and records packages.
+
+One :class:`compliance.service.ComplianceService` per action-server process, built lazily from
+:class:`ivr.settings.Settings` on first use (so ``IVR_DATA_DIR`` / ``IVR_DATABASE_URL`` decide
+where DNC and consent live) and wired to the records package's hash-chained evidence log. If the
+records package cannot be imported, the compliance service's logging sink is used instead: the
+DNC and consent ledgers stay durable either way.
+
+Every call is bounded and translated: actions see :class:`ivr.errors.StoreUnavailableError` or
+:class:`compliance.service.InvalidRequestError`, never library exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from compliance.ports import ConsentRecord
+from compliance.service import (
+    ComplianceService,
+    InvalidRequestError,
+    LoggingEvidenceSink,
+    build_service,
+)
+from ivr.errors import StoreUnavailableError
+from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+MARKETING = "marketing"
+CONSENT_CHANNEL = "voice_bot"
+ACTOR = "voice_bot"
+DNC_ATTEMPTS = 3
+
+__all__ = [
+    "ACTOR",
+    "CONSENT_CHANNEL",
+    "MARKETING",
+    "InvalidRequestError",
+    "StoreUnavailableError",
+    "Stores",
+    "get_stores",
+    "reset_stores",
+]
+
+
+def _evidence_sink(settings: Settings) -> EvidenceSink:
+    try:
+        from records.evidence_store import SqlEvidenceLog
+    except ImportError:  # records package not available: ledgers still durable
+        log.warning("records evidence log unavailable; using the logging sink")
+        return LoggingEvidenceSink()
+    sink: EvidenceSink = SqlEvidenceLog.from_settings(settings)
+    return sink
+
+
+class Stores:
+    """The compliance service and evidence sink the actions use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.evidence = _evidence_sink(settings)
+        self.compliance: ComplianceService = build_service(settings, evidence=self.evidence)
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> ComplianceService:
+        async with self._lock:
+            if not self._started:
+                await self.compliance.start(watch=True)
+                self._started = True
+        return self.compliance
+
+    async def add_dnc(self, number: str, *, reason: str, call_id: str | None) -> None:
+        """Durably add ``number`` to DNC, retrying a store failure; raises when it never held."""
+        svc = await self.ready()
+        last: Exception | None = None
+        for attempt in range(DNC_ATTEMPTS):
+            try:
+                await svc.add_dnc(
+                    number, source="voice_bot", reason=reason, actor=ACTOR, call_id=call_id
+                )
+                return
+            except StoreUnavailableError as exc:
+                last = exc
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise StoreUnavailableError("DNC store unavailable after retries") from last
+
+    async def is_dnc(self, number: str) -> bool:
+        svc = await self.ready()
+        return await svc.is_dnc(number)
+
+    async def grant_consent(
+        self,
+        number: str,
+        *,
+        scope: str,
+        call_id: str | None,
+        transcript_excerpt: str,
+        recording_offset_ms: int | None,
+    ) -> ConsentRecord:
+        svc = await self.ready()
+        return await svc.grant_consent(
+            number,
+            purpose=MARKETING,
+            scope=scope,
+            channel=CONSENT_CHANNEL,
+            call_id=call_id,
+            recording_offset_ms=recording_offset_ms,
+            transcript_excerpt=transcript_excerpt,
+        )
+
+    async def has_marketing_consent(self, number: str) -> bool:
+        svc = await self.ready()
+        return await svc.has_valid_consent(number, MARKETING)
+
+    async def evidence_append(
+        self, kind: EvidenceKind, *, call_id: str | None, payload: Mapping[str, object]
+    ) -> bool:
+        """Append evidence; a failure is logged (never customer data) and reported as False."""
+        try:
+            await self.evidence.append(kind, call_id=call_id, payload=payload)
+        except Exception:
+            log.exception("evidence %s for call %s failed", kind.value, call_id)
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._started:
+            await self.compliance.close()
+            self._started = False
+
+
+_stores: Stores | None = None
+
+
+def get_stores() -> Stores:
+    """The process-wide stores, built on first use."""
+    global _stores
+    if _stores is None:
+        _stores = Stores(get_settings())
+    return _stores
+
+
+def reset_stores(stores: Stores | None = None) -> None:
+    """Replace the process-wide stores (tests point them at a temporary database)."""
+    global _stores
+    _stores = stores

@@ -1,0 +1,164 @@
+"""Composition root of a call: builds the orchestrator and its adapters from settings.
+
+``python -m telephony serve --handler flows.app:FlowCallHandler`` (what ``make run`` starts)
+uses :class:`FlowCallHandler`; ``ivr call`` and the tests use :func:`build_deps` directly.
+Flows are reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bot.client import RasaClient
+from campaigns.callbacks import CallbackTickets
+from compliance.service import ComplianceService, build_service
+from flows.adapters import (
+    AsrListener,
+    CachedPrompts,
+    HttpWebhooks,
+    RasaIntentParser,
+    SidecarListener,
+    VaultRecordings,
+)
+from flows.interpreter import render
+from flows.orchestrator import PUBLIC_VARIABLES, CallDeps, CallOrchestrator, OrchestratorConfig
+from flows.ports import Listener
+from flows.registry import FlowRegistry
+from ivr.db import make_engine, migrate
+from ivr.settings import Settings, get_settings
+from records.evidence_store import SqlEvidenceLog
+from records.keys import Keyring
+from records.vault import Vault
+from speech.factory import build_asr, build_prompt_cache
+from telephony.session import CallSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Built:
+    """The orchestrator's dependencies plus what must be closed at shutdown."""
+
+    deps: CallDeps
+    compliance: ComplianceService
+    closers: list[Any]
+
+    async def aclose(self) -> None:
+        await self.compliance.close()
+        for closer in self.closers:
+            with contextlib.suppress(Exception):
+                await closer.aclose()
+
+
+def static_prompt_texts(registry: FlowRegistry, settings: Settings) -> list[str]:
+    """Every prompt text that carries no customer data, rendered as calls will speak it."""
+    texts: set[str] = set()
+    base = {"institution": settings.institution_name, "bot_id": settings.bot_id}
+    for version in registry.active.values():
+        variables = {**version.flow.variables, **base}
+        for prompt in version.prompts.values():
+            if prompt.text is None:
+                continue
+            rendered = render(prompt.text, variables)
+            names = {n for n in variables if "{" + n + "}" in prompt.text}
+            if "{" not in rendered and names <= PUBLIC_VARIABLES:
+                texts.add(rendered)
+    return sorted(texts)
+
+
+async def build_deps(
+    settings: Settings,
+    *,
+    listener: Listener | None = None,
+    registry: FlowRegistry | None = None,
+    warm: bool = True,
+) -> Built:
+    """Build every adapter; migrate the database; warm the static prompts."""
+    url = settings.sqlalchemy_url
+    await asyncio.to_thread(migrate, url)
+    engine = make_engine(url)
+    evidence = SqlEvidenceLog(engine)
+    compliance = build_service(settings, evidence=evidence, migrate_db=False)
+    await compliance.start(watch=True)
+    registry = registry or FlowRegistry()
+    cache = build_prompt_cache(settings)
+    if warm:
+        await cache.warm(static_prompt_texts(registry, settings))
+    if listener is None:
+        listener = AsrListener(build_asr(settings))
+    nlu = RasaIntentParser(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
+    bot = RasaClient(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
+    webhooks = HttpWebhooks()
+    vault = Vault.from_settings(settings, engine)
+    await asyncio.to_thread(vault.recover)
+    deps = CallDeps(
+        registry=registry,
+        prompts=CachedPrompts(cache),
+        listener=listener,
+        nlu=nlu,
+        bot=bot,
+        compliance=compliance,
+        evidence=evidence,
+        webhooks=webhooks,
+        tickets=CallbackTickets(
+            engine, Keyring.from_settings(settings), settings.key_bytes("blind_index")
+        ),
+        recordings=VaultRecordings(vault, settings.bot_id),
+        config=OrchestratorConfig(
+            institution=settings.institution_name,
+            bot_id=settings.bot_id,
+            work_dir=settings.data_dir / "calls",
+            max_call_s=settings.esl_max_call_s,
+        ),
+    )
+    return Built(deps, compliance, [nlu, bot, webhooks])
+
+
+async def reload_flows_forever(registry: FlowRegistry, every_s: float) -> None:
+    """Poll the flow folder; valid changes become active for new calls."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(registry.reload)
+        except OSError:
+            log.exception("flow reload failed; active flows kept")
+
+
+class FlowCallHandler:
+    """The production call handler: builds its dependencies on first use (inside the loop)."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, sidecar_transcripts: bool = False
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.sidecar_transcripts = sidecar_transcripts
+        self.evidence = SqlEvidenceLog(make_engine(self.settings.sqlalchemy_url))
+        self._built: Built | None = None
+        self._lock = asyncio.Lock()
+        self._reloader: asyncio.Task[None] | None = None
+
+    async def ready(self) -> CallOrchestrator:
+        async with self._lock:
+            if self._built is None:
+                listener: Listener | None = None
+                if self.sidecar_transcripts:
+                    listener = SidecarListener(AsrListener(build_asr(self.settings)))
+                self._built = await build_deps(self.settings, listener=listener)
+                self._reloader = asyncio.create_task(
+                    reload_flows_forever(self._built.deps.registry, self.settings.flows_poll_s)
+                )
+        return CallOrchestrator(self._built.deps)
+
+    async def __call__(self, session: CallSession) -> None:
+        orchestrator = await self.ready()
+        await orchestrator(session)
+
+    async def aclose(self) -> None:
+        if self._reloader is not None:
+            self._reloader.cancel()
+        if self._built is not None:
+            await self._built.aclose()

@@ -1,0 +1,626 @@
+"""The call orchestrator: one flow drives one call through telephony, speech, bot, compliance
+and records.
+
+For each call (a :class:`telephony.session.CallSession` from the outbound ESL server) it picks the
+active flow version (kept for the whole call), answers, starts the recording, runs the
+:class:`flows.interpreter.FlowRun` step machine and executes its instructions:
+
+- prompts are synthesised (cached) and played; disclosures and risk warnings cannot be
+  interrupted, DTMF pressed during them is discarded (invariant 4); a played disclosure is
+  evidence;
+- input is DTMF (``play_and_get_digits``) or, where speech is allowed, a per-turn ``record`` with
+  silence detection, then ASR and NLU; a refusal heard anywhere adds the number to DNC before
+  the call ends and closes politely (invariant 6);
+- consent is asked explicitly and recorded with its evidence, a refusal goes to DNC (5, 6);
+- the bot (Rasa) runs until it asks for a transfer or a hangup; when it is down or slow the flow
+  takes its fallback branch, never silence;
+- transfers check for a free agent first; none free → a callback ticket (invariant 7);
+- at the end the recording is sealed into the vault (invariant 10) and ``call_ended`` evidence
+  is written; a caller hanging up at any moment ends the flow cleanly.
+
+Logs carry the call id, flow and node only: never numbers, digits or transcripts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.client import CallMetadata
+from bot.directives import Callback, Hangup, Say, Transfer
+from flows.interpreter import (
+    AskConsent,
+    BotOutcome,
+    CallWebhook,
+    ConsentAnswer,
+    Converse,
+    Digits,
+    Done,
+    FlowRun,
+    Gather,
+    HangupCall,
+    Instruction,
+    NoInput,
+    OpenCallbackTicket,
+    Played,
+    Result,
+    Speak,
+    TransferCall,
+    TransferOutcome,
+    Utterance,
+    WebhookResult,
+)
+from flows.ports import DialogueBot, IntentParser, Listener, PromptAudio, Webhooks
+from flows.registry import FlowRegistry, FlowVersion
+from ivr.crypto import sm3
+from ivr.errors import DependencyUnavailableError, IvrError
+from ivr.evidence import EvidenceKind, EvidenceSink
+from telephony.errors import CallEndedError
+from telephony.session import CallSession
+
+log = logging.getLogger(__name__)
+
+# Variables that are not customer data: prompts using only these may be cached on disk.
+PUBLIC_VARIABLES = frozenset({"institution", "bot_id", "product", "due_date"})
+REFUSAL_INTENTS = frozenset({"refuse_contact"})
+CONSENT_YES_INTENTS = frozenset({"affirm"})
+CONSENT_NO_INTENTS = frozenset({"deny", "refuse_contact"})
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+class ComplianceApi(Protocol):
+    """What the orchestrator needs of :class:`compliance.service.ComplianceService`."""
+
+    async def add_dnc(
+        self, number: str, *, source: str, reason: str, actor: str, call_id: str | None = None
+    ) -> object: ...
+
+    async def grant_consent(
+        self,
+        number: str,
+        *,
+        purpose: str,
+        scope: str,
+        channel: str,
+        call_id: str | None = None,
+        recording_offset_ms: int | None = None,
+        transcript_excerpt: str | None = None,
+        at: datetime | None = None,
+    ) -> object: ...
+
+    async def has_valid_consent(
+        self, number: str, purpose: str, at: datetime | None = None
+    ) -> bool: ...
+
+
+class RecordingSink(Protocol):
+    """Seals a finished call's recording into the vault."""
+
+    async def store(self, wav: Path, call: CallFacts, ended_at: datetime) -> None: ...
+
+
+class CallObserver(Protocol):
+    """Sees what happens on a call, as it happens (``ivr call`` prints it; may show customer
+    data to the operator, so it is never a logger)."""
+
+    def note(self, call_id: str, who: str, what: str, detail: str = "") -> None: ...
+
+
+class TicketDesk(Protocol):
+    async def open(
+        self, *, call_id: str, number: str, queue: str, reason: str, now: datetime
+    ) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrchestratorConfig:
+    institution: str
+    bot_id: str
+    work_dir: Path
+    default_flow: str = "inbound_service"
+    record_max_s: int = 10
+    record_silence_s: int = 1
+    max_call_s: float = 4 * 3600.0
+
+
+@dataclass
+class CallFacts:
+    """What the orchestrator knows about the call in progress."""
+
+    call_id: str
+    flow: FlowVersion
+    direction: str
+    purpose: str
+    customer_number: str | None
+    campaign: str | None
+    started_at: datetime
+    started_mono: float
+    recording: Path
+    scratch: Path
+    transcript_tail: str = ""
+    consent_state: str | None = None
+    asr_down: bool = False
+    ended_reason: str = "completed"
+    last_node: str = ""
+    events: list[str] = field(default_factory=list)
+
+    def offset_ms(self) -> int:
+        return int((time.monotonic() - self.started_mono) * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CallDeps:
+    """Everything a call needs; built once per process."""
+
+    registry: FlowRegistry
+    prompts: PromptAudio
+    listener: Listener
+    nlu: IntentParser
+    bot: DialogueBot
+    compliance: ComplianceApi
+    evidence: EvidenceSink
+    webhooks: Webhooks
+    tickets: TicketDesk
+    recordings: RecordingSink | None
+    config: OrchestratorConfig
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    observer: CallObserver | None = None
+
+
+class _CallOver(Exception):
+    """The flow stopped early (refusal closed the call)."""
+
+
+class PromptUnavailableError(IvrError):
+    """TTS could not render a prompt: the caller goes to a human rather than silence."""
+
+
+class CallOrchestrator:
+    """A :class:`telephony.handler.CallHandler` running the designer's flows."""
+
+    def __init__(self, deps: CallDeps) -> None:
+        self.deps = deps
+
+    async def __call__(self, session: CallSession) -> None:
+        call = self._call_facts(session)
+        log.info("call %s: flow %s@%s", call.call_id, call.flow.name, call.flow.version)
+        try:
+            await self._run(session, call)
+        except CallEndedError:
+            call.ended_reason = "caller_hangup"
+            log.info("call %s: caller hung up at node %s", call.call_id, call.last_node)
+        except _CallOver:
+            pass
+        except PromptUnavailableError:
+            log.error(
+                "call %s: TTS unavailable at %s; handing to a human", call.call_id, call.last_node
+            )
+            await self._emergency_human(session, call)
+        finally:
+            await self._finish(session, call)
+
+    # ---- call lifecycle ----
+
+    def _call_facts(self, session: CallSession) -> CallFacts:
+        cfg = self.deps.config
+        flow_name = session.variable("ivr_flow") or cfg.default_flow
+        version = self.deps.registry.get(flow_name)
+        direction = version.flow.direction
+        number = session.variable("ivr_customer_number") or (
+            session.caller_number if direction == "inbound" else session.destination_number
+        )
+        scratch = cfg.work_dir / "calls" / session.uuid
+        scratch.mkdir(parents=True, exist_ok=True)
+        return CallFacts(
+            call_id=session.uuid,
+            flow=version,
+            direction=direction,
+            purpose=session.variable("ivr_purpose") or version.flow.purpose,
+            customer_number=number,
+            campaign=session.variable("ivr_campaign"),
+            started_at=self.deps.clock(),
+            started_mono=time.monotonic(),
+            recording=cfg.work_dir / "recordings" / f"{session.uuid}.wav",
+            scratch=scratch,
+        )
+
+    async def _run(self, session: CallSession, call: CallFacts) -> None:
+        deps = self.deps
+        await session.answer()
+        call.recording.parent.mkdir(parents=True, exist_ok=True)
+        await session.set_variable("playback_terminators", "none")
+        await session.record_session(str(call.recording))
+        await self._evidence(
+            EvidenceKind.CALL_STARTED,
+            call,
+            flow=call.flow.name,
+            flow_version=call.flow.version,
+            direction=call.direction,
+            purpose=call.purpose,
+        )
+        consent_on_file = False
+        if call.purpose == "marketing" and call.customer_number:
+            with contextlib.suppress(IvrError):
+                consent_on_file = await deps.compliance.has_valid_consent(
+                    call.customer_number, call.purpose
+                )
+        variables = {
+            "institution": deps.config.institution,
+            "bot_id": deps.config.bot_id,
+            "call_id": call.call_id,
+            "caller_index": "",
+        }
+        run = FlowRun(call.flow.flow, call.flow.prompts, variables, consent_on_file=consent_on_file)
+        instruction: Instruction | None = run.start(deps.clock())
+        while instruction is not None:
+            call.last_node = instruction.node
+            result = await self._execute(session, call, instruction)
+            instruction = run.resume(result, deps.clock())
+
+    async def _emergency_human(self, session: CallSession, call: CallFacts) -> None:
+        """Speech output failed: the general queue, never silence (transfer needs no prompt)."""
+        call.ended_reason = "tts_unavailable"
+        with contextlib.suppress(CallEndedError):
+            await self._evidence(
+                EvidenceKind.ESCALATED,
+                call,
+                queue="general",
+                priority=5,
+                reason="tts_unavailable",
+                source="ivr",
+            )
+            self._note(call, "ivr", "transfer → general", "tts unavailable")
+            await session.enqueue("general")
+
+    async def _finish(self, session: CallSession, call: CallFacts) -> None:
+        with contextlib.suppress(Exception):
+            if not session.is_hung_up and not session.released:
+                await session.hangup("NORMAL_CLEARING")
+        if session.released:
+            # handed to a human queue: the recording ends when the caller hangs up there
+            with contextlib.suppress(Exception):
+                await session.wait_hangup(self.deps.config.max_call_s)
+        with contextlib.suppress(Exception):
+            await session.wait_finished(3.0)
+        ended_at = self.deps.clock()
+        await self._evidence(
+            EvidenceKind.CALL_ENDED,
+            call,
+            reason=call.ended_reason,
+            last_node=call.last_node,
+            duration_ms=call.offset_ms(),
+        )
+        if self.deps.recordings is not None and call.recording.exists():
+            try:
+                await self.deps.recordings.store(call.recording, call, ended_at)
+            except IvrError:
+                log.exception("call %s: recording not stored", call.call_id)
+        shutil.rmtree(call.scratch, ignore_errors=True)
+        log.info("call %s ended (%s)", call.call_id, call.ended_reason)
+
+    def _note(self, call: CallFacts, who: str, what: str, detail: str = "") -> None:
+        if self.deps.observer is not None:
+            self.deps.observer.note(call.call_id, who, what, detail)
+
+    async def _evidence(self, kind: EvidenceKind, call: CallFacts, **payload: object) -> None:
+        call.events.append(kind.value)
+        await self.deps.evidence.append(kind, call_id=call.call_id, payload=payload)
+
+    # ---- instructions ----
+
+    async def _execute(self, session: CallSession, call: CallFacts, step: Instruction) -> Result:
+        match step:
+            case Speak():
+                return await self._speak(session, call, step)
+            case Gather():
+                return await self._gather(session, call, step)
+            case AskConsent():
+                return await self._ask_consent(session, call, step)
+            case Converse():
+                return await self._converse(session, call, step)
+            case TransferCall():
+                return await self._transfer(session, call, step)
+            case CallWebhook():
+                return await self._webhook(call, step)
+            case OpenCallbackTicket():
+                return await self._ticket(session, call, step)
+            case HangupCall():
+                if step.goodbye is not None:
+                    await self._speak(session, call, step.goodbye)
+                self._note(call, "ivr", f"hangup {step.cause}")
+                await session.hangup(step.cause)
+                return Done()
+        raise AssertionError(f"unknown instruction {step!r}")
+
+    async def _audio(self, call: CallFacts, speak: Speak) -> str:
+        if speak.audio is not None:
+            return speak.audio
+        assert speak.text is not None
+        template = call.flow.prompts.get(speak.prompt_id)
+        names = set(_PLACEHOLDER.findall(template.text or "")) if template else set()
+        sensitive = bool(names - PUBLIC_VARIABLES)
+        return str(await self._render(call, speak.text, sensitive=sensitive))
+
+    async def _render(self, call: CallFacts, text: str, *, sensitive: bool) -> Path:
+        try:
+            return await self.deps.prompts.file_for(text, sensitive=sensitive, scratch=call.scratch)
+        except Exception as exc:  # any engine failure: the caller must not hear silence
+            raise PromptUnavailableError(f"TTS failed: {type(exc).__name__}") from exc
+
+    async def _speak(self, session: CallSession, call: CallFacts, speak: Speak) -> Played:
+        source = await self._audio(call, speak)
+        flags = speak.kind + ("" if speak.barge_in else ", no barge-in")
+        self._note(call, "ivr", speak.text or speak.audio or "", f"{speak.prompt_id} [{flags}]")
+        response = await session.play(source)
+        if not speak.barge_in:
+            session.drain_dtmf()  # digits pressed meanwhile are ignored
+        if speak.kind == "disclosure" and response == "FILE PLAYED":
+            await self._evidence(
+                EvidenceKind.DISCLOSURE_PLAYED,
+                call,
+                prompt=speak.prompt_id,
+                flow_version=call.flow.version,
+                text_sm3=sm3(speak.text.encode()).hex() if speak.text else None,
+                offset_ms=call.offset_ms(),
+            )
+        return Played(interrupted=response != "FILE PLAYED")
+
+    async def _listen(self, session: CallSession, call: CallFacts) -> Digits | Utterance | NoInput:
+        """One caller turn: DTMF pressed while recording wins; else ASR, then NLU."""
+        cfg = self.deps.config
+        if call.asr_down:
+            digits = await session.play_and_get_digits(
+                "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
+            )
+            self._note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
+            return Digits(digits) if digits else NoInput()
+        session.drain_dtmf()
+        wav = call.scratch / f"turn-{call.offset_ms()}.wav"
+        await session.record(
+            str(wav), max_seconds=cfg.record_max_s, silence_seconds=cfg.record_silence_s
+        )
+        digits = session.drain_dtmf()
+        if digits:
+            self._note(call, "caller", f"DTMF {digits}")
+            return Digits(digits)
+        try:
+            text = await self.deps.listener.transcribe(wav) if wav.exists() else ""
+        except Exception:  # any engine failure: fall back to DTMF for the rest of the call
+            log.exception("call %s: ASR failed; DTMF only from now on", call.call_id)
+            call.asr_down = True
+            self._note(call, "ivr", "speech recognition unavailable: DTMF only")
+            return NoInput()
+        if not text.strip():
+            self._note(call, "caller", "(silence)")
+            return NoInput()
+        intent = await self.deps.nlu.intent(text)
+        self._note(call, "caller", text, f"intent {intent or '?'}")
+        call.transcript_tail = text[-120:]
+        if intent in REFUSAL_INTENTS:
+            await self._refusal(session, call, reason="refused_contact")
+        return Utterance(text, intent)
+
+    async def _gather(self, session: CallSession, call: CallFacts, step: Gather) -> Result:
+        if step.speech and not call.asr_down:
+            await self._speak(session, call, step.prompt)
+            heard = await self._listen(session, call)
+            if isinstance(heard, Digits):
+                return Digits(heard.digits[: step.max_digits])
+            return heard
+        prompt = await self._audio(call, step.prompt)
+        regex = f"[{re.escape(step.valid_digits)}]" if step.valid_digits else "\\d+"
+        digits = await session.play_and_get_digits(
+            prompt,
+            min_digits=step.min_digits,
+            max_digits=step.max_digits,
+            tries=1,
+            timeout_ms=int(step.timeout_s * 1000),
+            terminators=step.terminator,
+            regex=regex,
+        )
+        session.drain_dtmf()
+        self._note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
+        return Digits(digits) if digits else NoInput()
+
+    async def _ask_consent(
+        self, session: CallSession, call: CallFacts, step: AskConsent
+    ) -> ConsentAnswer:
+        for _ in range(step.retries + 1):
+            await self._speak(session, call, step.prompt)
+            heard = await self._listen(session, call)
+            if isinstance(heard, Digits):
+                granted, refused = heard.digits.startswith("1"), heard.digits.startswith("2")
+                excerpt = f"DTMF {heard.digits[:1]}"
+            elif isinstance(heard, Utterance):
+                granted = heard.intent in CONSENT_YES_INTENTS
+                refused = heard.intent in CONSENT_NO_INTENTS
+                excerpt = heard.text
+            else:
+                continue
+            if granted:
+                self._note(call, "ivr", f"consent granted ({step.purpose})")
+            if granted and call.customer_number:
+                await self.deps.compliance.grant_consent(
+                    call.customer_number,
+                    purpose=step.purpose,
+                    scope=step.scope,
+                    channel="voice_ivr",
+                    call_id=call.call_id,
+                    recording_offset_ms=call.offset_ms(),
+                    transcript_excerpt=excerpt,
+                )
+                call.consent_state = "granted"
+                return ConsentAnswer("granted")
+            if refused:
+                call.consent_state = "refused"
+                await self._record_refusal(call, reason=f"{step.purpose}_consent_refused")
+                return ConsentAnswer("refused")
+        return ConsentAnswer("no_answer")
+
+    async def _record_refusal(self, call: CallFacts, *, reason: str) -> None:
+        """Invariant 6: the number goes to DNC durably before the call ends."""
+        await self._evidence(EvidenceKind.CONSENT_REFUSED, call, reason=reason)
+        if call.customer_number:
+            await self.deps.compliance.add_dnc(
+                call.customer_number,
+                source="call",
+                reason=reason,
+                actor="ivr",
+                call_id=call.call_id,
+            )
+
+    async def _refusal(self, session: CallSession, call: CallFacts, *, reason: str) -> None:
+        """A refusal heard anywhere: DNC first, then a polite close, then stop the flow."""
+        await self._record_refusal(call, reason=reason)
+        close = call.flow.prompts.get("refusal_close")
+        if close is not None and close.text:
+            text = close.text
+            with contextlib.suppress(PromptUnavailableError):
+                await session.play(str(await self._render(call, text, sensitive=False)))
+        call.ended_reason = "refused"
+        self._note(call, "ivr", "refusal: number added to DNC, call closed")
+        await session.hangup("NORMAL_CLEARING")
+        raise _CallOver
+
+    async def _converse(self, session: CallSession, call: CallFacts, step: Converse) -> BotOutcome:
+        deps = self.deps
+        metadata = CallMetadata(
+            call_id=call.call_id,
+            institution=deps.config.institution,
+            bot_id=deps.config.bot_id,
+            purpose=call.purpose,
+            campaign=call.campaign,
+            caller=call.customer_number,
+            extra={"disclosure_done": True, "flow": call.flow.name},
+        )
+        for _ in range(step.max_turns):
+            heard = await self._listen(session, call)
+            if isinstance(heard, Utterance):
+                text = heard.text
+            elif isinstance(heard, Digits):
+                if heard.digits.startswith("0"):  # 0 always reaches a human
+                    return BotOutcome("transfer", "general", 5, "caller_pressed_0")
+                text = "/no_input"
+            else:
+                text = "/no_input"
+            try:
+                directives = await deps.bot.send(call.call_id, text, metadata)
+            except DependencyUnavailableError:
+                log.warning("call %s: bot unavailable; taking the fallback", call.call_id)
+                self._note(call, "bot", "(unavailable: fallback branch)")
+                return BotOutcome("failure")
+            for directive in directives:
+                if isinstance(directive, Say):
+                    if directive.kind == "disclosure":
+                        continue  # the flow already spoke it
+                    flags = directive.kind + ("" if directive.barge_in else ", no barge-in")
+                    self._note(call, "bot", directive.text, f"[{flags}]")
+                    try:
+                        await self._say_text(session, call, directive)
+                    except PromptUnavailableError:
+                        log.error("call %s: TTS failed for a bot reply", call.call_id)
+                        return BotOutcome("failure")
+                elif isinstance(directive, Transfer):
+                    self._note(call, "bot", f"transfer {directive.queue}", directive.reason)
+                    return BotOutcome(
+                        "transfer", directive.queue, directive.priority, directive.reason
+                    )
+                elif isinstance(directive, Callback):
+                    self._note(call, "bot", "callback requested", directive.requested or "")
+                    await self._ticket(
+                        session,
+                        call,
+                        OpenCallbackTicket(step.node, "general", directive.reason, None),
+                    )
+                elif isinstance(directive, Hangup):
+                    self._note(call, "bot", f"hangup {directive.cause}", directive.outcome)
+                    if directive.outcome in ("refused", "dnc"):
+                        call.ended_reason = "refused"
+                    if directive.dnc_recorded is False:
+                        await self._record_refusal(call, reason="refused_in_bot")
+                    return BotOutcome("hangup")
+        return BotOutcome("hangup")
+
+    async def _say_text(self, session: CallSession, call: CallFacts, say: Say) -> None:
+        path = await self._render(call, say.text, sensitive=True)
+        await session.play(str(path))
+        if not say.barge_in:
+            session.drain_dtmf()
+
+    async def _transfer(
+        self, session: CallSession, call: CallFacts, step: TransferCall
+    ) -> TransferOutcome:
+        reply = await session.api(
+            "callcenter_config", f"queue count agents {step.queue}@default Available"
+        )
+        body = reply.body.decode(errors="replace").strip() if reply.body else ""
+        free = int(body) if body.isdigit() else 0
+        await self._evidence(
+            EvidenceKind.ESCALATED,
+            call,
+            queue=step.queue,
+            priority=step.priority,
+            reason=step.reason,
+            agent_free=free > 0,
+            source="ivr",
+        )
+        if free == 0:
+            self._note(call, "ivr", f"no free agent in {step.queue}", "callback ticket next")
+            return TransferOutcome(connected=False)
+        if step.notice is not None:
+            await self._speak(session, call, step.notice)
+        self._note(
+            call, "ivr", f"transfer → {step.queue}", f"priority {step.priority}, {step.reason}"
+        )
+        await session.enqueue(step.queue, priority=step.priority >= 8)
+        call.ended_reason = f"transferred_{step.queue}"
+        return TransferOutcome(connected=True)
+
+    async def _webhook(self, call: CallFacts, step: CallWebhook) -> WebhookResult:
+        try:
+            data = await self.deps.webhooks.call(step.method, step.url, step.body, step.timeout_s)
+        except DependencyUnavailableError as exc:
+            log.warning("call %s: webhook at node %s failed: %s", call.call_id, step.node, exc)
+            self._note(call, "ivr", f"webhook {step.node} failed", str(exc))
+            return WebhookResult(ok=False)
+        self._note(call, "ivr", f"webhook {step.node} ok", ", ".join(sorted(data)))
+        return WebhookResult(ok=True, data=data)
+
+    async def _ticket(
+        self, session: CallSession, call: CallFacts, step: OpenCallbackTicket
+    ) -> Done:
+        if call.customer_number:
+            await self.deps.tickets.open(
+                call_id=call.call_id,
+                number=call.customer_number,
+                queue=step.queue,
+                reason=step.reason,
+                now=self.deps.clock(),
+            )
+        await self._evidence(
+            EvidenceKind.CALLBACK_SCHEDULED, call, queue=step.queue, reason=step.reason
+        )
+        self._note(call, "ivr", f"callback ticket ({step.queue})", step.reason)
+        if step.notice is not None:
+            await self._speak(session, call, step.notice)
+        return Done()
+
+
+def metadata_summary(call: CallFacts) -> Mapping[str, Any]:
+    """A log- and evidence-safe summary of a call (no customer data)."""
+    return {
+        "call_id": call.call_id,
+        "flow": call.flow.name,
+        "flow_version": call.flow.version,
+        "direction": call.direction,
+        "reason": call.ended_reason,
+        "last_node": call.last_node,
+    }

@@ -1,0 +1,103 @@
+"""Helpers for end-to-end conversations through the real Rasa and action servers."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from actions.scripts import DEFAULT_PRODUCT
+from bot.client import CallMetadata, RasaClient
+from bot.directives import Callback, Directive, Hangup, Say, Transfer
+from compliance.service import ComplianceService, build_service
+from ivr.settings import Settings
+
+MARKETING_MARKERS = (DEFAULT_PRODUCT.script[:12], DEFAULT_PRODUCT.details[:12], "业绩比较基准")
+
+
+def new_mobile() -> str:
+    """A random valid mainland mobile number (fake, per test)."""
+    return f"139{random.randint(10_000_000, 99_999_999)}"
+
+
+@asynccontextmanager
+async def compliance_for(settings: Settings) -> AsyncIterator[ComplianceService]:
+    """The compliance service over the action server's stores (same SQLite file)."""
+    svc = build_service(settings, migrate_db=False)
+    try:
+        yield svc
+    finally:
+        await svc.close()
+
+
+def is_marketing(d: Directive) -> bool:
+    if not isinstance(d, Say):
+        return False
+    return d.kind == "marketing" or any(marker in d.text for marker in MARKETING_MARKERS)
+
+
+@dataclass
+class Conversation:
+    """One call: sends caller turns, keeps every directive, checks invariant 5 on each turn."""
+
+    client: RasaClient
+    svc: ComplianceService
+    purpose: str = "marketing"
+    caller: str | None = field(default_factory=new_mobile)
+    campaign: str = "wealth-q4"
+    call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex}")
+    turns: list[tuple[str, list[Directive]]] = field(default_factory=list)
+
+    @property
+    def meta(self) -> CallMetadata:
+        return CallMetadata(
+            call_id=self.call_id,
+            institution="测试银行",
+            bot_id="AI-7001",
+            purpose=self.purpose,
+            campaign=self.campaign,
+            caller=self.caller,
+        )
+
+    async def say(self, text: str) -> list[Directive]:
+        directives = await self.client.send(self.call_id, text, self.meta)
+        self.turns.append((text, directives))
+        if any(is_marketing(d) for d in directives):
+            # invariant 5: marketing content only once consent is on record
+            assert self.caller is not None
+            assert await self.svc.has_valid_consent(self.caller, "marketing"), (
+                f"marketing content without recorded consent after {text!r}"
+            )
+        return directives
+
+    @property
+    def all(self) -> list[Directive]:
+        return [d for _, ds in self.turns for d in ds]
+
+    def says(self, directives: list[Directive]) -> list[Say]:
+        return [d for d in directives if isinstance(d, Say)]
+
+
+def only(directives: list[Directive], kind: type) -> list:  # type: ignore[type-arg]
+    return [d for d in directives if isinstance(d, kind)]
+
+
+def hangup(directives: list[Directive]) -> Hangup:
+    found = only(directives, Hangup)
+    assert len(found) == 1, f"expected one hangup in {directives}"
+    assert directives[-1] == found[0], "the hangup must be the last directive"
+    return found[0]
+
+
+def transfer(directives: list[Directive]) -> Transfer:
+    found = only(directives, Transfer)
+    assert len(found) == 1, f"expected one transfer in {directives}"
+    return found[0]
+
+
+def callback(directives: list[Directive]) -> Callback:
+    found = only(directives, Callback)
+    assert len(found) == 1, f"expected one callback in {directives}"
+    return found[0]

@@ -1,0 +1,62 @@
+"""`ivr doctor`: one line per dependency: OK, or what is wrong and the command that fixes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ivr.cli import app
+from ivr.services import free_port
+from ivr.settings import get_settings
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("IVR_RASA_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("IVR_ACTION_SERVER_PORT", str(free_port()))
+    monkeypatch.setenv("IVR_ESL_PORT", str(free_port()))
+    monkeypatch.setenv("IVR_CONSOLE_PORT", str(free_port()))
+    monkeypatch.delenv("IVR_FREESWITCH_INBOUND", raising=False)
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def run_doctor() -> tuple[int, dict[str, dict[str, str]]]:
+    result = CliRunner().invoke(app, ["doctor", "--json"])
+    return result.exit_code, {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def test_services_down_are_reported_with_a_fix(env: pytest.MonkeyPatch) -> None:
+    env.delenv("IVR_REDIS_URL", raising=False)
+    code, rows = run_doctor()
+    assert code == 1
+    for name in ("rasa server", "action server", "esl server", "web console"):
+        assert rows[name]["status"] == "FAIL"
+        assert rows[name]["fix"] == "make run"
+    assert rows["database"]["status"] == "OK"
+    assert rows["redis"]["status"] == "SKIP"
+    assert rows["freeswitch"]["status"] == "SKIP"
+    assert any(name.startswith("speech: ") for name in rows)
+
+
+def test_redis_checked_when_configured(env: pytest.MonkeyPatch) -> None:
+    env.setenv("IVR_REDIS_URL", "redis://127.0.0.1:6379/0")
+    _, rows = run_doctor()
+    assert rows["redis"]["status"] == "OK"
+    env.setenv("IVR_REDIS_URL", f"redis://:secret@127.0.0.1:{free_port()}/0")
+    get_settings.cache_clear()
+    _, rows = run_doctor()
+    assert rows["redis"]["status"] == "FAIL"
+    assert "secret" not in rows["redis"]["detail"]
+
+
+def test_unreachable_freeswitch_is_a_failure(env: pytest.MonkeyPatch) -> None:
+    env.setenv("IVR_FREESWITCH_INBOUND", f"127.0.0.1:{free_port()}")
+    _, rows = run_doctor()
+    assert rows["freeswitch"]["status"] == "FAIL"
+    assert "event_socket" in rows["freeswitch"]["fix"]

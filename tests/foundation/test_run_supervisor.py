@@ -1,0 +1,110 @@
+"""`ivr run` (what `make run` starts): every service comes up and reports ready, Ctrl-C stops
+everything and leaves no process behind; a taken port fails fast with one clear line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ivr.services import free_port
+from ivr.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+IVR = str(Path(sys.executable).parent / "ivr")
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    ports = {name: free_port() for name in ("RASA", "ACTION", "ESL", "CONSOLE")}
+    env.update(
+        IVR_DATA_DIR=str(tmp_path),
+        IVR_RASA_URL=f"http://127.0.0.1:{ports['RASA']}",
+        IVR_ACTION_SERVER_PORT=str(ports["ACTION"]),
+        IVR_ESL_PORT=str(ports["ESL"]),
+        IVR_CONSOLE_PORT=str(ports["CONSOLE"]),
+    )
+    return env
+
+
+def _descendants(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True)
+    children: dict[int, list[int]] = {}
+    for line in out.stdout.splitlines():
+        child, parent = (int(x) for x in line.split())
+        children.setdefault(parent, []).append(child)
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie (a container's init may not reap them)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_run_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    proc = subprocess.Popen(
+        [IVR, "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        output = "".join(lines)
+        assert "Ctrl-C stops everything" in output, output
+        for name in ("rasa", "actions", "esl", "console"):
+            assert f"  {name} " in output
+        console = f"http://127.0.0.1:{env['IVR_CONSOLE_PORT']}/healthz"
+        assert httpx.get(console, timeout=5).json()["status"] == "ok"
+        with socket.create_connection(("127.0.0.1", int(env["IVR_ESL_PORT"])), timeout=5):
+            pass
+        children = _descendants(proc.pid)
+        assert len(children) >= 4
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    assert proc.returncode == 0
+    time.sleep(0.5)
+    alive = [pid for pid in children if _running(pid)]
+    assert alive == [], f"left behind: {alive}"
+
+
+def test_taken_port_fails_fast_with_one_clear_line(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", int(env["IVR_ESL_PORT"])))
+        holder.listen()
+        result = subprocess.run(
+            [IVR, "run"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 1
+    assert f"port 127.0.0.1:{env['IVR_ESL_PORT']} needed by esl is already in use" in result.stdout
