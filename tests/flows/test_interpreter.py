@@ -74,7 +74,7 @@ def test_inv5_marketing_consent_granted_then_pitch_with_risk_warning() -> None:
     assert [s.prompt_id for s in speaks] == ["disclosure", "pitch", "risk_warning"]
     assert speaks[1].kind == "marketing"
     assert speaks[2].barge_in is False and "理财有风险" in (speaks[2].text or "")
-    assert isinstance(trace[-1], HangupCall) and trace[-1].node == "close"
+    assert isinstance(trace[-1], HangupCall) and trace[-1].node == "questions"
 
 
 def test_inv5_refusal_never_reaches_marketing() -> None:
