@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
@@ -121,6 +122,22 @@ class Settings(BaseSettings):
     records_pending_lease_s: float = Field(
         default=3600.0, description="age after which an unfinished ingest is rolled back"
     )
+    records_s3_bucket: str | None = Field(
+        default=None, description="S3 bucket for recordings; set = S3 instead of records_vault_dir"
+    )
+    records_s3_endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint URL (MinIO, Ceph RGW, OSS); unset = AWS"
+    )
+    records_s3_region: str = "us-east-1"
+    records_s3_prefix: str = Field(default="recordings/", description="object key prefix")
+    records_s3_access_key_id: SecretStr | None = Field(
+        default=None, description="unset (with the secret) = boto3's chain (env, role)"
+    )
+    records_s3_secret_access_key: SecretStr | None = None
+    records_s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="auto = path style with an endpoint; OSS needs virtual"
+    )
+    records_s3_timeout_s: float = Field(default=30.0, description="S3 connect and read timeout")
 
     @property
     def sqlalchemy_url(self) -> str:

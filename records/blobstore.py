@@ -2,7 +2,7 @@
 
 Writes go to a temporary file in the same filesystem, are fsynced, renamed into place and the
 directory is fsynced, so an object is either absent or complete after a crash. Only ciphertext
-is ever written here. (An S3-compatible adapter would implement the same port.)
+is ever written here. ``records.blobstore_s3`` implements the same port on S3-compatible storage.
 """
 
 from __future__ import annotations
@@ -24,6 +24,18 @@ class BlobNotFoundError(IvrError):
     """No object under that key."""
 
 
+def is_valid_key(key: str) -> bool:
+    """Blob keys are a recording id and a suffix: no path separators, no customer data."""
+    return _KEY.fullmatch(key) is not None
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is a valid blob key, else :class:`LocalProtocolError`."""
+    if not is_valid_key(key):
+        raise LocalProtocolError("invalid blob key")
+    return key
+
+
 class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -34,8 +46,7 @@ class FileBlobStore:
         os.chmod(root, 0o700)
 
     def path_of(self, key: str) -> Path:
-        if not _KEY.fullmatch(key):
-            raise LocalProtocolError("invalid blob key")
+        check_key(key)
         return self._objects / key[:2] / key
 
     @contextlib.contextmanager

@@ -261,10 +261,18 @@ class Vault:
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Vault:
         engine = engine or make_engine(settings.sqlalchemy_url)
-        root = settings.records_vault_dir or settings.data_dir / "vault"
+        store: BlobStore
+        if settings.records_s3_bucket:
+            try:  # boto3 only when S3 is configured
+                from records.blobstore_s3 import S3BlobStore
+            except ModuleNotFoundError as exc:
+                raise ConfigError("IVR_RECORDS_S3_BUCKET needs the 's3' extra (boto3)") from exc
+            store = S3BlobStore.from_settings(settings)
+        else:
+            store = FileBlobStore(settings.records_vault_dir or settings.data_dir / "vault")
         return cls(
             engine,
-            FileBlobStore(root),
+            store,
             Keyring.from_settings(settings),
             settings.key_bytes("blind_index"),
             SqlEvidenceLog(engine),

@@ -65,6 +65,6 @@ PY311=$(find_python 3.11) || die "Python 3.11 not found: install it (e.g. 'pyenv
 PY310=$(find_python 3.10) || die "Python 3.10 not found (Rasa 3.6 needs it): install it with 'pyenv install 3.10.13' or 'apt-get install python3.10 python3.10-venv'"
 
 ensure_venv .venv "$PY311" "$(stamp_of pyproject.toml constraints/app.txt)" \
-  -c constraints/app.txt -e '.[dev,speech,funasr]'
+  -c constraints/app.txt -e '.[dev,speech,funasr,s3]'
 ensure_venv .venv-rasa "$PY310" "$(stamp_of constraints/rasa.txt)" \
   -c constraints/rasa.txt 'rasa[jieba]==3.6.21'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from telephony.simulator.channel import SimChannel
 
@@ -15,6 +16,29 @@ STATUS = (
     "1000 session(s) max\nmin idle cpu 0.00/99.00\nCurrent Stack Size/Max 240K/8192K\n"
 )
 
+FORK_SYNTAX = (
+    "<uuid> [start | stop | send_text | pause | resume | graceful-shutdown ] [wss-url | path] "
+    "[mono | mixed | stereo] [8000 | 16000 | 24000 | 32000 | 64000] [metadata]"
+)
+FORK_COMMANDS = ("uuid_audio_fork", "uuid_audio_stream")
+
+
+class ChannelMedia(Protocol):
+    """The media side of a simulated channel that runs applications (the outbound call)."""
+
+    def break_playback(self, flush: bool) -> None:
+        """``uuid_break``: stop the current playback; ``flush`` (``all``) also drops the
+        applications queued behind it."""
+        ...
+
+    def start_fork(self, url: str, sample_rate: int, metadata: str | None) -> bool:
+        """Start streaming the caller's audio to ``url``; False if a fork already runs."""
+        ...
+
+    def stop_fork(self) -> bool:
+        """Stop the fork; False if none runs."""
+        ...
+
 
 def run_api(
     command: str,
@@ -24,9 +48,16 @@ def run_api(
     kill: Callable[[SimChannel, str], None],
     total: int = 0,
     agents_available: int = 1,
+    media: Mapping[str, ChannelMedia] | None = None,
 ) -> str:
-    """The text FreeSWITCH would answer to ``api <command> <arg>``."""
+    """The text FreeSWITCH would answer to ``api <command> <arg>``.
+
+    ``media`` gives the channels that have media (playback, audio fork); without it
+    ``uuid_break`` only answers and ``uuid_audio_fork`` fails, as on a channel with no media.
+    """
     args = arg.split()
+    if command in FORK_COMMANDS:
+        return _audio_fork(arg, channels, media or {})
     if command == "status":
         return STATUS.format(total=total, active=len(channels))
     if command == "callcenter_config" and args[:3] == ["queue", "count", "agents"]:
@@ -50,5 +81,32 @@ def run_api(
             return "+OK\n"
         if command == "uuid_kill":
             kill(channel, args[1] if len(args) > 1 else "NORMAL_CLEARING")
+        if command == "uuid_break" and media is not None and args[0] in media:
+            media[args[0]].break_playback(flush=len(args) > 1 and args[1].lower() == "all")
         return "+OK\n"
     return f"-ERR {command} Command not found!\n"
+
+
+def _audio_fork(
+    arg: str, channels: Mapping[str, SimChannel], media: Mapping[str, ChannelMedia]
+) -> str:
+    """``uuid_audio_fork`` (mod_audio_fork) and ``uuid_audio_stream`` (mod_audio_stream):
+    ``<uuid> start <ws-url> mono <8k|16k|rate> [<metadata>]`` or ``<uuid> stop``. The last
+    argument keeps its spaces, as ``switch_separate_string`` leaves the rest in it."""
+    parts = arg.split(None, 5)
+    if len(parts) < 2 or (parts[1] == "start" and len(parts) < 4):
+        return f"-USAGE: {FORK_SYNTAX}\n"
+    target = media.get(parts[0]) if parts[0] in channels else None
+    ok = False
+    if target is not None and parts[1].lower() == "stop":
+        ok = target.stop_fork()
+    elif target is not None and parts[1].lower() == "start":
+        url, mix = parts[2], parts[3]
+        rate_text = parts[4] if len(parts) > 4 else "8k"
+        rate = {"8k": 8000, "16k": 16000}.get(rate_text)
+        if rate is None and rate_text.isdigit():
+            rate = int(rate_text)
+        # the simulator streams the caller only (mono) at the telephone rates
+        if mix == "mono" and rate in (8000, 16000) and url.startswith(("ws://", "wss://")):
+            ok = target.start_fork(url, rate, parts[5] if len(parts) > 5 else None)
+    return "+OK Success\n" if ok else "-ERR Operation Failed\n"

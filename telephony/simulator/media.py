@@ -6,6 +6,9 @@ import re
 import wave
 from pathlib import Path
 
+import numpy as np
+import soxr
+
 RATE = 8000
 DEFAULT_MS = 1000
 _TONE = re.compile(r"%\((\d+),(\d+)")
@@ -53,3 +56,18 @@ def write_wav(path: Path, ms: int, source: Path | None = None) -> int:
         dst.setframerate(RATE)
         dst.writeframes(b"\x00\x00" * (RATE * ms // 1000))
     return ms
+
+
+def read_pcm(path: Path, sample_rate: int) -> bytes:
+    """The audio of a 16-bit WAV as mono 16-bit little-endian PCM at ``sample_rate`` (first
+    channel; resampled with soxr when the file has another rate)."""
+    with wave.open(str(path), "rb") as wav:
+        channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+        raw = wav.readframes(wav.getnframes())
+    if width != 2:
+        raise ValueError(f"{path.name}: only 16-bit WAV is supported")
+    samples = np.frombuffer(raw, dtype="<i2").reshape(-1, channels)[:, 0]
+    if rate != sample_rate:
+        resampled = soxr.resample(samples.astype(np.float32) / 32768.0, rate, sample_rate)
+        samples = np.clip(np.round(resampled * 32768.0), -32768, 32767).astype("<i2")
+    return samples.astype("<i2").tobytes()

@@ -5,6 +5,12 @@ it is sent in order (answer, playback with real durations, play_and_get_digits, 
 real WAV, set, bridge, transfer, hangup, ...) and emits their events with the captures' headers,
 ordering and encoding, while a :class:`CallerScript` presses digits, speaks, hangs up or makes
 the switch misbehave. ``time_scale`` shrinks every media duration (0 = as fast as possible).
+
+Streaming mode: ``api uuid_audio_fork <uuid> start <ws-url> mono 8k [<json>]`` (or the
+``api_on_answer`` channel variable) forks the caller's audio to a WebSocket like mod_audio_fork
+(:mod:`telephony.simulator.fork`); while it runs, the fork's frames are the call's clock, turn
+scripted speech goes into it (during a prompt for barge-in, see :class:`Turn`), and
+``api uuid_break <uuid> [all]`` ends the playing prompt with ``Playback-Status: break``.
 """
 
 from __future__ import annotations
@@ -44,7 +50,8 @@ from telephony.esl import (
 )
 from telephony.simulator.api import run_api
 from telephony.simulator.channel import SimChannel, preamble
-from telephony.simulator.media import duration_ms, write_wav
+from telephony.simulator.fork import AudioFork
+from telephony.simulator.media import duration_ms, read_pcm, write_wav
 from telephony.simulator.script import CallerScript, Fault, Turn
 
 MYEVENTS = frozenset(
@@ -71,6 +78,7 @@ MYEVENTS = frozenset(
     }
 )
 SOCKET_ARG = "127.0.0.1:8084 async full"
+FORK_CLOSE_S = 2.0
 
 
 @dataclass
@@ -89,6 +97,10 @@ class CallResult:
     timed_out: bool = False
     fault_injected: bool = False
     reply_latencies: list[float] = field(default_factory=list)
+    fork_frames: int = 0
+    fork_speech_frames: int = 0
+    fork_errors: list[str] = field(default_factory=list)
+    breaks: int = 0
 
 
 class SimulatedCall:
@@ -133,6 +145,12 @@ class SimulatedCall:
         self._socket_app_uuid = str(uuidlib.uuid4())
         self._session_records: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._fork: AudioFork | None = None
+        self._fork_task: asyncio.Task[None] | None = None
+        self._playing = False
+        self._spoke_over_prompt = False
+        self._break = asyncio.Event()
+        self._answer_task: asyncio.Task[None] | None = None
 
     # -- running ---------------------------------------------------------------------------
 
@@ -154,6 +172,7 @@ class SimulatedCall:
         except TimeoutError:
             self.result.timed_out = True
         finally:
+            await self._close_fork()
             reading.cancel()
             for task in list(self._tasks):
                 task.cancel()
@@ -163,10 +182,11 @@ class SimulatedCall:
                 await writer.wait_closed()
         return self.result
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         while not self._done.is_set():
@@ -269,23 +289,12 @@ class SimulatedCall:
             self._reply("+OK")
             self._start_hangup(command.cause, "ivr")
         elif isinstance(command, Api):
-            text = run_api(
-                command.command,
-                command.arg,
-                {self.channel.uuid: self.channel},
-                kill=lambda ch, cause: self._start_hangup(cause, "ivr"),
-                agents_available=1 if self.script.agent_available else 0,
-            )
+            text = self._api(command.command, command.arg)
             self._write(frames.api_response(text.encode()))
         elif isinstance(command, BgApi):
             job = command.job_uuid or str(uuidlib.uuid4())
             self._reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)])
-            text = run_api(
-                command.command,
-                command.arg,
-                {self.channel.uuid: self.channel},
-                kill=lambda ch, cause: self._start_hangup(cause, "ivr"),
-            )
+            text = self._api(command.command, command.arg)
             self._emit_job(job, command, text.encode())
         elif isinstance(command, GetVar):
             self._reply(self.channel.variables.get(command.name, "_undef_"))
@@ -302,6 +311,16 @@ class SimulatedCall:
             self._close()
         else:
             self._reply("-ERR command not found")
+
+    def _api(self, command: str, arg: str) -> str:
+        return run_api(
+            command,
+            arg,
+            {self.channel.uuid: self.channel},
+            kill=lambda ch, cause: self._start_hangup(cause, "ivr"),
+            agents_available=1 if self.script.agent_available else 0,
+            media={self.channel.uuid: self},
+        )
 
     def _emit_job(self, job: str, command: BgApi, body: bytes) -> None:
         if not self._wants("BACKGROUND_JOB"):
@@ -362,19 +381,56 @@ class SimulatedCall:
     # -- timing ----------------------------------------------------------------------------
 
     async def _sleep(self, ms: float, *, interruptible: bool = True) -> bool:
-        """Wait ``ms`` (scaled); True if the call hung up meanwhile."""
-        delay = max(ms, 0) * self.scale / 1000
+        """Wait ``ms`` of media time; True if the call hung up meanwhile."""
         if not interruptible:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(max(ms, 0) * self.scale / 1000)
             return False
+        return await self._wait(ms) == "hangup"
+
+    async def _wait(self, ms: float, stop: asyncio.Event | None = None) -> str:
+        """Wait ``ms`` of media time: on the fork's audio clock while a fork runs, else
+        ``ms`` scaled. Returns ``"time"``, ``"hangup"`` or ``"stop"`` (``stop`` was set)."""
+        fork = self._fork
+        if fork is not None and fork.running:
+            target = fork.clock_ms + ms
+            outcome = await self._race(fork.reached(target), stop)
+            if outcome != "time" or fork.clock_ms >= target:
+                return outcome
+            ms = target - fork.clock_ms  # the fork ended early: the rest on the wall clock
+        delay = max(ms, 0) * self.scale / 1000
+        if stop is None:
+            if self._hungup.is_set():
+                return "hangup"
+            if delay <= 0:
+                await asyncio.sleep(0)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hungup.wait(), delay)
+            return "hangup" if self._hungup.is_set() else "time"
+        return await self._race(asyncio.ensure_future(asyncio.sleep(delay)), stop)
+
+    async def _race(self, timer: asyncio.Future[None], stop: asyncio.Event | None) -> str:
+        """Wait for ``timer``, the hang-up or ``stop``, whichever comes first."""
+        waits: set[asyncio.Future[Any]] = {timer, asyncio.ensure_future(self._hungup.wait())}
+        if stop is not None:
+            waits.add(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
         if self._hungup.is_set():
-            return True
-        if delay <= 0:
-            await asyncio.sleep(0)
-            return self._hungup.is_set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._hungup.wait(), delay)
-        return self._hungup.is_set()
+            return "hangup"
+        if stop is not None and stop.is_set():
+            return "stop"
+        return "time"
+
+    def _clock_ms(self, fork: AudioFork | None) -> float:
+        """The media clock: ``fork``'s audio clock, else scaled wall time."""
+        if fork is not None:
+            return fork.clock_ms
+        now = asyncio.get_running_loop().time() * 1000
+        return now / self.scale if self.scale > 0 else 0.0
 
     async def _hangup_timer(self, ms: int) -> None:
         await asyncio.sleep(ms * self.scale / 1000)
@@ -393,6 +449,7 @@ class SimulatedCall:
         self.result.hangup_by = by
         self._emit("CHANNEL_HANGUP")
         self._hungup.set()
+        self.stop_fork()
         if not self._app_running:
             self._spawn(self._tail())
 
@@ -431,6 +488,7 @@ class SimulatedCall:
             command = await self._apps.get()
             if self.channel.hangup_cause is not None:
                 continue
+            self._cancel_answer()
             self._app_running = True
             try:
                 await self._run_app(command)
@@ -488,6 +546,10 @@ class SimulatedCall:
         ch.call_state, ch.answer_state = "EARLY", "answered"
         self._emit("CHANNEL_ANSWER")
         ch.call_state = "ACTIVE"
+        hook = ch.variables.get("api_on_answer")
+        if hook:
+            name, _, hook_arg = hook.replace("${uuid}", ch.uuid).partition(" ")
+            self._api(name, hook_arg)
         if self.script.digits_on_answer:
             self._spawn(self._press(len(self._digits), ""))
         return "_none_"
@@ -500,20 +562,141 @@ class SimulatedCall:
         if "://" in source:
             file_headers.insert(0, ("Playback-File-Type", source.split("://", 1)[0]))
         self._emit("PLAYBACK_START", file_headers)
-        if await self._caller_hangs_up_during("playback", ms) or await self._sleep(ms):
+        self._break.clear()
+        self._playing = True
+        clock = self._fork if self._fork is not None and self._fork.running else None
+        started = self._clock_ms(clock)
+        self._spoke_over_prompt = self._speak_during_prompt()
+        try:
+            if await self._caller_hangs_up_during("playback", ms):
+                return "PLAYBACK ERROR"
+            outcome = await self._wait(ms, self._break)
+        finally:
+            self._playing = False
+        if outcome == "hangup":
             return "PLAYBACK ERROR"
-        samples = str(ms * 8)
+        played = ms
+        if outcome == "stop":
+            self.result.breaks += 1
+            played = min(ms, max(0, round(self._clock_ms(clock) - started)))
+        samples = str(played * 8)
         self.channel.variables.update(
             playback_last_offset_pos=samples,
-            playback_seconds=str(ms // 1000),
-            playback_ms=str(ms),
+            playback_seconds=str(played // 1000),
+            playback_ms=str(played),
             playback_samples=samples,
         )
-        self._emit("PLAYBACK_STOP", [*file_headers, ("Playback-Status", "done")])
+        status = "break" if outcome == "stop" else "done"
+        self._emit("PLAYBACK_STOP", [*file_headers, ("Playback-Status", status)])
+        # an interrupted playback completes with the same response (captures: uuid_break)
         return "FILE PLAYED"
 
     async def _app_playback(self, arg: str) -> str:
-        return await self._play(arg)
+        response = await self._play(arg)
+        if response == "FILE PLAYED" and not self._spoke_over_prompt:
+            self._answer_later()
+        return response
+
+    # -- streaming (audio fork) ------------------------------------------------------------
+
+    def break_playback(self, flush: bool) -> None:
+        """``uuid_break``: end the playing prompt now; ``all`` also drops queued applications
+        (FreeSWITCH flushes the channel's private events: they never run nor complete)."""
+        if self._playing:
+            self._break.set()
+        if flush:
+            while not self._apps.empty():
+                self._apps.get_nowait()
+
+    def start_fork(self, url: str, sample_rate: int, metadata: str | None) -> bool:
+        """``uuid_audio_fork <uuid> start``: connect and stream in the background."""
+        if self._fork is not None and self._fork.running:
+            return False
+        if self.channel.hangup_cause is not None:
+            return False
+        fork = AudioFork(self.channel.uuid, url, sample_rate, metadata, time_scale=self.scale)
+        self._fork = fork
+        self._fork_task = self._spawn(self._run_fork(fork))
+        return True
+
+    def stop_fork(self) -> bool:
+        """``uuid_audio_fork <uuid> stop`` (and hang-up): close the WebSocket."""
+        fork = self._fork
+        if fork is None or not fork.running:
+            return False
+        fork.stop()
+        return True
+
+    async def _run_fork(self, fork: AudioFork) -> None:
+        try:
+            await fork.run()
+        finally:
+            self.result.fork_frames += fork.frames_sent
+            self.result.fork_speech_frames += fork.speech_frames
+            if fork.error is not None:
+                self.result.fork_errors.append(fork.error)
+
+    async def _close_fork(self) -> None:
+        """At the end of the run: let a running fork close its WebSocket (bounded)."""
+        self.stop_fork()
+        task = self._fork_task
+        if task is not None and not task.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), FORK_CLOSE_S)
+
+    def _say(self, turn: Turn) -> None:
+        """The caller speaks ``turn``'s audio into the fork (if one runs)."""
+        fork = self._fork
+        if fork is None or not fork.running or turn.audio is None:
+            return
+        fork.speak(read_pcm(turn.audio, fork.sample_rate))
+
+    def _speak_during_prompt(self) -> bool:
+        """At a prompt's start: a pending ``during_prompt`` turn is spoken over it."""
+        fork = self._fork
+        if fork is None or not fork.running or not self._turns:
+            return False
+        turn = self._turns[0]
+        if turn.action != "say" or not turn.during_prompt:
+            return False
+        self._next_turn()
+        self._spawn(self._say_after(turn))
+        return True
+
+    async def _say_after(self, turn: Turn) -> None:
+        if await self._wait(turn.delay_ms) == "time":
+            self._say(turn)
+
+    def _cancel_answer(self) -> None:
+        task, self._answer_task = self._answer_task, None
+        if task is not None:
+            task.cancel()
+
+    def _answer_later(self) -> None:
+        """Streaming mode: after a prompt the caller takes the next turn, unless the IVR does
+        something else within the turn's ``delay_ms``."""
+        fork = self._fork
+        if fork is None or not fork.running or not self._turns or self._turns[0].during_prompt:
+            return
+        self._cancel_answer()
+        self._answer_task = self._spawn(self._answer(self._turns[0].delay_ms))
+
+    async def _answer(self, delay_ms: int) -> None:
+        if await self._wait(delay_ms) != "time":
+            return
+        if self._app_running or self._playing or not self._turns:
+            return
+        if self._turns[0].during_prompt:
+            return
+        self._answer_task = None
+        turn = self._next_turn()
+        if turn.action == "say":
+            self._say(turn)
+        elif turn.action == "digits":
+            self._digits = list(turn.digits)
+            await self._press(len(turn.digits), "")
+        elif turn.action == "hangup":
+            self._start_hangup("NORMAL_CLEARING", "caller")
 
     async def _press(self, count: int, terminators: str) -> str:
         pressed: list[str] = []
@@ -582,6 +765,7 @@ class SimulatedCall:
                 variables["read_result"] = "success"
                 return "_none_"
         elif turn.action == "say" and turn.audio is not None:
+            self._say(turn)
             await self._sleep(duration_ms(str(turn.audio)) or self.script.speech_ms)
         else:
             await self._sleep(timeout_ms)
@@ -602,6 +786,7 @@ class SimulatedCall:
             talk_ms = 200
         elif turn.action == "say":
             talk_ms = (duration_ms(str(turn.audio)) if turn.audio else None) or 1500
+            self._say(turn)
             await self._sleep(talk_ms)
         else:
             talk_ms = max_s * 1000 if max_s else 3000

@@ -23,20 +23,42 @@ class Fault(StrEnum):
 class Turn:
     """What the caller does the next time the IVR collects input (``play_and_get_digits`` or
     ``record``): press ``digits``, ``say`` an utterance (a WAV file, with its ``transcript`` as a
-    sidecar for scripted ASR), stay ``silent``, or ``hangup``."""
+    sidecar for scripted ASR), stay ``silent``, or ``hangup``.
+
+    While the channel's audio is forked (``uuid_audio_fork``, streaming mode) the IVR also
+    listens when a ``playback`` ends and nothing else starts within ``delay_ms`` of audio: the
+    caller then takes the turn (speech goes into the fork). A ``say`` turn with
+    ``during_prompt`` is instead spoken over the next prompt, ``delay_ms`` after it starts
+    (barge-in); without a fork it is consumed like any other turn.
+    """
 
     action: str  # digits | say | silent | hangup
     digits: str = ""
     audio: Path | None = None
     transcript: str | None = None
+    during_prompt: bool = False
+    delay_ms: int = 400
 
     @classmethod
     def press(cls, digits: str) -> Turn:
         return cls("digits", digits=digits)
 
     @classmethod
-    def say(cls, audio: Path | None = None, transcript: str | None = None) -> Turn:
-        return cls("say", audio=audio, transcript=transcript)
+    def say(
+        cls,
+        audio: Path | None = None,
+        transcript: str | None = None,
+        *,
+        during_prompt: bool = False,
+        delay_ms: int = 400,
+    ) -> Turn:
+        return cls(
+            "say",
+            audio=audio,
+            transcript=transcript,
+            during_prompt=during_prompt,
+            delay_ms=delay_ms,
+        )
 
     @classmethod
     def silent(cls) -> Turn:
