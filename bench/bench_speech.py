@@ -144,8 +144,16 @@ def main() -> None:
 
     whisper = WhisperASR.from_wheels(settings.data_dir / "models", cpu_threads=2)
     report["asr"].append(bench_asr("whisper-base int8 b5 30s", whisper.transcribe_sync, args.limit))
-    fast = WhisperASR.from_wheels(settings.data_dir / "models", cpu_threads=2, window_s=10.0)
-    report["asr"].append(bench_asr("whisper-base int8 b5 10s", fast.transcribe_sync, args.limit))
+    fast = WhisperASR.from_wheels(
+        settings.data_dir / "models",
+        cpu_threads=2,
+        window_s=settings.whisper_window_s,
+        beam_size=settings.whisper_beam_size,
+    )
+    configured = f"b{settings.whisper_beam_size} {settings.whisper_window_s:g}s (configured)"
+    report["asr"].append(
+        bench_asr(f"whisper-base int8 {configured}", fast.transcribe_sync, args.limit)
+    )
 
     if settings.funasr_model_dir is not None:
         from speech.asr_funasr import FunAsrASR
@@ -162,7 +170,7 @@ def main() -> None:
     report["tts"].append(bench_tts("tone (baseline)", ToneTTS()))
 
     report["turn"] = []
-    for label, asr in (("30s window", whisper), ("10s window", fast)):
+    for label, asr in (("b5 30s window", whisper), (configured, fast)):
         with tempfile.TemporaryDirectory() as tmp:
             cache = PromptCache(EspeakTTS(), Path(tmp))
             turn = bench_turn(

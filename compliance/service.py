@@ -159,7 +159,7 @@ class ComplianceService:
                 await asyncio.to_thread(self.ledger.log_decisions, batch)
             except Exception:
                 log.exception("decision log write failed; %d rows kept", len(batch))
-                self._pending[:0] = batch[-_MAX_PENDING_LOG:]
+                self._pending[:0] = batch
 
     async def _write_loop(self) -> None:
         while True:
@@ -204,7 +204,8 @@ class ComplianceService:
 
     async def _bounded(self, aw: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(aw, self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):  # no extra task per call (hot path)
+                return await aw
         except StoreUnavailableError:
             raise
         except Exception as exc:
@@ -224,6 +225,9 @@ class ComplianceService:
 
     async def _safe_gate(self, request: GateRequest, now: datetime, *, count: bool) -> Decision:
         try:
+            if len(self._pending) >= _MAX_PENDING_LOG:
+                # the decision log cannot take more: deny rather than dial unlogged (fail closed)
+                raise StoreUnavailableError("decision log backlog full")
             return await self._gate(request, now, count=count)
         except Exception:
             log.exception("gate failed for attempt %s", request.attempt_id)
@@ -301,9 +305,6 @@ class ComplianceService:
         return d
 
     def _log(self, d: Decision, bidx: str | None, now: datetime) -> None:
-        if len(self._pending) >= _MAX_PENDING_LOG:
-            del self._pending[: _MAX_PENDING_LOG // 10]
-            log.error("decision log backlog full; oldest rows dropped")
         self._pending.append(
             DecisionRow(
                 attempt_id=d.attempt_id,

@@ -69,9 +69,11 @@ class Settings(BaseSettings):
         default=None, description="CTranslate2 Whisper folder; default built from the wheels"
     )
     whisper_compute_type: str = "int8"
-    whisper_beam_size: int = 5
+    # Latency profile, measured (bench/bench_speech.py): window 12 s + beam 2 gives RTF ~0.27 at
+    # CER 9.6 % on the samples; 30 s + beam 5 gives CER 7.0 % at RTF ~0.7 on these 2 cores.
+    whisper_beam_size: int = 2
     whisper_window_s: float = Field(
-        default=30.0, description="Whisper encoder window; shorter is faster, less accurate"
+        default=12.0, description="Whisper encoder window; shorter is faster, less accurate"
     )
     asr_threads: int = 2
     funasr_model_dir: Path | None = Field(
@@ -95,7 +97,7 @@ class Settings(BaseSettings):
     audio_stream_host: str = "127.0.0.1"
     audio_stream_port: int = 8086
     barge_in_min_speech_ms: int = 250
-    vad_end_silence_ms: int = 700
+    vad_end_silence_ms: int = 600
 
     # compliance (issue 3)
     rules_path: Path = Field(

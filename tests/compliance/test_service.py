@@ -69,6 +69,21 @@ async def test_inv2_sql_store_error_fails_closed(sqlite_url: str) -> None:
     await svc.close()
 
 
+async def test_inv2_full_decision_log_backlog_denies_instead_of_dropping_rows(
+    sqlite_url: str,
+) -> None:
+    from compliance import service as service_module
+
+    svc, _ = build(sqlite_url, "sql")
+    filler = [object()] * service_module._MAX_PENDING_LOG
+    svc._pending = filler  # type: ignore[assignment]  # as if SQL had been down for long
+    d = await svc.check_and_count(req(fresh_number()))
+    assert d.reasons == (Reason.STORE_UNAVAILABLE,) and not d.allowed and not d.counted
+    assert len(svc._pending) == service_module._MAX_PENDING_LOG  # nothing dropped, nothing added
+    svc._pending = []
+    await svc.close()
+
+
 @pytest.mark.parametrize("backend", ["redis", "sql"])
 async def test_inv1_dnc_added_while_100_attempts_in_flight(
     backend: str, sqlite_url: str, redis_prefix: str
