@@ -3,6 +3,8 @@
 ``python -m telephony serve --handler flows.app:FlowCallHandler`` (what ``make run`` starts)
 uses :class:`FlowCallHandler`; ``ivr call`` and the tests use :func:`build_deps` directly.
 Flows are reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
+With ``IVR_AUDIO_MODE=stream`` one :class:`speech.stream_server.AudioForkServer` per process
+(``IVR_AUDIO_STREAM_HOST``/``PORT``) receives every call's forked audio and runs the ASR.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from ivr.settings import Settings, get_settings
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.vault import Vault
-from speech.factory import build_asr, build_prompt_cache
+from speech.factory import build_asr, build_audio_fork_server, build_prompt_cache
+from speech.ports import ASR
+from speech.stream_server import AudioForkServer
 from telephony.session import CallSession
 
 log = logging.getLogger(__name__)
@@ -46,8 +50,12 @@ class Built:
     deps: CallDeps
     compliance: ComplianceService
     closers: list[Any]
+    audio_fork: AudioForkServer | None = None
 
     async def aclose(self) -> None:
+        if self.audio_fork is not None:
+            with contextlib.suppress(Exception):
+                await self.audio_fork.stop()
         await self.compliance.close()
         for closer in self.closers:
             with contextlib.suppress(Exception):
@@ -76,8 +84,10 @@ async def build_deps(
     listener: Listener | None = None,
     registry: FlowRegistry | None = None,
     warm: bool = True,
+    stream_asr: ASR | None = None,
 ) -> Built:
-    """Build every adapter; migrate the database; warm the static prompts."""
+    """Build every adapter; migrate the database; warm the static prompts. In stream mode,
+    start the audio fork server (with ``stream_asr``, default the configured engine)."""
     url = settings.sqlalchemy_url
     await asyncio.to_thread(migrate, url)
     engine = make_engine(url)
@@ -88,8 +98,16 @@ async def build_deps(
     cache = build_prompt_cache(settings)
     if warm:
         await cache.warm(static_prompt_texts(registry, settings))
+    asr: ASR | None = None
     if listener is None:
-        listener = AsrListener(build_asr(settings))
+        asr = build_asr(settings)
+        listener = AsrListener(asr)
+    audio_fork: AudioForkServer | None = None
+    if settings.audio_mode == "stream":
+        if stream_asr is None:
+            stream_asr = asr if asr is not None else build_asr(settings)
+        audio_fork = build_audio_fork_server(settings, stream_asr)
+        await audio_fork.start()
     nlu = RasaIntentParser(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
     bot = RasaClient(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
     webhooks = HttpWebhooks()
@@ -113,9 +131,11 @@ async def build_deps(
             bot_id=settings.bot_id,
             work_dir=settings.data_dir / "calls",
             max_call_s=settings.esl_max_call_s,
+            audio_mode=settings.audio_mode,
         ),
+        audio_streams=audio_fork,
     )
-    return Built(deps, compliance, [nlu, bot, webhooks])
+    return Built(deps, compliance, [nlu, bot, webhooks], audio_fork)
 
 
 async def reload_flows_forever(registry: FlowRegistry, every_s: float) -> None:

@@ -11,6 +11,11 @@ active flow version (kept for the whole call), answers, starts the recording, ru
 - input is DTMF (``play_and_get_digits``) or, where speech is allowed, a per-turn ``record`` with
   silence detection, then ASR and NLU; a refusal heard anywhere adds the number to DNC before
   the call ends and closes politely (invariant 6);
+- in stream mode (``audio_mode="stream"``) the caller's audio is forked at answer
+  (``uuid_audio_fork`` → :class:`speech.stream_server.AudioForkServer`): prompts are announced to
+  the call's :class:`~speech.stream_server.CallAudio`, caller speech over an interruptible prompt
+  stops it (``uuid_break``) and becomes the next turn, speech over a disclosure or risk warning
+  is ignored (invariant 4), and a turn is the next recognised utterance instead of ``record``;
 - consent is asked explicitly and recorded with its evidence, a refusal goes to DNC (5, 6);
 - the bot (Rasa) runs until it asks for a transfer or a hangup; when it is down or slow the flow
   takes its fallback branch, never silence;
@@ -23,16 +28,18 @@ Logs carry the call id, flow and node only: never numbers, digits or transcripts
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bot.client import CallMetadata
 from bot.directives import Callback, Hangup, Say, Transfer
@@ -58,11 +65,28 @@ from flows.interpreter import (
     Utterance,
     WebhookResult,
 )
-from flows.ports import DialogueBot, IntentParser, Listener, PromptAudio, Webhooks
+from flows.ports import (
+    AudioStreams,
+    CallObserver,
+    ComplianceApi,
+    DialogueBot,
+    IntentParser,
+    Listener,
+    PromptAudio,
+    RecordingSink,
+    TicketDesk,
+    Webhooks,
+)
 from flows.registry import FlowRegistry, FlowVersion
+from flows.streamed import StreamedAudio
 from ivr.crypto import sm3
 from ivr.errors import DependencyUnavailableError, IvrError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from speech.bargein import NEVER_INTERRUPTIBLE, PromptKind, SpeechIgnored, StopPrompt
+from speech.ports import VadEvent, VadEventKind
+from speech.stream_server import (
+    RecognitionFailed,
+)
 from telephony.errors import CallEndedError
 from telephony.session import CallSession
 
@@ -76,50 +100,6 @@ CONSENT_NO_INTENTS = frozenset({"deny", "refuse_contact"})
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
-class ComplianceApi(Protocol):
-    """What the orchestrator needs of :class:`compliance.service.ComplianceService`."""
-
-    async def add_dnc(
-        self, number: str, *, source: str, reason: str, actor: str, call_id: str | None = None
-    ) -> object: ...
-
-    async def grant_consent(
-        self,
-        number: str,
-        *,
-        purpose: str,
-        scope: str,
-        channel: str,
-        call_id: str | None = None,
-        recording_offset_ms: int | None = None,
-        transcript_excerpt: str | None = None,
-        at: datetime | None = None,
-    ) -> object: ...
-
-    async def has_valid_consent(
-        self, number: str, purpose: str, at: datetime | None = None
-    ) -> bool: ...
-
-
-class RecordingSink(Protocol):
-    """Seals a finished call's recording into the vault."""
-
-    async def store(self, wav: Path, call: CallFacts, ended_at: datetime) -> None: ...
-
-
-class CallObserver(Protocol):
-    """Sees what happens on a call, as it happens (``ivr call`` prints it; may show customer
-    data to the operator, so it is never a logger)."""
-
-    def note(self, call_id: str, who: str, what: str, detail: str = "") -> None: ...
-
-
-class TicketDesk(Protocol):
-    async def open(
-        self, *, call_id: str, number: str, queue: str, reason: str, now: datetime
-    ) -> object: ...
-
-
 @dataclass(frozen=True, slots=True)
 class OrchestratorConfig:
     institution: str
@@ -129,6 +109,9 @@ class OrchestratorConfig:
     record_max_s: int = 10
     record_silence_s: int = 1
     max_call_s: float = 4 * 3600.0
+    audio_mode: str = "record"  # "stream": caller audio via uuid_audio_fork (needs audio_streams)
+    stream_connect_s: float = 5.0  # the fork must connect within this, else record mode
+    listen_timeout_s: float = 8.0  # stream mode: no-input timeout of a bot turn
 
 
 @dataclass
@@ -151,6 +134,7 @@ class CallFacts:
     ended_reason: str = "completed"
     last_node: str = ""
     events: list[str] = field(default_factory=list)
+    stream: StreamedAudio | None = None
 
     def offset_ms(self) -> int:
         return int((time.monotonic() - self.started_mono) * 1000)
@@ -173,6 +157,7 @@ class CallDeps:
     config: OrchestratorConfig
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     observer: CallObserver | None = None
+    audio_streams: AudioStreams | None = None
 
 
 class _CallOver(Exception):
@@ -238,6 +223,8 @@ class CallOrchestrator:
         call.recording.parent.mkdir(parents=True, exist_ok=True)
         await session.set_variable("playback_terminators", "none")
         await session.record_session(str(call.recording))
+        if deps.config.audio_mode == "stream" and deps.audio_streams is not None:
+            call.stream = await self._start_stream(session, call, deps.audio_streams)
         await self._evidence(
             EvidenceKind.CALL_STARTED,
             call,
@@ -265,6 +252,37 @@ class CallOrchestrator:
             result = await self._execute(session, call, instruction)
             instruction = run.resume(result, deps.clock())
 
+    async def _start_stream(
+        self, session: CallSession, call: CallFacts, streams: AudioStreams
+    ) -> StreamedAudio | None:
+        """Fork the caller's audio (mod_audio_fork); on failure the call uses record mode."""
+        uuid = session.uuid
+        metadata = json.dumps({"uuid": uuid})
+        reply = await session.api(
+            "uuid_audio_fork", f"{uuid} start {streams.url}/audio/{uuid} mono 8k {metadata}"
+        )
+        if not reply.text.startswith("+OK"):
+            log.warning("call %s: audio fork refused; record mode for this call", call.call_id)
+            return None
+        try:
+            audio = await streams.call(uuid, timeout_s=self.deps.config.stream_connect_s)
+        except TimeoutError:
+            log.warning("call %s: audio fork did not connect; record mode", call.call_id)
+            with contextlib.suppress(Exception):
+                await session.api("uuid_audio_fork", f"{uuid} stop", timeout_s=2.0)
+            return None
+        log.info("call %s: caller audio streamed", call.call_id)
+        return StreamedAudio(audio)
+
+    async def _stop_stream(self, session: CallSession, call: CallFacts) -> None:
+        stream, call.stream = call.stream, None
+        if stream is None:
+            return
+        stream.close()
+        if not stream.closed and not session.is_hung_up:
+            with contextlib.suppress(Exception):
+                await session.api("uuid_audio_fork", f"{session.uuid} stop", timeout_s=2.0)
+
     async def _emergency_human(self, session: CallSession, call: CallFacts) -> None:
         """Speech output failed: the general queue, never silence (transfer needs no prompt)."""
         call.ended_reason = "tts_unavailable"
@@ -281,6 +299,7 @@ class CallOrchestrator:
             await session.enqueue("general")
 
     async def _finish(self, session: CallSession, call: CallFacts) -> None:
+        await self._stop_stream(session, call)
         with contextlib.suppress(Exception):
             if not session.is_hung_up and not session.released:
                 await session.hangup("NORMAL_CLEARING")
@@ -355,14 +374,19 @@ class CallOrchestrator:
         except Exception as exc:  # any engine failure: the caller must not hear silence
             raise PromptUnavailableError(f"TTS failed: {type(exc).__name__}") from exc
 
-    async def _speak(self, session: CallSession, call: CallFacts, speak: Speak) -> Played:
+    async def _speak(
+        self, session: CallSession, call: CallFacts, speak: Speak, *, menu: bool = False
+    ) -> Played:
         source = await self._audio(call, speak)
         flags = speak.kind + ("" if speak.barge_in else ", no barge-in")
         self._note(call, "ivr", speak.text or speak.audio or "", f"{speak.prompt_id} [{flags}]")
-        response = await session.play(source)
+        kind = prompt_kind(speak.kind, speak.prompt_id, menu=menu)
+        response, broken = await self._play(
+            session, call, source, speak.prompt_id, kind, barge_in=speak.barge_in
+        )
         if not speak.barge_in:
             session.drain_dtmf()  # digits pressed meanwhile are ignored
-        if speak.kind == "disclosure" and response == "FILE PLAYED":
+        if speak.kind == "disclosure" and response == "FILE PLAYED" and not broken:
             await self._evidence(
                 EvidenceKind.DISCLOSURE_PLAYED,
                 call,
@@ -371,33 +395,76 @@ class CallOrchestrator:
                 text_sm3=sm3(speak.text.encode()).hex() if speak.text else None,
                 offset_ms=call.offset_ms(),
             )
-        return Played(interrupted=response != "FILE PLAYED")
+        return Played(interrupted=broken or response != "FILE PLAYED")
 
-    async def _listen(self, session: CallSession, call: CallFacts) -> Digits | Utterance | NoInput:
-        """One caller turn: DTMF pressed while recording wins; else ASR, then NLU."""
-        cfg = self.deps.config
+    async def _play(
+        self,
+        session: CallSession,
+        call: CallFacts,
+        source: str,
+        prompt_id: str,
+        kind: PromptKind,
+        *,
+        barge_in: bool,
+    ) -> tuple[str, bool]:
+        """Play ``source``; in stream mode the call's audio decides barge-in meanwhile.
+        Returns the playback's response and whether caller speech broke it off."""
+        stream = call.stream
+        if stream is None or stream.closed:
+            return await session.play(source), False
+        # told before the playback is sent: the audio clock is then not past its start; the
+        # tag is unique per playback, so a late StopPrompt can never break a later prompt
+        stream.prompts += 1
+        tag = f"{prompt_id}#{stream.prompts}"
+        stream.audio.prompt_started(tag, kind, barge_in)
+        playing = asyncio.ensure_future(session.play(source))
+        broken = False
+        try:
+            while not playing.done():
+                getter = stream.next_event()
+                racing: set[asyncio.Future[Any]] = {playing, getter}
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    break
+                event = stream.take()
+                if isinstance(event, StopPrompt):
+                    if event.prompt_id == tag and not broken and kind not in NEVER_INTERRUPTIBLE:
+                        broken = True
+                        log.info("call %s: barge-in at node %s", call.call_id, call.last_node)
+                        await session.api("uuid_break", f"{session.uuid} all")
+                elif isinstance(event, SpeechIgnored):
+                    log.info(
+                        "call %s: caller spoke over the %s at node %s; it plays on",
+                        call.call_id,
+                        event.kind.value,
+                        call.last_node,
+                    )
+                else:
+                    stream.keep(event)
+            response = await playing
+        finally:
+            if not playing.done():
+                playing.cancel()
+            stream.audio.prompt_finished()
+        return response, broken
+
+    async def _listen(
+        self, session: CallSession, call: CallFacts, timeout_s: float | None = None
+    ) -> Digits | Utterance | NoInput:
+        """One caller turn: DTMF pressed while listening wins; else ASR, then NLU."""
         if call.asr_down:
             digits = await session.play_and_get_digits(
                 "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
             )
             self._note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
             return Digits(digits) if digits else NoInput()
-        session.drain_dtmf()
-        wav = call.scratch / f"turn-{call.offset_ms()}.wav"
-        await session.record(
-            str(wav), max_seconds=cfg.record_max_s, silence_seconds=cfg.record_silence_s
-        )
-        digits = session.drain_dtmf()
-        if digits:
-            self._note(call, "caller", f"DTMF {digits}")
-            return Digits(digits)
-        try:
-            text = await self.deps.listener.transcribe(wav) if wav.exists() else ""
-        except Exception:  # any engine failure: fall back to DTMF for the rest of the call
-            log.exception("call %s: ASR failed; DTMF only from now on", call.call_id)
-            call.asr_down = True
-            self._note(call, "ivr", "speech recognition unavailable: DTMF only")
-            return NoInput()
+        if call.stream is not None:
+            heard = await self._hear_streamed(session, call, timeout_s)
+        else:
+            heard = await self._hear_recorded(session, call)
+        if isinstance(heard, Digits | NoInput):
+            return heard
+        text = heard
         if not text.strip():
             self._note(call, "caller", "(silence)")
             return NoInput()
@@ -408,10 +475,82 @@ class CallOrchestrator:
             await self._refusal(session, call, reason="refused_contact")
         return Utterance(text, intent)
 
+    def _asr_failed(self, call: CallFacts) -> NoInput:
+        """Any ASR engine failure: DTMF only for the rest of the call."""
+        call.asr_down = True
+        self._note(call, "ivr", "speech recognition unavailable: DTMF only")
+        return NoInput()
+
+    async def _hear_recorded(self, session: CallSession, call: CallFacts) -> Digits | NoInput | str:
+        """Record mode: ``record`` with silence detection, then ASR of the WAV."""
+        cfg = self.deps.config
+        session.drain_dtmf()
+        wav = call.scratch / f"turn-{call.offset_ms()}.wav"
+        await session.record(
+            str(wav), max_seconds=cfg.record_max_s, silence_seconds=cfg.record_silence_s
+        )
+        digits = session.drain_dtmf()
+        if digits:
+            self._note(call, "caller", f"DTMF {digits}")
+            return Digits(digits)
+        try:
+            return await self.deps.listener.transcribe(wav) if wav.exists() else ""
+        except Exception:  # any engine failure: fall back to DTMF for the rest of the call
+            log.exception("call %s: ASR failed; DTMF only from now on", call.call_id)
+            return self._asr_failed(call)
+
+    async def _hear_streamed(
+        self, session: CallSession, call: CallFacts, timeout_s: float | None
+    ) -> Digits | NoInput | str:
+        """Stream mode: the next recognised utterance (one that barged in included), unless a
+        digit comes first or nobody speaks within ``timeout_s``."""
+        stream = call.stream
+        assert stream is not None
+        cfg = self.deps.config
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout_s if timeout_s is not None else cfg.listen_timeout_s)
+        session.drain_dtmf()
+        dtmf = asyncio.ensure_future(session.wait_for_dtmf(1))
+        try:
+            while True:
+                if dtmf.done():
+                    digits = dtmf.result() + session.drain_dtmf()  # raises on hang-up
+                    self._note(call, "caller", f"DTMF {digits}")
+                    return Digits(digits)
+                if stream.finals:
+                    final = stream.finals.popleft()
+                    if isinstance(final, RecognitionFailed):
+                        log.warning("call %s: ASR failed; DTMF only from now on", call.call_id)
+                        return self._asr_failed(call)
+                    if final.transcript.text.strip():
+                        return final.transcript.text
+                    continue  # noise without words: keep listening
+                if stream.closed:
+                    if session.is_hung_up:
+                        raise CallEndedError(session.hangup_cause)
+                    log.warning("call %s: audio fork ended; record mode", call.call_id)
+                    call.stream = None
+                    return await self._hear_recorded(session, call)
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return NoInput()
+                getter = stream.next_event()
+                racing: set[asyncio.Future[Any]] = {getter, dtmf}
+                await asyncio.wait(racing, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    event = stream.take()
+                    if isinstance(event, VadEvent) and event.kind is VadEventKind.SPEECH_START:
+                        # the caller is talking: give the utterance time to end
+                        deadline = max(deadline, loop.time() + cfg.record_max_s)
+                    stream.keep(event)
+        finally:
+            if not dtmf.done():
+                dtmf.cancel()
+
     async def _gather(self, session: CallSession, call: CallFacts, step: Gather) -> Result:
         if step.speech and not call.asr_down:
-            await self._speak(session, call, step.prompt)
-            heard = await self._listen(session, call)
+            await self._speak(session, call, step.prompt, menu=True)
+            heard = await self._listen(session, call, step.timeout_s)
             if isinstance(heard, Digits):
                 return Digits(heard.digits[: step.max_digits])
             return heard
@@ -435,7 +574,7 @@ class CallOrchestrator:
     ) -> ConsentAnswer:
         for _ in range(step.retries + 1):
             await self._speak(session, call, step.prompt)
-            heard = await self._listen(session, call)
+            heard = await self._listen(session, call, step.timeout_s)
             if isinstance(heard, Digits):
                 granted, refused = heard.digits.startswith("1"), heard.digits.startswith("2")
                 excerpt = f"DTMF {heard.digits[:1]}"
@@ -484,7 +623,10 @@ class CallOrchestrator:
         if close is not None and close.text:
             text = close.text
             with contextlib.suppress(PromptUnavailableError):
-                await session.play(str(await self._render(call, text, sensitive=False)))
+                path = str(await self._render(call, text, sensitive=False))
+                await self._play(
+                    session, call, path, "refusal_close", PromptKind.INFO, barge_in=False
+                )
         call.ended_reason = "refused"
         self._note(call, "ivr", "refusal: number added to DNC, call closed")
         await session.hangup("NORMAL_CLEARING")
@@ -551,7 +693,8 @@ class CallOrchestrator:
 
     async def _say_text(self, session: CallSession, call: CallFacts, say: Say) -> None:
         path = await self._render(call, say.text, sensitive=True)
-        await session.play(str(path))
+        kind = prompt_kind(say.kind, "bot_" + say.kind)
+        await self._play(session, call, str(path), f"bot_{say.kind}", kind, barge_in=say.barge_in)
         if not say.barge_in:
             session.drain_dtmf()
 
@@ -614,13 +757,13 @@ class CallOrchestrator:
         return Done()
 
 
-def metadata_summary(call: CallFacts) -> Mapping[str, Any]:
-    """A log- and evidence-safe summary of a call (no customer data)."""
-    return {
-        "call_id": call.call_id,
-        "flow": call.flow.name,
-        "flow_version": call.flow.version,
-        "direction": call.direction,
-        "reason": call.ended_reason,
-        "last_node": call.last_node,
-    }
+def prompt_kind(kind: str, prompt_id: str, *, menu: bool = False) -> PromptKind:
+    """What a flow or bot prompt is for barge-in: disclosures and risk warnings are locked
+    whatever the node says (invariant 4)."""
+    if kind == "disclosure":
+        return PromptKind.DISCLOSURE
+    if kind == "risk_warning" or prompt_id == "risk_warning":
+        return PromptKind.RISK_WARNING
+    if kind == "consent":
+        return PromptKind.CONSENT_QUESTION
+    return PromptKind.MENU if menu else PromptKind.INFO

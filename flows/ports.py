@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.client import CallMetadata
 from bot.directives import Directive
+from speech.stream_server import CallAudio
+
+if TYPE_CHECKING:
+    from flows.orchestrator import CallFacts
 
 
 class PromptAudio(Protocol):
@@ -25,6 +29,16 @@ class Listener(Protocol):
     """The caller's recorded turn to text (``""`` when there was no speech)."""
 
     async def transcribe(self, wav: Path) -> str: ...
+
+
+class AudioStreams(Protocol):
+    """Streaming mode: where FreeSWITCH forks a call's audio (``url`` + ``/audio/<uuid>``) and
+    the call's :class:`CallAudio` once its fork has connected (:class:`AudioForkServer`)."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def call(self, call_uuid: str, timeout_s: float = 10.0) -> CallAudio: ...
 
 
 class IntentParser(Protocol):
@@ -51,3 +65,47 @@ class Webhooks(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+class ComplianceApi(Protocol):
+    """What the orchestrator needs of :class:`compliance.service.ComplianceService`."""
+
+    async def add_dnc(
+        self, number: str, *, source: str, reason: str, actor: str, call_id: str | None = None
+    ) -> object: ...
+
+    async def grant_consent(
+        self,
+        number: str,
+        *,
+        purpose: str,
+        scope: str,
+        channel: str,
+        call_id: str | None = None,
+        recording_offset_ms: int | None = None,
+        transcript_excerpt: str | None = None,
+        at: datetime | None = None,
+    ) -> object: ...
+
+    async def has_valid_consent(
+        self, number: str, purpose: str, at: datetime | None = None
+    ) -> bool: ...
+
+
+class RecordingSink(Protocol):
+    """Seals a finished call's recording into the vault."""
+
+    async def store(self, wav: Path, call: CallFacts, ended_at: datetime) -> None: ...
+
+
+class CallObserver(Protocol):
+    """Sees what happens on a call, as it happens (``ivr call`` prints it; may show customer
+    data to the operator, so it is never a logger)."""
+
+    def note(self, call_id: str, who: str, what: str, detail: str = "") -> None: ...
+
+
+class TicketDesk(Protocol):
+    async def open(
+        self, *, call_id: str, number: str, queue: str, reason: str, now: datetime
+    ) -> object: ...

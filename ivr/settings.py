@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     prompt_cache_dir: Path | None = Field(
         default=None, description="synthesised prompt cache; default data_dir/prompts"
     )
+    audio_mode: Literal["record", "stream"] = Field(
+        default="record",
+        description="how calls hear the caller: per-turn record, or mod_audio_fork streaming",
+    )
     audio_stream_host: str = "127.0.0.1"
     audio_stream_port: int = 8086
     barge_in_min_speech_ms: int = 250

@@ -1,0 +1,170 @@
+"""Stream mode end to end: the orchestrator forks the caller's audio (``uuid_audio_fork``) to the
+process's real ``AudioForkServer``, barge-in stops interruptible prompts with ``uuid_break``, and
+the caller's turns are the recognised utterances of the stream (``ScriptedASR`` stands in for the
+ASR model; it still gates on a real VAD). The real Rasa server does the NLU and the bot."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from flows.adapters import SidecarListener
+from flows.app import Built, build_deps
+from flows.orchestrator import CallOrchestrator
+from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
+from ivr.evidence import EvidenceKind
+from ivr.services import free_port
+from ivr.settings import Settings
+from speech.fakes import ScriptedASR
+from telephony.esl import Api
+from telephony.server import OutboundServer, ServerConfig
+from telephony.simulator import CallerScript, CallResult, SimulatedCall, Turn
+
+pytestmark = [pytest.mark.rasa, pytest.mark.slow]
+
+CUSTOMER = "13912345678"
+SAMPLES = Path(__file__).resolve().parent.parent / "speech" / "fixtures"
+GREETING = SAMPLES / "a02.wav"  # 您好请问哪位
+COMPLAINT = SAMPLES / "a11.wav"  # 我要投诉你们的服务
+REFUSAL = SAMPLES / "a08.wav"  # 以后别再给我打电话了
+# at time_scale 0 the audio clock runs far ahead of the app (speech/README.md): a small scale
+# keeps the caller's timing in step with prompts sent back to back
+TIME_SCALE = 0.1
+
+
+@dataclass
+class Outcome:
+    result: CallResult
+    evidence: list[tuple[str, dict[str, object]]]
+
+    @property
+    def transfer(self) -> str | None:
+        return next(
+            (c.arg for c in self.result.commands if getattr(c, "app", None) == "transfer"), None
+        )
+
+    def api(self, command: str) -> list[str]:
+        return [
+            c.arg or "" for c in self.result.commands if isinstance(c, Api) and c.command == command
+        ]
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.evidence]
+
+    def payload(self, kind: EvidenceKind) -> dict[str, object]:
+        return next(p for k, p in self.evidence if k == kind.value)
+
+
+@dataclass
+class Stack:
+    built: Built
+    asr: ScriptedASR
+    place: Callable[..., Awaitable[Outcome]]
+
+
+@pytest.fixture(scope="session")
+def prompt_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prompt-cache")
+
+
+@pytest_asyncio.fixture
+async def stack(rasa_stack, tmp_path: Path, prompt_cache_dir: Path) -> AsyncIterator[Stack]:
+    flows_dir = tmp_path / "flows"
+    shutil.copytree(DEFAULT_FLOWS_DIR, flows_dir)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        rasa_url=rasa_stack.rasa_url,
+        rasa_timeout_s=5.0,
+        institution_name="测试银行",
+        bot_id="AI-7",
+        prompt_cache_dir=prompt_cache_dir,
+        audio_mode="stream",
+        audio_stream_port=free_port(),
+    )
+    asr = ScriptedASR()
+    built = await build_deps(
+        settings, listener=SidecarListener(None), registry=FlowRegistry(flows_dir), stream_asr=asr
+    )
+    assert built.audio_fork is not None and built.deps.audio_streams is built.audio_fork
+    deps = built.deps
+    evidence_log = deps.evidence
+
+    async def place(flow: str, turns: tuple[Turn, ...]) -> Outcome:
+        server = OutboundServer(
+            CallOrchestrator(deps), evidence_log, ServerConfig(reply_timeout_s=10)
+        )
+        host, port = await server.start("127.0.0.1", 0)
+        sim = SimulatedCall(
+            CallerScript(caller=CUSTOMER, destination="95588", turns=turns),
+            time_scale=TIME_SCALE,
+            write_requested_paths=True,
+        )
+        sim.channel.variables["ivr_flow"] = flow
+        if flow.startswith("outbound"):
+            sim.channel.variables["ivr_customer_number"] = CUSTOMER
+        result = await sim.run(host, port, deadline_s=120)
+        await server.wait_idle()
+        await server.close()
+        entries = [(e.kind, dict(e.payload)) for e in evidence_log.entries(call_id=result.uuid)]
+        return Outcome(result, entries)
+
+    yield Stack(built, asr, place)
+    await built.aclose()
+
+
+def assert_forked(call: Outcome) -> None:
+    starts = [a for a in call.api("uuid_audio_fork") if " start " in a]
+    assert len(starts) == 1 and "/audio/" in starts[0] and " mono 8k " in starts[0]
+    assert call.result.fork_errors == [] and call.result.fork_speech_frames > 0
+
+
+async def test_barge_in_on_the_menu_by_speech_takes_the_spoken_branch(stack: Stack) -> None:
+    stack.asr.push("我要投诉你们的服务")
+    call = await stack.place(
+        "inbound_service",
+        # quiet during the disclosure, then the caller talks over the menu prompt
+        (Turn.say(during_prompt=True), Turn.say(COMPLAINT, during_prompt=True)),
+    )
+    assert_forked(call)
+    assert call.result.breaks == 1
+    assert call.api("uuid_break") == [f"{call.result.uuid} all"]
+    escalated = call.payload(EvidenceKind.ESCALATED)
+    assert (escalated["queue"], escalated["priority"]) == ("senior", 9)
+    assert call.transfer == "queue_senior XML ivr"
+    assert not any(c.app == "record" for c in call.result.commands if hasattr(c, "app"))
+    assert stack.asr.calls == 1
+
+
+async def test_inv4_speech_over_the_disclosure_does_not_stop_it(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="flows.orchestrator")
+    stack.asr.push("我要投诉你们的服务")
+    call = await stack.place(
+        "inbound_service",
+        (Turn.say(GREETING, during_prompt=True), Turn.say(COMPLAINT, during_prompt=True)),
+    )
+    assert_forked(call)
+    assert call.payload(EvidenceKind.DISCLOSURE_PLAYED)["prompt"] == "disclosure"
+    assert call.result.breaks == 1  # the menu, not the disclosure
+    assert "caller spoke over the disclosure at node disclosure" in caplog.text
+    assert stack.asr.calls == 1  # the speech over the disclosure never became a turn
+    assert call.transfer == "queue_senior XML ivr"
+    assert CUSTOMER not in caplog.text and "投诉" not in caplog.text  # no customer data
+
+
+async def test_inv6_spoken_refusal_in_stream_mode_goes_to_dnc(stack: Stack) -> None:
+    stack.asr.push("以后别再给我打电话了")
+    call = await stack.place("outbound_marketing", (Turn.say(REFUSAL, delay_ms=3000),))
+    assert_forked(call)
+    assert "consent_refused" in call.kinds()
+    entry = await stack.built.compliance.dnc_entry(CUSTOMER)
+    assert entry is not None and entry.call_id == call.result.uuid
+    assert call.payload(EvidenceKind.CALL_ENDED)["reason"] == "refused"
+    assert call.result.breaks == 0
