@@ -168,3 +168,28 @@ async def test_inv6_spoken_refusal_in_stream_mode_goes_to_dnc(stack: Stack) -> N
     assert entry is not None and entry.call_id == call.result.uuid
     assert call.payload(EvidenceKind.CALL_ENDED)["reason"] == "refused"
     assert call.result.breaks == 0
+
+
+class DeadForkTarget:
+    """The process's fork server, but advertised at an address where nothing listens."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.url = f"ws://127.0.0.1:{free_port()}"
+
+    async def call(self, uuid: str, timeout_s: float) -> object:
+        return await self.inner.call(uuid, timeout_s)  # type: ignore[attr-defined]
+
+
+async def test_fork_that_cannot_connect_falls_back_to_record_mode(stack: Stack) -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    deps = stack.built.deps
+    object.__setattr__(deps, "audio_streams", DeadForkTarget(deps.audio_streams))
+    object.__setattr__(deps, "config", dataclasses.replace(deps.config, stream_connect_s=0.5))
+    object.__setattr__(deps, "clock", lambda: datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
+    call = await stack.place("inbound_service", (Turn.press("0"),))
+    assert call.result.fork_errors  # the switch could not reach the advertised server
+    assert any(c.app == "record" for c in call.result.commands if hasattr(c, "app"))
+    assert call.transfer == "queue_general XML ivr"  # the call went on, in record mode
