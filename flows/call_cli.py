@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import sys
 import time
@@ -154,12 +155,12 @@ async def place_call(
     listener = SidecarListener(AsrListener(build_asr(settings)) if uses_audio else None)
     built = await build_deps(settings, listener=listener)
     transcript = Transcript()
-    object.__setattr__(built.deps, "observer", transcript)
+    deps = dataclasses.replace(built.deps, observer=transcript)
     if at is not None:
-        object.__setattr__(built.deps, "clock", lambda: at)
-    version = built.deps.registry.get(flow)
-    evidence = built.deps.evidence
-    server = OutboundServer(CallOrchestrator(built.deps), evidence, ServerConfig())
+        deps = dataclasses.replace(deps, clock=lambda: at)
+    version = deps.registry.get(flow)
+    evidence = deps.evidence
+    server = OutboundServer(CallOrchestrator(deps), evidence, ServerConfig())
     try:
         host, port = await server.start("127.0.0.1", 0)
         sim = SimulatedCall(

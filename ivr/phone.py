@@ -24,13 +24,7 @@ def normalize(number: str, region: str = DEFAULT_REGION) -> str:
     Accepts spaces, dashes, brackets, a ``+86``/``0086`` prefix or a national number.
     Raises :class:`InvalidPhoneNumberError` when it is not a valid number.
     """
-    text = number.strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneNumberError("not a phone number") from exc
+    parsed = _parse(number, region)
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneNumberError("not a valid phone number")
     e164: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
@@ -59,15 +53,19 @@ def mask(number: str, region: str = DEFAULT_REGION) -> str:
     return digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
 
 
-def _national_digits(number: str, region: str) -> str:
+def _parse(number: str, region: str) -> phonenumbers.PhoneNumber:
+    """Parse with ``00`` read as ``+``; raises :class:`InvalidPhoneNumberError`."""
     text = number.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
-        parsed = phonenumbers.parse(text, region)
+        return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumberError("not a phone number") from exc
-    digits: str = phonenumbers.national_significant_number(parsed)
+
+
+def _national_digits(number: str, region: str) -> str:
+    digits: str = phonenumbers.national_significant_number(_parse(number, region))
     if not digits:
         raise InvalidPhoneNumberError("not a phone number")
     return digits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,6 @@ def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         for _ in range(50):
             os.kill(grandchild, 0)
-            import time
-
             time.sleep(0.1)
 
 
