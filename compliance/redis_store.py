@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 
 from compliance.decision import DndWindow
 from compliance.ports import GateQuery, StoreFacts
-from compliance.redis_batch import ScriptBatcher
+from compliance.redis_pipe import PipelinedScript
 from compliance.sql import format_dnd, parse_dnd
 from ivr.errors import StoreUnavailableError
 
@@ -73,7 +73,7 @@ class RedisGateStore:
             decode_responses=True,
         )
         self.client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
-        self._batcher = ScriptBatcher(self.client, GATE_LUA)
+        self._script = PipelinedScript(url, GATE_LUA, timeout_s)
 
     def _k(self, number_index: str, suffix: str) -> str:
         return f"{self.prefix}:{{{number_index}}}:{suffix}"
@@ -84,7 +84,7 @@ class RedisGateStore:
 
     async def _run(self, keys: list[str], args: list[Any]) -> list[Any]:
         try:
-            res = await self._batcher.run(keys, args)
+            res = await self._script.run(keys, args)
         except Exception as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}") from exc
         if not isinstance(res, list) or not res:
@@ -200,5 +200,5 @@ class RedisGateStore:
             await self.client.delete(key)
 
     async def close(self) -> None:
-        await self._batcher.close()
+        await self._script.close()
         await self.client.aclose()

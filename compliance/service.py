@@ -56,7 +56,7 @@ from compliance.ports import ConsentRecord, DncEntry, GateQuery, GateStore, Stor
 from compliance.redis_store import RedisGateStore, RedisUnsyncedError
 from compliance.reload import RulesHolder, RulesWatcher, load_rules_file
 from compliance.rules import ConsentMode, RuleSet
-from compliance.sql import DecisionRow, SqlGateStore, SqlLedger
+from compliance.sql import DecisionRow, EncodedDecision, SqlGateStore, SqlLedger
 from ivr.crypto import blind_index, sm3
 from ivr.errors import IvrError, NotAuthorizedError, StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
@@ -120,7 +120,7 @@ class ComplianceService:
         self.clock = clock
         self.watcher = watcher
         self._key = index_key
-        self._pending: list[DecisionRow] = []
+        self._pending: list[EncodedDecision] = []
         self._writer: asyncio.Task[None] | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._mirror_dirty = False
@@ -156,7 +156,7 @@ class ComplianceService:
         batch, self._pending = self._pending, []
         if batch:
             try:
-                await asyncio.to_thread(self.ledger.log_decisions, batch)
+                await asyncio.to_thread(self.ledger.log_encoded_decisions, batch)
             except Exception:
                 log.exception("decision log write failed; %d rows kept", len(batch))
                 self._pending[:0] = batch
@@ -306,18 +306,20 @@ class ComplianceService:
 
     def _log(self, d: Decision, bidx: str | None, now: datetime) -> None:
         self._pending.append(
-            DecisionRow(
-                attempt_id=d.attempt_id,
-                number_index=bidx,
-                purpose=d.purpose,
-                campaign=d.campaign,
-                allowed=d.allowed,
-                reasons=",".join(r.value for r in d.reasons),
-                rules_version=d.rules_version,
-                decided_at=now.astimezone(UTC),
-                local_date=d.local_date.isoformat() if d.local_date else None,
-                counted=d.counted,
-                dry_run=d.dry_run,
+            self.ledger.encode_decision(
+                DecisionRow(
+                    attempt_id=d.attempt_id,
+                    number_index=bidx,
+                    purpose=d.purpose,
+                    campaign=d.campaign,
+                    allowed=d.allowed,
+                    reasons=",".join(r.value for r in d.reasons),
+                    rules_version=d.rules_version,
+                    decided_at=now.astimezone(UTC),
+                    local_date=d.local_date.isoformat() if d.local_date else None,
+                    counted=d.counted,
+                    dry_run=d.dry_run,
+                )
             )
         )
 

@@ -200,7 +200,9 @@ def rasa_spec(
     model: Path, port: int, endpoints: Path, timeout_s: float, host: str = "127.0.0.1"
 ) -> ServiceSpec:
     argv = [
-        str(RASA_VENV / "bin" / "rasa"),
+        str(RASA_VENV / "bin" / "python"),
+        "-m",
+        "bot.rasa_launch",  # `rasa run` with the cached action-reply validator
         "run",
         "--enable-api",
         "-i",

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     whisper_window_s: float = Field(
         default=12.0, description="Whisper encoder window; shorter is faster, less accurate"
     )
+    whisper_suppress_latin: bool = Field(
+        default=True, description="suppress Latin-letter tokens (callers speak Mandarin)"
+    )
     asr_threads: int = 2
     funasr_model_dir: Path | None = Field(
         default=None, description="local FunASR model folder (asr_engine=funasr)"

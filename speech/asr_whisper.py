@@ -17,6 +17,7 @@ import importlib.util
 import json
 import logging
 import math
+import re
 import shutil
 import tempfile
 import threading
@@ -111,6 +112,9 @@ def check_whisper_dir(model_dir: Path) -> None:
             raise ConfigError(f"Whisper model folder {model_dir} lacks required file {name}")
 
 
+_LATIN = re.compile("[A-Za-z]")
+
+
 class WhisperASR:
     """faster-whisper behind the :class:`~speech.ports.ASR` port.
 
@@ -131,6 +135,7 @@ class WhisperASR:
         partial_interval_s: float | None = 1.0,
         max_new_tokens: int = 128,
         window_s: float = 30.0,
+        suppress_latin: bool = True,
     ) -> None:
         check_whisper_dir(model_dir)
         try:
@@ -157,6 +162,17 @@ class WhisperASR:
             self._model.hf_tokenizer, True, task="transcribe", language="zh"
         )
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        # Callers speak Mandarin and the NLU is trained on Hanzi only: tokens holding Latin
+        # letters are never useful and are Whisper's typical slip on short greetings ("喂你好"
+        # read as "Winnie好"), so they are suppressed at decode time (digits stay allowed).
+        self._suppress = [-1]
+        if suppress_latin:
+            hf = self._model.hf_tokenizer
+            self._suppress += [
+                i
+                for i in range(self._tokenizer.eot)
+                if _LATIN.search(hf.id_to_token(i) or "") is not None
+            ]
 
     @classmethod
     def from_wheels(cls, models_dir: Path, **kwargs: Any) -> WhisperASR:
@@ -213,7 +229,7 @@ class WhisperASR:
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=[-1],
+            suppress_tokens=self._suppress,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
         score = float(result.scores[0]) if result.scores else -1.0
@@ -229,6 +245,7 @@ class WhisperASR:
             condition_on_previous_text=False,
             vad_filter=False,
             max_new_tokens=self.max_new_tokens,
+            suppress_tokens=self._suppress,
         )
         segs = list(segments)
         if not segs:

@@ -58,6 +58,7 @@ def build_asr(settings: Settings, engine: str | None = None) -> ASR:
             window_s=settings.whisper_window_s,
             cpu_threads=settings.asr_threads,
             vad_engine=settings.vad_engine,
+            suppress_latin=settings.whisper_suppress_latin,
         )
     if engine == "funasr":
         from speech.asr_funasr import FunAsrASR
