@@ -196,6 +196,18 @@ def action_server_spec(port: int, timeout_s: float = 60.0) -> ServiceSpec:
     )
 
 
+# One math thread per Rasa server: turns are small (one utterance), concurrency comes from the
+# requests, and idle BLAS/OpenMP threads spinning on the shared cores cost ~1 ms of CPU per turn
+# (bench/bench_bot.py: 6.4 -> 5.3 ms per turn at concurrency 8).
+RASA_SERVER_THREADS = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",  # Rasa's own TensorFlow settings
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+}
+
+
 def rasa_spec(
     model: Path, port: int, endpoints: Path, timeout_s: float, host: str = "127.0.0.1"
 ) -> ServiceSpec:
@@ -223,7 +235,7 @@ def rasa_spec(
         port=port,
         ready=rasa_ready(f"http://{host}:{port}"),
         timeout_s=timeout_s,
-        env=rasa_env(),
+        env={**rasa_env(), **RASA_SERVER_THREADS},
     )
 
 
