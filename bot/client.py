@@ -4,11 +4,18 @@ Every call has a deadline (default 1.5 s, ``IVR_RASA_TIMEOUT_S``): when Rasa is 
 :class:`ivr.errors.DependencyUnavailableError` is raised so the orchestrator can fall back to a
 DTMF menu or a human instead of leaving the caller in silence. A failed connection is retried
 once (the message never reached Rasa); a timeout is not (the turn may have been processed).
+
+With several Rasa servers (``IVR_RASA_PROCESSES``), every request about a conversation goes to
+the same server, chosen by :func:`shard_for` from the sender id (the call id): a server's
+in-memory tracker then holds the whole conversation. A server that is down is not replaced by
+another mid-call (the other has no tracker of the call): the caller gets the orchestrator's
+fallback, as with a single server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,14 +52,31 @@ class CallMetadata:
         return data
 
 
-class RasaClient:
-    """One shared HTTP connection pool to a Rasa server."""
+def shard_for(sender_id: str, shards: int) -> int:
+    """The index of the Rasa server that holds ``sender_id``'s conversation (stable everywhere:
+    CRC-32, not Python's per-process salted ``hash``)."""
+    return zlib.crc32(sender_id.encode("utf-8")) % shards
 
-    def __init__(self, base_url: str, *, timeout_s: float = 1.5, connect_retries: int = 1) -> None:
-        self._base_url = base_url.rstrip("/")
+
+class RasaClient:
+    """One shared HTTP connection pool per Rasa server; conversations pinned by sender id."""
+
+    def __init__(
+        self,
+        base_url: str | Sequence[str],
+        *,
+        timeout_s: float = 1.5,
+        connect_retries: int = 1,
+    ) -> None:
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ValueError("RasaClient needs at least one Rasa URL")
+        self._base_urls = [url.rstrip("/") for url in urls]
         self._timeout_s = timeout_s
         self._connect_retries = connect_retries
-        self._http = httpx.AsyncClient(base_url=self._base_url, timeout=timeout_s)
+        self._https = [
+            httpx.AsyncClient(base_url=url, timeout=timeout_s) for url in self._base_urls
+        ]
 
     async def __aenter__(self) -> RasaClient:
         return self
@@ -61,7 +85,8 @@ class RasaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for http in self._https:
+            await http.aclose()
 
     async def send(
         self, sender_id: str, text: str, metadata: CallMetadata | None = None
@@ -70,34 +95,45 @@ class RasaClient:
         body: dict[str, Any] = {"sender": sender_id, "message": text}
         if metadata is not None:
             body["metadata"] = metadata.as_dict()
-        reply = await self._request("POST", "/webhooks/rest/webhook", json=body)
+        reply = await self._request("POST", "/webhooks/rest/webhook", sender_id, json=body)
         if not isinstance(reply, list):
             raise RemoteProtocolError("Rasa REST reply is not a list")
         return parse_bot_messages(reply)
 
     async def tracker(self, sender_id: str) -> dict[str, Any]:
         """The conversation tracker (needs Rasa started with ``--enable-api``)."""
-        reply = await self._request("GET", f"/conversations/{sender_id}/tracker")
+        reply = await self._request("GET", f"/conversations/{sender_id}/tracker", sender_id)
         if not isinstance(reply, dict):
             raise RemoteProtocolError("Rasa tracker reply is not an object")
         return reply
 
-    async def status(self) -> dict[str, Any]:
-        """Server status, including the loaded model file."""
-        reply = await self._request("GET", "/status")
+    async def status(self, shard: int = 0) -> dict[str, Any]:
+        """One server's status, including the loaded model file."""
+        reply = await self._request("GET", "/status", shard=shard)
         if not isinstance(reply, dict):
             raise RemoteProtocolError("Rasa status reply is not an object")
         return reply
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    @property
+    def shards(self) -> int:
+        return len(self._base_urls)
+
+    async def _request(
+        self, method: str, path: str, sender_id: str | None = None, *, shard: int = 0, **kwargs: Any
+    ) -> Any:
+        if sender_id is not None:
+            shard = shard_for(sender_id, len(self._https))
+        http = self._https[shard]
         attempts = self._connect_retries + 1
         for attempt in range(attempts):
             try:
-                response = await self._http.request(method, path, **kwargs)
+                response = await http.request(method, path, **kwargs)
             except httpx.ConnectError as exc:
                 if attempt + 1 < attempts:
                     continue
-                raise DependencyUnavailableError(f"Rasa at {self._base_url} refused") from exc
+                raise DependencyUnavailableError(
+                    f"Rasa at {self._base_urls[shard]} refused"
+                ) from exc
             except httpx.TimeoutException as exc:
                 raise DependencyUnavailableError(
                     f"Rasa did not answer within {self._timeout_s} s"

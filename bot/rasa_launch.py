@@ -1,23 +1,29 @@
-"""Start the Rasa server (run by ``.venv-rasa``'s Python) with one fix on its hot path.
+"""Start the Rasa server (run by ``.venv-rasa``'s Python) with fixes on its per-turn hot path.
 
-``python -m bot.rasa_launch run ...`` takes exactly the arguments of ``rasa run``.
+``python -m bot.rasa_launch run ...`` takes exactly the arguments of ``rasa run``. Each fix was
+found with py-spy over ``bench/bench_bot.py`` and keeps Rasa's behaviour (tests/bot/
+test_rasa_launch.py checks that); together they took the Rasa process from ~23 to ~5 ms of CPU
+per turn:
 
-Rasa 3.6 checks every custom-action reply with ``jsonschema.validate(reply, schema)``. With the
-jsonschema release Rasa 3.6 pins (4.17), ``validate`` first checks the *schema* against the JSON
-Schema metaschema on every call; Rasa's event schema is large, so that check was 79 % of the Rasa
-process's CPU per turn (py-spy over ``bench/bench_bot.py``), about 18 ms a turn on these cores.
-The schema is a constant: :func:`install` checks it once, compiles its validator once and then
-validates every reply against it exactly as before: ``best_match`` of the same errors, the same
-message, the same exception. Event-class lookups by type name are memoised as well (see
-:func:`_cache_event_types`). Nothing else in Rasa changes.
+* Action replies: Rasa checks every custom-action reply with ``jsonschema.validate``, which with
+  the jsonschema release Rasa pins (4.17) first checks the *schema* against the metaschema on
+  every call: 79 % of the CPU per turn. The schema is checked and compiled once, and replies are
+  checked by :func:`event_dispatch` (the same schema, each event against its own ``oneOf``
+  alternative); anything it rejects goes through the full validator, which raises Rasa's error.
+* Event classes by type name are memoised (:func:`_cache_event_types`).
+* ``gc.freeze()`` after the model is loaded (:func:`_freeze_heap_after_load`).
+* One kept-alive HTTP session per endpoint instead of one per action call
+  (:func:`_keep_endpoint_sessions`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 PATCHED_FLAG = "_ivr_cached_validator"
+KEEPALIVE_S = 2.0
 
 
 def install() -> None:
@@ -29,16 +35,19 @@ def install() -> None:
 
     if getattr(RemoteAction, PATCHED_FLAG, False):
         return
-    compiled: dict[type[Any], Any] = {}
+    compiled: dict[type[Any], tuple[Any, Callable[[Any], bool] | None]] = {}
 
     def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         cls = type(self)
-        validator = compiled.get(cls)
-        if validator is None:
+        entry = compiled.get(cls)
+        if entry is None:
             schema = self.action_response_format_spec()
             validator_cls = validators.validator_for(schema)
             validator_cls.check_schema(schema)  # once, as jsonschema.validate did every time
-            validator = compiled[cls] = validator_cls(schema)
+            entry = compiled[cls] = (validator_cls(schema), event_dispatch(schema, validator_cls))
+        validator, quick = entry
+        if quick is not None and quick(result):
+            return True
         error = best_match(validator.iter_errors(result))
         if error is None:
             return True
@@ -55,6 +64,103 @@ def install() -> None:
     setattr(RemoteAction, PATCHED_FLAG, True)
     _cache_event_types()
     _freeze_heap_after_load()
+    _keep_endpoint_sessions()
+
+
+class _KeptSession:
+    """``async with`` over a shared session that leaves it open."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _keep_endpoint_sessions() -> None:
+    """Reuse one HTTP session (and its keep-alive connections) per endpoint and event loop.
+
+    Rasa 3.6 opens a new aiohttp session, hence a new TCP connection, for every call to the
+    action server and closes it afterwards: a connect, a teardown and a new server-side
+    connection per custom action. Requests, headers, auth and timeouts are unchanged. Idle
+    connections are dropped after ``KEEPALIVE_S``, before the action server's own keep-alive
+    timeout (Sanic: 5 s) could close one just as it is reused.
+    """
+    import asyncio
+
+    import aiohttp
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+    from rasa.utils.endpoints import EndpointConfig
+
+    sessions: dict[tuple[object, ...], Any] = {}
+
+    def session(self: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        basic_auth = self.basic_auth or {}
+        key = (loop, repr(sorted((self.headers or {}).items())), repr(sorted(basic_auth.items())))
+        shared = sessions.get(key)
+        if shared is None or shared.closed:
+            # the same session settings as Rasa's own EndpointConfig.session
+            auth = (
+                aiohttp.BasicAuth(basic_auth["username"], basic_auth["password"])
+                if basic_auth
+                else None
+            )
+            shared = sessions[key] = aiohttp.ClientSession(
+                headers=self.headers,
+                auth=auth,
+                timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S, limit=0),
+            )
+        return _KeptSession(shared)
+
+    EndpointConfig.session = session
+
+
+def event_dispatch(schema: dict[str, Any], validator_cls: Any) -> Callable[[Any], bool] | None:
+    """A faster exact check of Rasa's action-reply schema, or ``None`` if its shape differs.
+
+    Each event must match exactly one of ~23 ``oneOf`` alternatives, which jsonschema tries
+    one after another for every event. Every alternative pins ``event`` to a distinct constant,
+    so only the alternative named by the event's own ``event`` value can match: the reply is
+    valid exactly when the schema without the per-event ``oneOf`` accepts it and each event
+    passes the common event schema together with its own alternative. ``True`` means valid;
+    on ``False`` the caller runs the full validator, which also gives Rasa's usual error.
+    """
+    try:
+        events = schema["properties"]["events"]
+        item = events["items"]
+        alternatives = item["oneOf"]
+    except (KeyError, TypeError):
+        return None
+    by_event: dict[str, Any] = {}
+    for alternative in alternatives:
+        const = alternative.get("properties", {}).get("event", {}).get("const")
+        if not isinstance(const, str) or const in by_event:
+            return None
+        by_event[const] = alternative
+    common = {k: v for k, v in item.items() if k != "oneOf"}
+    per_event = {name: validator_cls({**common, "allOf": [alt]}) for name, alt in by_event.items()}
+    outer_events = {k: v for k, v in events.items() if k != "items"}
+    outer = validator_cls(
+        {**schema, "properties": {**schema["properties"], "events": outer_events}}
+    )
+
+    def quick(reply: Any) -> bool:
+        if not outer.is_valid(reply):
+            return False
+        events = reply.get("events") if isinstance(reply, dict) else None
+        for event in events or ():
+            name = event.get("event") if isinstance(event, dict) else None
+            check = per_event.get(name) if isinstance(name, str) else None
+            if check is None or not check.is_valid(event):
+                return False
+        return True
+
+    return quick
 
 
 def _freeze_heap_after_load() -> None:

@@ -109,7 +109,7 @@ async def build_deps(
         audio_fork = build_audio_fork_server(settings, stream_asr)
         await audio_fork.start()
     nlu = RasaIntentParser(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
-    bot = RasaClient(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
+    bot = RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s)
     webhooks = HttpWebhooks()
     vault = Vault.from_settings(settings, engine)
     await asyncio.to_thread(vault.recover)

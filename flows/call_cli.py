@@ -134,7 +134,9 @@ def rasa_for_the_call(settings: Settings) -> Iterator[Settings]:
     try:
         actions.wait_ready()
         rasa.wait_ready()
-        yield settings.model_copy(update={"rasa_url": f"http://127.0.0.1:{rasa_port}"})
+        yield settings.model_copy(
+            update={"rasa_url": f"http://127.0.0.1:{rasa_port}", "rasa_processes": 1}
+        )
     finally:
         rasa.stop()
         actions.stop()

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="Redis URL; unset = no Redis")
 
     rasa_url: str = "http://127.0.0.1:5005"
+    rasa_processes: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description=(
+            "Rasa servers `ivr run` starts, on consecutive ports from rasa_url's; each call's "
+            "conversation stays on one of them (chosen from its call id)"
+        ),
+    )
     rasa_timeout_s: float = 1.5
     rasa_start_timeout_s: float = 120.0
     action_server_port: int = 5055
@@ -154,6 +163,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'ivr.db'}"
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """One URL per Rasa server: ``rasa_url`` and the next ``rasa_processes - 1`` ports."""
+        base = urlsplit(self.rasa_url)
+        port = base.port or 5005
+        return [
+            urlunsplit(base._replace(netloc=f"{base.hostname}:{port + i}")).rstrip("/")
+            for i in range(self.rasa_processes)
+        ]
 
     def key_bytes(self, name: str) -> bytes:
         """A 16-byte key by name: from settings if set, else from (or created in) data_dir/keys.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from dataclasses import replace
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -35,18 +36,22 @@ WHAT_EACH_DOES = {
 
 
 def build_specs(settings: Settings) -> list[ServiceSpec]:
-    rasa = urlsplit(settings.rasa_url)
     model = rasa_model.ensure_model()
     endpoints = runtime_endpoints(settings.action_server_port, settings.data_dir / "run")
-    return [
-        action_server_spec(settings.action_server_port),
-        rasa_spec(
+    rasa_servers = []
+    for i, url in enumerate(settings.rasa_urls):
+        parts = urlsplit(url)
+        spec = rasa_spec(
             model.path,
-            rasa.port or 5005,
+            parts.port or 5005,
             endpoints,
             settings.rasa_start_timeout_s,
-            host=rasa.hostname or "127.0.0.1",
-        ),
+            host=parts.hostname or "127.0.0.1",
+        )
+        rasa_servers.append(spec if i == 0 else replace(spec, name=f"rasa-{i + 1}"))
+    return [
+        action_server_spec(settings.action_server_port),
+        *rasa_servers,
         esl_server_spec(settings.esl_host, settings.esl_port),
         console_spec(settings.console_host, settings.console_port),
     ]
@@ -76,7 +81,8 @@ def run_all(settings: Settings) -> int:
         say("ready:")
         for process in started:
             spec = process.spec
-            say(f"  {spec.name:<8} {spec.address:<16} {WHAT_EACH_DOES[spec.name]}")
+            what = WHAT_EACH_DOES[spec.name.split("-")[0]]
+            say(f"  {spec.name:<8} {spec.address:<16} {what}")
         say(f"logs in {settings.data_dir / 'log'}; Ctrl-C stops everything")
         while not stopping:
             for process in started:

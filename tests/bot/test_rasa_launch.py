@@ -41,7 +41,58 @@ CHECK = textwrap.dedent(
     for cls in all_subclasses(Event):  # Rasa's own rule: the first subclass with the name wins
         types.setdefault(cls.type_name, cls)
     same = all(Event.resolve_by_type(name) is cls for name, cls in types.items())
+    # the event-dispatch fast path agrees with the full validator on random replies
+    import random
+    from jsonschema import validators
+    schema = RemoteAction.action_response_format_spec()
+    full = validators.validator_for(schema)(schema)
+    quick = rasa_launch.event_dispatch(schema, validators.validator_for(schema))
+    alternatives = schema["properties"]["events"]["items"]["oneOf"]
+    names = [a["properties"]["event"]["const"] for a in alternatives]
+    fields = sorted({f for a in alternatives for f in a["properties"]} | {"timestamp", "metadata"})
+    pool = ["x", "", 3, 2.5, None, True, [], ["a"], {}, {"name": "greet"}, [{"text": "t"}]]
+    rng = random.Random(7)
+
+    def random_event():
+        if rng.random() < 0.05:
+            return rng.choice(pool)
+        event = {"event": rng.choice(names + ["no_such_event", 5, ["user"]])}
+        if rng.random() < 0.05:
+            del event["event"]
+        for _ in range(rng.randint(0, 3)):
+            event[rng.choice(fields)] = rng.choice(pool)
+        return event
+
+    disagreements, valid_seen = 0, 0
+    for _ in range(4000):
+        reply = {"events": [random_event() for _ in range(rng.randint(0, 3))]}
+        if rng.random() < 0.2:
+            reply["responses"] = rng.choice([[], [{"text": "a"}], ["bad"], {}, None])
+        if rng.random() < 0.03:
+            reply = rng.choice([{"events": {}}, {"events": None}, [], "x"])
+        truth = next(iter(full.iter_errors(reply)), None) is None
+        valid_seen += truth
+        disagreements += quick(reply) != truth
+    import asyncio
+    from rasa.utils.endpoints import EndpointConfig
+
+    async def sessions():
+        endpoint = EndpointConfig("http://127.0.0.1:9/webhook", headers={"X-A": "1"})
+        async with endpoint.session() as first:
+            pass
+        async with endpoint.copy().session() as second:
+            pass
+        other = EndpointConfig("http://127.0.0.1:9/webhook", headers={"X-A": "2"})
+        async with other.session() as third:
+            pass
+        kept = first is second and not first.closed and third is not first
+        same_headers = dict(third.headers) == {"X-A": "2"}
+        return kept and same_headers
+
     print(json.dumps({
+        "sessions_kept": asyncio.run(sessions()),
+        "dispatch_disagreements": disagreements,
+        "dispatch_valid_seen": valid_seen,
         "good": action._validate_action_result(good),
         "rejected": rejected,
         "event_types": len(types),
@@ -69,3 +120,6 @@ def test_launcher_keeps_action_reply_validation_and_event_lookup() -> None:
     assert all("Failed to validate Action server response" in m for m in result["rejected"])
     assert result["event_types"] > 15 and result["event_lookup_same"]
     assert result["unknown_default"] and result["load_patched"]
+    assert result["sessions_kept"]
+    assert result["dispatch_disagreements"] == 0
+    assert 400 < result["dispatch_valid_seen"] < 3600  # both outcomes well represented

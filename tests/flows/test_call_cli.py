@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rasa_stack) -> Path:
     monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("IVR_RASA_URL", rasa_stack.rasa_url)
+    monkeypatch.setenv("IVR_RASA_PROCESSES", "1")  # the test stack runs one Rasa server
     monkeypatch.setenv("IVR_INSTITUTION_NAME", "演示银行")
     get_settings.cache_clear()
     yield tmp_path

@@ -80,6 +80,7 @@ async def stack(rasa_stack, tmp_path: Path, prompt_cache_dir: Path) -> AsyncIter
     settings = Settings(
         data_dir=tmp_path / "data",
         rasa_url=rasa_stack.rasa_url,
+        rasa_processes=1,  # the test stack runs one Rasa server
         rasa_timeout_s=5.0,
         institution_name="测试银行",
         bot_id="AI-7",

@@ -60,6 +60,7 @@ def _running(pid: int) -> bool:
 
 def test_run_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     env = _env(tmp_path)
+    env["IVR_RASA_PROCESSES"] = "2"  # the default: a second Rasa server on the next port
     proc = subprocess.Popen(
         [IVR, "run"],
         cwd=REPO_ROOT,
@@ -81,14 +82,20 @@ def test_run_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None
                 break
         output = "".join(lines)
         assert "Ctrl-C stops everything" in output, output
-        for name in ("rasa", "actions", "esl", "console"):
+        for name in ("rasa", "rasa-2", "actions", "esl", "console"):
             assert f"  {name} " in output
+        second_rasa = (
+            env["IVR_RASA_URL"].rsplit(":", 1)[0]
+            + ":"
+            + str(int(env["IVR_RASA_URL"].rsplit(":", 1)[1]) + 1)
+        )
+        assert httpx.get(f"{second_rasa}/status", timeout=5).status_code == 200
         console = f"http://127.0.0.1:{env['IVR_CONSOLE_PORT']}/healthz"
         assert httpx.get(console, timeout=5).json()["status"] == "ok"
         with socket.create_connection(("127.0.0.1", int(env["IVR_ESL_PORT"])), timeout=5):
             pass
         children = _descendants(proc.pid)
-        assert len(children) >= 4
+        assert len(children) >= 5
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
