@@ -13,6 +13,10 @@ reply unanswered for ``timeout_s`` is closed and every caller waiting on it gets
 script (Redis restarted or flushed) is loaded and the call sent once more. An error reply raises
 :class:`redis.exceptions.ResponseError` for that call only. The caller bounds each call with its
 own timeout (the gate fails closed on it); a cancelled caller's reply is read and dropped.
+
+URLs: ``redis://[[user]:password@]host[:port][/db]``; ``rediss://`` connects with TLS, verified
+against the system's CA store and the host name (query options such as ``ssl_cert_reqs`` are
+not read: a gate must not talk to an unverified Redis).
 """
 
 from __future__ import annotations

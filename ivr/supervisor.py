@@ -71,10 +71,12 @@ def run_all(settings: Settings) -> int:
     try:
         specs = build_specs(settings)
         check_ports_free(specs)
+        # every process starts at once (the Rasa servers load their models side by side);
+        # readiness is then awaited in order, the action server before the Rasa warm-up turns
         for spec in specs:
             say(f"starting {spec.name} on {spec.address} ...")
-            process = ManagedProcess(spec, settings.data_dir / "log")
-            started.append(process)
+            started.append(ManagedProcess(spec, settings.data_dir / "log"))
+        for process in started:
             process.wait_ready()
             if stopping:
                 return 130

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from urllib.parse import quote
 
 import pytest
 import redis
-from cmp_support import ThrowawayRedis
+from cmp_support import ThrowawayRedis, free_port
 from redis.exceptions import ResponseError
 
 from compliance.redis_pipe import PipelinedScript, pack
@@ -144,3 +146,57 @@ async def test_garbage_from_server_is_a_connection_error_not_a_crash() -> None:
     finally:
         await pipe.close()
         server.close()
+
+
+PASSWORD = "s3cret/with:chars"
+
+
+@pytest.fixture
+def password_redis() -> Iterator[int]:
+    """A private redis-server that requires ``PASSWORD``; yields its port."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            PASSWORD,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=port, password=PASSWORD).ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+async def test_password_from_the_url_is_sent_before_any_script(password_redis: int) -> None:
+    authed = f"redis://:{quote(PASSWORD, safe='')}@127.0.0.1:{password_redis}/2"
+    pipe = PipelinedScript(authed, ECHO, timeout_s=2.0)
+    try:
+        assert (await pipe.run(["k"], ["with auth"]))[0] == "with auth"
+    finally:
+        await pipe.close()
+    assert redis.Redis.from_url(authed).get("k") == b"1"  # in db 2
+    wrong = PipelinedScript(f"redis://:wrong@127.0.0.1:{password_redis}/0", ECHO, timeout_s=2.0)
+    with pytest.raises(ConnectionError, match="setup failed"):
+        await wrong.run(["k"], ["x"])
+    await wrong.close()
