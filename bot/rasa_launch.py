@@ -2,7 +2,7 @@
 
 ``python -m bot.rasa_launch run ...`` takes exactly the arguments of ``rasa run``. Each fix was
 found with py-spy over ``bench/bench_bot.py`` and keeps Rasa's behaviour (tests/bot/
-test_rasa_launch.py checks that); together they took the Rasa process from ~23 to ~5 ms of CPU
+test_rasa_launch.py checks that); together they took the Rasa process from ~23 to ~4 ms of CPU
 per turn:
 
 * Action replies: Rasa checks every custom-action reply with ``jsonschema.validate``, which with
@@ -14,6 +14,9 @@ per turn:
 * ``gc.freeze()`` after the model is loaded (:func:`_freeze_heap_after_load`).
 * One kept-alive HTTP session per endpoint instead of one per action call
   (:func:`_keep_endpoint_sessions`).
+* The logistic-regression input matrix is built in one step (:func:`_direct_intent_matrix`:
+  parse 1.5 -> 0.95 ms, identical intents and confidences) and ``Domain.is_empty`` is
+  answered once per domain (:func:`_cache_domain_emptiness`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,76 @@ def install() -> None:
     _cache_event_types()
     _freeze_heap_after_load()
     _keep_endpoint_sessions()
+    _direct_intent_matrix()
+    _cache_domain_emptiness()
+
+
+def _direct_intent_matrix() -> None:
+    """Build the logistic-regression input in one step instead of scipy block stacking.
+
+    ``LogisticRegressionClassifier._create_X`` stacks each featurizer's sentence features with
+    scipy's ``hstack``/``vstack`` (three stackings per message: ~0.5 ms, a third of a parse).
+    The same matrix, CSR with the same shape, values and dtype, is built here directly from
+    the features' coordinates (featurizers in the message's order, one row per message).
+    Messages with dense features, or of any unexpected shape, take Rasa's own path.
+    """
+    import numpy as np
+    import scipy.sparse
+    from rasa.nlu.classifiers.logistic_regression_classifier import (
+        LogisticRegressionClassifier,
+    )
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+
+    original = LogisticRegressionClassifier._create_X
+
+    def _create_X(self: Any, messages: list[Any]) -> Any:
+        data: list[Any] = []
+        rows: list[Any] = []
+        cols: list[Any] = []
+        dtypes: list[Any] = [np.dtype(np.float64)]  # Rasa stacks with an empty float64 block
+        width = None
+        for row, message in enumerate(messages):
+            offset = 0
+            for feature in message.features:
+                if feature.attribute != TEXT or feature.type != FEATURE_TYPE_SENTENCE:
+                    continue
+                if not feature.is_sparse():
+                    return original(self, messages)
+                coo = feature.features.tocoo()
+                if coo.shape[0] != 1:
+                    return original(self, messages)
+                data.append(coo.data)
+                rows.append(np.full(coo.nnz, row))
+                cols.append(coo.col.astype(np.int64) + offset)
+                dtypes.append(coo.dtype)
+                offset += coo.shape[1]
+            if offset == 0 or (width is not None and width != offset):
+                return original(self, messages)
+            width = offset
+        if width is None:
+            return original(self, messages)
+        values = np.concatenate(data).astype(np.result_type(*dtypes))
+        return scipy.sparse.csr_matrix(
+            (values, (np.concatenate(rows), np.concatenate(cols))), shape=(len(messages), width)
+        )
+
+    LogisticRegressionClassifier._create_X = _create_X
+
+
+def _cache_domain_emptiness() -> None:
+    """``Domain.is_empty`` rebuilt two full domain dicts on every parse (to warn about unseen
+    intents); the answer is kept per domain object, which is not changed while serving."""
+    from rasa.shared.core.domain import Domain
+
+    original = Domain.is_empty
+
+    def is_empty(self: Any) -> bool:
+        cached = self.__dict__.get("_ivr_is_empty")
+        if cached is None:
+            cached = self.__dict__["_ivr_is_empty"] = original(self)
+        return bool(cached)
+
+    Domain.is_empty = is_empty
 
 
 class _KeptSession:

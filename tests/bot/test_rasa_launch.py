@@ -6,6 +6,7 @@ import json
 import subprocess
 import textwrap
 
+from ivr import rasa_model
 from ivr.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
 
 CHECK = textwrap.dedent(
@@ -123,3 +124,46 @@ def test_launcher_keeps_action_reply_validation_and_event_lookup() -> None:
     assert result["sessions_kept"]
     assert result["dispatch_disagreements"] == 0
     assert 400 < result["dispatch_valid_seen"] < 3600  # both outcomes well represented
+
+
+PARSE_CHECK = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.loading import load_data
+    from bot import rasa_launch
+
+    texts = [m.get("text") for m in load_data("nlu/test/test.yml").intent_examples]
+    texts += ["嗯", "喂喂喂 你好 请问 是 张先生 吗 我 这边 是", "12345 abc"]
+    agent = Agent.load(sys.argv[1])
+
+    async def parse_all():
+        out = []
+        for text in texts:
+            parsed = await agent.parse_message(text)
+            out.append([parsed["intent"], parsed["intent_ranking"], parsed["entities"]])
+        return out
+
+    before = asyncio.run(parse_all())
+    rasa_launch.install()
+    after = asyncio.run(parse_all())
+    print(json.dumps({"n": len(texts), "same": before == after,
+                      "diff": [t for t, b, a in zip(texts, before, after) if b != a][:5]}))
+    """
+)
+
+
+def test_launcher_parses_exactly_like_rasa() -> None:
+    model = rasa_model.ensure_model()
+    out = subprocess.run(
+        [str(RASA_VENV / "bin" / "python"), "-c", PARSE_CHECK, str(model.path)],
+        cwd=REPO_ROOT,
+        env=rasa_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["n"] > 170
+    assert result["same"], result["diff"]  # every intent, confidence and ranking identical
