@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+from typing import Any
 
 from ivr import rasa_model
 from ivr.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
@@ -105,17 +106,23 @@ CHECK = textwrap.dedent(
 )
 
 
-def test_launcher_keeps_action_reply_validation_and_event_lookup() -> None:
+def run_in_rasa_env(script: str, *args: str) -> dict[str, Any]:
+    """Run ``script`` with the Rasa environment's Python; its last stdout line is JSON."""
     out = subprocess.run(
-        [str(RASA_VENV / "bin" / "python"), "-c", CHECK],
+        [str(RASA_VENV / "bin" / "python"), "-c", script, *args],
         cwd=REPO_ROOT,
         env=rasa_env(),
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=True,
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_launcher_keeps_action_reply_validation_and_event_lookup() -> None:
+    result = run_in_rasa_env(CHECK)
     assert result["good"] is True
     assert all(message is not None for message in result["rejected"]), result["rejected"]
     assert all("Failed to validate Action server response" in m for m in result["rejected"])
@@ -154,16 +161,6 @@ PARSE_CHECK = textwrap.dedent(
 
 
 def test_launcher_parses_exactly_like_rasa() -> None:
-    model = rasa_model.ensure_model()
-    out = subprocess.run(
-        [str(RASA_VENV / "bin" / "python"), "-c", PARSE_CHECK, str(model.path)],
-        cwd=REPO_ROOT,
-        env=rasa_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_in_rasa_env(PARSE_CHECK, str(rasa_model.ensure_model().path))
     assert result["n"] > 170
     assert result["same"], result["diff"]  # every intent, confidence and ranking identical
