@@ -139,6 +139,8 @@ class ThrowawayRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("throwaway redis-server is already running")  # would leak one
         self.proc = subprocess.Popen(
             [
                 "redis-server",
