@@ -181,9 +181,7 @@ def main() -> None:
         action_port = free_port()
         run_dir = Path(tmp) / "run"
         endpoints = runtime_endpoints(action_port, run_dir)
-        actions = ManagedProcess(
-            dataclasses.replace(action_server_spec(action_port), env=env), run_dir
-        )
+        actions = ManagedProcess(action_server_spec(action_port, env=env), run_dir)
         servers = []
         for i in range(2):
             port = free_port()

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -185,7 +185,11 @@ def runtime_endpoints(action_port: int, run_dir: Path) -> Path:
     return path
 
 
-def action_server_spec(port: int, timeout_s: float = 60.0) -> ServiceSpec:
+def action_server_spec(
+    port: int, timeout_s: float = 60.0, env: Mapping[str, str] | None = None
+) -> ServiceSpec:
+    """The rasa-sdk action server on 127.0.0.1 only: it writes DNC entries and consents, so it
+    must never listen on a public interface (rasa-sdk binds 0.0.0.0 unless SANIC_HOST says)."""
     return ServiceSpec(
         name="actions",
         argv=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
@@ -193,6 +197,7 @@ def action_server_spec(port: int, timeout_s: float = 60.0) -> ServiceSpec:
         port=port,
         ready=http_ok(f"http://127.0.0.1:{port}/health"),
         timeout_s=timeout_s,
+        env={**(os.environ if env is None else env), "SANIC_HOST": "127.0.0.1"},
     )
 
 

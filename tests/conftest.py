@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,13 +54,12 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
     run_dir: Path = tmp_path_factory.mktemp("rasa-run")
     settings = isolated_settings(tmp_path_factory.mktemp("bot-data"))
     action_port, rasa_port = free_port(), free_port()
-    spec = action_server_spec(action_port)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
     env |= {
         "IVR_DATA_DIR": str(settings.data_dir),
         "IVR_DATABASE_URL": str(settings.database_url),
     }
-    actions = ManagedProcess(dataclasses.replace(spec, env=env), run_dir)
+    actions = ManagedProcess(action_server_spec(action_port, env=env), run_dir)
     rasa = ManagedProcess(
         rasa_spec(model.path, rasa_port, runtime_endpoints(action_port, run_dir), 180.0), run_dir
     )
