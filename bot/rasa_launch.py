@@ -30,7 +30,7 @@ KEEPALIVE_S = 2.0
 
 
 def install() -> None:
-    """Replace ``RemoteAction._validate_action_result`` by the cached-validator version."""
+    """Install every fix listed in the module docstring (a second call does nothing)."""
     from jsonschema import ValidationError, validators
     from jsonschema.exceptions import best_match
     from rasa.core.actions.action import RemoteAction

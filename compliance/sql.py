@@ -182,8 +182,9 @@ _SQLITE_ROWS_PER_INSERT = min(500, _SQLITE_MAX_VARS // len(_DECISION_COLUMNS))
 
 
 @functools.lru_cache(maxsize=8)
-def _sqlite_multi_insert(n_rows: int) -> str:
-    row = "(" + ", ".join("?" * len(_DECISION_COLUMNS)) + ")"
+def _insert_decisions_sql(mark: str, n_rows: int = 1) -> str:
+    """``INSERT`` of ``n_rows`` decision rows with the driver's placeholder ``mark``."""
+    row = "(" + ", ".join([mark] * len(_DECISION_COLUMNS)) + ")"
     return (
         f"INSERT INTO {decisions.name} ({', '.join(_DECISION_COLUMNS)}) "
         f"VALUES {', '.join([row] * n_rows)}"
@@ -196,11 +197,7 @@ class SqlLedger:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._insert_decisions_sql = (
-            f"INSERT INTO {decisions.name} ({', '.join(_DECISION_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_DECISION_COLUMNS))})"
-        )
+        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
     # --- DNC -----------------------------------------------------------------------------
     def add_dnc(
@@ -416,8 +413,7 @@ class SqlLedger:
         """The row as driver parameters, in column order (see :meth:`log_encoded_decisions`).
 
         The gate encodes each decision on its own loop as it is made, so the background writer
-        only runs the driver's C ``executemany``: a batch of thousands of rows then holds the
-        GIL for about a millisecond instead of stalling every gate call for ten or more.
+        only hands ready parameters to the driver and holds the GIL as little as possible.
         """
         at = r.decided_at.astimezone(UTC)
         return (
@@ -435,9 +431,6 @@ class SqlLedger:
             r.dry_run,
         )
 
-    def log_decisions(self, rows: Sequence[DecisionRow]) -> None:
-        self.log_encoded_decisions([self.encode_decision(r) for r in rows])
-
     def log_encoded_decisions(self, rows: Sequence[EncodedDecision]) -> None:
         """Insert rows made by :meth:`encode_decision` in one transaction.
 
@@ -450,12 +443,12 @@ class SqlLedger:
             return
         with self.engine.begin() as conn:
             if not self._sqlite:
-                conn.exec_driver_sql(self._insert_decisions_sql, list(rows))
+                conn.exec_driver_sql(_insert_decisions_sql(self._mark), list(rows))
                 return
             for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
                 chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
                 conn.exec_driver_sql(
-                    _sqlite_multi_insert(len(chunk)), tuple(v for row in chunk for v in row)
+                    _insert_decisions_sql("?", len(chunk)), tuple(v for row in chunk for v in row)
                 )
 
     def decisions_for(self, attempt_id: str) -> list[dict[str, object]]:

@@ -219,7 +219,7 @@ def rasa_spec(
     argv = [
         str(RASA_VENV / "bin" / "python"),
         "-m",
-        "bot.rasa_launch",  # `rasa run` with the cached action-reply validator
+        "bot.rasa_launch",  # `rasa run` with its hot-path fixes
         "run",
         "--enable-api",
         "-i",

@@ -169,8 +169,10 @@ class Settings(BaseSettings):
         """One URL per Rasa server: ``rasa_url`` and the next ``rasa_processes - 1`` ports."""
         base = urlsplit(self.rasa_url)
         port = base.port or 5005
+        host = base.hostname or "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host  # an IPv6 literal
         return [
-            urlunsplit(base._replace(netloc=f"{base.hostname}:{port + i}")).rstrip("/")
+            urlunsplit(base._replace(netloc=f"{host}:{port + i}")).rstrip("/")
             for i in range(self.rasa_processes)
         ]
 

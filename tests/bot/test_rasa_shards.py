@@ -31,6 +31,8 @@ def test_settings_give_consecutive_ports() -> None:
         "http://127.0.0.1:5006",
         "http://127.0.0.1:5007",
     ]
+    v6 = Settings(rasa_url="http://[::1]:5005", rasa_processes=2)
+    assert v6.rasa_urls == ["http://[::1]:5005", "http://[::1]:5006"]
     one = Settings(rasa_url="http://10.0.0.5:6000/", rasa_processes=1)
     assert one.rasa_urls == ["http://10.0.0.5:6000"]
     assert Settings().rasa_processes == 2  # the measured default (README, Performance)

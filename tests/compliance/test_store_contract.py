@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cmp_support import Clock, MemorySink, fresh_number
@@ -137,4 +137,8 @@ async def test_decisions_are_logged_with_rules_version(svc_any: Svc, count: int)
     rows = svc.ledger.decisions_for(d.attempt_id)
     assert len(rows) == count
     assert rows[0]["rules_version"] == "t-1" and rows[0]["counted"] is True
+    decided = rows[0]["decided_at"]  # written pre-encoded; read back through SQLAlchemy
+    assert isinstance(decided, datetime)
+    decided_utc = decided if decided.tzinfo else decided.replace(tzinfo=UTC)
+    assert abs(decided_utc - svc.clock()) < timedelta(seconds=5)
     assert n not in str(rows[0]) and n[3:] not in str(rows[0])
