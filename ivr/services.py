@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -119,10 +120,42 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_floor() -> int:
+    """Lowest port the kernel hands to outgoing connections (Linux default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port_block(count: int, host: str = "127.0.0.1") -> int:
+    """First of ``count`` consecutive ports free on ``host`` now (for tests and tools).
+
+    Ports come from below the kernel's ephemeral range, so an outgoing connection opened later
+    (to Redis, PostgreSQL, ...) cannot take one before its server binds it, and a port is never
+    handed out twice by one process. ``IVR_RASA_PROCESSES=2`` needs two consecutive ports.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    rng = random.SystemRandom()
+    low, high = 10000, _ephemeral_floor() - count
+    if high - low < 1000:  # an unusual kernel setting: fall back to the top of the range
+        low, high = 10000, 65535 - count
+    for _ in range(500):
+        base = rng.randrange(low, high)
+        block = range(base, base + count)
+        if _HANDED_OUT.isdisjoint(block) and all(port_is_free(host, p) for p in block):
+            _HANDED_OUT.update(block)
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found on {host}")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port free on ``host`` now; see :func:`free_port_block`."""
+    return free_port_block(1, host)
 
 
 def check_ports_free(specs: Sequence[ServiceSpec]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
@@ -19,6 +18,7 @@ from compliance.service import ComplianceService
 from compliance.sql import SqlGateStore, SqlLedger
 from ivr.db import make_engine
 from ivr.evidence import EvidenceKind
+from ivr.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -119,12 +119,6 @@ def build(
         clock=clock or Clock(SH_NOON),
     )
     return svc, sink
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ThrowawayRedis:

@@ -11,10 +11,11 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from cmp_support import ThrowawayRedis, free_port
+from cmp_support import ThrowawayRedis
 from redis.exceptions import ResponseError
 
 from compliance.redis_pipe import PipelinedScript, pack
+from ivr.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ECHO = "return {ARGV[1], redis.call('INCR', KEYS[1])}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ivr.services import free_port
+from ivr.services import free_port, free_port_block
 from ivr.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,9 @@ IVR = str(Path(sys.executable).parent / "ivr")
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
-    ports = {name: free_port() for name in ("RASA", "ACTION", "ESL", "CONSOLE")}
+    # two Rasa servers (the default) listen on consecutive ports
+    ports = {"RASA": free_port_block(2)}
+    ports.update({name: free_port() for name in ("ACTION", "ESL", "CONSOLE")})
     env.update(
         IVR_DATA_DIR=str(tmp_path),
         IVR_RASA_URL=f"http://127.0.0.1:{ports['RASA']}",

@@ -17,6 +17,7 @@ from ivr.services import (
     ServiceSpec,
     check_ports_free,
     free_port,
+    free_port_block,
     tcp_open,
 )
 
@@ -88,3 +89,15 @@ def test_service_that_never_gets_ready_times_out(tmp_path: Path) -> None:
             process.wait_ready()
     finally:
         process.stop()
+
+
+def test_free_port_blocks_are_consecutive_distinct_and_outside_the_ephemeral_range() -> None:
+    floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    bases = [free_port_block(2) for _ in range(50)]
+    taken = [p for base in bases for p in (base, base + 1)]
+    assert len(set(taken)) == len(taken)  # never handed out twice
+    assert all(p < floor for p in taken)  # outgoing connections cannot take them
+    for base in bases[:5]:
+        for port in (base, base + 1):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", port))  # free when handed out
