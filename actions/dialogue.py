@@ -23,6 +23,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import scripts
+from actions.disclosure import risk_warning_text
 from actions.scripts import Product
 from actions.session import ActionDisclosure
 from actions.stores import (
@@ -166,7 +167,7 @@ async def consent_on_record(call: Call, stores: Stores) -> bool:
 def pitch(call: Call, voice: Voice) -> list[EventType]:
     """The product script and the mandatory risk warning. Callers check consent first."""
     voice.say(scripts.product_script(call.product), kind="marketing")
-    voice.say(scripts.RISK_WARNING, barge_in=False, kind="risk_warning")
+    voice.say(risk_warning_text(), barge_in=False, kind="risk_warning")
     voice.say(scripts.PITCH_QUESTION, kind="marketing")
     return [SlotSet("stage", PITCH)]
 
@@ -519,7 +520,7 @@ class ActionProductQuestion(BotAction):
             )
         if call.stage != CLOSED and await consent_on_record(call, stores):
             voice.say(call.product.details, kind="marketing")
-            voice.say(scripts.RISK_WARNING, barge_in=False, kind="risk_warning")
+            voice.say(risk_warning_text(), barge_in=False, kind="risk_warning")
             voice.say(scripts.PITCH_QUESTION, kind="marketing")
             return [SlotSet("stage", PITCH)]
         return await prompt_current(call, voice, stores)
@@ -532,7 +533,7 @@ class ActionRiskClarification(BotAction):
 
     async def act(self, call: Call, voice: Voice, stores: Stores) -> list[EventType]:
         voice.say(scripts.NO_GUARANTEE, barge_in=False, kind="risk_warning")
-        voice.say(scripts.RISK_WARNING, barge_in=False, kind="risk_warning")
+        voice.say(risk_warning_text(), barge_in=False, kind="risk_warning")
         if call.stage == CLOSED:
             return []
         return await prompt_current(call, voice, stores)

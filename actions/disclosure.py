@@ -1,8 +1,9 @@
-"""The mandatory opening disclosure (invariant 4): institution, bot ID, recording notice.
+"""The regulated wording the bot shares with the IVR flows: the mandatory opening disclosure
+(invariant 4: institution, bot ID, recording notice) and the mandatory risk warning.
 
-The wording is the ``disclosure`` entry of the shared prompt table (``ivr_flows/prompts.yaml``),
-so the IVR flows and the bot say the same words; the institution and bot ID come from call
-metadata and are never hard-coded.
+Both are entries of the shared prompt table (``ivr_flows/prompts.yaml``: ``disclosure`` and
+``risk_warning``), so the IVR flows and the bot say the same filed words; the institution and bot
+ID come from call metadata and are never hard-coded.
 """
 
 from __future__ import annotations
@@ -16,18 +17,23 @@ from flows.registry import DEFAULT_FLOWS_DIR, PROMPTS_FILE, load_prompt_table
 from ivr.errors import ConfigError, RemoteProtocolError
 
 
-@lru_cache(maxsize=1)
-def _disclosure_template() -> str:
+@lru_cache(maxsize=4)
+def _shared_text(prompt_id: str) -> str:
     prompts, issues = load_prompt_table(DEFAULT_FLOWS_DIR / PROMPTS_FILE)
-    template = prompts.get("disclosure")
-    if issues or template is None or template.text is None:
-        raise ConfigError(f"the prompt table has no valid disclosure text: {issues}")
-    return template.text
+    prompt = prompts.get(prompt_id)
+    if issues or prompt is None or prompt.text is None:
+        raise ConfigError(f"the prompt table has no valid {prompt_id} text: {issues}")
+    return prompt.text
 
 
 def disclosure_text(institution: str, bot_id: str) -> str:
     """The disclosure sentence spoken before anything else in every bot call."""
-    return render(_disclosure_template(), {"institution": institution, "bot_id": bot_id})
+    return render(_shared_text("disclosure"), {"institution": institution, "bot_id": bot_id})
+
+
+def risk_warning_text() -> str:
+    """The mandatory risk warning, spoken without barge-in after any product content."""
+    return _shared_text("risk_warning")
 
 
 def call_facts(metadata: Mapping[str, Any] | None) -> dict[str, str]:

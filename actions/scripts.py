@@ -2,14 +2,13 @@
 
 Marketing content (the product script) is only ever built by :func:`product_script` and only
 spoken by the actions after consent for the marketing purpose is on record (invariant 5). The
-risk warning is mandatory after any product content and is spoken without barge-in.
+risk warning is mandatory after any product content and is spoken without barge-in; its words,
+like the disclosure's, come from the shared prompt table (:mod:`actions.disclosure`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-RISK_WARNING = "理财有风险，投资需谨慎。"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import dialogue
-from actions.scripts import DEFAULT_PRODUCT, RISK_WARNING
+from actions.disclosure import risk_warning_text
+from actions.scripts import DEFAULT_PRODUCT
 from actions.session import ActionSessionStart
 from actions.stores import Stores, reset_stores
 from ivr.db import migrate
@@ -98,7 +99,7 @@ async def test_inv5_consent_is_recorded_before_the_pitch(stores: Stores) -> None
     said, events = await run(dialogue.ActionAffirm(), t)
     assert kinds(said) == ["marketing", "risk_warning", "marketing"]
     assert said[0]["text"] == DEFAULT_PRODUCT.script
-    assert said[1]["text"] == RISK_WARNING and said[1]["barge_in"] is False
+    assert said[1]["text"] == risk_warning_text() and said[1]["barge_in"] is False
     assert slot(events, "consent_recorded") is True
     [rec] = await stores.compliance.list_consents(caller)
     assert (rec.purpose, rec.scope, rec.channel) == ("marketing", "campaign:c1", "voice_bot")

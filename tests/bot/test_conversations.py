@@ -20,7 +20,7 @@ from bot_conversation import (
     transfer,
 )
 
-from actions.scripts import RISK_WARNING
+from actions.disclosure import risk_warning_text
 from bot.client import RasaClient
 from bot.directives import Hangup, Say, Transfer
 from records.evidence_store import SqlEvidenceLog
@@ -59,7 +59,7 @@ def assert_pitch(directives: list[Any]) -> None:
     marketing = [d for d in directives if is_marketing(d)]
     warnings = [d for d in directives if isinstance(d, Say) and d.kind == "risk_warning"]
     assert marketing, f"no product script in {directives}"
-    assert any(RISK_WARNING in w.text and w.barge_in is False for w in warnings)
+    assert any(risk_warning_text() in w.text and w.barge_in is False for w in warnings)
     assert directives.index(warnings[0]) > directives.index(marketing[0])
 
 
