@@ -33,11 +33,15 @@ format: setup
 	$(VENV)/ruff format .
 	$(VENV)/ruff check --fix .
 
-# Re-pin the app environment after changing dependencies in pyproject.toml.
-lock:
-	$(VENV)/pip freeze --exclude-editable | grep -v '^ivr==' > constraints/app.txt
+# Re-pin the app environment after changing dependencies in pyproject.toml: installs what
+# pyproject asks for, then pins ivr's dependency closure only (scripts/lock.py), never hand-installed tools.
+lock: setup
+	$(VENV)/pip install -q -c constraints/app.txt -e '.[dev,speech,funasr,s3,bench]'
+	$(VENV)/python scripts/lock.py > constraints/app.txt.new
+	mv constraints/app.txt.new constraints/app.txt
 
 bench: setup services train
+	@$(VENV)/pip install -q -c constraints/app.txt -e '.[bench]'
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
 
 clean:
