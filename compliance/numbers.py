@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
+from ivr.phone import mask_parsed
+
 DEFAULT_REGION = "CN"
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -26,18 +28,15 @@ class Number:
     e164: str
     country: str | None  # ISO 3166 region, e.g. "CN"
     zones: tuple[str, ...]  # IANA zones from the number's data, never empty
-    masked: str  # "+86 138****5678", safe for logs
+    masked: str  # "138****5678" (ivr.phone.mask_parsed), safe for logs
 
 
 def _mask(num: phonenumbers.PhoneNumber) -> str:
-    nsn = phonenumbers.national_significant_number(num)
-    if len(nsn) <= 7:
-        return f"+{num.country_code} {'*' * len(nsn)}"
-    return f"+{num.country_code} {nsn[:3]}{'*' * (len(nsn) - 7)}{nsn[-4:]}"
+    return mask_parsed(num, DEFAULT_REGION)
 
 
 def mask_e164(e164: str) -> str:
-    """``+8613812345678`` -> ``+86 138****5678``; safe for logs."""
+    """``+8613812345678`` -> ``138****5678`` (the product's one rule, :func:`ivr.phone.mask`)."""
     try:
         num = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

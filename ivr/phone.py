@@ -1,4 +1,4 @@
-"""Phone numbers: normalise to E.164 and mask for display (``138****5678``).
+"""Phone numbers: normalise to E.164 and mask for display and logs (``138****5678``).
 
 Pure helpers over the ``phonenumbers`` library, shared by every package. A clear number is
 customer data: store it only SM4-encrypted, look it up by its blind index
@@ -32,17 +32,28 @@ def normalize(number: str, region: str = DEFAULT_REGION) -> str:
 
 
 def mask(number: str, region: str = DEFAULT_REGION) -> str:
-    """The number for display: national digits with the middle hidden, e.g. ``138****5678``.
+    """The number for display and logs: ``138****5678``; see :func:`mask_parsed`.
 
-    Keeps the first 3 and last 4 digits of the national significant number (11-digit Chinese
-    mobiles read ``138****5678``); shorter numbers keep fewer. Text that does not parse is
-    masked entirely but for its last 2 characters.
+    Text that does not parse is masked entirely but for its last 2 characters.
     """
     try:
-        digits = _national_digits(number, region)
+        parsed = _parse(number, region)
+        if not phonenumbers.national_significant_number(parsed):
+            raise InvalidPhoneNumberError("not a phone number")
     except InvalidPhoneNumberError:
         text = "".join(ch for ch in number if not ch.isspace())
         return "*" * max(len(text) - 2, 0) + text[-2:]
+    return mask_parsed(parsed, region)
+
+
+def mask_parsed(parsed: phonenumbers.PhoneNumber, region: str = DEFAULT_REGION) -> str:
+    """The one masking rule of the product (logs, ledgers, evidence, CLI, console).
+
+    Keeps the first 3 and last 4 digits of the national significant number (11-digit Chinese
+    mobiles read ``138****5678``); shorter numbers keep fewer. Numbers of another country than
+    ``region`` carry their country code: ``+1 415***2671``.
+    """
+    digits: str = phonenumbers.national_significant_number(parsed)
     n = len(digits)
     if n >= 8:
         head, tail = 3, 4
@@ -50,7 +61,10 @@ def mask(number: str, region: str = DEFAULT_REGION) -> str:
         head, tail = 1, 2
     else:
         head, tail = 0, 1
-    return digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
+    masked = digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
+    if phonenumbers.region_code_for_number(parsed) == region:
+        return masked
+    return f"+{parsed.country_code} {masked}"
 
 
 def _parse(number: str, region: str) -> phonenumbers.PhoneNumber:
@@ -62,10 +76,3 @@ def _parse(number: str, region: str) -> phonenumbers.PhoneNumber:
         return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumberError("not a phone number") from exc
-
-
-def _national_digits(number: str, region: str) -> str:
-    digits: str = phonenumbers.national_significant_number(_parse(number, region))
-    if not digits:
-        raise InvalidPhoneNumberError("not a phone number")
-    return digits

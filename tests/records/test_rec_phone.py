@@ -31,3 +31,14 @@ def test_mask() -> None:
     assert mask("13812345678") == "138****5678"
     assert mask("+862168888888") == "216***8888"
     assert mask("garbage!") == "******e!"
+    assert mask("+1 650 253 0000") == "+1 650***0000"  # another country keeps its code
+    assert mask("+852 5123 4567") == "+852 512*4567"
+
+
+def test_one_masking_rule_across_the_product() -> None:
+    from compliance.numbers import mask_e164, parse_number
+
+    for raw in ("13812345678", "+862168888888", "+16502530000", "+85251234567"):
+        parsed = parse_number(raw)
+        assert parsed is not None
+        assert parsed.masked == mask_e164(parsed.e164) == mask(raw)
