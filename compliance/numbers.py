@@ -31,17 +31,13 @@ class Number:
     masked: str  # "138****5678" (ivr.phone.mask_parsed), safe for logs
 
 
-def _mask(num: phonenumbers.PhoneNumber) -> str:
-    return mask_parsed(num, DEFAULT_REGION)
-
-
 def mask_e164(e164: str) -> str:
     """``+8613812345678`` -> ``138****5678`` (the product's one rule, :func:`ivr.phone.mask`)."""
     try:
         num = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return "***"
-    return _mask(num)
+    return mask_parsed(num, DEFAULT_REGION)
 
 
 @lru_cache(maxsize=65536)
@@ -63,7 +59,7 @@ def parse_number(raw: str, default_zone: str = "Asia/Shanghai") -> Number | None
     )
     if not zones:
         zones = (default_zone,)
-    return Number(e164=e164, country=country, zones=zones, masked=_mask(num))
+    return Number(e164=e164, country=country, zones=zones, masked=mask_parsed(num, DEFAULT_REGION))
 
 
 @lru_cache(maxsize=512)

@@ -38,9 +38,9 @@ def mask(number: str, region: str = DEFAULT_REGION) -> str:
     """
     try:
         parsed = _parse(number, region)
-        if not phonenumbers.national_significant_number(parsed):
-            raise InvalidPhoneNumberError("not a phone number")
     except InvalidPhoneNumberError:
+        parsed = None
+    if parsed is None or not phonenumbers.national_significant_number(parsed):
         text = "".join(ch for ch in number if not ch.isspace())
         return "*" * max(len(text) - 2, 0) + text[-2:]
     return mask_parsed(parsed, region)
