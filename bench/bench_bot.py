@@ -35,16 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.client import CallMetadata, RasaClient, shard_for  # noqa: E402
-from ivr import rasa_model  # noqa: E402
 from ivr.db import migrate  # noqa: E402
-from ivr.services import (  # noqa: E402
+from ivr.settings import Settings  # noqa: E402
+from shell import rasa_model  # noqa: E402
+from shell.services import (  # noqa: E402
     ManagedProcess,
     action_server_spec,
     free_port,
     rasa_spec,
     runtime_endpoints,
 )
-from ivr.settings import Settings  # noqa: E402
 
 TURNS = ("喂你好", "你说啥没听清", "你是哪个公司的", "可以你说吧", "收益率是多少")
 CALLS_PER_WORKER = {1: 40, 8: 12, 32: 5}

@@ -1,4 +1,4 @@
-"""`ivr` commands of the compliance package (registered by :mod:`ivr.cli`).
+"""`ivr` commands of the compliance package (registered by :mod:`shell.cli`).
 
 ``ivr gate check`` (dry run, never counts), ``ivr dnc add|check|remove``,
 ``ivr consent grant|list|revoke``, ``ivr rules validate|show|reload``. Every command takes

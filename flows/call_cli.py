@@ -30,18 +30,18 @@ import yaml
 from flows.adapters import AsrListener, SidecarListener
 from flows.app import build_deps
 from flows.orchestrator import CallOrchestrator
-from ivr import rasa_model
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.phone import mask
-from ivr.services import (
+from ivr.settings import Settings, get_settings
+from shell import rasa_model
+from shell.services import (
     ManagedProcess,
     action_server_spec,
     free_port,
     rasa_spec,
     runtime_endpoints,
 )
-from ivr.settings import Settings, get_settings
 from speech.factory import build_asr
 from telephony.server import OutboundServer, ServerConfig
 from telephony.simulator import CallerScript, SimulatedCall, Turn

@@ -1,4 +1,4 @@
-"""`ivr` commands of the telephony package (registered by :mod:`ivr.cli`).
+"""`ivr` commands of the telephony package (registered by :mod:`shell.cli`).
 
 ``ivr esl parse FILE``: decode a capture transcript (``>>> client n`` / ``<<< server n``) or a raw
 byte stream from FreeSWITCH and summarise its frames. ``ivr esl call``: place one simulated call

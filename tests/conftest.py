@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from ivr import rasa_model
 from ivr.db import migrate
-from ivr.services import (
+from ivr.settings import Settings
+from shell import rasa_model
+from shell.services import (
     ManagedProcess,
     action_server_spec,
     free_port,
     rasa_spec,
     runtime_endpoints,
 )
-from ivr.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from bot.client import RasaClient
 from ivr.errors import DependencyUnavailableError, RemoteProtocolError
-from ivr.services import free_port
+from shell.services import free_port
 
 
 async def test_rasa_down_is_dependency_unavailable() -> None:

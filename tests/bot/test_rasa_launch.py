@@ -7,8 +7,8 @@ import subprocess
 import textwrap
 from typing import Any
 
-from ivr import rasa_model
-from ivr.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
+from shell import rasa_model
+from shell.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
 
 CHECK = textwrap.dedent(
     """

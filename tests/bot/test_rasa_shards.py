@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.client import CallMetadata, RasaClient, shard_for
-from ivr import rasa_model
-from ivr.services import ManagedProcess, free_port, rasa_spec, runtime_endpoints
 from ivr.settings import Settings
+from shell import rasa_model
+from shell.services import ManagedProcess, free_port, rasa_spec, runtime_endpoints
 
 
 def test_shard_is_stable_and_spreads_calls() -> None:

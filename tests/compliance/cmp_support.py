@@ -18,7 +18,7 @@ from compliance.service import ComplianceService
 from compliance.sql import SqlGateStore, SqlLedger
 from ivr.db import make_engine
 from ivr.evidence import EvidenceKind
-from ivr.services import free_port
+from shell.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

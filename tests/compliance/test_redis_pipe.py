@@ -15,7 +15,7 @@ from cmp_support import ThrowawayRedis
 from redis.exceptions import ResponseError
 
 from compliance.redis_pipe import PipelinedScript, pack
-from ivr.services import free_port
+from shell.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ECHO = "return {ARGV[1], redis.call('INCR', KEYS[1])}"

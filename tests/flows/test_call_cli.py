@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.call_cli import turns_from_args, turns_from_script
-from ivr.cli import app
 from ivr.errors import IvrError
 from ivr.settings import get_settings
+from shell.cli import app
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 

@@ -22,9 +22,9 @@ from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.errors import ConfigError
 from ivr.evidence import EvidenceKind
-from ivr.services import free_port
 from ivr.settings import Settings
 from records.vault import Actor, RecordingQuery
+from shell.services import free_port
 from telephony.server import OutboundServer, ServerConfig
 from telephony.simulator import CallerScript, SimulatedCall, Turn
 

@@ -19,8 +19,8 @@ from flows.app import Built, build_deps
 from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.evidence import EvidenceKind
-from ivr.services import free_port
 from ivr.settings import Settings
+from shell.services import free_port
 from speech.fakes import ScriptedASR
 from telephony.esl import Api
 from telephony.server import OutboundServer, ServerConfig

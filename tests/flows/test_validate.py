@@ -125,7 +125,7 @@ def test_committed_json_schema_matches_the_model() -> None:
 def test_cli_validate_json_reports_errors(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from ivr.cli import app
+    from shell.cli import app
 
     (tmp_path / "prompts.yaml").write_text((DEFAULT_FLOWS_DIR / "prompts.yaml").read_text())
     (tmp_path / "bad.yaml").write_text(GOOD.replace("on_refused: bye", "on_refused: pitch"))

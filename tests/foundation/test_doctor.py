@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ivr.cli import app
-from ivr.services import free_port
 from ivr.settings import get_settings
+from shell.cli import app
+from shell.services import free_port
 
 
 @pytest.fixture

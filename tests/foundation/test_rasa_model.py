@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ivr import rasa_model
 from ivr.settings import REPO_ROOT
+from shell import rasa_model
 
 
 def _copy_project(dst: Path) -> Path:

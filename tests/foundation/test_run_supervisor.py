@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ivr.services import free_port, free_port_block
 from ivr.settings import REPO_ROOT
+from shell.services import free_port, free_port_block
 
 pytestmark = pytest.mark.slow
 

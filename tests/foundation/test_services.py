@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ivr.errors import DependencyUnavailableError
-from ivr.services import (
+from shell.services import (
     ManagedProcess,
     PortInUseError,
     ServiceSpec,

@@ -23,7 +23,6 @@ from pydantic import SecretStr
 
 from ivr.db import make_engine
 from ivr.errors import ConfigError, IntegrityError, LocalProtocolError, StoreUnavailableError
-from ivr.services import free_port
 from ivr.settings import Settings
 from records.blobstore import BlobNotFoundError, FileBlobStore
 from records.blobstore_s3 import MIN_PART_SIZE, S3BlobStore, make_client
@@ -31,6 +30,7 @@ from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.ports import BlobStore
 from records.vault import Actor, RecordingMeta, RecordingQuery, RetentionPolicy, Role, Vault
+from shell.services import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client

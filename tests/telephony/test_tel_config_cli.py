@@ -9,7 +9,7 @@ from pathlib import Path
 from tel_captures import CAPTURE_DIR
 from typer.testing import CliRunner
 
-from ivr.cli import app
+from shell.cli import app
 
 FS_DIR = Path(__file__).parents[2] / "telephony" / "freeswitch"
 

@@ -13,9 +13,10 @@ from dataclasses import replace
 from types import FrameType
 from urllib.parse import urlsplit
 
-from ivr import rasa_model
 from ivr.errors import IvrError
-from ivr.services import (
+from ivr.settings import Settings
+from shell import rasa_model
+from shell.services import (
     ManagedProcess,
     ServiceSpec,
     action_server_spec,
@@ -25,7 +26,6 @@ from ivr.services import (
     rasa_spec,
     runtime_endpoints,
 )
-from ivr.settings import Settings
 
 WHAT_EACH_DOES = {
     "actions": "rasa-sdk action server",

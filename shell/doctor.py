@@ -12,9 +12,9 @@ import redis
 import sqlalchemy
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import rasa_model
 from ivr.db import make_engine
 from ivr.settings import Settings, mask_url
+from shell import rasa_model
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ import flows.cli
 import records.cli
 import speech.cli
 import telephony.cli
-from ivr import doctor as doctor_mod
-from ivr import rasa_model, supervisor
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.settings import get_settings
+from shell import doctor as doctor_mod
+from shell import rasa_model, supervisor
 
 app = typer.Typer(
     name="ivr",

@@ -25,8 +25,8 @@ import httpx
 import yaml
 
 from ivr.errors import DependencyUnavailableError, IvrError
-from ivr.rasa_model import RASA_VENV, rasa_env
 from ivr.settings import REPO_ROOT
+from shell.rasa_model import RASA_VENV, rasa_env
 
 APP_PYTHON = Path(sys.executable)
 
