@@ -1,4 +1,7 @@
-"""SQLAlchemy Core tables of the records package (schema owned by ``records_*`` migrations)."""
+"""SQLAlchemy Core tables of the records package.
+
+Defined once here; the ``records_*`` migrations create them, and a test fails on drift.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ evidence_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+sa.Index("ix_evidence_log_call_id", evidence_log.c.call_id)
+sa.Index("ix_evidence_log_kind", evidence_log.c.kind)
 
 recordings = sa.Table(
     "recordings",
@@ -55,6 +60,8 @@ recordings = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("stored_at", sa.DateTime),
 )
+for _col in ("call_id", "customer_bi", "campaign", "business_type", "started_at", "status"):
+    sa.Index(f"ix_recordings_{_col}", recordings.c[_col])
 
 recording_flags = sa.Table(
     "recording_flags",
@@ -67,6 +74,7 @@ recording_flags = sa.Table(
     ),
     sa.Column("flag", sa.String(64), primary_key=True),
 )
+sa.Index("ix_recording_flags_flag", recording_flags.c.flag)
 
 recording_access = sa.Table(
     "recording_access",
@@ -80,3 +88,4 @@ recording_access = sa.Table(
     sa.Column("allowed", sa.Boolean, nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
 )
+sa.Index("ix_recording_access_recording_id", recording_access.c.recording_id)

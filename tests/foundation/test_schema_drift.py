@@ -1,0 +1,61 @@
+"""Tables are defined once (SQLAlchemy metadata); the Alembic migrations must build exactly them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from ivr.db import make_engine, migrate
+from shell.schema import ALL_METADATA
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'drift.db'}"
+        migrate(url)
+        yield url
+        return
+    name = f"ivr_drift_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drift(url: str, metadata: list[sa.MetaData]) -> list[object]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+def test_migrations_build_exactly_the_tables_the_code_defines(migrated_url: str) -> None:
+    assert drift(migrated_url, list(ALL_METADATA)) == []
+
+
+def test_a_column_missing_from_the_migrations_is_reported(migrated_url: str) -> None:
+    extra = sa.MetaData()
+    for metadata in ALL_METADATA:
+        for table in metadata.tables.values():
+            table.to_metadata(extra)
+    sa.Table("compliance_dnd", extra, sa.Column("note", sa.Text), extend_existing=True)
+    changes = drift(migrated_url, [extra])
+    assert [change[0] for change in changes] == ["add_column"]  # type: ignore[index]
