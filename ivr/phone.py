@@ -7,6 +7,8 @@ customer data: store it only SM4-encrypted, look it up by its blind index
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import phonenumbers
 
 from ivr.errors import IvrError
@@ -31,18 +33,61 @@ def normalize(number: str, region: str = DEFAULT_REGION) -> str:
     return e164
 
 
+WITHHELD = "withheld"
+"""How a caller id without digits (``anonymous``, ``private``, empty) is shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerNumber:
+    """A number that identifies a customer: valid, in E.164 (``+8613812345678``).
+
+    Made only by :func:`customer_number` at the edge where a caller id or a list row comes in;
+    code further in takes ``CustomerNumber | None`` and so cannot forget the caller who has no
+    usable number (withheld, an extension, garbage). ``str()`` and ``repr()`` show the masked
+    form, so a stray log line or traceback never carries the clear number.
+    """
+
+    e164: str
+
+    @property
+    def masked(self) -> str:
+        return mask(self.e164)
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __repr__(self) -> str:
+        return f"CustomerNumber({self.masked})"
+
+
+def customer_number(raw: str | None, region: str = DEFAULT_REGION) -> CustomerNumber | None:
+    """The customer number in ``raw`` (a caller id, a dialled number, a list cell), or ``None``
+    when it identifies no customer: withheld or anonymous, an extension, text that is not a valid
+    number."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return CustomerNumber(normalize(raw, region))
+    except InvalidPhoneNumberError:
+        return None
+
+
 def mask(number: str, region: str = DEFAULT_REGION) -> str:
     """The number for display and logs: ``138****5678``; see :func:`mask_parsed`.
 
-    Text that does not parse is masked entirely but for its last 2 characters.
+    A caller id that is not a phone number is shown without its content: ``withheld`` when it
+    has no digits (``anonymous``, ``private``), else its digits starred but for the last one
+    (extension ``1000`` reads ``***0``).
     """
     try:
         parsed = _parse(number, region)
     except InvalidPhoneNumberError:
         parsed = None
     if parsed is None or not phonenumbers.national_significant_number(parsed):
-        text = "".join(ch for ch in number if not ch.isspace())
-        return "*" * max(len(text) - 2, 0) + text[-2:]
+        digits = "".join(ch for ch in number if ch.isdigit())
+        if not digits:
+            return WITHHELD
+        return "*" * (len(digits) - 1) + digits[-1]
     return mask_parsed(parsed, region)
 
 

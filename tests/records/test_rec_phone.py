@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.phone import InvalidPhoneNumberError, mask, normalize
+from ivr.phone import CustomerNumber, InvalidPhoneNumberError, customer_number, mask, normalize
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def test_mask() -> None:
     assert mask("+8613812345678") == "138****5678"
     assert mask("13812345678") == "138****5678"
     assert mask("+862168888888") == "216***8888"
-    assert mask("garbage!") == "******e!"
+    assert mask("garbage!") == "withheld"
     assert mask("+1 650 253 0000") == "+1 650***0000"  # another country keeps its code
     assert mask("+852 5123 4567") == "+852 512*4567"
 
@@ -42,3 +42,26 @@ def test_one_masking_rule_across_the_product() -> None:
         parsed = parse_number(raw)
         assert parsed is not None
         assert parsed.masked == mask_e164(parsed.e164) == mask(raw)
+
+
+@pytest.mark.parametrize("raw", ["anonymous", "Anonymous", "private", "unknown", "", "  "])
+def test_withheld_caller_ids_are_no_customer_and_mask_as_withheld(raw: str) -> None:
+    assert customer_number(raw) is None
+    assert mask(raw) == "withheld"
+
+
+@pytest.mark.parametrize(("raw", "shown"), [("1000", "***0"), ("8001", "***1"), ("12ab", "*2")])
+def test_extensions_and_garbage_are_no_customer_and_keep_no_digits_but_one(
+    raw: str, shown: str
+) -> None:
+    assert customer_number(raw) is None
+    assert mask(raw) == shown
+
+
+def test_a_customer_number_prints_masked_only() -> None:
+    number = customer_number("138 1234 5678")
+    assert number == CustomerNumber("+8613812345678")
+    assert number is not None
+    assert str(number) == number.masked == "138****5678"
+    assert "12345678" not in repr(number)
+    assert f"{number}" == "138****5678"
