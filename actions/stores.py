@@ -1,10 +1,10 @@
 """Adapter between the actions and the compliance and records packages.
 
-One :class:`compliance.service.ComplianceService` per action-server process, built lazily from
-:class:`ivr.settings.Settings` on first use (so ``IVR_DATA_DIR`` / ``IVR_DATABASE_URL`` decide
-where DNC and consent live) and wired to the records package's hash-chained evidence log. If the
-records package cannot be imported, the compliance service's logging sink is used instead: the
-DNC and consent ledgers stay durable either way.
+The composition root of the action server: one :class:`compliance.service.ComplianceService`
+per process, built lazily from :class:`ivr.settings.Settings` on first use (so ``IVR_DATA_DIR`` /
+``IVR_DATABASE_URL`` decide where DNC and consent live) on one SQL engine shared with the
+records package's hash-chained evidence log, so every DNC and consent change the actions make is
+chained evidence (invariant 3).
 
 Every call is bounded and translated: actions see :class:`ivr.errors.StoreUnavailableError` or
 :class:`compliance.service.InvalidRequestError`, never library exceptions.
@@ -17,15 +17,12 @@ import logging
 from collections.abc import Mapping
 
 from compliance.ports import ConsentRecord
-from compliance.service import (
-    ComplianceService,
-    InvalidRequestError,
-    LoggingEvidenceSink,
-    build_service,
-)
+from compliance.service import ComplianceService, InvalidRequestError, build_service
+from ivr.db import make_engine
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.settings import Settings, get_settings
+from records.evidence_store import SqlEvidenceLog
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +43,15 @@ __all__ = [
 ]
 
 
-def _evidence_sink(settings: Settings) -> EvidenceSink:
-    try:
-        from records.evidence_store import SqlEvidenceLog
-    except ImportError:  # records package not available: ledgers still durable
-        log.warning("records evidence log unavailable; using the logging sink")
-        return LoggingEvidenceSink()
-    sink: EvidenceSink = SqlEvidenceLog.from_settings(settings)
-    return sink
-
-
 class Stores:
     """The compliance service and evidence sink the actions use."""
 
     def __init__(self, settings: Settings) -> None:
-        self.evidence = _evidence_sink(settings)
-        self.compliance: ComplianceService = build_service(settings, evidence=self.evidence)
+        self.engine = make_engine(settings.sqlalchemy_url)
+        self.evidence: EvidenceSink = SqlEvidenceLog(self.engine)
+        self.compliance: ComplianceService = build_service(
+            settings, engine=self.engine, evidence=self.evidence
+        )
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -130,6 +120,7 @@ class Stores:
         if self._started:
             await self.compliance.close()
             self._started = False
+        self.engine.dispose()
 
 
 _stores: Stores | None = None

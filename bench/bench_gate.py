@@ -25,10 +25,11 @@ from pathlib import Path
 from compliance.decision import GateRequest
 from compliance.redis_store import RedisGateStore
 from compliance.reload import RulesHolder, load_rules_file
-from compliance.service import ComplianceService, LoggingEvidenceSink
+from compliance.service import ComplianceService
 from compliance.sql import SqlLedger
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
+from records.evidence_store import SqlEvidenceLog
 
 NOON_SHANGHAI = datetime(2025, 6, 2, 4, 0, tzinfo=UTC)
 
@@ -67,7 +68,7 @@ async def main(redis_url: str, n: int, timeout_s: float) -> None:
         holder=RulesHolder(load_rules_file(Settings().rules_path)),
         ledger=SqlLedger(engine),
         gate=gate,
-        evidence=LoggingEvidenceSink(),
+        evidence=SqlEvidenceLog(engine),
         index_key=bytes(16),
         timeout_s=timeout_s,
         clock=lambda: NOON_SHANGHAI,

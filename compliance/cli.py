@@ -22,9 +22,11 @@ from compliance.numbers import mask_e164, parse_number
 from compliance.reload import load_rules_file
 from compliance.rules import RulesError, RuleSet
 from compliance.service import ComplianceService, InvalidRequestError, build_service
+from ivr.db import make_engine
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.settings import get_settings
+from records.evidence_store import SqlEvidenceLog
 
 T = TypeVar("T")
 
@@ -45,12 +47,17 @@ def register(app: typer.Typer) -> None:
 
 def _run(body: Callable[[ComplianceService], Awaitable[T]]) -> T:
     async def main() -> T:
-        svc = build_service(get_settings())
+        # The composition root of a command: the real chained evidence log, so a DNC or
+        # consent change made here is SM3-chained evidence like one made in a call (inv3).
+        settings = get_settings()
+        engine = make_engine(settings.sqlalchemy_url)
+        svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
         await svc.start(watch=False)
         try:
             return await body(svc)
         finally:
             await svc.close()
+            engine.dispose()
 
     try:
         return asyncio.run(main())

@@ -1,47 +1,92 @@
-"""Versioned rules in a running process: the holder (atomic swap) and the file watcher.
+"""Versioned rules in a running process: the holder (atomic swap) and the supervised watcher.
 
 :class:`RulesHolder` keeps the loaded versions ordered by ``effective_from`` and answers
 ``at(now)``: the newest version already in effect (the first version ever loaded also covers the
 time before its ``effective_from``: there is nothing older). :class:`RulesWatcher` polls the
-rules file; a changed file is parsed and validated off to the side and installed in one
-assignment; an invalid file leaves the active rules untouched and its errors are logged (rules
-files hold no customer data) and kept in ``last_error``. The same version string with different
-content is rejected: a decision's rules version must name exactly one rule text.
+rules file; a changed file is read as bytes, parsed and validated off to the side and installed
+in one assignment. Whatever is wrong with a file (not UTF-8, binary, a YAML error or tag, empty,
+invalid, replaced while it was read) is a :class:`RulesError` naming the file and the reason:
+the active rules stay untouched, the issues are logged (rules files hold no customer data) and
+kept in ``last_error``, and a later valid version still installs. The same version string with
+different content is rejected: a decision's rules version must name exactly one rule text.
+
+The poll loop runs under :class:`ivr.supervise.Supervised` (a crash is logged, counted and the
+loop restarted) and each poll publishes the watcher's :class:`WatcherStatus` to a
+:class:`compliance.watch_status.StatusBoard`, which ``ivr doctor`` and ``/healthz`` read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from compliance.rules import RulesError, RuleSet, RulesIssue, parse_rules
+from compliance.watch_status import StatusBoard, WatcherStatus
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.supervise import Supervised
 
 log = logging.getLogger(__name__)
 _KEEP_VERSIONS = 16
+_READ_ATTEMPTS = 3
+Stamp = tuple[int, int, int, int]  # inode, mtime ns, ctime ns, size
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedRules:
     rules: RuleSet
-    digest: str  # sha256 of the file text
+    digest: str  # sha256 of the file bytes
     source: str
 
 
-def load_rules_file(path: Path) -> LoadedRules:
-    """Read and validate a rules file; raises :class:`RulesError`."""
+class FileChangedWhileReadError(RulesError):
+    """The file was replaced or rewritten while it was being read; read it again."""
+
+
+def stamp_of(path: Path) -> Stamp | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+def read_rules(path: Path) -> tuple[LoadedRules, Stamp | None]:
+    """Read and validate a rules file once; returns the rules and the file's stamp.
+
+    Raises :class:`RulesError` for every problem (:class:`FileChangedWhileReadError` when the
+    file changed between the stat before and the stat after reading it).
+    """
+    before = stamp_of(path)
+    try:
+        data = path.read_bytes()
     except OSError as exc:
-        raise RulesError([RulesIssue(str(path), None, "", f"cannot read: {exc.strerror}")]) from exc
-    rules = parse_rules(text, str(path))
-    return LoadedRules(rules, hashlib.sha256(text.encode()).hexdigest(), str(path))
+        why = f"cannot read: {exc.strerror or type(exc).__name__}"
+        raise RulesError([RulesIssue(str(path), None, "", why)]) from None
+    after = stamp_of(path)
+    if before is None or before != after or after[3] != len(data):
+        raise FileChangedWhileReadError(
+            [RulesIssue(str(path), None, "", "the file changed while it was read")]
+        )
+    rules = parse_rules(data, str(path))
+    return LoadedRules(rules, hashlib.sha256(data).hexdigest(), str(path)), after
+
+
+def load_rules_file(path: Path) -> LoadedRules:
+    """Read and validate a rules file (re-read if it was replaced meanwhile); raises
+    :class:`RulesError`."""
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            return read_rules(path)[0]
+        except FileChangedWhileReadError:
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class RulesHolder:
@@ -92,38 +137,45 @@ class RulesWatcher:
         self,
         path: Path,
         holder: RulesHolder,
-        evidence: EvidenceSink | None = None,
+        evidence: EvidenceSink,
         poll_s: float = 2.0,
+        *,
+        status: StatusBoard | None,
     ) -> None:
         self.path = path
         self.holder = holder
         self.evidence = evidence
         self.poll_s = poll_s
+        self.status_board = status
         self.last_error: RulesError | None = None
-        self._stamp = self._stat()
-        self._task: asyncio.Task[None] | None = None
-
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+        self.last_poll_at: datetime | None = None
+        self._stamp = stamp_of(path)
+        self._loop = Supervised("rules watcher", self.run, backoff_s=min(poll_s, 0.5))
 
     async def check_once(self) -> LoadedRules | None:
-        """Reload if the file changed; returns the newly installed rules, if any."""
-        stamp = self._stat()
+        """Reload if the file changed; returns the newly installed rules, if any.
+
+        Raises only for a defect (the supervisor restarts the loop): every problem of the file
+        itself is kept in :attr:`last_error`.
+        """
+        self.last_poll_at = datetime.now(UTC)
+        stamp = stamp_of(self.path)
         if stamp == self._stamp:
             return None
-        self._stamp = stamp
         try:
-            loaded = load_rules_file(self.path)
+            loaded, read_stamp = await asyncio.to_thread(read_rules, self.path)
             installed = self.holder.install(loaded)
+        except FileChangedWhileReadError as exc:
+            self.last_error = exc  # the stamp is not recorded: the next poll reads again
+            log.warning("rules file %s changed while it was read; reading again", self.path)
+            return None
         except RulesError as exc:
+            self._stamp = stamp
             self.last_error = exc
             for issue in exc.issues:
                 log.error("rules rejected, previous version stays active: %s", issue)
             return None
+        self._stamp = read_stamp
         self.last_error = None
         if not installed:
             return None
@@ -132,34 +184,53 @@ class RulesWatcher:
             loaded.rules.version,
             loaded.rules.effective_from.isoformat(),
         )
-        if self.evidence is not None:
-            try:
-                await self.evidence.append(
-                    EvidenceKind.RULES_RELOADED,
-                    call_id=None,
-                    payload={
-                        "version": loaded.rules.version,
-                        "effective_from": loaded.rules.effective_from.isoformat(),
-                        "sha256": loaded.digest,
-                        "source": loaded.source,
-                    },
-                )
-            except Exception:
-                log.exception("rules %s reloaded but evidence append failed", loaded.rules.version)
+        try:
+            await self.evidence.append(
+                EvidenceKind.RULES_RELOADED,
+                call_id=None,
+                payload={
+                    "version": loaded.rules.version,
+                    "effective_from": loaded.rules.effective_from.isoformat(),
+                    "sha256": loaded.digest,
+                    "source": loaded.source,
+                },
+            )
+        except Exception:
+            log.exception("rules %s reloaded but evidence append failed", loaded.rules.version)
         return loaded
 
+    def status(self) -> WatcherStatus:
+        state = self._loop.state
+        now = datetime.now(UTC)
+        active = next(v for v in self.holder.versions() if v.rules is self.holder.at(now))
+        return WatcherStatus(
+            pid=os.getpid(),
+            path=str(self.path),
+            poll_s=self.poll_s,
+            running=state.running,
+            restarts=state.restarts,
+            last_crash=state.last_crash,
+            last_poll_at=self.last_poll_at.isoformat() if self.last_poll_at else None,
+            active_version=active.rules.version,
+            active_sha256=active.digest,
+            rejected=tuple(str(i) for i in self.last_error.issues) if self.last_error else (),
+        )
+
+    def publish(self) -> None:
+        if self.status_board is not None:
+            self.status_board.publish(self.status())
+
     async def run(self) -> None:
+        """The poll loop (supervised by :meth:`start`)."""
         while True:
-            await asyncio.sleep(self.poll_s)
             await self.check_once()
+            self.publish()
+            await asyncio.sleep(self.poll_s)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
+        if self.status_board is not None:
+            self.status_board.withdraw()

@@ -1,7 +1,8 @@
 """Compliance rules as versioned data: the pydantic model and the YAML parser (pure core).
 
 A rules file holds one rules version: ``version``, ``effective_from``, one policy per purpose
-(call window in callee local time, daily cap, consent mode and validity) and regional overrides.
+(call window in callee local time, daily cap, consent mode and validity), regional overrides and
+the consent policy (how a caller's answer is read: :mod:`compliance.consent_rules`).
 :func:`parse_rules` turns YAML text into a frozen :class:`RuleSet` or raises
 :class:`RulesError` whose ``issues`` name the file, line, field and why. No IO here: reading
 and watching the file is :mod:`compliance.reload`.
@@ -17,10 +18,11 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from compliance.consent_rules import ConsentPolicyRules
 from ivr.errors import ConfigError
+from ivr.yaml_lines import YamlSyntaxError, line_for, parse_located
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -148,6 +150,9 @@ class RuleSet(BaseModel):
     default_zone: str = "Asia/Shanghai"
     purposes: Mapping[str, PurposePolicy] = Field(min_length=1)
     overrides: tuple[Override, ...] = ()
+    consent_policy: ConsentPolicyRules = Field(
+        description="how callers' answers are read (compliance.consent_policy)"
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -233,53 +238,29 @@ class RulesError(ConfigError):
         super().__init__("; ".join(str(i) for i in self.issues))
 
 
-def _to_python(node: yaml.Node, path: tuple[str | int, ...], marks: dict[Any, int]) -> Any:
-    """Build plain data from a composed YAML node, recording each path's 1-based line."""
-    marks[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
-            if key in out:
-                raise RulesError(
-                    [RulesIssue("", key_node.start_mark.line + 1, str(key), "duplicate key")]
-                )
-            out[key] = _to_python(value_node, (*path, key), marks)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(n, (*path, i), marks) for i, n in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
-
-
-def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
-    """Parse and validate one rules document. Raises :class:`RulesError` with every issue."""
+def parse_rules(text: str | bytes, source: str = "<rules>") -> RuleSet:
+    """Parse and validate one rules document (text, or the file's bytes). Raises
+    :class:`RulesError` with every issue; never another exception."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        why = str(getattr(exc, "problem", None) or exc)
-        raise RulesError([RulesIssue(source, line, "", f"not valid YAML: {why}")]) from exc
-    if root is None:
+        located = parse_located(text)
+    except YamlSyntaxError as exc:
+        raise RulesError([RulesIssue(source, exc.line, exc.field, str(exc))]) from None
+    if located.data is None:
         raise RulesError([RulesIssue(source, None, "", "the file is empty")])
-    marks: dict[Any, int] = {}
+    if not isinstance(located.data, dict):
+        raise RulesError(
+            [RulesIssue(source, line_for(located, ()), "", "top level must be a mapping")]
+        )
     try:
-        data = _to_python(root, (), marks)
-    except RulesError as exc:
-        raise RulesError([RulesIssue(source, i.line, i.field, i.why) for i in exc.issues]) from None
-    if not isinstance(data, dict):
-        raise RulesError([RulesIssue(source, marks.get(()), "", "top level must be a mapping")])
-    try:
-        return RuleSet.model_validate(data)
+        return RuleSet.model_validate(located.data)
     except ValidationError as exc:
-        issues = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = None
-            for n in range(len(loc), -1, -1):
-                if loc[:n] in marks:
-                    line = marks[loc[:n]]
-                    break
-            field = ".".join(str(p) for p in loc)
-            issues.append(RulesIssue(source, line, field, err["msg"]))
+        issues = [
+            RulesIssue(
+                source,
+                line_for(located, err["loc"]),
+                ".".join(str(p) for p in err["loc"]),
+                err["msg"],
+            )
+            for err in exc.errors()
+        ]
         raise RulesError(issues) from None

@@ -3,7 +3,7 @@
 Build it once with :func:`build_service` (from :class:`ivr.settings.Settings`), ``await
 service.start()``, and ``await service.close()`` at shutdown::
 
-    svc = build_service(settings, evidence=sink)
+    svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
     await svc.start()                      # Redis DNC mirror rebuilt from SQL if needed, watcher on
     d = await svc.check_and_count(GateRequest(number, "marketing", attempt_id, campaign="c1"))
     if d.allowed: originate(...)            # d.consent_mode == IN_CALL: ask consent first in call
@@ -42,6 +42,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import sqlalchemy as sa
+
 from compliance.decision import (
     Decision,
     DndWindow,
@@ -57,6 +59,7 @@ from compliance.redis_store import RedisGateStore, RedisUnsyncedError
 from compliance.reload import RulesHolder, RulesWatcher, load_rules_file
 from compliance.rules import ConsentMode, RuleSet
 from compliance.sql import DecisionRow, EncodedDecision, SqlGateStore, SqlLedger
+from compliance.watch_status import board_for
 from ivr.crypto import blind_index, sm3
 from ivr.errors import IvrError, NotAuthorizedError, StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
@@ -73,17 +76,6 @@ _SPOKEN_DIGITS = re.compile(r"[0-9０-９零〇一二三四五六七八九幺两
 
 class InvalidRequestError(IvrError):
     """A compliance API call had an invalid number or argument."""
-
-
-class LoggingEvidenceSink:
-    """Fallback sink when none is wired: logs kind and non-customer payload keys only.
-
-    The app wires the records package's hash-chained sink; the SQL ledger's DNC events and
-    consent tables keep the durable record either way.
-    """
-
-    async def append(self, kind: EvidenceKind, *, call_id: str | None, payload: object) -> None:
-        log.info("evidence %s call=%s (no chained sink wired)", kind.value, call_id)
 
 
 def mask_transcript(text: str | None) -> str | None:
@@ -534,17 +526,21 @@ class ComplianceService:
 def build_service(
     settings: Settings,
     *,
-    evidence: EvidenceSink | None = None,
+    engine: sa.Engine,
+    evidence: EvidenceSink,
     clock: Callable[[], datetime] = utc_now,
     migrate_db: bool = True,
 ) -> ComplianceService:
-    """The one factory: SQL ledger (migrated), Redis gate store if ``redis_url`` else SQL."""
-    from ivr.db import make_engine, migrate
+    """The one factory: SQL ledger on ``engine`` (migrated unless ``migrate_db`` is false),
+    Redis gate store if ``redis_url`` else SQL.
 
-    url = settings.sqlalchemy_url
+    ``evidence`` is the hash-chained evidence log (``records.evidence_store.SqlEvidenceLog``)
+    the composition root built: every DNC and consent change is chained evidence (inv3).
+    """
+    from ivr.db import migrate
+
     if migrate_db:
-        migrate(url)
-    engine = make_engine(url)
+        migrate(settings.sqlalchemy_url)
     loaded = load_rules_file(settings.rules_path)
     holder = RulesHolder(loaded)
     timeout_s = settings.gate_timeout_ms / 1000
@@ -555,14 +551,19 @@ def build_service(
         )
     else:
         gate = SqlGateStore(engine)
-    sink: EvidenceSink = evidence if evidence is not None else LoggingEvidenceSink()
     return ComplianceService(
         holder=holder,
         ledger=SqlLedger(engine),
         gate=gate,
-        evidence=sink,
+        evidence=evidence,
         index_key=settings.key_bytes("blind_index"),
         timeout_s=timeout_s,
         clock=clock,
-        watcher=RulesWatcher(settings.rules_path, holder, sink, settings.rules_poll_s),
+        watcher=RulesWatcher(
+            settings.rules_path,
+            holder,
+            evidence,
+            settings.rules_poll_s,
+            status=board_for(settings.data_dir),
+        ),
     )

@@ -6,10 +6,15 @@ webhook works out of the box with ``make run``; production points the flow at th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from compliance.health import rules_health
+from compliance.watch_status import board_for
 from ivr import __version__
+from ivr.settings import get_settings
 
 app = FastAPI(
     title="Compliance voice bot console",
@@ -29,9 +34,12 @@ class RiskAnswer(BaseModel):
 
 
 @app.get("/healthz", tags=["ops"])
-def healthz() -> dict[str, str]:
-    """Liveness probe."""
-    return {"status": "ok", "version": __version__}
+def healthz() -> dict[str, object]:
+    """Liveness probe; ``rules`` shows the rules file and this host's rules watchers (a
+    rejected file or a stale watcher makes it ``degraded``, the console itself stays ``ok``)."""
+    settings = get_settings()
+    rules = rules_health(settings.rules_path, board_for(settings.data_dir), datetime.now(UTC))
+    return {"status": "ok", "version": __version__, "rules": rules.as_dict()}
 
 
 @app.post("/api/v1/demo/crm/risk", tags=["demo"])

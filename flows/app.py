@@ -92,7 +92,7 @@ async def build_deps(
     await asyncio.to_thread(migrate, url)
     engine = make_engine(url)
     evidence = SqlEvidenceLog(engine)
-    compliance = build_service(settings, evidence=evidence, migrate_db=False)
+    compliance = build_service(settings, engine=engine, evidence=evidence, migrate_db=False)
     await compliance.start(watch=True)
     registry = registry or FlowRegistry()
     cache = build_prompt_cache(settings)

@@ -16,11 +16,11 @@ from types import MappingProxyType
 
 from pydantic import ValidationError
 
-from flows.loader import YamlSyntaxError, line_for, parse_located
 from flows.model import Flow, Prompt, PromptTable
 from flows.validate import FlowIssue, FlowReport, validate_text
 from ivr.errors import ConfigError
 from ivr.settings import REPO_ROOT
+from ivr.yaml_lines import YamlSyntaxError, line_for, parse_located
 
 log = logging.getLogger(__name__)
 

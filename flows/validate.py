@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from flows.loader import Located, YamlSyntaxError, line_for, parse_located
 from flows.model import CONTENT_TYPES, TERMINAL_TYPES, Flow, PlayNode, Prompt, edges, prompt_refs
+from ivr.yaml_lines import Located, YamlSyntaxError, line_for, parse_located
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -12,6 +13,8 @@ import redis
 import sqlalchemy
 from sqlalchemy.exc import SQLAlchemyError
 
+from compliance.health import rules_health
+from compliance.watch_status import board_for
 from ivr.db import make_engine
 from ivr.settings import Settings, mask_url
 from shell import rasa_model
@@ -125,6 +128,28 @@ def check_freeswitch(settings: Settings) -> CheckResult:
     )
 
 
+def check_rules(settings: Settings) -> CheckResult:
+    """The rules file on disk and every rules watcher running on this host (inv13)."""
+    health = rules_health(settings.rules_path, board_for(settings.data_dir), datetime.now(UTC))
+    if health.file_version is None:
+        return CheckResult(
+            "rules",
+            "FAIL",
+            f"{health.path} rejected: {'; '.join(health.file_issues)}",
+            "fix the file (ivr rules validate); running processes keep their version",
+        )
+    bad = [w for w in health.watchers if w.verdict != "ok"]
+    if bad:
+        return CheckResult(
+            "rules",
+            "FAIL",
+            "; ".join(w.detail for w in bad),
+            "restart the process whose rules watcher is stale or stopped",
+        )
+    watching = ", ".join(w.detail for w in health.watchers) or "no running process watches it"
+    return CheckResult("rules", "OK", f"version {health.file_version}; {watching}")
+
+
 def check_console(settings: Settings) -> CheckResult:
     url = f"http://{settings.console_host}:{settings.console_port}/healthz"
     return _http_check("web console", url, "make run")
@@ -134,6 +159,7 @@ CHECKS: tuple[Callable[[Settings], CheckResult], ...] = (
     check_rasa_env,
     check_model,
     check_database,
+    check_rules,
     check_redis,
     check_rasa_server,
     check_action_server,

@@ -12,7 +12,9 @@ from actions.scripts import DEFAULT_PRODUCT
 from bot.client import CallMetadata, RasaClient
 from bot.directives import Callback, Directive, Hangup, Say, Transfer
 from compliance.service import ComplianceService, build_service
+from ivr.db import make_engine
 from ivr.settings import Settings
+from records.evidence_store import SqlEvidenceLog
 
 MARKETING_MARKERS = (DEFAULT_PRODUCT.script[:12], DEFAULT_PRODUCT.details[:12], "业绩比较基准")
 
@@ -25,11 +27,13 @@ def new_mobile() -> str:
 @asynccontextmanager
 async def compliance_for(settings: Settings) -> AsyncIterator[ComplianceService]:
     """The compliance service over the action server's stores (same SQLite file)."""
-    svc = build_service(settings, migrate_db=False)
+    engine = make_engine(settings.sqlalchemy_url)
+    svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine), migrate_db=False)
     try:
         yield svc
     finally:
         await svc.close()
+        engine.dispose()
 
 
 def is_marketing(d: Directive) -> bool:

@@ -44,6 +44,24 @@ purposes:
   bulk:
     daily_cap: 100
     consent: none
+consent_policy:
+  yes_intents: [affirm]
+  no_intents: [deny]
+  refusal_intents: [refuse_contact]
+  unclassified_intents: [nlu_fallback]
+  min_confidence: {intent: 0.5, consent: 0.7, refusal: 0.5, refusal_confirm: 0.3}
+  questions:
+    consent_question:
+      yes_means: consent
+      no_means: refusal
+      dtmf: {"1": consent, "2": refusal}
+      unclassified: confirm_consent
+    after_marketing: {no_means: refusal, unclassified: not_an_answer}
+    confirm_refusal: {yes_means: refusal, dtmf: {"1": refusal, "2": none}}
+    marketing_other: {no_means: refusal}
+    menu: {}
+    other: {}
+  unclear: {leaning_yes: confirm_consent, leaning_no: confirm_refusal}
 """
 
 

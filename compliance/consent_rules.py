@@ -1,0 +1,149 @@
+"""The ``consent_policy`` section of a rules file: how a caller's answer is read (pure data).
+
+Thresholds, the intents that mean yes, no and "never call me again", what a clear yes, no or
+DTMF digit means after each kind of question, and what an unclear answer gets. Validated with
+the rest of the rules file (:mod:`compliance.rules`) and applied by
+:func:`compliance.consent_policy.decide_answer`, which every channel calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Question(StrEnum):
+    """What the caller is answering (the dialogue context)."""
+
+    CONSENT = "consent_question"  # the explicit consent question was just asked
+    AFTER_MARKETING = "after_marketing"  # marketing content (the pitch) was spoken
+    CONFIRM_REFUSAL = "confirm_refusal"  # "您是说不需要了，对吗？" was just asked
+    MARKETING_OTHER = "marketing_other"  # any other point of a marketing call
+    MENU = "menu"  # an IVR menu
+    OTHER = "other"  # anything else (service conversation, ...)
+
+
+class Meaning(StrEnum):
+    """What a clear answer means after a question."""
+
+    CONSENT = "consent"
+    REFUSAL = "refusal"
+    NONE = "none"  # not an answer to the question: the channel handles it as ordinary input
+
+
+class Unclear(StrEnum):
+    """What an unclear answer (neither clearly one thing nor another) gets: never consent."""
+
+    CONFIRM_CONSENT = "confirm_consent"  # ask the consent question again, for a clear answer
+    CONFIRM_REFUSAL = "confirm_refusal"  # ask once whether the caller means no
+    NOT_AN_ANSWER = "not_an_answer"
+
+
+class QuestionMeanings(BaseModel):
+    """The meaning of a clear yes, a clear no and each DTMF digit after one kind of question."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    yes_means: Meaning = Meaning.NONE
+    no_means: Meaning = Meaning.NONE
+    dtmf: Mapping[str, Meaning] = Field(default_factory=dict)
+    unclassified: Unclear = Field(
+        default=Unclear.NOT_AN_ANSWER,
+        description="what an answer with no (confident) intent gets after this question",
+    )
+
+    @field_validator("dtmf")
+    @classmethod
+    def _digits(cls, v: Mapping[str, Meaning]) -> Mapping[str, Meaning]:
+        for key in v:
+            if len(key) != 1 or key not in "0123456789*#":
+                raise ValueError(f"DTMF key {key!r} must be one of 0-9, * or #")
+        return v
+
+
+class MinConfidence(BaseModel):
+    """NLU confidence thresholds (0..1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intent: float = Field(ge=0, le=1, description="below: the utterance is unclassified")
+    consent: float = Field(ge=0, le=1, description="a yes below this is never consent")
+    refusal: float = Field(ge=0, le=1, description="a refusal at or above this is a refusal")
+    refusal_confirm: float = Field(
+        ge=0, le=1, description="a refusal-like answer from here up to `refusal` is confirmed"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> MinConfidence:
+        if self.refusal_confirm > self.refusal:
+            raise ValueError("refusal_confirm must not be above refusal")
+        if self.consent < self.intent:
+            raise ValueError("consent must not be below intent (consent is the strictest)")
+        return self
+
+
+class UnclearRules(BaseModel):
+    """What a leaning answer gets: a yes below ``min_confidence.consent`` at the consent
+    question, a refusal-like answer from ``refusal_confirm`` up to ``refusal`` anywhere."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    leaning_yes: Unclear
+    leaning_no: Unclear
+
+    @field_validator("leaning_no")
+    @classmethod
+    def _no_is_not_a_consent_question(cls, v: Unclear) -> Unclear:
+        if v is Unclear.CONFIRM_CONSENT:
+            raise ValueError("a leaning no is confirmed as a refusal or not an answer")
+        return v
+
+
+class ConsentPolicyRules(BaseModel):
+    """The ``consent_policy`` section of a rules file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    yes_intents: tuple[str, ...] = Field(min_length=1)
+    no_intents: tuple[str, ...] = Field(min_length=1)
+    refusal_intents: tuple[str, ...] = Field(
+        min_length=1, description="a refusal wherever it is heard (invariant 6)"
+    )
+    unclassified_intents: tuple[str, ...] = Field(
+        default=(), description="intents that say the NLU did not classify (nlu_fallback)"
+    )
+    min_confidence: MinConfidence
+    questions: Mapping[Question, QuestionMeanings]
+    unclear: UnclearRules
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConsentPolicyRules:
+        sets = {
+            "yes": self.yes_intents,
+            "no": self.no_intents,
+            "refusal": self.refusal_intents,
+            "unclassified": self.unclassified_intents,
+        }
+        names = list(sets)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                both = set(sets[a]) & set(sets[b])
+                if both:
+                    raise ValueError(f"intents {sorted(both)} are both {a} and {b} intents")
+        missing = [q.value for q in Question if q not in self.questions]
+        if missing:
+            raise ValueError(f"questions must describe every context; missing {missing}")
+        for q, meanings in self.questions.items():
+            consents = [meanings.yes_means, meanings.no_means, *meanings.dtmf.values()]
+            if Meaning.CONSENT in consents and q is not Question.CONSENT:
+                raise ValueError(f"only the consent question can be answered with consent ({q})")
+            if meanings.no_means is Meaning.CONSENT:
+                raise ValueError("a no can never mean consent")
+            if meanings.unclassified is Unclear.CONFIRM_CONSENT and q is not Question.CONSENT:
+                raise ValueError(f"only the consent question is asked again for consent ({q})")
+        return self
+
+    def meanings(self, question: Question) -> QuestionMeanings:
+        return self.questions[question]
