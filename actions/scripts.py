@@ -67,6 +67,7 @@ CLOSE_NO_INPUT = "很抱歉一直没有听到您的声音，我们稍后再与�
 CLOSE_STORE_ERROR = "抱歉，系统繁忙，稍后由工作人员与您联系，感谢您的接听，再见。"
 CLOSE_ON_DNC = "抱歉打扰您了，再见。"
 CONSENT_CONFIRM = "为确认您的意愿，请您明确回答同意或者不同意。"
+REFUSAL_CONFIRM = "您是说不需要了，以后不希望我们再致电您，对吗？"
 ARE_YOU_THERE = "您好，请问您还在听吗？"
 OUT_OF_SCOPE = "抱歉，这个问题我暂时无法回答。"
 TO_HUMAN = "好的，正在为您转接人工客服，请稍候。"

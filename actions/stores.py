@@ -16,11 +16,14 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from compliance.ports import ConsentRecord
+from compliance.consent_policy import AnswerDecision
+from compliance.ports import ConsentRecord, Refusal
+from compliance.rules import RuleSet
 from compliance.service import ComplianceService, InvalidRequestError, build_service
 from ivr.db import make_engine
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.phone import CustomerNumber
 from ivr.settings import Settings, get_settings
 from records.evidence_store import SqlEvidenceLog
 
@@ -62,48 +65,58 @@ class Stores:
                 self._started = True
         return self.compliance
 
-    async def add_dnc(self, number: str, *, reason: str, call_id: str | None) -> None:
-        """Durably add ``number`` to DNC, retrying a store failure; raises when it never held."""
+    async def rules(self) -> RuleSet:
+        """The rules in force now (the consent policy reads answers with them)."""
+        return (await self.ready()).rules_at()
+
+    async def record_refusal(
+        self, caller: CustomerNumber | None, *, reason: str, call_id: str | None,
+        decision: AnswerDecision | None,
+    ) -> Refusal:  # fmt: skip
+        """Durably record a refusal (DNC, or evidence for a caller without a number), retrying
+        a store failure; raises when it never held."""
         svc = await self.ready()
         last: Exception | None = None
         for attempt in range(DNC_ATTEMPTS):
             try:
-                await svc.add_dnc(
-                    number, source="voice_bot", reason=reason, actor=ACTOR, call_id=call_id
-                )
-                return
+                return await svc.record_refusal(
+                    caller, source="voice_bot", reason=reason, actor=ACTOR, call_id=call_id,
+                    decision=decision,
+                )  # fmt: skip
             except StoreUnavailableError as exc:
                 last = exc
                 await asyncio.sleep(0.05 * (attempt + 1))
         raise StoreUnavailableError("DNC store unavailable after retries") from last
 
-    async def is_dnc(self, number: str) -> bool:
+    async def is_dnc(self, caller: CustomerNumber | None) -> bool:
         svc = await self.ready()
-        return await svc.is_dnc(number)
+        return await svc.is_dnc(caller)
 
     async def grant_consent(
         self,
-        number: str,
+        caller: CustomerNumber,
         *,
         scope: str,
         call_id: str | None,
         transcript_excerpt: str,
         recording_offset_ms: int | None,
+        decision: AnswerDecision,
     ) -> ConsentRecord:
         svc = await self.ready()
         return await svc.grant_consent(
-            number,
+            caller,
             purpose=MARKETING,
             scope=scope,
             channel=CONSENT_CHANNEL,
             call_id=call_id,
             recording_offset_ms=recording_offset_ms,
             transcript_excerpt=transcript_excerpt,
+            decision=decision,
         )
 
-    async def has_marketing_consent(self, number: str) -> bool:
+    async def has_marketing_consent(self, caller: CustomerNumber | None) -> bool:
         svc = await self.ready()
-        return await svc.has_valid_consent(number, MARKETING)
+        return await svc.has_valid_consent(caller, MARKETING)
 
     async def evidence_append(
         self, kind: EvidenceKind, *, call_id: str | None, payload: Mapping[str, object]

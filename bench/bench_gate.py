@@ -1,7 +1,8 @@
 """Benchmark: gate decisions/s and p50/p99 latency on the real Redis, beside a GET baseline.
 
 Runs the full ``ComplianceService.check_and_count`` path (number parsing, blind index, the Lua
-check-and-count, the pure decision, the batched SQLite decision log) at concurrency 1, 16 and
+check-and-count, the pure decision, and for every permit the group-committed SQLite decision-log
+write it waits for: a count is durable before the permit, invariant 9) at concurrency 1, 16 and
 128 from one asyncio client, and the same client's single Redis ``GET`` round trip as the
 baseline. Keys live under a private prefix that is deleted afterwards.
 
@@ -23,10 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from compliance.decision import GateRequest
+from compliance.guard import SqlPool
 from compliance.redis_store import RedisGateStore
 from compliance.reload import RulesHolder, load_rules_file
 from compliance.service import ComplianceService
-from compliance.sql import SqlLedger
+from compliance.sql import SqlLedger, decision_log_engine
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
@@ -66,10 +68,12 @@ async def main(redis_url: str, n: int, timeout_s: float) -> None:
     gate = RedisGateStore(redis_url, prefix, timeout_s=5.0, max_connections=128)
     svc = ComplianceService(
         holder=RulesHolder(load_rules_file(Settings().rules_path)),
-        ledger=SqlLedger(engine),
-        gate=gate,
+        ledger=SqlLedger(engine, log_engine=decision_log_engine(url)),
+        gate_store=gate,
         evidence=SqlEvidenceLog(engine),
         index_key=bytes(16),
+        sql=SqlPool("bench-sql", workers=4, max_pending=256),
+        watcher=None,
         timeout_s=timeout_s,
         clock=lambda: NOON_SHANGHAI,
     )

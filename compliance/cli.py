@@ -25,6 +25,7 @@ from compliance.service import ComplianceService, InvalidRequestError, build_ser
 from ivr.db import make_engine
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
+from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import get_settings
 from records.evidence_store import SqlEvidenceLog
 
@@ -72,6 +73,14 @@ def _run(body: Callable[[ComplianceService], Awaitable[T]]) -> T:
 def _masked(number: str) -> str:
     num = parse_number(number)
     return mask_e164(num.e164) if num else "(invalid)"
+
+
+def _customer(number: str) -> CustomerNumber:
+    """The officer typed a number: it must be a valid one (exit 2 with a clear message)."""
+    customer = customer_number(number)
+    if customer is None:
+        raise fail("invalid phone number (give it as 13812345678 or +8613812345678)", 2)
+    return customer
 
 
 def _when(text: str | None) -> datetime | None:
@@ -129,11 +138,14 @@ def dnc_add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a number to the permanent DNC list (durable before this returns)."""
+    customer = _customer(number)
     entry = _run(
-        lambda svc: svc.add_dnc(number, source=source, reason=reason, actor=actor, call_id=call_id)
+        lambda svc: svc.add_dnc(
+            customer, source=source, reason=reason, actor=actor, call_id=call_id
+        )
     )
     data = {
-        "number": _masked(number),
+        "number": customer.masked,
         "number_index": entry.number_index,
         "source": entry.source,
         "since": entry.created_at.isoformat(),
@@ -144,8 +156,9 @@ def dnc_add(
 @dnc_app.command("check")
 def dnc_check(number: str, as_json: bool = JSON_OPTION) -> None:
     """Is the number on the DNC list?"""
-    entry = _run(lambda svc: svc.dnc_entry(number))
-    data: dict[str, Any] = {"number": _masked(number), "dnc": entry is not None}
+    customer = _customer(number)
+    entry = _run(lambda svc: svc.dnc_entry(customer))
+    data: dict[str, Any] = {"number": customer.masked, "dnc": entry is not None}
     if entry is not None:
         data |= {
             "source": entry.source,
@@ -174,9 +187,12 @@ def dnc_remove(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a DNC entry (compliance officers only; the removal is recorded)."""
-    removed = _run(lambda svc: svc.remove_dnc(number, actor=actor, actor_role=role, reason=reason))
+    customer = _customer(number)
+    removed = _run(
+        lambda svc: svc.remove_dnc(customer, actor=actor, actor_role=role, reason=reason)
+    )
     emit(
-        {"number": _masked(number), "removed": removed},
+        {"number": customer.masked, "removed": removed},
         as_json,
         lambda d: f"{d['number']}: {'removed' if d['removed'] else 'was not on DNC'}",
     )
@@ -195,9 +211,10 @@ def consent_grant(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record an explicit consent with its evidence."""
+    customer = _customer(number)
     rec = _run(
         lambda svc: svc.grant_consent(
-            number,
+            customer,
             purpose=purpose,
             scope=scope,
             channel=channel,
@@ -212,11 +229,12 @@ def consent_grant(
 @consent_app.command("list")
 def consent_list(number: str, as_json: bool = JSON_OPTION) -> None:
     """Every consent on file for the number (revoked and expired included)."""
-    recs = [r.as_dict() for r in _run(lambda svc: svc.list_consents(number))]
+    customer = _customer(number)
+    recs = [r.as_dict() for r in _run(lambda svc: svc.list_consents(customer))]
 
     def human(rows: list[dict[str, Any]]) -> str:
         if not rows:
-            return f"{_masked(number)}: no consent on file"
+            return f"{customer.masked}: no consent on file"
         return "\n".join(
             f"{r['purpose']:<12} {r['channel']:<8} {r['granted_at']} -> {r['expires_at']}"
             f"{' REVOKED ' + r['revoked_at'] if r['revoked_at'] else ''}  scope: {r['scope']}"
@@ -236,8 +254,11 @@ def consent_revoke(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Revoke every live consent of the number for a purpose."""
+    customer = _customer(number)
     n = _run(
-        lambda svc: svc.revoke_consent(number, purpose, actor=actor, channel=channel, reason=reason)
+        lambda svc: svc.revoke_consent(
+            customer, purpose, actor=actor, channel=channel, reason=reason
+        )
     )
     emit({"revoked": n}, as_json, lambda d: f"{d['revoked']} consent(s) revoked")
 

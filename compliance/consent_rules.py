@@ -118,6 +118,16 @@ class ConsentPolicyRules(BaseModel):
     questions: Mapping[Question, QuestionMeanings]
     unclear: UnclearRules
 
+    @field_validator("questions")
+    @classmethod
+    def _every_question(
+        cls, v: Mapping[Question, QuestionMeanings]
+    ) -> Mapping[Question, QuestionMeanings]:
+        missing = [q.value for q in Question if q not in v]
+        if missing:
+            raise ValueError(f"questions must describe every context; missing {missing}")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> ConsentPolicyRules:
         sets = {
@@ -132,9 +142,6 @@ class ConsentPolicyRules(BaseModel):
                 both = set(sets[a]) & set(sets[b])
                 if both:
                     raise ValueError(f"intents {sorted(both)} are both {a} and {b} intents")
-        missing = [q.value for q in Question if q not in self.questions]
-        if missing:
-            raise ValueError(f"questions must describe every context; missing {missing}")
         for q, meanings in self.questions.items():
             consents = [meanings.yes_means, meanings.no_means, *meanings.dtmf.values()]
             if Meaning.CONSENT in consents and q is not Question.CONSENT:

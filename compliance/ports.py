@@ -2,17 +2,23 @@
 
 Two gate stores implement :class:`GateStore` and pass one contract suite
 (``tests/compliance/test_store_contract.py``): :class:`compliance.redis_store.RedisGateStore`
-(one atomic Lua script) and :class:`compliance.sql.SqlGateStore` (SQL transactions).
+(one atomic Lua script; a mirror of the SQL ledger) and
+:class:`compliance.sql_gate.SqlGateStore` (SQL transactions on the ledger itself).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from compliance.decision import DndWindow
+from ivr.errors import StoreUnavailableError
+
+
+class StoreUnsyncedError(StoreUnavailableError):
+    """The gate store lost its mirror of the ledger (Redis restarted empty): resync first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,18 @@ class DncEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """A recorded refusal: the DNC entry in force, or ``None`` when the caller had no usable
+    number (the refusal is then evidence of its own, ``refusal_unidentified``)."""
+
+    dnc: DncEntry | None
+
+    @property
+    def dnc_recorded(self) -> bool:
+        return self.dnc is not None
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentRecord:
     id: str
     number_index: str
@@ -82,7 +100,16 @@ class ConsentRecord:
 
 
 class GateStore(Protocol):
-    """The dial-time store: DNC and DND lookups and the daily counter, in one atomic step."""
+    """The dial-time store: DNC and DND lookups and the daily counter, in one atomic step.
+
+    A store that is a mirror of the SQL ledger (Redis) keeps DNC and DND in step through
+    ``mirror_*`` and says with ``is_synced`` whether it still holds the mirror (``resync``
+    rebuilds it); a store that is the ledger itself (SQL) is always in sync.
+    """
+
+    counts_durably: bool
+    """Whether a count is durable in SQL when ``check_and_count`` returns (else the gate's
+    decision log makes it durable before the permit is returned, invariant 9)."""
 
     async def check_and_count(self, query: GateQuery) -> StoreFacts:
         """Check DNC, DND and the cap and count when allowed; idempotent per attempt id."""
@@ -98,6 +125,23 @@ class GateStore(Protocol):
 
     async def mirror_dnd(self, number_index: str, windows: Sequence[DndWindow]) -> None:
         """Reflect a durable DND change."""
+        ...
+
+    async def is_synced(self) -> bool:
+        """Whether the store holds the ledger's DNC/DND mirror (else the gate fails closed)."""
+        ...
+
+    async def unsync(self) -> None:
+        """Mark the mirror lost (every node fails closed until the next resync)."""
+        ...
+
+    async def resync(
+        self,
+        dnc_indexes: Iterable[str],
+        dnd_rows: Iterable[tuple[str, str]],
+        counted: Iterable[tuple[str, str, int]],
+    ) -> None:
+        """Rebuild the mirror and raise lost day counters to the ledger's counts."""
         ...
 
     async def close(self) -> None: ...

@@ -20,9 +20,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from compliance.decision import DndWindow
-from compliance.ports import GateQuery, StoreFacts
+from compliance.ports import GateQuery, StoreFacts, StoreUnsyncedError
 from compliance.redis_pipe import PipelinedScript
-from compliance.sql import format_dnd, parse_dnd
+from compliance.tables import format_dnd, parse_dnd
 from ivr.errors import StoreUnavailableError
 
 COUNT_TTL_S = 3 * 86400
@@ -51,13 +51,22 @@ end
 return {0, dnc, count, counted, dnd}
 """
 
+# KEYS: count   ARGV: count from the SQL decision log, ttl. A counter is only ever raised.
+RAISE_COUNT_LUA = """
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return c
+"""
 
-class RedisUnsyncedError(StoreUnavailableError):
+
+class RedisUnsyncedError(StoreUnsyncedError):
     """Redis lost its DNC mirror (restart without data); a resync from SQL is needed."""
 
 
 class RedisGateStore:
     """Gate store on Redis; every method raises :class:`StoreUnavailableError` on failure."""
+
+    counts_durably = False  # Redis may lose a count: the decision log makes it durable
 
     def __init__(self, url: str, prefix: str, timeout_s: float, max_connections: int = 64) -> None:
         self.prefix = prefix
@@ -188,7 +197,7 @@ class RedisGateStore:
                 pipe.set(self._k(n, "dnd"), windows)
             for n, day, c in counted:
                 # Counters lost with Redis come back from the decision log (never lowered).
-                pipe.set(self._k(n, f"n:{day}"), c, ex=COUNT_TTL_S, nx=True)
+                pipe.eval(RAISE_COUNT_LUA, 1, self._k(n, f"n:{day}"), c, COUNT_TTL_S)
             pipe.set(self.synced_key, "1")
             await pipe.execute()
         except Exception as exc:

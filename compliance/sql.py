@@ -1,127 +1,38 @@
-"""SQL adapters (SQLAlchemy 2 Core): the durable ledger and the SQL gate store.
+"""The durable compliance ledger on SQL (SQLAlchemy 2 Core): :class:`SqlLedger`.
 
-:class:`SqlLedger` holds DNC entries and their add/remove events, DND windows, consent records
-and revocations, and the gate decision log. :class:`SqlGateStore` is the embedded gate store:
-the same check-and-count semantics as the Redis Lua script, in one transaction that takes the
-write lock first (SQLite) or locks the counter row (PostgreSQL). Tables are created by the
-``compliance`` Alembic branch; numbers appear only as blind indexes.
+DNC entries and their add/remove events, DND windows, consent records and revocations, and the
+gate decision log (the durable record of every counted attempt: the Redis day counters are
+rebuilt from it). Tables are :mod:`compliance.tables`; numbers appear only as blind indexes.
 
-Methods are synchronous (one short transaction each); the async service runs them in a thread
-under its timeout.
+Methods are synchronous (one short transaction each); the async service runs them on its
+bounded SQL pool (:class:`compliance.guard.SqlPool`) under a timeout.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import sqlite3
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects import sqlite as sq
+from sqlalchemy import event
 
 from compliance.decision import DndWindow
-from compliance.ports import ConsentRecord, DncEntry, GateQuery, StoreFacts
-
-md = sa.MetaData()
-_TZ = sa.DateTime(timezone=True)
-_IDX = sa.String(64)  # hex HMAC-SM3 blind index of the E.164 number
-
-dnc = sa.Table(
-    "compliance_dnc",
-    md,
-    sa.Column("number_index", _IDX, primary_key=True),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("call_id", sa.String(128)),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("created_at", _TZ, nullable=False),
+from compliance.ports import ConsentRecord, DncEntry
+from compliance.tables import (
+    consents,
+    decisions,
+    dnc,
+    dnc_events,
+    dnd,
+    format_dnd,
+    insert_ignore,
+    revocations,
 )
-dnc_events = sa.Table(
-    "compliance_dnc_events",
-    md,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("number_index", _IDX, nullable=False, index=True),
-    sa.Column("action", sa.String(8), nullable=False),
-    sa.Column("source", sa.String(32)),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("call_id", sa.String(128)),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("actor_role", sa.String(64)),
-    sa.Column("at", _TZ, nullable=False),
-)
-dnd = sa.Table(
-    "compliance_dnd",
-    md,
-    sa.Column("number_index", _IDX, primary_key=True),
-    sa.Column("windows", sa.String(400), nullable=False),
-    sa.Column("updated_at", _TZ, nullable=False),
-)
-consents = sa.Table(
-    "compliance_consents",
-    md,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("number_index", _IDX, nullable=False),
-    sa.Column("purpose", sa.String(32), nullable=False),
-    sa.Column("scope", sa.String(200), nullable=False),
-    sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("granted_at", _TZ, nullable=False),
-    sa.Column("expires_at", _TZ, nullable=False),
-    sa.Column("call_id", sa.String(128)),
-    sa.Column("recording_offset_ms", sa.Integer),
-    sa.Column("transcript_excerpt", sa.Text),
-    sa.Column("revoked_at", _TZ),
-)
-sa.Index("ix_compliance_consents_lookup", consents.c.number_index, consents.c.purpose)
-revocations = sa.Table(
-    "compliance_consent_revocations",
-    md,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("consent_id", sa.String(36), sa.ForeignKey("compliance_consents.id")),
-    sa.Column("number_index", _IDX, nullable=False, index=True),
-    sa.Column("purpose", sa.String(32), nullable=False),
-    sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("revoked_at", _TZ, nullable=False),
-)
-decisions = sa.Table(
-    "compliance_gate_decisions",
-    md,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("attempt_id", sa.String(128), nullable=False, index=True),
-    sa.Column("number_index", _IDX),
-    sa.Column("purpose", sa.String(32), nullable=False),
-    sa.Column("campaign", sa.String(128)),
-    sa.Column("allowed", sa.Boolean, nullable=False),
-    sa.Column("reasons", sa.String(200), nullable=False),
-    sa.Column("rules_version", sa.String(64), nullable=False),
-    sa.Column("decided_at", _TZ, nullable=False),
-    sa.Column("local_date", sa.String(10)),
-    sa.Column("counted", sa.Boolean, nullable=False),
-    sa.Column("dry_run", sa.Boolean, nullable=False),
-)
-sa.Index("ix_compliance_gate_decisions_counted", decisions.c.local_date, decisions.c.number_index)
-counts = sa.Table(
-    "compliance_daily_counts",
-    md,
-    sa.Column("number_index", _IDX, primary_key=True),
-    sa.Column("local_date", sa.String(10), primary_key=True),
-    sa.Column("count", sa.Integer, nullable=False),
-)
-attempts = sa.Table(
-    "compliance_attempts",
-    md,
-    sa.Column("number_index", _IDX, primary_key=True),
-    sa.Column("attempt_id", sa.String(128), primary_key=True),
-    sa.Column("local_date", sa.String(10), nullable=False),
-    sa.Column("count_before", sa.Integer, nullable=False),
-    sa.Column("created_at", _TZ, nullable=False),
-)
+from ivr.db import make_engine
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -135,29 +46,6 @@ def _utc_req(value: datetime) -> datetime:
     out = _utc(value)
     assert out is not None
     return out
-
-
-def parse_dnd(text: str | None) -> tuple[DndWindow, ...]:
-    """``"720-810,1260-540"`` (minutes) -> windows; the storage form shared with Redis."""
-    if not text:
-        return ()
-    out = []
-    for part in text.split(","):
-        s, e = part.split("-")
-        out.append(DndWindow(int(s), int(e)))
-    return tuple(out)
-
-
-def format_dnd(windows: Iterable[DndWindow]) -> str:
-    return ",".join(f"{w.start_minute}-{w.end_minute}" for w in windows)
-
-
-def _insert_ignore(engine: sa.Engine, table: sa.Table, values: Mapping[str, object]) -> sa.Insert:
-    if engine.dialect.name == "postgresql":
-        return pg.insert(table).values(**values).on_conflict_do_nothing()
-    if engine.dialect.name == "sqlite":
-        return sq.insert(table).values(**values).on_conflict_do_nothing()
-    raise NotImplementedError(engine.dialect.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +82,31 @@ def _insert_decisions_sql(mark: str, n_rows: int = 1) -> str:
     )
 
 
-class SqlLedger:
-    """The durable compliance ledger on one SQLAlchemy engine."""
+def decision_log_engine(url: str) -> sa.Engine:
+    """The engine the decision log commits on. On SQLite (WAL) its commits are not fsynced
+    (``synchronous=NORMAL``): a committed row survives the process being killed, only an OS
+    crash or power loss can drop the last ones; an fsync per commit (~5 ms on a shared disk)
+    would bound the gate to ~16 permits per 5 ms at concurrency 16. PostgreSQL commits as
+    configured (``synchronous_commit``)."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
 
-    def __init__(self, engine: sa.Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _no_fsync_per_commit(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
+
+
+class SqlLedger:
+    """The durable compliance ledger on one SQLAlchemy engine (the decision log may commit on
+    its own engine of the same database, :func:`decision_log_engine`)."""
+
+    def __init__(self, engine: sa.Engine, *, log_engine: sa.Engine | None = None) -> None:
         self.engine = engine
+        self.log_engine = engine if log_engine is None else log_engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
@@ -216,7 +124,7 @@ class SqlLedger:
         """Durably add (idempotent). Returns the entry in force and whether it is new."""
         with self.engine.begin() as conn:
             res = conn.execute(
-                _insert_ignore(
+                insert_ignore(
                     self.engine,
                     dnc,
                     {
@@ -444,7 +352,7 @@ class SqlLedger:
         """
         if not rows:
             return
-        with self.engine.begin() as conn:
+        with self.log_engine.begin() as conn:
             if not self._sqlite:
                 conn.exec_driver_sql(_insert_decisions_sql(self._mark), list(rows))
                 return
@@ -462,10 +370,16 @@ class SqlLedger:
         return [dict(r._mapping) for r in rows]
 
     def counted_since(self, local_date: str) -> list[tuple[str, str, int]]:
-        """(index, local date, calls counted) from the decision log, to rebuild lost counters."""
+        """(index, local date, attempts counted) from the decision log, to rebuild lost
+        counters. An attempt logged twice (a permit, then its denial when the permit's write
+        outlived the gate's deadline) counts once."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(decisions.c.number_index, decisions.c.local_date, sa.func.count())
+                sa.select(
+                    decisions.c.number_index,
+                    decisions.c.local_date,
+                    sa.func.count(sa.distinct(decisions.c.attempt_id)),
+                )
                 .where(decisions.c.counted.is_(True), decisions.c.local_date >= local_date)
                 .group_by(decisions.c.number_index, decisions.c.local_date)
             ).all()
@@ -482,81 +396,3 @@ def _dnc_entry(row: sa.Row[tuple[object, ...]]) -> DncEntry:
         actor=str(m["actor"]),
         created_at=_utc_req(m["created_at"]),
     )
-
-
-class SqlGateStore:
-    """The gate store on SQL (embedded default): same semantics as the Redis Lua script."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    async def check_and_count(self, query: GateQuery) -> StoreFacts:
-        return await asyncio.to_thread(self._check_and_count, query, True)
-
-    async def peek(self, number_index: str, local_date: str, minute_of_day: int) -> StoreFacts:
-        q = GateQuery(number_index, local_date, minute_of_day, 0, "", False)
-        return await asyncio.to_thread(self._check_and_count, q, False)
-
-    async def mirror_dnc(self, number_index: str, present: bool) -> None:
-        return None
-
-    async def mirror_dnd(self, number_index: str, windows: Sequence[DndWindow]) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    def _check_and_count(self, q: GateQuery, write: bool) -> StoreFacts:
-        key = {"number_index": q.number_index, "local_date": q.local_date}
-        with self.engine.begin() as conn:
-            if write:
-                # First statement is a write: SQLite takes the database write lock here, so the
-                # reads below and the increment are one serialised step; PostgreSQL locks the row.
-                conn.execute(_insert_ignore(self.engine, counts, {**key, "count": 0}))
-            sel = sa.select(counts.c.count).where(
-                counts.c.number_index == q.number_index, counts.c.local_date == q.local_date
-            )
-            if write and self.engine.dialect.name == "postgresql":
-                sel = sel.with_for_update()
-            count = conn.execute(sel).scalar_one_or_none() or 0
-            is_dnc = (
-                conn.execute(
-                    sa.select(dnc.c.number_index).where(dnc.c.number_index == q.number_index)
-                ).first()
-                is not None
-            )
-            if write:
-                prior = conn.execute(
-                    sa.select(attempts.c.count_before).where(
-                        attempts.c.number_index == q.number_index,
-                        attempts.c.attempt_id == q.attempt_id,
-                    )
-                ).scalar_one_or_none()
-                if prior is not None:
-                    return StoreFacts(is_dnc, (), int(prior), counted=True, replay=True)
-            windows = parse_dnd(
-                conn.execute(
-                    sa.select(dnd.c.windows).where(dnd.c.number_index == q.number_index)
-                ).scalar_one_or_none()
-            )
-            in_dnd = any(w.contains(q.minute_of_day * 60) for w in windows)
-            counted = False
-            if write and q.may_count and not is_dnc and not in_dnd and count < q.cap:
-                conn.execute(
-                    counts.update()
-                    .where(
-                        counts.c.number_index == q.number_index,
-                        counts.c.local_date == q.local_date,
-                    )
-                    .values(count=counts.c.count + 1)
-                )
-                conn.execute(
-                    attempts.insert().values(
-                        **key,
-                        attempt_id=q.attempt_id,
-                        count_before=count,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-                counted = True
-        return StoreFacts(is_dnc, windows, int(count), counted)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from compliance.consent_policy import NluResult
 from flows.orchestrator import CallFacts
 from ivr.errors import DependencyUnavailableError
 from records.vault import RecordingMeta, Vault
@@ -72,24 +73,33 @@ class SidecarListener:
 
 
 class RasaIntentParser:
-    """NLU only (``/model/parse`` of the Rasa server): the intent if confident enough."""
+    """NLU only (``/model/parse`` of the Rasa server): intent, confidence and entities, as
+    they are (thresholds are the consent policy's, in the rules file)."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 1.5, threshold: float = 0.5) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 1.5) -> None:
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s)
-        self.threshold = threshold
 
-    async def intent(self, text: str) -> str | None:
+    async def parse(self, text: str) -> NluResult:
         try:
             response = await self._http.post("/model/parse", json={"text": text})
             data = response.json() if response.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
+            data = {}
+        if not isinstance(data, dict) or not data:
             log.warning("NLU unavailable; treating the utterance as unclassified")
-            return None
+            return NluResult(None, 0.0)
         intent = data.get("intent") or {}
-        name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
-        if not isinstance(name, str) or confidence < self.threshold or name == "nlu_fallback":
-            return None
-        return name
+        name = intent.get("name")
+        try:
+            confidence = float(intent.get("confidence") or 0.0)
+        except (TypeError, ValueError):
+            confidence = 0.0
+        entities = tuple(
+            (str(e["entity"]), str(e.get("value", "")))
+            for e in data.get("entities") or []
+            if isinstance(e, dict) and e.get("entity")
+        )
+        return NluResult(name if isinstance(name, str) else None, confidence, entities)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -43,6 +43,16 @@ from typing import Any
 
 from bot.client import CallMetadata
 from bot.directives import Callback, Hangup, Say, Transfer
+from compliance.consent_policy import (
+    AnswerContext,
+    AnswerDecision,
+    AnswerReason,
+    CallerAnswer,
+    NluResult,
+    Outcome,
+    Question,
+    decide_answer,
+)
 from flows.interpreter import (
     AskConsent,
     BotOutcome,
@@ -82,6 +92,7 @@ from flows.streamed import StreamedAudio
 from ivr.crypto import sm3
 from ivr.errors import DependencyUnavailableError, IvrError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.phone import CustomerNumber, customer_number
 from speech.bargein import NEVER_INTERRUPTIBLE, PromptKind, SpeechIgnored, StopPrompt
 from speech.ports import VadEvent, VadEventKind
 from speech.stream_server import (
@@ -94,9 +105,6 @@ log = logging.getLogger(__name__)
 
 # Variables that are not customer data: prompts using only these may be cached on disk.
 PUBLIC_VARIABLES = frozenset({"institution", "bot_id", "product", "due_date"})
-REFUSAL_INTENTS = frozenset({"refuse_contact"})
-CONSENT_YES_INTENTS = frozenset({"affirm"})
-CONSENT_NO_INTENTS = frozenset({"deny", "refuse_contact"})
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -122,7 +130,7 @@ class CallFacts:
     flow: FlowVersion
     direction: str
     purpose: str
-    customer_number: str | None
+    customer: CustomerNumber | None  # None: withheld, an extension, no usable number
     campaign: str | None
     started_at: datetime
     started_mono: float
@@ -138,6 +146,19 @@ class CallFacts:
 
     def offset_ms(self) -> int:
         return int((time.monotonic() - self.started_mono) * 1000)
+
+    @property
+    def customer_number(self) -> str | None:
+        """The customer's E.164 number, or ``None`` when the caller has no usable one."""
+        return self.customer.e164 if self.customer is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One caller turn and the consent policy's reading of it."""
+
+    turn: Digits | Utterance | NoInput
+    answer: AnswerDecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +220,7 @@ class CallOrchestrator:
         flow_name = session.variable("ivr_flow") or cfg.default_flow
         version = self.deps.registry.get(flow_name)
         direction = version.flow.direction
-        number = session.variable("ivr_customer_number") or (
+        raw = session.variable("ivr_customer_number") or (
             session.caller_number if direction == "inbound" else session.destination_number
         )
         scratch = cfg.work_dir / "calls" / session.uuid
@@ -209,7 +230,7 @@ class CallOrchestrator:
             flow=version,
             direction=direction,
             purpose=session.variable("ivr_purpose") or version.flow.purpose,
-            customer_number=number,
+            customer=customer_number(raw),  # the edge: a value object or None
             campaign=session.variable("ivr_campaign"),
             started_at=self.deps.clock(),
             started_mono=time.monotonic(),
@@ -234,10 +255,10 @@ class CallOrchestrator:
             purpose=call.purpose,
         )
         consent_on_file = False
-        if call.purpose == "marketing" and call.customer_number:
+        if call.purpose == "marketing" and call.customer is not None:
             with contextlib.suppress(IvrError):
                 consent_on_file = await deps.compliance.has_valid_consent(
-                    call.customer_number, call.purpose
+                    call.customer, call.purpose
                 )
         variables = {
             "institution": deps.config.institution,
@@ -449,31 +470,58 @@ class CallOrchestrator:
         return response, broken
 
     async def _listen(
-        self, session: CallSession, call: CallFacts, timeout_s: float | None = None
-    ) -> Digits | Utterance | NoInput:
-        """One caller turn: DTMF pressed while listening wins; else ASR, then NLU."""
+        self,
+        session: CallSession,
+        call: CallFacts,
+        timeout_s: float | None = None,
+        *,
+        question: Question = Question.OTHER,
+    ) -> Heard:
+        """One caller turn, read by the consent policy after ``question``: DTMF pressed while
+        listening wins; else ASR, then NLU. A refusal closes the call here (invariant 6), except
+        a no at the consent question, which the consent node routes through the flow."""
+        turn, nlu = await self._hear_turn(session, call, timeout_s)
+        rules = self.deps.compliance.rules_at(self.deps.clock())
+        digits = turn.digits if isinstance(turn, Digits) else ""
+        answer = decide_answer(
+            CallerAnswer(nlu=nlu, digits=digits),
+            AnswerContext(question, caller_identified=call.customer is not None),
+            rules,
+        )
+        if isinstance(turn, Utterance) and nlu is not None:
+            policy = rules.consent_policy
+            confident = nlu.confidence >= policy.min_confidence.intent
+            if not confident or nlu.intent in policy.unclassified_intents:
+                turn = Utterance(turn.text, None)
+        if answer.outcome is Outcome.REFUSED and (
+            question is not Question.CONSENT or answer.reason is AnswerReason.REFUSAL_INTENT
+        ):
+            await self._refusal(session, call, reason="refused_contact", answer=answer)
+        return Heard(turn, answer)
+
+    async def _hear_turn(
+        self, session: CallSession, call: CallFacts, timeout_s: float | None
+    ) -> tuple[Digits | Utterance | NoInput, NluResult | None]:
         if call.asr_down:
             digits = await session.play_and_get_digits(
                 "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
             )
             self._note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
-            return Digits(digits) if digits else NoInput()
+            return (Digits(digits) if digits else NoInput()), None
         if call.stream is not None:
             heard = await self._hear_streamed(session, call, timeout_s)
         else:
             heard = await self._hear_recorded(session, call)
         if isinstance(heard, Digits | NoInput):
-            return heard
+            return heard, None
         text = heard
         if not text.strip():
             self._note(call, "caller", "(silence)")
-            return NoInput()
-        intent = await self.deps.nlu.intent(text)
-        self._note(call, "caller", text, f"intent {intent or '?'}")
+            return NoInput(), None
+        nlu = await self.deps.nlu.parse(text)
+        self._note(call, "caller", text, f"intent {nlu.intent or '?'}")
         call.transcript_tail = text[-120:]
-        if intent in REFUSAL_INTENTS:
-            await self._refusal(session, call, reason="refused_contact")
-        return Utterance(text, intent)
+        return Utterance(text, nlu.intent), nlu
 
     def _asr_failed(self, call: CallFacts) -> NoInput:
         """Any ASR engine failure: DTMF only for the rest of the call."""
@@ -550,7 +598,7 @@ class CallOrchestrator:
     async def _gather(self, session: CallSession, call: CallFacts, step: Gather) -> Result:
         if step.speech and not call.asr_down:
             await self._speak(session, call, step.prompt, menu=True)
-            heard = await self._listen(session, call, step.timeout_s)
+            heard = (await self._listen(session, call, step.timeout_s, question=Question.MENU)).turn
             if isinstance(heard, Digits):
                 return Digits(heard.digits[: step.max_digits])
             return heard
@@ -572,53 +620,61 @@ class CallOrchestrator:
     async def _ask_consent(
         self, session: CallSession, call: CallFacts, step: AskConsent
     ) -> ConsentAnswer:
+        """Ask explicit consent; the consent policy reads each answer. An unclear one is asked
+        again (never consent); a caller without a usable number cannot consent (no marketing)."""
         for _ in range(step.retries + 1):
             await self._speak(session, call, step.prompt)
-            heard = await self._listen(session, call, step.timeout_s)
-            if isinstance(heard, Digits):
-                granted, refused = heard.digits.startswith("1"), heard.digits.startswith("2")
-                excerpt = f"DTMF {heard.digits[:1]}"
-            elif isinstance(heard, Utterance):
-                granted = heard.intent in CONSENT_YES_INTENTS
-                refused = heard.intent in CONSENT_NO_INTENTS
-                excerpt = heard.text
-            else:
-                continue
-            if granted:
+            heard = await self._listen(session, call, step.timeout_s, question=Question.CONSENT)
+            answer = heard.answer
+            if answer.outcome is Outcome.CONSENT_GRANTED and call.customer is not None:
                 self._note(call, "ivr", f"consent granted ({step.purpose})")
-            if granted and call.customer_number:
+                turn = heard.turn
+                excerpt = turn.text if isinstance(turn, Utterance) else "DTMF consent"
                 await self.deps.compliance.grant_consent(
-                    call.customer_number,
+                    call.customer,
                     purpose=step.purpose,
                     scope=step.scope,
                     channel="voice_ivr",
                     call_id=call.call_id,
                     recording_offset_ms=call.offset_ms(),
                     transcript_excerpt=excerpt,
+                    decision=answer,
                 )
                 call.consent_state = "granted"
                 return ConsentAnswer("granted")
-            if refused:
+            if answer.outcome is Outcome.REFUSED:
                 call.consent_state = "refused"
-                await self._record_refusal(call, reason=f"{step.purpose}_consent_refused")
+                await self._record_refusal(
+                    call, reason=f"{step.purpose}_consent_refused", answer=answer
+                )
                 return ConsentAnswer("refused")
+            if answer.outcome is Outcome.CONSENT_UNRECORDABLE:
+                self._note(call, "ivr", "consent cannot be recorded without a number: no marketing")
+                call.consent_state = "unrecordable"
+                return ConsentAnswer("no_answer")
         return ConsentAnswer("no_answer")
 
-    async def _record_refusal(self, call: CallFacts, *, reason: str) -> None:
-        """Invariant 6: the number goes to DNC durably before the call ends."""
-        await self._evidence(EvidenceKind.CONSENT_REFUSED, call, reason=reason)
-        if call.customer_number:
-            await self.deps.compliance.add_dnc(
-                call.customer_number,
-                source="call",
-                reason=reason,
-                actor="ivr",
-                call_id=call.call_id,
-            )
+    async def _record_refusal(
+        self, call: CallFacts, *, reason: str, answer: AnswerDecision | None = None
+    ) -> None:
+        """Invariant 6: the number goes to DNC durably before the call ends; a caller without a
+        usable number is recorded as refusal evidence with why there is no DNC entry."""
+        basis = answer.evidence() if answer is not None else {}
+        await self._evidence(EvidenceKind.CONSENT_REFUSED, call, reason=reason, **basis)
+        await self.deps.compliance.record_refusal(
+            call.customer,
+            source="call",
+            reason=reason,
+            actor="ivr",
+            call_id=call.call_id,
+            decision=answer,
+        )
 
-    async def _refusal(self, session: CallSession, call: CallFacts, *, reason: str) -> None:
+    async def _refusal(
+        self, session: CallSession, call: CallFacts, *, reason: str, answer: AnswerDecision
+    ) -> None:
         """A refusal heard anywhere: DNC first, then a polite close, then stop the flow."""
-        await self._record_refusal(call, reason=reason)
+        await self._record_refusal(call, reason=reason, answer=answer)
         close = call.flow.prompts.get("refusal_close")
         if close is not None and close.text:
             text = close.text
@@ -644,7 +700,7 @@ class CallOrchestrator:
             extra={"disclosure_done": True, "flow": call.flow.name},
         )
         for _ in range(step.max_turns):
-            heard = await self._listen(session, call)
+            heard = (await self._listen(session, call)).turn
             if isinstance(heard, Utterance):
                 text = heard.text
             elif isinstance(heard, Digits):
@@ -740,7 +796,7 @@ class CallOrchestrator:
     async def _ticket(
         self, session: CallSession, call: CallFacts, step: OpenCallbackTicket
     ) -> Done:
-        if call.customer_number:
+        if call.customer_number is not None:
             await self.deps.tickets.open(
                 call_id=call.call_id,
                 number=call.customer_number,

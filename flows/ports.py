@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.client import CallMetadata
 from bot.directives import Directive
+from compliance.consent_policy import AnswerDecision, NluResult
+from compliance.rules import RuleSet
+from ivr.phone import CustomerNumber
 from speech.stream_server import CallAudio
 
 if TYPE_CHECKING:
@@ -42,9 +45,10 @@ class AudioStreams(Protocol):
 
 
 class IntentParser(Protocol):
-    """Text to an NLU intent name (``None`` when unsure or NLU unavailable)."""
+    """Text to the NLU result (intent ``None``, confidence 0 when NLU is unavailable); what a
+    confidence is enough for is the consent policy's business (the rules file)."""
 
-    async def intent(self, text: str) -> str | None: ...
+    async def parse(self, text: str) -> NluResult: ...
 
 
 class DialogueBot(Protocol):
@@ -70,13 +74,22 @@ class Clock(Protocol):
 class ComplianceApi(Protocol):
     """What the orchestrator needs of :class:`compliance.service.ComplianceService`."""
 
-    async def add_dnc(
-        self, number: str, *, source: str, reason: str, actor: str, call_id: str | None = None
+    def rules_at(self, now: datetime | None = None) -> RuleSet: ...
+
+    async def record_refusal(
+        self,
+        customer: CustomerNumber | None,
+        *,
+        source: str,
+        reason: str,
+        actor: str,
+        call_id: str | None = None,
+        decision: AnswerDecision | None = None,
     ) -> object: ...
 
     async def grant_consent(
         self,
-        number: str,
+        customer: CustomerNumber,
         *,
         purpose: str,
         scope: str,
@@ -85,10 +98,11 @@ class ComplianceApi(Protocol):
         recording_offset_ms: int | None = None,
         transcript_excerpt: str | None = None,
         at: datetime | None = None,
+        decision: AnswerDecision | None = None,
     ) -> object: ...
 
     async def has_valid_consent(
-        self, number: str, purpose: str, at: datetime | None = None
+        self, customer: CustomerNumber | None, purpose: str, at: datetime | None = None
     ) -> bool: ...
 
 

@@ -21,6 +21,7 @@ class EvidenceKind(StrEnum):
     CONSENT_REVOKED = "consent_revoked"
     DNC_ADDED = "dnc_added"
     DNC_REMOVED = "dnc_removed"
+    REFUSAL_UNIDENTIFIED = "refusal_unidentified"  # a refusal from a caller with no number
     ESCALATED = "escalated"
     CALLBACK_SCHEDULED = "callback_scheduled"
     RECORDING_STORED = "recording_stored"

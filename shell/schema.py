@@ -1,6 +1,6 @@
 """Every package's SQL tables, as one list of SQLAlchemy metadata.
 
-Tables are defined once, in their package (``compliance/sql.py``, ``records/tables.py``, ...);
+Tables are defined once, in their package (``compliance/tables.py``, ``records/tables.py``, ...);
 the Alembic migrations create them, and ``tests/foundation/test_schema_drift.py`` fails when the
 two disagree (Alembic's autogenerate comparison must be empty). A package that adds tables adds
 its metadata here.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from campaigns.callbacks import metadata as campaigns_metadata
-from compliance.sql import md as compliance_metadata
+from compliance.tables import md as compliance_metadata
 from records.tables import metadata as records_metadata
 
 ALL_METADATA: tuple[sa.MetaData, ...] = (

@@ -16,11 +16,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import dialogue
+from actions.call import time_words
 from actions.disclosure import risk_warning_text
 from actions.scripts import DEFAULT_PRODUCT
 from actions.session import ActionSessionStart
 from actions.stores import Stores, reset_stores
 from ivr.db import migrate
+from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
 
@@ -42,6 +44,12 @@ async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
 
 def mobile() -> str:
     return f"137{random.randint(10_000_000, 99_999_999)}"
+
+
+def customer(number: str) -> CustomerNumber:
+    made = customer_number(number)
+    assert made is not None
+    return made
 
 
 def tracker(
@@ -101,7 +109,7 @@ async def test_inv5_consent_is_recorded_before_the_pitch(stores: Stores) -> None
     assert said[0]["text"] == DEFAULT_PRODUCT.script
     assert said[1]["text"] == risk_warning_text() and said[1]["barge_in"] is False
     assert slot(events, "consent_recorded") is True
-    [rec] = await stores.compliance.list_consents(caller)
+    [rec] = await stores.compliance.list_consents(customer(caller))
     assert (rec.purpose, rec.scope, rec.channel) == ("marketing", "campaign:c1", "voice_bot")
     assert rec.call_id == t.sender_id and rec.recording_offset_ms == 8400
     assert rec.transcript_excerpt is not None and "嗯 可以的" in rec.transcript_excerpt
@@ -113,7 +121,7 @@ async def test_inv5_affirm_before_the_question_asks_it(stores: Stores) -> None:
     assert kinds(said) == ["consent"]
     assert DEFAULT_PRODUCT.name in said[0]["text"]
     assert slot(events, "stage") == "consent"
-    assert await stores.compliance.list_consents(caller) == []
+    assert await stores.compliance.list_consents(customer(caller)) == []
 
 
 async def test_inv5_an_unsure_yes_is_not_consent(stores: Stores) -> None:
@@ -121,7 +129,7 @@ async def test_inv5_an_unsure_yes_is_not_consent(stores: Stores) -> None:
     t = tracker("affirm", "是推销吧", confidence=0.6, caller=caller, stage="consent")
     said, _ = await run(dialogue.ActionAffirm(), t)
     assert kinds(said) == ["reply", "consent"]
-    assert await stores.compliance.list_consents(caller) == []
+    assert await stores.compliance.list_consents(customer(caller)) == []
 
 
 async def test_inv5_no_caller_means_no_consent_and_no_pitch(stores: Stores) -> None:
@@ -143,12 +151,8 @@ async def test_inv5_product_question_without_consent_gets_the_question(stores: S
 
 async def test_inv5_consent_on_file_lets_the_pitch_start(stores: Stores) -> None:
     caller = mobile()
-    await stores.grant_consent(
-        caller,
-        scope="campaign:c1",
-        call_id="earlier",
-        transcript_excerpt="好",
-        recording_offset_ms=None,
+    await stores.compliance.grant_consent(
+        customer(caller), purpose="marketing", scope="campaign:c1", channel="voice_bot"
     )
     said, _ = await run(dialogue.ActionResume(), tracker("greet", "喂", caller=caller))
     assert kinds(said) == ["marketing", "risk_warning", "marketing"]
@@ -158,7 +162,7 @@ async def test_inv6_deny_adds_dnc_durably_then_closes(stores: Stores) -> None:
     caller = mobile()
     t = tracker("deny", "不需要", caller=caller, stage="consent")
     said, events = await run(dialogue.ActionDeny(), t)
-    entry = await stores.compliance.dnc_entry(caller)
+    entry = await stores.compliance.dnc_entry(customer(caller))
     assert entry is not None
     assert (entry.source, entry.reason, entry.call_id) == (
         "voice_bot",
@@ -189,16 +193,24 @@ async def test_inv6_dnc_store_failure_is_reported_to_the_orchestrator(
     assert said[0]["directive"] == "say"  # still a polite close
 
 
-async def test_inv6_refusal_without_caller_reports_dnc_not_recorded(stores: Stores) -> None:
-    said, _ = await run(dialogue.ActionRefuseContact(), tracker("refuse_contact"))
-    assert said[-1]["dnc_recorded"] is False
+async def test_inv6_refusal_without_a_usable_caller_number_is_chained_evidence(
+    stores: Stores,
+) -> None:
+    t = tracker("refuse_contact", "别再打了", caller="anonymous")
+    said, _ = await run(dialogue.ActionRefuseContact(), t)
+    assert said[-1]["outcome"] == "refused" and "dnc_recorded" not in said[-1]  # no DNC applies
+    entries = list(SqlEvidenceLog(_engine(stores)).entries(call_id=t.sender_id))
+    assert [e.kind for e in entries] == ["consent_refused", "refusal_unidentified"]
+    entry = entries[-1]
+    assert entry.payload["reason"] == "refused_contact" and entry.payload["dnc"] is False
+    assert entry.payload["policy_outcome"] == "refused" and entry.payload["rules_version"]
 
 
 async def test_service_deny_is_not_a_refusal(stores: Stores) -> None:
     caller = mobile()
     said, _ = await run(dialogue.ActionDeny(), tracker("deny", caller=caller, purpose="service"))
     assert said[-1]["outcome"] == "completed"
-    assert not await stores.compliance.is_dnc(caller)
+    assert not await stores.compliance.is_dnc(customer(caller))
 
 
 @pytest.mark.parametrize(
@@ -274,7 +286,7 @@ def test_time_words_keeps_longest_non_overlapping_matches() -> None:
         {"entity": "time", "value": "八点", "start": 6, "end": 8},
         {"entity": "other", "value": "x", "start": 9, "end": 10},
     ]
-    assert dialogue.time_words(entities) == ["明天下午", "八点"]
+    assert time_words(entities) == ["明天下午", "八点"]
 
 
 async def test_prohibited_promise_gets_no_guarantee_without_barge_in(stores: Stores) -> None:

@@ -13,6 +13,7 @@ from bot.client import CallMetadata, RasaClient
 from bot.directives import Callback, Directive, Hangup, Say, Transfer
 from compliance.service import ComplianceService, build_service
 from ivr.db import make_engine
+from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
 
@@ -55,6 +56,13 @@ class Conversation:
     turns: list[tuple[str, list[Directive]]] = field(default_factory=list)
 
     @property
+    def customer(self) -> CustomerNumber:
+        """The caller as the compliance API takes it (these conversations have a number)."""
+        made = customer_number(self.caller)
+        assert made is not None
+        return made
+
+    @property
     def meta(self) -> CallMetadata:
         return CallMetadata(
             call_id=self.call_id,
@@ -71,7 +79,7 @@ class Conversation:
         if any(is_marketing(d) for d in directives):
             # invariant 5: marketing content only once consent is on record
             assert self.caller is not None
-            assert await self.svc.has_valid_consent(self.caller, "marketing"), (
+            assert await self.svc.has_valid_consent(self.customer, "marketing"), (
                 f"marketing content without recorded consent after {text!r}"
             )
         return directives

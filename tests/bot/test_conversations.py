@@ -76,7 +76,7 @@ async def test_inv5_marketing_consent_then_pitch_with_risk_warning(new_call: New
     pitch = await call.say("可以 你说吧")
     assert_pitch(pitch)
 
-    records = await call.svc.list_consents(call.caller)
+    records = await call.svc.list_consents(call.customer)
     assert len(records) == 1
     rec = records[0]
     assert rec.purpose == "marketing"
@@ -89,7 +89,7 @@ async def test_inv5_marketing_consent_then_pitch_with_risk_warning(new_call: New
         and "营销" in rec.transcript_excerpt
     )
     assert rec.granted_at is not None and rec.expires_at > rec.granted_at
-    assert not await call.svc.is_dnc(call.caller)
+    assert not await call.svc.is_dnc(call.customer)
 
 
 async def test_inv6_deny_at_consent_question_goes_to_dnc(new_call: NewCall) -> None:
@@ -98,11 +98,11 @@ async def test_inv6_deny_at_consent_question_goes_to_dnc(new_call: NewCall) -> N
     close = await call.say("不需要 谢谢")
     end = hangup(close)
     assert end.outcome == "refused" and end.dnc_recorded is True
-    entry = await call.svc.dnc_entry(call.caller)
+    entry = await call.svc.dnc_entry(call.customer)
     assert entry is not None
     assert entry.call_id == call.call_id and entry.source == "voice_bot"
     assert not any(is_marketing(d) for d in call.all)
-    assert await call.svc.list_consents(call.caller) == []
+    assert await call.svc.list_consents(call.customer) == []
 
 
 async def test_inv6_refusal_in_the_middle_of_the_pitch(new_call: NewCall) -> None:
@@ -111,8 +111,8 @@ async def test_inv6_refusal_in_the_middle_of_the_pitch(new_call: NewCall) -> Non
     assert_pitch(await call.say("好的我听一下"))
     close = await call.say("以后别再给我打电话了 把我号码删掉")
     assert hangup(close).outcome == "refused"
-    assert await call.svc.is_dnc(call.caller)
-    assert len(await call.svc.list_consents(call.caller)) == 1
+    assert await call.svc.is_dnc(call.customer)
+    assert len(await call.svc.list_consents(call.customer)) == 1
 
 
 async def test_inv6_consent_then_deny_goes_to_dnc(new_call: NewCall) -> None:
@@ -121,7 +121,7 @@ async def test_inv6_consent_then_deny_goes_to_dnc(new_call: NewCall) -> None:
     await call.say("行 你讲")
     close = await call.say("我不需要 不感兴趣")
     assert hangup(close).dnc_recorded is True
-    entry = await call.svc.dnc_entry(call.caller)
+    entry = await call.svc.dnc_entry(call.customer)
     assert entry is not None and entry.reason == "declined_marketing"
 
 
@@ -159,7 +159,7 @@ async def test_inv5_affirm_before_the_question_is_not_consent(new_call: NewCall)
     # "嗯" as the very first turn (during the disclosure) answers nothing yet
     turn = await call.say("嗯")
     consent_question(turn)
-    assert await call.svc.list_consents(call.caller) == []
+    assert await call.svc.list_consents(call.customer) == []
 
 
 async def test_inv5_product_question_before_consent_asks_consent(new_call: NewCall) -> None:
@@ -267,14 +267,14 @@ async def test_busy_offers_a_callback_at_the_callers_time(new_call: NewCall) -> 
     turn = await call.say("我在开会 明天下午三点再打吧")
     assert callback(turn).requested == "明天下午三点"
     assert hangup(turn).outcome == "callback"
-    assert not await call.svc.is_dnc(call.caller)
+    assert not await call.svc.is_dnc(call.customer)
 
 
 async def test_wrong_number_is_marked_and_closed(new_call: NewCall) -> None:
     call = new_call()
     await call.say("喂")
     assert hangup(await call.say("你打错了 我不是张先生")).outcome == "wrong_number"
-    assert not await call.svc.is_dnc(call.caller)
+    assert not await call.svc.is_dnc(call.customer)
 
 
 async def test_no_input_reprompts_twice_then_closes(new_call: NewCall) -> None:
@@ -328,14 +328,14 @@ async def test_service_no_thanks_closes_without_dnc(new_call: NewCall) -> None:
     call = new_call(purpose="service")
     await call.say("你好")
     assert hangup(await call.say("不用了")).outcome == "completed"
-    assert not await call.svc.is_dnc(call.caller)
+    assert not await call.svc.is_dnc(call.customer)
 
 
 async def test_inv6_refusal_on_a_service_call_goes_to_dnc(new_call: NewCall) -> None:
     call = new_call(purpose="service")
     await call.say("你好")
     assert hangup(await call.say("以后不要再给我打电话了")).outcome == "refused"
-    assert await call.svc.is_dnc(call.caller)
+    assert await call.svc.is_dnc(call.customer)
 
 
 async def test_goodbye_closes(new_call: NewCall) -> None:

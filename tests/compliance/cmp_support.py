@@ -11,13 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from compliance.guard import SqlPool
 from compliance.redis_store import RedisGateStore
-from compliance.reload import LoadedRules, RulesHolder
+from compliance.reload import LoadedRules, RulesHolder, RulesWatcher
 from compliance.rules import parse_rules
 from compliance.service import ComplianceService
-from compliance.sql import SqlGateStore, SqlLedger
+from compliance.sql import SqlLedger
+from compliance.sql_gate import SqlGateStore
 from ivr.db import make_engine
 from ivr.evidence import EvidenceKind
+from ivr.phone import CustomerNumber, customer_number
 from shell.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -84,6 +87,13 @@ def fresh_number() -> str:
     return f"+86139{uuid.uuid4().int % 10**4:04d}{next(_seq) % 10**4:04d}"
 
 
+def cust(number: str) -> CustomerNumber:
+    """A test number as the customer value object the API takes (made at the edge)."""
+    customer = customer_number(number)
+    assert customer is not None
+    return customer
+
+
 @dataclass
 class MemorySink:
     """In-memory evidence sink for tests."""
@@ -119,21 +129,30 @@ def build(
     clock: Clock | None = None,
     timeout_s: float = 2.0,
     text: str | None = None,
+    holder: RulesHolder | None = None,
+    watcher: RulesWatcher | None = None,
+    settle_s: float = 0.0,
 ) -> tuple[ComplianceService, MemorySink]:
+    """A service on ``url`` with the ``backend`` gate store ("redis" or "sql"). A mirror rebuild
+    does not wait for other processes' permits (``settle_s``) unless a test asks."""
     engine = make_engine(url)
     sink = MemorySink()
+    sql = SqlPool("test-sql", workers=4, max_pending=256)
     gate: RedisGateStore | SqlGateStore
     if backend == "redis":
         gate = RedisGateStore(redis_url, prefix, timeout_s)
     else:
-        gate = SqlGateStore(engine)
+        gate = SqlGateStore(engine, sql)
     svc = ComplianceService(
-        holder=RulesHolder(loaded(text)),
+        holder=holder or RulesHolder(loaded(text)),
         ledger=SqlLedger(engine),
-        gate=gate,
+        gate_store=gate,
         evidence=sink,
         index_key=INDEX_KEY,
+        sql=sql,
+        watcher=watcher,
         timeout_s=timeout_s,
+        settle_s=settle_s,
         clock=clock or Clock(SH_NOON),
     )
     return svc, sink
@@ -209,3 +228,27 @@ def hammer(url: str, backend: str, prefix: str, number: str, n: int) -> tuple[in
 
     time.sleep(0.01)
     return asyncio.run(main())
+
+
+def dial_until_killed(url: str, redis_url: str, prefix: str, numbers: list[str], out: str) -> None:
+    """Run in a child process: gate attempts on ``numbers`` in concurrent bursts, forever; each
+    permit is appended to ``out`` the moment it is returned (what a dialler would dial)."""
+    import asyncio
+    import os
+
+    from compliance.decision import GateRequest
+
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    async def attempt(svc: ComplianceService, number: str) -> None:
+        d = await svc.check_and_count(GateRequest(number, "marketing", uuid.uuid4().hex))
+        if d.allowed:
+            os.write(fd, f"{number}\n".encode())  # the kernel has it even if we are killed
+
+    async def main() -> None:
+        svc, _ = build(url, "redis", prefix=prefix, redis_url=redis_url, timeout_s=2.0)
+        await svc.start(watch=False)
+        while True:
+            await asyncio.gather(*(attempt(svc, n) for n in numbers for _ in range(2)))
+
+    asyncio.run(main())

@@ -47,11 +47,10 @@ async def test_inv13_broken_file_keeps_old_rules_and_valid_reload_changes_decisi
 ) -> None:
     path = tmp_path / "rules.yaml"
     write(path, rules_text("v1"), 1)
-    svc, _ = build(sqlite_url, "sql")
     holder = RulesHolder(load_rules_file(path))
     sink = MemorySink()
-    svc.holder = holder
-    svc.watcher = RulesWatcher(path, holder, sink, poll_s=0.02, status=None)
+    watcher = RulesWatcher(path, holder, sink, poll_s=0.02, status=None)
+    svc, _ = build(sqlite_url, "sql", holder=holder, watcher=watcher)
     await svc.start()
     n = fresh_number()
 
@@ -61,9 +60,9 @@ async def test_inv13_broken_file_keeps_old_rules_and_valid_reload_changes_decisi
     assert (await svc.dry_run(request())).rules_version == "v1"
 
     write(path, rules_text("v2").replace("daily_cap: 3", "daily_cap: three", 1), 2)
-    await wait_for(lambda: svc.watcher is not None and svc.watcher.last_error is not None)
-    assert svc.watcher.last_error is not None
-    assert any(i.line and "daily_cap" in i.field for i in svc.watcher.last_error.issues)
+    await wait_for(lambda: watcher.last_error is not None)
+    assert watcher.last_error is not None
+    assert any(i.line and "daily_cap" in i.field for i in watcher.last_error.issues)
     d = await svc.dry_run(request())
     assert d.allowed and d.rules_version == "v1"
 
@@ -71,7 +70,7 @@ async def test_inv13_broken_file_keeps_old_rules_and_valid_reload_changes_decisi
     await wait_for(lambda: svc.rules_at().version == "v3")
     d = await svc.check_and_count(request())
     assert d.rules_version == "v3" and d.reasons == (Reason.QUIET_HOURS,)
-    assert svc.watcher.last_error is None
+    assert watcher.last_error is None
     assert sink.kinds() == [EvidenceKind.RULES_RELOADED]
     assert sink.entries[0][2]["version"] == "v3"
     await svc.flush()

@@ -8,17 +8,32 @@ import time
 import uuid
 
 import pytest
-from cmp_support import SH_NOON, Clock, ThrowawayRedis, build, fresh_number
+import sqlalchemy as sa
+from cmp_support import SH_NOON, Clock, ThrowawayRedis, build, cust, fresh_number
 
+from compliance.consent_policy import (
+    AnswerContext,
+    CallerAnswer,
+    NluResult,
+    Question,
+    decide_answer,
+)
 from compliance.decision import GateRequest, Reason
 from compliance.redis_store import RedisGateStore
 from compliance.service import ComplianceService, InvalidRequestError, mask_transcript
+from compliance.sql_gate import SqlGateStore
 from ivr.errors import NotAuthorizedError
 from ivr.evidence import EvidenceKind
+from ivr.phone import customer_number
 
 
 def req(number: str, purpose: str = "marketing") -> GateRequest:
     return GateRequest(number, purpose, uuid.uuid4().hex)
+
+
+def broken(engine: sa.Engine) -> sa.Engine:
+    """The same database, with every table looked up in a schema that does not exist."""
+    return engine.execution_options(schema_translate_map={None: "nope"})
 
 
 async def test_inv2_redis_stopped_mid_run_fails_closed_then_recovers(
@@ -28,7 +43,7 @@ async def test_inv2_redis_stopped_mid_run_fails_closed_then_recovers(
     await svc.start(watch=False)
     try:
         blocked, free = fresh_number(), fresh_number()
-        await svc.add_dnc(blocked, source="refusal", reason="不要再打", actor="bot")
+        await svc.add_dnc(cust(blocked), source="refusal", reason="不要再打", actor="bot")
         assert (await svc.check_and_count(req(free))).allowed
         throwaway_redis.stop()
         decisions = await asyncio.gather(
@@ -62,8 +77,9 @@ async def test_inv2_unreachable_redis_at_start_never_raises(sqlite_url: str) -> 
 
 async def test_inv2_sql_store_error_fails_closed(sqlite_url: str) -> None:
     svc, _ = build(sqlite_url, "sql")
-    svc.gate.engine.dispose()  # type: ignore[attr-defined]
-    svc.gate.engine = svc.gate.engine.execution_options(schema_translate_map={None: "nope"})  # type: ignore[attr-defined]
+    assert isinstance(svc.gate_store, SqlGateStore)
+    svc.gate_store.engine.dispose()
+    svc.gate_store.engine = broken(svc.gate_store.engine)
     d = await svc.check_and_count(req(fresh_number()))
     assert d.reasons == (Reason.STORE_UNAVAILABLE,)
     await svc.close()
@@ -72,16 +88,19 @@ async def test_inv2_sql_store_error_fails_closed(sqlite_url: str) -> None:
 async def test_inv2_full_decision_log_backlog_denies_instead_of_dropping_rows(
     sqlite_url: str,
 ) -> None:
-    from compliance import service as service_module
-
     svc, _ = build(sqlite_url, "sql")
-    filler = [object()] * service_module._MAX_PENDING_LOG
-    svc._pending = filler  # type: ignore[assignment]  # as if SQL had been down for long
+    healthy = svc.ledger.log_engine
+    svc.ledger.log_engine = sa.create_engine(f"sqlite:////nonexistent-{uuid.uuid4().hex}/x.db")
+    svc.decisions.max_backlog = 5
+    for _ in range(5):  # invalid numbers: decided without a store, logged (and kept queued)
+        assert (await svc.check_and_count(req("12"))).reasons == (Reason.INVALID_NUMBER,)
     d = await svc.check_and_count(req(fresh_number()))
     assert d.reasons == (Reason.STORE_UNAVAILABLE,) and not d.allowed and not d.counted
-    assert len(svc._pending) == service_module._MAX_PENDING_LOG  # nothing dropped, nothing added
-    svc._pending = []
+    await svc.flush()  # a write attempt fails: the rows stay queued
+    assert svc.decisions.backlog == 5  # nothing dropped, nothing added
+    svc.ledger.log_engine = healthy
     await svc.close()
+    assert len(svc.ledger.decisions_for(d.attempt_id)) == 0  # the denial was never queued
 
 
 @pytest.mark.parametrize("backend", ["redis", "sql"])
@@ -109,7 +128,7 @@ async def test_inv1_dnc_added_while_100_attempts_in_flight(
 
     async def refuse() -> None:
         await twenty_done.wait()  # the refusal lands while attempts are in flight
-        await svc.add_dnc(n, source="refusal", reason="拒绝", actor="bot")
+        await svc.add_dnc(cust(n), source="refusal", reason="拒绝", actor="bot")
         acked_at.append(time.monotonic())
         acked.set()
 
@@ -126,16 +145,18 @@ async def test_inv3_dnc_removal_needs_officer_and_reason_and_is_evidence(
 ) -> None:
     svc, sink = build(sqlite_url, "sql")
     n = fresh_number()
-    entry = await svc.add_dnc(n, source="refusal", reason="r", actor="bot", call_id="call-9")
-    again = await svc.add_dnc(n, source="agent", reason="again", actor="agent-7")
+    entry = await svc.add_dnc(cust(n), source="refusal", reason="r", actor="bot", call_id="call-9")
+    again = await svc.add_dnc(cust(n), source="agent", reason="again", actor="agent-7")
     assert again == entry  # idempotent: the first entry stays
     with pytest.raises(NotAuthorizedError):
-        await svc.remove_dnc(n, actor="bob", actor_role="agent", reason="please")
+        await svc.remove_dnc(cust(n), actor="bob", actor_role="agent", reason="please")
     with pytest.raises(InvalidRequestError):
-        await svc.remove_dnc(n, actor="alice", actor_role="compliance_officer", reason=" ")
-    assert await svc.is_dnc(n)
-    assert await svc.remove_dnc(n, actor="alice", actor_role="compliance_officer", reason="误登")
-    assert not await svc.is_dnc(n)
+        await svc.remove_dnc(cust(n), actor="alice", actor_role="compliance_officer", reason=" ")
+    assert await svc.is_dnc(cust(n))
+    assert await svc.remove_dnc(
+        cust(n), actor="alice", actor_role="compliance_officer", reason="误登"
+    )
+    assert not await svc.is_dnc(cust(n))
     assert sink.kinds() == [EvidenceKind.DNC_ADDED, EvidenceKind.DNC_REMOVED]
     removed = sink.entries[1][2]
     assert removed["actor_role"] == "compliance_officer" and removed["reason"] == "误登"
@@ -149,9 +170,9 @@ async def test_inv5_consent_ledger(sqlite_url: str) -> None:
     clock = Clock(SH_NOON)
     svc, sink = build(sqlite_url, "sql", clock=clock)
     n = fresh_number()
-    assert not await svc.has_valid_consent(n, "marketing")
+    assert not await svc.has_valid_consent(cust(n), "marketing")
     rec = await svc.grant_consent(
-        n,
+        cust(n),
         purpose="marketing",
         scope="信用卡分期产品",
         channel="call",
@@ -160,18 +181,19 @@ async def test_inv5_consent_ledger(sqlite_url: str) -> None:
         transcript_excerpt="可以，我同意。我的号码是13912345678",
     )
     assert rec.expires_at == clock.now.replace(month=4, day=9)  # 30 days
-    assert await svc.has_valid_consent(n, "marketing")
-    assert not await svc.has_valid_consent(n, "loans")
-    [stored] = await svc.list_consents(n)
+    assert await svc.has_valid_consent(cust(n), "marketing")
+    assert not await svc.has_valid_consent(cust(n), "loans")
+    [stored] = await svc.list_consents(cust(n))
     assert stored.call_id == "call-1" and stored.recording_offset_ms == 12_500
     assert stored.transcript_excerpt is not None and "13912345678" not in stored.transcript_excerpt
     assert (
-        await svc.revoke_consent(n, "marketing", actor="customer", channel="call", reason="x") == 1
+        await svc.revoke_consent(cust(n), "marketing", actor="customer", channel="call", reason="x")
+        == 1
     )
-    assert not await svc.has_valid_consent(n, "marketing")
+    assert not await svc.has_valid_consent(cust(n), "marketing")
     assert sink.kinds() == [EvidenceKind.CONSENT_GRANTED, EvidenceKind.CONSENT_REVOKED]
     with pytest.raises(InvalidRequestError):
-        await svc.grant_consent(n, purpose="lottery", scope="s", channel="call")
+        await svc.grant_consent(cust(n), purpose="lottery", scope="s", channel="call")
     await svc.close()
 
 
@@ -180,12 +202,38 @@ def test_mask_transcript_masks_spoken_and_written_numbers() -> None:
     assert mask_transcript("好的 123") == "好的 123"
 
 
-async def test_invalid_numbers_never_crash_the_api(sqlite_url: str) -> None:
-    svc, _ = build(sqlite_url, "sql")
-    with pytest.raises(InvalidRequestError):
-        await svc.add_dnc("12", source="refusal", reason="r", actor="bot")
-    d = await svc.check_and_count(req("12"))
-    assert d.reasons == (Reason.INVALID_NUMBER,)
+@pytest.mark.parametrize("caller_id", ["anonymous", "", "1000", "garbage", "12"])
+async def test_inv6_refusal_from_a_caller_without_a_usable_number_is_chained_evidence(
+    sqlite_url: str, caller_id: str
+) -> None:
+    svc, sink = build(sqlite_url, "sql")
+    assert customer_number(caller_id) is None  # made at the edge: no customer
+    rules = svc.rules_at()
+    heard = CallerAnswer(NluResult("refuse_contact", 0.97))
+    decision = decide_answer(heard, AnswerContext(Question.OTHER, caller_identified=False), rules)
+    refusal = await svc.record_refusal(
+        None, source="call", reason="refused_contact", actor="ivr", call_id="c-1", decision=decision
+    )
+    assert refusal.dnc is None and not refusal.dnc_recorded
+    [(kind, call_id, payload)] = sink.entries
+    assert kind is EvidenceKind.REFUSAL_UNIDENTIFIED and call_id == "c-1"
+    assert payload["dnc"] is False and "no usable caller number" in str(payload["why"])
+    assert payload["rules_version"] == "t-1" and payload["policy_outcome"] == "refused"
+    assert not await svc.is_dnc(None) and not await svc.has_valid_consent(None, "marketing")
+    assert (await svc.check_and_count(req(caller_id))).reasons == (Reason.INVALID_NUMBER,)
+    await svc.close()
+
+
+async def test_inv6_refusal_from_a_known_number_goes_on_dnc_with_its_rules_version(
+    sqlite_url: str,
+) -> None:
+    svc, sink = build(sqlite_url, "sql")
+    n = fresh_number()
+    refusal = await svc.record_refusal(cust(n), source="call", reason="refused", actor="ivr")
+    assert refusal.dnc_recorded and await svc.is_dnc(cust(n))
+    [(kind, _, payload)] = sink.entries
+    assert kind is EvidenceKind.DNC_ADDED and payload["rules_version"] == "t-1"
+    assert (await svc.check_and_count(req(n))).reasons == (Reason.DNC,)
     await svc.close()
 
 
@@ -196,7 +244,7 @@ async def test_logs_never_carry_the_number(
     svc, _ = build(sqlite_url, "redis", prefix="t", redis_url=throwaway_redis.url, timeout_s=0.2)
     await svc.start(watch=False)
     n = fresh_number()
-    await svc.add_dnc(n, source="refusal", reason="r", actor="bot")
+    await svc.add_dnc(cust(n), source="refusal", reason="r", actor="bot")
     await svc.check_and_count(req(n))
     throwaway_redis.stop()
     await svc.check_and_count(req(n))
@@ -216,8 +264,8 @@ async def test_resync_restores_lost_counters_from_the_decision_log(
     await svc.flush()
     throwaway_redis.stop()
     throwaway_redis.start()
-    assert isinstance(svc.gate, RedisGateStore)
-    assert not await svc.gate.is_synced()
+    assert isinstance(svc.gate_store, RedisGateStore)
+    assert not await svc.gate_store.is_synced()
     await svc.resync()
     assert (await svc.check_and_count(req(n))).reasons == (Reason.DAILY_CAP,)
     await svc.close()

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cmp_support import Clock, MemorySink, fresh_number
+from cmp_support import Clock, MemorySink, cust, fresh_number
 
 from compliance.decision import GateRequest, Reason
 from compliance.service import ComplianceService
@@ -54,7 +54,7 @@ async def test_inv1_replay_after_dnc_is_denied(svc_any: Svc) -> None:
     svc, _, _ = svc_any
     n = fresh_number()
     assert (await svc.check_and_count(req(n, attempt="a-2"))).allowed
-    await svc.add_dnc(n, source="refusal", reason="客户拒绝", actor="bot")
+    await svc.add_dnc(cust(n), source="refusal", reason="客户拒绝", actor="bot")
     replay = await svc.check_and_count(req(n, attempt="a-2"))
     assert not replay.allowed and Reason.DNC in replay.reasons
 
@@ -62,21 +62,21 @@ async def test_inv1_replay_after_dnc_is_denied(svc_any: Svc) -> None:
 async def test_inv3_dnc_denies_and_is_not_counted(svc_any: Svc) -> None:
     svc, _, _ = svc_any
     n = fresh_number()
-    await svc.add_dnc(n, source="refusal", reason="客户拒绝", actor="bot", call_id="call-1")
+    await svc.add_dnc(cust(n), source="refusal", reason="客户拒绝", actor="bot", call_id="call-1")
     d = await svc.check_and_count(req(n))
     assert not d.allowed and d.reasons == (Reason.DNC,) and d.retry_after is None
     assert not d.counted
-    assert await svc.is_dnc(n)
+    assert await svc.is_dnc(cust(n))
 
 
 async def test_inv8_dnd_window_denies_with_retry_after(svc_any: Svc) -> None:
     svc, _, clock = svc_any
     n = fresh_number()
-    await svc.set_dnd(n, ["11:30-13:00"])  # now is 12:00 Shanghai
+    await svc.set_dnd(cust(n), ["11:30-13:00"])  # now is 12:00 Shanghai
     d = await svc.check_and_count(req(n))
     assert d.reasons == (Reason.DND,) and not d.counted
     assert d.retry_after == clock.now + timedelta(hours=1)
-    await svc.set_dnd(n, [])
+    await svc.set_dnd(cust(n), [])
     assert (await svc.check_and_count(req(n))).allowed
 
 
@@ -107,7 +107,7 @@ async def test_inv5_before_dial_consent(svc_any: Svc) -> None:
     n = fresh_number()
     d = await svc.check_and_count(req(n, "loans"))
     assert d.reasons == (Reason.NO_CONSENT,) and d.retry_after is None and not d.counted
-    await svc.grant_consent(n, purpose="loans", scope="personal loans", channel="call")
+    await svc.grant_consent(cust(n), purpose="loans", scope="personal loans", channel="call")
     assert (await svc.check_and_count(req(n, "loans"))).allowed
     clock.now += timedelta(days=31)  # consent_valid_days: 30
     assert (await svc.check_and_count(req(n, "loans"))).reasons == (Reason.NO_CONSENT,)
@@ -123,8 +123,10 @@ async def test_invalid_number_denied_without_store(svc_any: Svc) -> None:
 async def test_remove_dnc_restores_calls(svc_any: Svc) -> None:
     svc, _, _ = svc_any
     n = fresh_number()
-    await svc.add_dnc(n, source="refusal", reason="no", actor="bot")
-    assert await svc.remove_dnc(n, actor="alice", actor_role="compliance_officer", reason="误登记")
+    await svc.add_dnc(cust(n), source="refusal", reason="no", actor="bot")
+    assert await svc.remove_dnc(
+        cust(n), actor="alice", actor_role="compliance_officer", reason="误登记"
+    )
     assert (await svc.check_and_count(req(n))).allowed
 
 

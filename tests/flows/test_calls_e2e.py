@@ -22,6 +22,7 @@ from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.errors import ConfigError
 from ivr.evidence import EvidenceKind
+from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import Settings
 from records.vault import Actor, RecordingQuery
 from shell.services import free_port
@@ -31,6 +32,15 @@ from telephony.simulator import CallerScript, SimulatedCall, Turn
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
 CUSTOMER = "13912345678"
+
+
+def _customer(raw: str) -> CustomerNumber:
+    made = customer_number(raw)
+    assert made is not None
+    return made
+
+
+CUSTOMER_NUMBER = _customer(CUSTOMER)
 DAYTIME = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 11:00 Asia/Shanghai
 SAMPLES = Path(__file__).resolve().parent.parent / "speech" / "fixtures"
 
@@ -259,7 +269,7 @@ async def test_caller_hangup_mid_menu_writes_end_evidence_and_stores_recording(
 
 async def test_inv5_consent_granted_then_pitch_with_risk_warning(stack: Stack) -> None:
     call = await stack.place("outbound_marketing", (Turn.press("1"), say("好的再见")))
-    consents = await stack.built.compliance.list_consents(CUSTOMER)
+    consents = await stack.built.compliance.list_consents(CUSTOMER_NUMBER)
     assert [c.purpose for c in consents] == ["marketing"]
     assert consents[0].call_id == call.call_id
     assert pitch_file(stack) in call.played
@@ -271,7 +281,7 @@ async def test_inv6_spoken_refusal_of_consent_goes_to_dnc_and_no_marketing(stack
     call = await stack.place("outbound_marketing", (say("不需要谢谢"),))
     assert "consent_refused" in call.kinds()
     assert pitch_file(stack) not in call.played
-    entry = await stack.built.compliance.dnc_entry(CUSTOMER)
+    entry = await stack.built.compliance.dnc_entry(CUSTOMER_NUMBER)
     assert entry is not None and entry.call_id == call.call_id
     decision = await stack.built.compliance.dry_run(
         GateRequest(CUSTOMER, "marketing", "attempt-2"), at=DAYTIME
@@ -281,13 +291,13 @@ async def test_inv6_spoken_refusal_of_consent_goes_to_dnc_and_no_marketing(stack
 
 async def test_inv6_refusal_during_questions_goes_to_dnc(stack: Stack) -> None:
     call = await stack.place("outbound_marketing", (Turn.press("1"), say("以后别再给我打电话了")))
-    assert await stack.built.compliance.is_dnc(CUSTOMER)
+    assert await stack.built.compliance.is_dnc(CUSTOMER_NUMBER)
     assert call.payload(EvidenceKind.CALL_ENDED)["reason"] == "refused"
 
 
 async def test_consent_no_answer_closes_without_dnc(stack: Stack) -> None:
     call = await stack.place("outbound_marketing", (Turn.silent(), Turn.silent()))
-    assert not await stack.built.compliance.is_dnc(CUSTOMER)
+    assert not await stack.built.compliance.is_dnc(CUSTOMER_NUMBER)
     assert pitch_file(stack) not in call.played
     assert call.payload(EvidenceKind.CALL_ENDED)["last_node"] == "no_answer"
 
@@ -300,7 +310,7 @@ async def test_real_audio_refusal_through_whisper_goes_to_dnc(stack: Stack) -> N
         stack.built.deps, "listener", SidecarListener(AsrListener(build_asr(stack.settings)))
     )
     call = await stack.place("outbound_marketing", (Turn.say(SAMPLES / "a08.wav"),))
-    assert await stack.built.compliance.is_dnc(CUSTOMER)
+    assert await stack.built.compliance.is_dnc(CUSTOMER_NUMBER)
     assert "consent_refused" in call.kinds()
 
 

@@ -19,6 +19,7 @@ from flows.app import Built, build_deps
 from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.evidence import EvidenceKind
+from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import Settings
 from shell.services import free_port
 from speech.fakes import ScriptedASR
@@ -29,6 +30,15 @@ from telephony.simulator import CallerScript, CallResult, SimulatedCall, Turn
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
 CUSTOMER = "13912345678"
+
+
+def _customer(raw: str) -> CustomerNumber:
+    made = customer_number(raw)
+    assert made is not None
+    return made
+
+
+CUSTOMER_NUMBER = _customer(CUSTOMER)
 SAMPLES = Path(__file__).resolve().parent.parent / "speech" / "fixtures"
 GREETING = SAMPLES / "a02.wav"  # 您好请问哪位
 COMPLAINT = SAMPLES / "a11.wav"  # 我要投诉你们的服务
@@ -165,7 +175,7 @@ async def test_inv6_spoken_refusal_in_stream_mode_goes_to_dnc(stack: Stack) -> N
     call = await stack.place("outbound_marketing", (Turn.say(REFUSAL, delay_ms=3000),))
     assert_forked(call)
     assert "consent_refused" in call.kinds()
-    entry = await stack.built.compliance.dnc_entry(CUSTOMER)
+    entry = await stack.built.compliance.dnc_entry(CUSTOMER_NUMBER)
     assert entry is not None and entry.call_id == call.result.uuid
     assert call.payload(EvidenceKind.CALL_ENDED)["reason"] == "refused"
     assert call.result.breaks == 0
