@@ -166,7 +166,7 @@ class SimulatedCall:
             return None
         ch = self.channel
         ch.context, ch.destination = context, destination
-        return self.dialplan.route(context, ch.profile_fields(), ch.variables)
+        return self.dialplan.route(context, ch.profile_fields(), ch.variables) or []
 
     async def _run_channel(self) -> None:
         actions = self._first_actions()
