@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 import compliance.cli
+import console.cli
 import flows.cli
 import records.cli
 import speech.cli
@@ -55,5 +56,5 @@ def run() -> None:
     raise typer.Exit(code)
 
 
-for _package in (compliance.cli, records.cli, telephony.cli, flows.cli, speech.cli):
+for _package in (compliance.cli, records.cli, telephony.cli, flows.cli, speech.cli, console.cli):
     _package.register(app)
