@@ -6,6 +6,7 @@ import typer
 
 import compliance.cli
 import flows.cli
+import qa.cli
 import records.cli
 import speech.cli
 import telephony.cli
@@ -55,5 +56,5 @@ def run() -> None:
     raise typer.Exit(code)
 
 
-for _package in (compliance.cli, records.cli, telephony.cli, flows.cli, speech.cli):
+for _package in (compliance.cli, records.cli, telephony.cli, flows.cli, speech.cli, qa.cli):
     _package.register(app)
