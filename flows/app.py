@@ -94,7 +94,7 @@ async def build_deps(
     evidence = SqlEvidenceLog(engine)
     compliance = build_service(settings, evidence=evidence, migrate_db=False)
     await compliance.start(watch=True)
-    registry = registry or FlowRegistry()
+    registry = registry or FlowRegistry(settings.flows_dir)
     cache = build_prompt_cache(settings)
     if warm:
         await cache.warm(static_prompt_texts(registry, settings))

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     )
     freeswitch_password: SecretStr = SecretStr("ClueCon")
 
+    flows_dir: Path = Field(
+        default=REPO_ROOT / "ivr_flows",
+        description="published flows and the prompt table (the console publishes here)",
+    )
     flows_poll_s: float = Field(default=2.0, description="how often flow files are re-read")
     institution_name: str = "示例银行"
     bot_id: str = "AI-0001"
@@ -163,6 +167,30 @@ class Settings(BaseSettings):
         default="auto", description="auto = path style with an endpoint; OSS needs virtual"
     )
     records_s3_timeout_s: float = Field(default=30.0, description="S3 connect and read timeout")
+
+    # web console (issue 15)
+    institution_timezone: str = Field(
+        default="Asia/Shanghai", description="the zone the console shows times in"
+    )
+    console_jwt_key: SecretStr | None = Field(
+        default=None, description="hex HS256 key for API access tokens; default a generated file"
+    )
+    console_admin_password: SecretStr | None = Field(
+        default=None, description="first admin's password; unset = generated and printed once"
+    )
+    console_access_token_minutes: int = Field(default=15, ge=1, le=60)
+    console_refresh_token_days: int = Field(default=7, ge=1, le=90)
+    console_session_hours: int = Field(default=12, ge=1, le=72)
+    console_lockout_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins in a row that lock an account"
+    )
+    console_lockout_minutes: int = Field(default=15, ge=1)
+    console_cookie_secure: bool = Field(
+        default=False, description="mark session cookies Secure (set it behind HTTPS)"
+    )
+    console_max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, description="larger request bodies are refused (413)"
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

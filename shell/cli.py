@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 import compliance.cli
+import console.cli
 import flows.cli
 import qa.cli
 import records.cli
@@ -56,5 +57,13 @@ def run() -> None:
     raise typer.Exit(code)
 
 
-for _package in (compliance.cli, records.cli, telephony.cli, flows.cli, speech.cli, qa.cli):
+for _package in (
+    compliance.cli,
+    records.cli,
+    telephony.cli,
+    flows.cli,
+    speech.cli,
+    console.cli,
+    qa.cli,
+):
     _package.register(app)
