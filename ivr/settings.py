@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     gate_timeout_ms: int = Field(default=200, description="gate store timeout; then fail closed")
     redis_key_prefix: str = Field(default="ivr", description="prefix of every Redis key")
 
+    # quality inspection (issue 16)
+    qa_rules_path: Path = Field(
+        default=REPO_ROOT / "qa" / "rules" / "default.yaml",
+        description="QA rules file (hot-reloaded)",
+    )
+    qa_rules_poll_s: float = Field(default=2.0, description="QA rules file poll interval")
+
     # records (issue 8)
     records_vault_dir: Path | None = Field(
         default=None, description="encrypted recordings; default data_dir/vault"
