@@ -312,6 +312,14 @@ def rules_show(
             )
         for o in d["overrides"]:
             lines.append(f"  override {o['name']}: {o['purposes']} {o['match']}")
+        cp = d["consent_policy"]
+        floor = cp["min_confidence"]
+        dtmf = cp["questions"]["consent_question"]["dtmf"]
+        lines.append(
+            f"  consent policy: consent at >= {floor['consent']}, refusal at >= "
+            f"{floor['refusal']} (confirmed from {floor['refusal_confirm']}), DTMF at the consent "
+            f"question {dtmf}"
+        )
         return "\n".join(lines)
 
     emit(data, as_json, human)
