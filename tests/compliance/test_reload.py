@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from cmp_support import SH_NOON, MemorySink, build, fresh_number, rules_text
 from fastapi.testclient import TestClient
 
@@ -21,9 +22,10 @@ from compliance.health import rules_health
 from compliance.reload import LoadedRules, RulesHolder, RulesWatcher, load_rules_file, read_rules
 from compliance.rules import RulesError
 from compliance.watch_status import StatusBoard, board_for
-from console.app import app as console
+from console.app import create_app
+from console.context import build_context
 from ivr.evidence import EvidenceKind
-from ivr.settings import Settings, get_settings
+from ivr.settings import Settings
 from shell.doctor import check_rules
 
 
@@ -190,40 +192,44 @@ async def test_inv13_watcher_is_restarted_after_a_crash_and_reports_it(tmp_path:
 
 
 async def test_inv13_doctor_and_healthz_show_a_rejected_file_and_a_stale_watcher(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     path = tmp_path / "rules.yaml"
     write(path, rules_text("v1"), 1)
-    monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("IVR_RULES_PATH", str(path))
-    get_settings.cache_clear()
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'ivr.db'}",
+        redis_url=None,
+        rules_path=path,
+    )
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    console = TestClient(create_app(build_context(settings, hasher=cheap)))
     board = board_for(tmp_path)
     holder = RulesHolder(load_rules_file(path))
     watcher = RulesWatcher(path, holder, MemorySink(), 0.01, status=board)
     watcher.start()
     try:
         await wait_for(lambda: len(board.read_all()) == 1)
-        ok = check_rules(get_settings())
+        ok = check_rules(settings)
         assert ok.status == "OK" and "version v1" in ok.detail
-        health = TestClient(console).get("/healthz").json()
+        health = console.get("/healthz").json()
         assert health["status"] == "ok" and health["rules"]["status"] == "ok"
 
         write(path, b"\xff\xfe binary", 2)
         await wait_for(lambda: bool(board.read_all()[0].rejected))
-        rejected = check_rules(get_settings())
+        rejected = check_rules(settings)
         assert rejected.status == "FAIL" and "not UTF-8" in rejected.detail
-        health = TestClient(console).get("/healthz").json()
+        health = console.get("/healthz").json()
         assert health["status"] == "ok"  # the console itself is alive
         assert health["rules"]["status"] == "degraded"
         [seen] = health["rules"]["watchers"]
         assert seen["verdict"] == "rejected" and "v1 stays active" in seen["detail"]
     finally:
         await watcher.stop()
-        get_settings.cache_clear()
 
     # a watcher that stopped polling (its process hangs) is reported, not silent
     hung = replace(watcher.status(), running=True, last_poll_at="2020-01-01T00:00:00+00:00")
     board.publish(hung)
     [stale] = rules_health(path, board, datetime.now(UTC)).watchers
     assert stale.verdict == "stale" and "no poll since 2020-01-01" in stale.detail
-    assert check_rules(Settings(data_dir=tmp_path, rules_path=path)).status == "FAIL"
+    assert check_rules(settings).status == "FAIL"
