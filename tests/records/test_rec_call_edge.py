@@ -18,6 +18,7 @@ from flows.adapters import CallbackDesk, VaultRecordings
 from flows.orchestrator import CallFacts
 from flows.registry import FlowRegistry
 from ivr.db import alembic_config
+from ivr.phone import customer_number
 from records.vault import Actor, RecordingQuery, Vault
 
 SUP = Actor("sup-1", "supervisor")
@@ -33,7 +34,7 @@ def facts(tmp_path: Path, caller_id: str | None, started_at: Any) -> CallFacts:
         flow=flow,
         direction="inbound",
         purpose="service",
-        customer_number=caller_id,
+        customer=customer_number(caller_id),
         campaign=None,
         started_at=started_at,
         started_mono=time.monotonic(),
