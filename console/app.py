@@ -1,22 +1,31 @@
-"""The web console and JSON API (FastAPI). ``/healthz`` for probes; the API lives under /api/v1.
+"""The web console and JSON API (FastAPI): ``create_app(ctx)`` from a built context, and
+``build_app()``, the factory ``make run`` starts (``uvicorn --factory console.app:build_app``).
 
-``/api/v1/demo/crm/risk`` is a stand-in CRM risk service so the shipped ``inbound_service`` flow's
-webhook works out of the box with ``make run``; production points the flow at the real CRM.
+``/healthz`` for probes; the API lives under ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``,
+docs at ``/docs``); the built front end (``console/web/dist``) is served at ``/``.
+``/api/v1/demo/crm/risk`` is a stand-in CRM risk service so the shipped ``inbound_service``
+flow's webhook works out of the box with ``make run``; production points the flow at the real CRM.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
+
 from fastapi import FastAPI
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from console.api import auth_routes, problems, users_routes
+from console.api.problems import problem_response
+from console.context import ConsoleContext, build_context
 from ivr import __version__
+from ivr.settings import get_settings
 
-app = FastAPI(
-    title="Compliance voice bot console",
-    version=__version__,
-    openapi_url="/api/v1/openapi.json",
-    docs_url="/docs",
-)
+log = logging.getLogger(__name__)
+
+WEB_DIST = Path(__file__).resolve().parent / "web" / "dist"
 
 
 class RiskQuery(BaseModel):
@@ -28,13 +37,86 @@ class RiskAnswer(BaseModel):
     risk_level: str
 
 
-@app.get("/healthz", tags=["ops"])
-def healthz() -> dict[str, str]:
-    """Liveness probe."""
-    return {"status": "ok", "version": __version__}
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        seen = 0
+        refused = False
+
+        async def limited() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    refused = True
+                    await self._too_large(scope, receive, send)
+                    return {"type": "http.disconnect"}  # the app stops reading
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:  # after the 413, whatever the app says is dropped
+                await send(message)
+
+        await self.app(scope, limited, guarded_send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413, "too_large", f"request bodies are limited to {self.limit} bytes"
+        )
+        await response(scope, receive, send)
 
 
-@app.post("/api/v1/demo/crm/risk", tags=["demo"])
-def demo_crm_risk(query: RiskQuery) -> RiskAnswer:
-    """Demo CRM: every caller is low risk (the real CRM decides in production)."""
-    return RiskAnswer(risk_level="low")
+def create_app(ctx: ConsoleContext) -> FastAPI:
+    app = FastAPI(
+        title="Compliance voice bot console",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    app.add_middleware(BodyLimit, limit=ctx.settings.console_max_body_bytes)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness probe."""
+        return {"status": "ok", "version": __version__}
+
+    @app.post("/api/v1/demo/crm/risk", tags=["demo"])
+    def demo_crm_risk(query: RiskQuery) -> RiskAnswer:
+        """Demo CRM: every caller is low risk (the real CRM decides in production)."""
+        return RiskAnswer(risk_level="low")
+
+    for router in (auth_routes.router, users_routes.router):
+        app.include_router(router)
+    return app
+
+
+def build_app() -> FastAPI:
+    """The production app from ``IVR_*`` settings; creates the first admin if there is none."""
+    ctx = build_context(get_settings())
+    created = ctx.auth.ensure_first_admin(
+        ctx.settings.console_admin_password.get_secret_value()
+        if ctx.settings.console_admin_password
+        else None
+    )
+    if created is not None:
+        user, password = created
+        shown = "(IVR_CONSOLE_ADMIN_PASSWORD)" if ctx.settings.console_admin_password else password
+        sys.stderr.write(f"[console] first admin created: user {user.username} password {shown}\n")
+    return create_app(ctx)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
-    from records.vault import RecordingInfo, RecordingMeta
+    from records.recording import RecordingInfo, RecordingMeta
 
 
 class BlobStore(Protocol):

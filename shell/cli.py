@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 import compliance.cli
+import console.cli
 import flows.cli
+import qa.cli
 import records.cli
 import speech.cli
 import telephony.cli
@@ -55,5 +57,13 @@ def run() -> None:
     raise typer.Exit(code)
 
 
-for _package in (compliance.cli, records.cli, telephony.cli, flows.cli, speech.cli):
+for _package in (
+    compliance.cli,
+    records.cli,
+    telephony.cli,
+    flows.cli,
+    speech.cli,
+    console.cli,
+    qa.cli,
+):
     _package.register(app)

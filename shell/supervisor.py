@@ -13,6 +13,7 @@ from dataclasses import replace
 from types import FrameType
 from urllib.parse import urlsplit
 
+from console.bootstrap import first_admin
 from ivr.errors import IvrError
 from ivr.settings import Settings
 from shell import rasa_model
@@ -71,6 +72,9 @@ def run_all(settings: Settings) -> int:
     try:
         specs = build_specs(settings)
         check_ports_free(specs)
+        admin_line = first_admin(settings)
+        if admin_line:
+            say(admin_line)
         # every process starts at once (the Rasa servers load their models side by side);
         # readiness is then awaited in order, the action server before the Rasa warm-up turns
         for spec in specs:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from console.app import app
 
-
-def test_healthz_and_openapi() -> None:
-    client = TestClient(app)
+def test_healthz_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/demo/crm/risk" in spec["paths"]
 
 
-def test_demo_crm_risk_answers_a_level() -> None:
-    client = TestClient(app)
+def test_demo_crm_risk_answers_a_level(client: TestClient) -> None:
     answer = client.post("/api/v1/demo/crm/risk", json={"call_id": "c1", "caller_index": "ab"})
     assert answer.json() == {"risk_level": "low"}

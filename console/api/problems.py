@@ -1,0 +1,162 @@
+"""Errors as RFC 9457 ``application/problem+json``: one model, one handler per error family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from console.api.deps import CsrfError
+from console.auth.service import SignInError
+from console.auth.users import UnknownUserError, UserError, UserExistsError
+from console.identity import NotAuthenticatedError, PermissionDeniedError
+from ivr.errors import IvrError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """What went wrong: ``type`` names the kind, ``detail`` says it for a person."""
+
+    type: str = Field(examples=["about:blank#conflict"])
+    title: str
+    status: int
+    detail: str = ""
+    errors: list[dict[str, Any]] | None = None
+    current: dict[str, Any] | None = None
+
+
+class ApiProblem(Exception):
+    """Raise from a route to answer with a problem."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        current: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+        self.errors = errors
+        self.current = current
+        self.headers = headers
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    422: "Invalid input",
+    423: "Locked",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+# Documented on every API route, so clients (and schemathesis) know the shapes.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": TITLES[code], "content": {PROBLEM_JSON: {}}}
+    for code in (400, 401, 403, 404, 409, 413, 422)
+}
+
+
+def problem_response(
+    status: int,
+    kind: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    current: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"about:blank#{kind}",
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        errors=errors,
+        current=current,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _clean_errors(errors: Any) -> list[dict[str, Any]]:
+    out = []
+    for err in errors:
+        out.append(
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into problems."""
+
+    @app.exception_handler(ApiProblem)
+    async def _api(_: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.kind,
+            exc.detail,
+            errors=exc.errors,
+            current=exc.current,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(
+            422, "invalid_input", "the request is not valid", errors=_clean_errors(exc.errors())
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, "http", str(exc.detail))
+
+    for error, (status, kind) in ERROR_STATUS.items():
+        app.add_exception_handler(error, _handler(status, kind))
+
+
+# Our errors, most specific first: (HTTP status, problem kind).
+ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
+    NotAuthenticatedError: (401, "not_authenticated"),
+    SignInError: (401, "sign_in_failed"),
+    CsrfError: (403, "csrf"),
+    PermissionDeniedError: (403, "forbidden"),
+    UnknownUserError: (404, "not_found"),
+    UserExistsError: (409, "conflict"),
+    UserError: (422, "invalid_input"),
+    IvrError: (422, "refused"),
+}
+
+
+def _handler(status: int, kind: str) -> Any:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        detail = str(exc) if kind != "refused" else f"{type(exc).__name__}: {exc}"
+        return problem_response(status, kind, detail, headers=headers)
+
+    return handle

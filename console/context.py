@@ -1,0 +1,46 @@
+"""The console's composition root: every dependency built explicitly from settings.
+
+``build_context`` migrates the database and wires the evidence log (required), the audit,
+sign-in, the document store of the designer and the capability services; ``console.app``
+turns a context into the FastAPI app. Tests build a context over their own database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from sqlalchemy import Engine
+
+from console.audit import Audit
+from console.auth.service import AuthService, build_auth_service, utc_now
+from ivr.db import make_engine, migrate
+from ivr.settings import Settings
+from records.evidence_store import SqlEvidenceLog
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleContext:
+    settings: Settings
+    engine: Engine
+    evidence: SqlEvidenceLog
+    audit: Audit
+    auth: AuthService
+
+
+def build_context(
+    settings: Settings,
+    *,
+    hasher: PasswordHasher | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    migrate_db: bool = True,
+) -> ConsoleContext:
+    if migrate_db:
+        migrate(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    evidence = SqlEvidenceLog(engine)
+    audit = Audit(evidence)
+    auth = build_auth_service(settings, engine=engine, audit=audit, hasher=hasher, clock=clock)
+    return ConsoleContext(settings, engine, evidence, audit, auth)

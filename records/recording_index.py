@@ -1,0 +1,261 @@
+"""The recordings repository: every SQL statement on ``recordings`` and ``recording_flags``.
+
+A row moves ``pending`` → ``stored`` → ``deleting`` → gone; readers only ever see ``stored``
+rows. Methods that must share a transaction with an evidence append take the connection; the
+others open and commit their own. The database being unreachable is a
+:class:`ivr.errors.StoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr.errors import StoreUnavailableError
+from records.recording import RecordingInfo, RecordingNotFoundError, RecordingQuery
+from records.tables import recording_flags, recordings
+from records.timeutil import from_db, to_db
+
+r = recordings.c
+MAX_PAGE = 1000
+
+
+class RecordingIndex:
+    """SQL access to the recordings index."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def connect(self) -> Connection:
+        try:
+            return self._engine.connect()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("recording index unavailable") from exc
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def insert_pending(self, row: Mapping[str, Any], flags: Sequence[str]) -> None:
+        with self.connect() as conn:
+            conn.execute(recordings.insert().values(**row))
+            if flags:
+                conn.execute(
+                    recording_flags.insert(),
+                    [{"recording_id": row["recording_id"], "flag": f} for f in flags],
+                )
+            conn.commit()
+
+    @staticmethod
+    def mark_stored_in(
+        conn: Connection, recording_id: str, size: int, digest: str, at: datetime
+    ) -> None:
+        conn.execute(
+            recordings.update()
+            .where(r.recording_id == recording_id)
+            .values(status="stored", size_bytes=size, plaintext_sm3=digest, stored_at=to_db(at))
+        )
+
+    def clear_source(self, recording_id: str) -> None:
+        with self.connect() as conn:
+            conn.execute(
+                recordings.update().where(r.recording_id == recording_id).values(source_path=None)
+            )
+            conn.commit()
+
+    def delete_pending(self, recording_id: str) -> None:
+        with self.connect() as conn:
+            conn.execute(
+                recording_flags.delete().where(recording_flags.c.recording_id == recording_id)
+            )
+            conn.execute(
+                recordings.delete().where(
+                    (r.recording_id == recording_id) & (r.status == "pending")
+                )
+            )
+            conn.commit()
+
+    # -- read --------------------------------------------------------------------------------
+
+    def stored_row(self, recording_id: str) -> dict[str, Any]:
+        """The stored row with its ``qa_flags``; :class:`RecordingNotFoundError` otherwise."""
+        with self.connect() as conn:
+            row = conn.execute(
+                sa.select(recordings).where(
+                    (r.recording_id == recording_id) & (r.status == "stored")
+                )
+            ).one_or_none()
+            if row is None:
+                raise RecordingNotFoundError(f"no stored recording {recording_id}")
+            data = dict(row._mapping)
+            data["qa_flags"] = tuple(
+                conn.execute(
+                    sa.select(recording_flags.c.flag)
+                    .where(recording_flags.c.recording_id == recording_id)
+                    .order_by(recording_flags.c.flag)
+                ).scalars()
+            )
+        return data
+
+    def search_ids(self, query: RecordingQuery, customer_bi: str | None) -> list[str]:
+        """Ids of stored rows matching ``query`` (newest first); ``customer_bi`` replaces the
+        query's number, which the caller has blind-indexed."""
+        stmt = sa.select(r.recording_id).where(r.status == "stored")
+        if customer_bi is not None:
+            stmt = stmt.where(r.customer_bi == customer_bi)
+        if query.started_from is not None:
+            stmt = stmt.where(r.started_at >= to_db(query.started_from))
+        if query.started_to is not None:
+            stmt = stmt.where(r.started_at < to_db(query.started_to))
+        for column, value in (
+            (r.business_type, query.business_type),
+            (r.campaign, query.campaign),
+            (r.direction, query.direction),
+            (r.agent_id, query.agent_id),
+            (r.call_id, query.call_id),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if query.flow is not None:  # flow_version is "name@version"
+            stmt = stmt.where(r.flow_version.startswith(f"{query.flow}@", autoescape=True))
+        for flag in sorted(set(query.flags)):
+            stmt = stmt.where(
+                sa.exists().where(
+                    (recording_flags.c.recording_id == r.recording_id)
+                    & (recording_flags.c.flag == flag)
+                )
+            )
+        stmt = (
+            stmt.order_by(r.started_at.desc(), r.recording_id)
+            .limit(max(1, min(query.limit, MAX_PAGE)))
+            .offset(max(0, query.offset))
+        )
+        with self.connect() as conn:
+            return [row.recording_id for row in conn.execute(stmt)]
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def stored_until(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Stored rows whose recorded retention date is at or before ``now``, oldest first."""
+        with self.connect() as conn:
+            return [
+                dict(row._mapping)
+                for row in conn.execute(
+                    sa.select(recordings)
+                    .where((r.status == "stored") & (r.retain_until <= to_db(now)))
+                    .order_by(r.retain_until)
+                    .limit(limit)
+                )
+            ]
+
+    @staticmethod
+    def mark_deleting_in(conn: Connection, recording_id: str) -> None:
+        """Erase the wrapped key and sealed number: the object is unreadable from here on."""
+        conn.execute(
+            recordings.update()
+            .where(r.recording_id == recording_id)
+            .values(
+                status="deleting", wrapped_key=b"", customer_enc=None, customer_wrapped_key=None
+            )
+        )
+
+    def delete_row(self, recording_id: str) -> None:
+        with self.connect() as conn:
+            conn.execute(
+                recording_flags.delete().where(recording_flags.c.recording_id == recording_id)
+            )
+            conn.execute(recordings.delete().where(r.recording_id == recording_id))
+            conn.commit()
+
+    # -- recovery and rotation ---------------------------------------------------------------
+
+    def unfinished(
+        self, pending_before: datetime
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]], list[tuple[str, str]]]:
+        """Interrupted work: (pending ``(id, key)`` older than the cutoff, stored rows with a
+        source still named ``(id, path, sm3)``, deleting ``(id, key)``)."""
+        with self.connect() as conn:
+            pending = conn.execute(
+                sa.select(r.recording_id, r.storage_key).where(
+                    (r.status == "pending") & (r.created_at <= to_db(pending_before))
+                )
+            ).all()
+            leftovers = conn.execute(
+                sa.select(r.recording_id, r.source_path, r.plaintext_sm3).where(
+                    (r.status == "stored") & r.source_path.is_not(None)
+                )
+            ).all()
+            deleting = conn.execute(
+                sa.select(r.recording_id, r.storage_key).where(r.status == "deleting")
+            ).all()
+        return (
+            [(row[0], row[1]) for row in pending],
+            [(row[0], row[1], row[2]) for row in leftovers],
+            [(row[0], row[1]) for row in deleting],
+        )
+
+    def rewrap_batch(
+        self,
+        current_key_id: str,
+        batch: int,
+        rewrap: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    ) -> int:
+        """Give up to ``batch`` rows with a data key (the recording's or the number's) not under
+        ``current_key_id`` the new key columns ``rewrap(row)`` returns; returns how many."""
+        not_current = (r.key_id != current_key_id) | (
+            r.customer_key_id.is_not(None) & (r.customer_key_id != current_key_id)
+        )
+        with self.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    r.recording_id,
+                    r.key_id,
+                    r.wrapped_key,
+                    r.customer_bi,
+                    r.customer_masked,
+                    r.customer_enc,
+                    r.customer_key_id,
+                    r.customer_wrapped_key,
+                )
+                .where(not_current & r.status.in_(("pending", "stored")))
+                .limit(batch)
+            ).all()
+            for row in rows:
+                conn.execute(
+                    recordings.update()
+                    .where((r.recording_id == row.recording_id) & (r.key_id == row.key_id))
+                    .values(**rewrap(dict(row._mapping)))
+                )
+            conn.commit()
+        return len(rows)
+
+
+def to_info(row: Mapping[str, Any], customer: str | None) -> RecordingInfo:
+    """A stored row as a reader sees it, ``customer`` being the masked or revealed number."""
+    return RecordingInfo(
+        recording_id=row["recording_id"],
+        call_id=row["call_id"],
+        customer=customer,
+        customer_bi=row["customer_bi"],
+        campaign=row["campaign"],
+        business_type=row["business_type"],
+        direction=row["direction"],
+        started_at=from_db(row["started_at"]),
+        ended_at=from_db(row["ended_at"]),
+        duration_ms=int(row["duration_ms"]),
+        agent_id=row["agent_id"],
+        flow_version=row["flow_version"],
+        consent_state=row["consent_state"],
+        qa_flags=tuple(row["qa_flags"]),
+        retain_until=from_db(row["retain_until"]),
+        size_bytes=row["size_bytes"],
+        media_type=row["media_type"],
+        key_id=row["key_id"],
+    )
