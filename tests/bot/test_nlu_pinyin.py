@@ -76,7 +76,7 @@ def test_generated_noise_is_current_and_never_holds_test_sentences() -> None:
 
 
 # ASR slips: the characters differ from every training example, the sound does not (the
-# pipeline without pinyin features and ASR-noise data missed 4 of these).
+# pipeline without pinyin features and ASR-noise data missed 4 of these; none is in nlu/train).
 SLIPS = [
     ("以后别再给我大电化了", "refuse_contact"),
     ("不要在打来了", "refuse_contact"),
@@ -85,7 +85,7 @@ SLIPS = [
     ("以后不要再连系我", "refuse_contact"),
     ("别再打电化了", "refuse_contact"),
     ("我要投数你们", "complaint"),
-    ("我要偷诉", "complaint"),
+    ("我要头树", "complaint"),
     ("你们的服物太差了", "complaint"),
     ("你的宫号是多少", "ask_identity"),
     ("你是机气人吗", "ask_identity"),
@@ -93,10 +93,10 @@ SLIPS = [
     ("我要找真人说化", "ask_human"),
     ("我的银行卡被道刷了", "high_risk"),
     ("有人冒冲你们骗钱", "high_risk"),
-    ("不须要", "deny"),
+    ("不虚要", "deny"),
     ("我不敢性去", "deny"),
     ("我在开汇", "busy"),
-    ("帮我查下账担", "service_request"),
+    ("查一下账丹", "service_request"),
     ("再见拜白", "goodbye"),
     ("没听亲", "ask_repeat"),
     ("你们打点话有什么事", "ask_purpose"),
