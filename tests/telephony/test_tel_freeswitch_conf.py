@@ -21,7 +21,7 @@ import pytest
 from telephony.simulator import Dialplan
 
 SHIPPED = Path(__file__).resolve().parents[2] / "telephony" / "freeswitch"
-SECRET = "s3cret-From-Vault"  # noqa: S105 - a test value
+SECRET = "s3cret-From-Vault"
 
 STOCK = {
     "freeswitch.xml": """<?xml version="1.0"?>
@@ -43,7 +43,7 @@ STOCK = {
   <X-PRE-PROCESS cmd="set" data="hold_music=local_stream://moh"/>
 </include>
 """,
-    "autoload_configs/modules.conf.xml": """<configuration name="modules.conf" description="Modules">
+    "autoload_configs/modules.conf.xml": """<configuration name="modules.conf">
   <modules>
     <load module="mod_event_socket"/>
     <load module="mod_sofia"/>
@@ -58,7 +58,7 @@ STOCK = {
   </modules>
 </configuration>
 """,
-    "autoload_configs/event_socket.conf.xml": """<configuration name="event_socket.conf" description="Socket Client">
+    "autoload_configs/event_socket.conf.xml": """<configuration name="event_socket.conf">
   <settings>
     <param name="listen-ip" value="::"/>
     <param name="listen-port" value="8021"/>
@@ -136,8 +136,8 @@ def installed(tmp_path: Path) -> Path:
     script = install_commands()
     script = re.sub(r"^FS_CONF=.*$", f"FS_CONF={conf}", script, flags=re.MULTILINE)
     script = re.sub(r"^SRC=.*$", f"SRC={SHIPPED}", script, flags=re.MULTILINE)
-    subprocess.run(  # noqa: S603 - the README's own commands on a scratch tree
-        ["bash", "-euo", "pipefail", "-c", script],  # noqa: S607
+    subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
         check=True,
         env={"PATH": "/usr/bin:/bin", "IVR_FREESWITCH_PASSWORD": SECRET},
     )
@@ -193,7 +193,7 @@ def test_installed_settings_modules_and_agents(installed: Path) -> None:
     from telephony.simulator.dialplan import preprocess
 
     text = preprocess(installed / "freeswitch.xml", values)
-    root = ET.fromstring(text)  # noqa: S314 - our own test tree
+    root = ET.fromstring(text)
     assert values["ivr_esl_password"] == SECRET
     esl = root.find(".//configuration[@name='event_socket.conf']")
     assert esl is not None
