@@ -94,6 +94,7 @@ from ivr.errors import DependencyUnavailableError, IvrError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.phone import CustomerNumber, customer_number
 from speech.bargein import NEVER_INTERRUPTIBLE, PromptKind, SpeechIgnored, StopPrompt
+from speech.context import ListenState, expect
 from speech.ports import VadEvent, VadEventKind
 from speech.stream_server import (
     RecognitionFailed,
@@ -474,13 +475,15 @@ class CallOrchestrator:
         session: CallSession,
         call: CallFacts,
         timeout_s: float | None = None,
+        state: ListenState = ListenState.CONVERSE,
         *,
         question: Question = Question.OTHER,
     ) -> Heard:
         """One caller turn, read by the consent policy after ``question``: DTMF pressed while
-        listening wins; else ASR, then NLU. A refusal closes the call here (invariant 6), except
-        a no at the consent question, which the consent node routes through the flow."""
-        turn, nlu = await self._hear_turn(session, call, timeout_s)
+        listening wins; else ASR, then NLU. ``state`` tells the speech side what is expected
+        (speech.context: end-pointing, biasing). A refusal closes the call here (invariant 6),
+        except a no at the consent question, which the consent node routes through the flow."""
+        turn, nlu = await self._hear_turn(session, call, timeout_s, state)
         rules = self.deps.compliance.rules_at(self.deps.clock())
         digits = turn.digits if isinstance(turn, Digits) else ""
         answer = decide_answer(
@@ -500,7 +503,7 @@ class CallOrchestrator:
         return Heard(turn, answer)
 
     async def _hear_turn(
-        self, session: CallSession, call: CallFacts, timeout_s: float | None
+        self, session: CallSession, call: CallFacts, timeout_s: float | None, state: ListenState
     ) -> tuple[Digits | Utterance | NoInput, NluResult | None]:
         if call.asr_down:
             digits = await session.play_and_get_digits(
@@ -509,6 +512,7 @@ class CallOrchestrator:
             self._note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
             return (Digits(digits) if digits else NoInput()), None
         if call.stream is not None:
+            call.stream.audio.expect(expect(state))
             heard = await self._hear_streamed(session, call, timeout_s)
         else:
             heard = await self._hear_recorded(session, call)
@@ -598,7 +602,10 @@ class CallOrchestrator:
     async def _gather(self, session: CallSession, call: CallFacts, step: Gather) -> Result:
         if step.speech and not call.asr_down:
             await self._speak(session, call, step.prompt, menu=True)
-            heard = (await self._listen(session, call, step.timeout_s, question=Question.MENU)).turn
+            listened = await self._listen(
+                session, call, step.timeout_s, ListenState.MENU, question=Question.MENU
+            )
+            heard = listened.turn
             if isinstance(heard, Digits):
                 return Digits(heard.digits[: step.max_digits])
             return heard
@@ -624,7 +631,9 @@ class CallOrchestrator:
         again (never consent); a caller without a usable number cannot consent (no marketing)."""
         for _ in range(step.retries + 1):
             await self._speak(session, call, step.prompt)
-            heard = await self._listen(session, call, step.timeout_s, question=Question.CONSENT)
+            heard = await self._listen(
+                session, call, step.timeout_s, ListenState.CONSENT, question=Question.CONSENT
+            )
             answer = heard.answer
             if answer.outcome is Outcome.CONSENT_GRANTED and call.customer is not None:
                 self._note(call, "ivr", f"consent granted ({step.purpose})")

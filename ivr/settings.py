@@ -127,6 +127,19 @@ class Settings(BaseSettings):
     audio_stream_port: int = 8086
     barge_in_min_speech_ms: int = 250
     vad_end_silence_ms: int = 600
+    asr_biasing: bool = Field(
+        default=False,
+        description="bias Whisper with each turn's expected words (speech.context); off: "
+        "measured to raise false do-not-call on the evaluation set (bench_voice_intent.py)",
+    )
+    turn_speculative: bool = Field(
+        default=True,
+        description="stream mode: end turns per dialogue state with speculative ASR "
+        "(speech.endpointing); false: the VAD ends turns after vad_end_silence_ms",
+    )
+    turn_end_silence_ms: int = Field(
+        default=450, description="end-of-turn silence when the dialogue state sets none"
+    )
 
     # compliance (issue 3)
     rules_path: Path = Field(
@@ -234,12 +247,17 @@ class Settings(BaseSettings):
         }[name]
         if configured is not None:
             return _hex_key(configured, variable)
+        return self.generated_key(
+            name, KEY_BYTES, " and ".join(self.missing_production_keys() or [variable])
+        )
+
+    def generated_key(self, name: str, nbytes: int, settings_to_set: str) -> bytes:
+        """The development key ``data_dir/keys/<name>.key`` (created atomically, mode 0600, one
+        key across processes); with ``IVR_ENV=production`` a :class:`ConfigError` saying
+        ``settings_to_set`` instead. Every package's generated key goes through here."""
         if self.env == "production":
-            raise ConfigError(
-                "IVR_ENV=production refuses generated keys; set "
-                + " and ".join(self.missing_production_keys() or [variable])
-            )
-        return read_or_create_key(self.data_dir / "keys" / f"{name}.key", KEY_BYTES)
+            raise ConfigError(f"IVR_ENV=production refuses generated keys; set {settings_to_set}")
+        return read_or_create_key(self.data_dir / "keys" / f"{name}.key", nbytes)
 
     def missing_production_keys(self) -> list[str]:
         """The key settings production still needs (empty when every key is configured)."""
