@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import auth_routes, problems, users_routes
+from console.api import auth_routes, flows_routes, problems, users_routes
 from console.api.problems import problem_response
 from console.context import ConsoleContext, build_context
 from ivr import __version__
@@ -102,7 +102,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         """Demo CRM: every caller is low risk (the real CRM decides in production)."""
         return RiskAnswer(risk_level="low")
 
-    for router in (auth_routes.router, users_routes.router):
+    for router in (auth_routes.router, users_routes.router, flows_routes.router):
         app.include_router(router)
     return app
 

@@ -16,6 +16,10 @@ from sqlalchemy import Engine
 
 from console.audit import Audit
 from console.auth.service import AuthService, build_auth_service, utc_now
+from console.designer.documents import DocumentStore
+from console.designer.publisher import Publisher
+from console.designer.service import DesignerService
+from console.designer.simulate import SimulationAudio
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
@@ -28,6 +32,8 @@ class ConsoleContext:
     evidence: SqlEvidenceLog
     audit: Audit
     auth: AuthService
+    designer: DesignerService
+    simulations: SimulationAudio
 
 
 def build_context(
@@ -43,4 +49,6 @@ def build_context(
     evidence = SqlEvidenceLog(engine)
     audit = Audit(evidence)
     auth = build_auth_service(settings, engine=engine, audit=audit, hasher=hasher, clock=clock)
-    return ConsoleContext(settings, engine, evidence, audit, auth)
+    store = DocumentStore(engine)
+    designer = DesignerService(store, Publisher(settings, store, clock), audit, clock)
+    return ConsoleContext(settings, engine, evidence, audit, auth, designer, SimulationAudio())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from console.context import ConsoleContext
 from console.permissions import Role
-from ivr.settings import Settings
+from ivr.settings import REPO_ROOT, Settings
 
 PASSWORD = "correct horse battery"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -29,10 +30,21 @@ class Clock:
 
 
 def console_settings(data_dir: Path, **extra: object) -> Settings:
+    """Settings over a private database, with private copies of the shipped flows and rules
+    (the console publishes into them)."""
+    flows_dir = data_dir / "flows"
+    if not flows_dir.exists():
+        shutil.copytree(REPO_ROOT / "ivr_flows", flows_dir)
+    rules = data_dir / "rules" / "default.yaml"
+    if not rules.exists():
+        rules.parent.mkdir(parents=True)
+        shutil.copy(REPO_ROOT / "compliance" / "rules" / "default.yaml", rules)
     return Settings(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'ivr.db'}",
         redis_url=None,
+        flows_dir=flows_dir,
+        rules_path=rules,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -48,3 +60,40 @@ def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[
     )
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def promo_flow(*, pitch_first: bool) -> dict[str, object]:
+    """A marketing flow; with ``pitch_first`` the pitch plays before consent is asked."""
+    nodes: dict[str, dict[str, object]] = {
+        "disclosure": {"type": "disclosure", "next": "pitch" if pitch_first else "consent"},
+        "consent": {
+            "type": "consent_gate",
+            "on_granted": "risk_warning" if pitch_first else "pitch",
+            "on_refused": "refused",
+            "on_no_answer": "no_answer",
+        },
+        "pitch": {
+            "type": "play",
+            "prompt": "pitch",
+            "marketing": True,
+            "next": "consent" if pitch_first else "risk_warning",
+        },
+        "risk_warning": {
+            "type": "play",
+            "prompt": "risk_warning",
+            "barge_in": False,
+            "next": "close",
+        },
+        "close": {"type": "hangup", "prompt": "pitch_close"},
+        "refused": {"type": "hangup", "prompt": "refusal_close"},
+        "no_answer": {"type": "hangup", "prompt": "no_answer_close"},
+    }
+    return {
+        "flow": "wealth_promo",
+        "description": "理财推介",
+        "direction": "outbound",
+        "purpose": "marketing",
+        "start": "disclosure",
+        "variables": {"product": "稳盈一年期理财产品"},
+        "nodes": nodes,
+    }
