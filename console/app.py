@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -104,6 +106,16 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
 
     for router in (auth_routes.router, users_routes.router, flows_routes.router):
         app.include_router(router)
+    if (WEB_DIST / "index.html").exists():
+        app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def no_front_end() -> PlainTextResponse:
+            return PlainTextResponse(
+                "the console's front end is not built: run scripts/setup.sh (make run does)", 503
+            )
+
     return app
 
 
