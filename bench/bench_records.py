@@ -1,10 +1,13 @@
 """Records benchmarks: vault ingest MB/s beside a plain file copy; evidence appends/s.
 
-    .venv/bin/python bench/bench_records.py [--mb 64] [--files 8] [--appends 500] [--no-pg]
+    .venv/bin/python bench/bench_records.py [--mb 64] [--files 8] [--calls 200] [--appends 500]
+                                            [--no-pg]
 
 Ingest = SM4-GCM seal + SM3 + fsync'd atomic put + read-back verification + index and
-evidence transactions + plaintext removal. The baseline copies the same files with
-``shutil.copyfile`` + fsync in the same run. Evidence appends are sequential single-process
+evidence transactions + plaintext removal, for a few large files (MB/s) and for many short
+calls (recordings/s, every other one from a caller without a usable number: sealed without a
+customer index). The baseline copies the same files with ``shutil.copyfile`` + fsync in the
+same run. Evidence appends are sequential single-process
 appends (each one its own locked, committed transaction) on SQLite and PostgreSQL.
 """
 
@@ -24,6 +27,7 @@ from alembic import command
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ivr.db import alembic_config, make_engine
+from ivr.phone import customer_number
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
@@ -58,7 +62,7 @@ def bench_copy(files: list[Path], dest: Path) -> float:
     return time.perf_counter() - start
 
 
-def bench_ingest(files: list[Path], work: Path) -> float:
+def bench_ingest(files: list[Path], work: Path, every_other_anonymous: bool = False) -> float:
     url = f"sqlite:///{work / 'ivr.db'}"
     command.upgrade(alembic_config(url), "records@head")
     engine = make_engine(url)
@@ -80,7 +84,9 @@ def bench_ingest(files: list[Path], work: Path) -> float:
                 direction="outbound",
                 started_at=t0,
                 ended_at=t0 + timedelta(minutes=5),
-                customer_number="13812345678",
+                customer_number=None
+                if every_other_anonymous and i % 2
+                else customer_number("13812345678"),
             ),
         )
     elapsed = time.perf_counter() - start
@@ -115,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=64, help="total MB to ingest")
     parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=200, help="short recordings to ingest")
     parser.add_argument("--appends", type=int, default=500)
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
@@ -128,6 +135,16 @@ def main() -> None:
         print(f"vault ingest   {total_mb / ingest_s:8.1f} MB/s  ({args.files} x {size >> 20} MB)")
         print(f"plain copy     {total_mb / copy_s:8.1f} MB/s  (copyfile + fsync, same files)")
         print(f"raw SM4-GCM    {bench_sm4_gcm():8.1f} MB/s  (OpenSSL, in memory, one pass)")
+        calls = make_files(root / "calls", args.calls, 96 << 10)
+        copy_calls_s = bench_copy(calls, root / "copy-calls")
+        ingest_calls_s = bench_ingest(calls, root / "ingest-calls", every_other_anonymous=True)
+        print(
+            f"vault ingest   {args.calls / ingest_calls_s:8.1f} rec/s ({args.calls} x 96 KB, "
+            "half without a number)"
+        )
+        print(
+            f"plain copy     {args.calls / copy_calls_s:8.1f} rec/s (copyfile + fsync, same files)"
+        )
         rate = bench_appends(f"sqlite:///{root / 'evidence.db'}", args.appends)
         print(f"evidence SQLite      {rate:8.0f} appends/s  ({args.appends} sequential)")
     if not args.no_pg:

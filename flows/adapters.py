@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 
+from campaigns.callbacks import CallbackTicket, CallbackTickets, TicketOutcome
 from flows.orchestrator import CallFacts
 from ivr.errors import DependencyUnavailableError
+from ivr.phone import customer_number
 from records.vault import RecordingMeta, Vault
 from speech.audio import read_wav, write_wav
 from speech.cache import PromptCache
@@ -141,10 +143,29 @@ class VaultRecordings:
             direction=call.direction,
             started_at=call.started_at,
             ended_at=ended_at,
-            customer_number=call.customer_number,
+            customer_number=customer_number(call.customer_number),  # None: sealed, no index
             campaign=call.campaign,
             agent_id=self.bot_id,
             flow_version=f"{call.flow.name}@{call.flow.version}",
             consent_state=call.consent_state,
         )
         await self.vault.ingest(wav, meta)
+
+
+class CallbackDesk:
+    """The orchestrator's ticket desk over :class:`CallbackTickets`: the caller id becomes a
+    ``CustomerNumber`` here; one that is not a usable number (withheld, an extension) opens no
+    ticket and returns ``NoNumberToCallBack`` instead of failing the call."""
+
+    def __init__(self, tickets: CallbackTickets) -> None:
+        self.tickets = tickets
+
+    async def open(
+        self, *, call_id: str, number: str | None, queue: str, reason: str, now: datetime
+    ) -> TicketOutcome:
+        return await self.tickets.open(
+            call_id=call_id, number=customer_number(number), queue=queue, reason=reason, now=now
+        )
+
+    def for_call(self, call_id: str) -> list[CallbackTicket]:
+        return self.tickets.for_call(call_id)

@@ -21,6 +21,7 @@ from compliance.service import ComplianceService, build_service
 from flows.adapters import (
     AsrListener,
     CachedPrompts,
+    CallbackDesk,
     HttpWebhooks,
     RasaIntentParser,
     SidecarListener,
@@ -33,7 +34,6 @@ from flows.registry import FlowRegistry
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings, get_settings
 from records.evidence_store import SqlEvidenceLog
-from records.keys import Keyring
 from records.vault import Vault
 from speech.factory import build_asr, build_audio_fork_server, build_prompt_cache
 from speech.ports import ASR
@@ -122,9 +122,7 @@ async def build_deps(
         compliance=compliance,
         evidence=evidence,
         webhooks=webhooks,
-        tickets=CallbackTickets(
-            engine, Keyring.from_settings(settings), settings.key_bytes("blind_index")
-        ),
+        tickets=CallbackDesk(CallbackTickets(engine, vault.numbers, evidence)),
         recordings=VaultRecordings(vault, settings.bot_id),
         config=OrchestratorConfig(
             institution=settings.institution_name,

@@ -26,6 +26,7 @@ class EvidenceKind(StrEnum):
     RECORDING_STORED = "recording_stored"
     RECORDING_ACCESSED = "recording_accessed"
     RECORDING_PURGED = "recording_purged"
+    NUMBER_REVEALED = "number_revealed"
     RULES_RELOADED = "rules_reloaded"
     CALL_STARTED = "call_started"
     CALL_ENDED = "call_ended"

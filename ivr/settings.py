@@ -6,7 +6,6 @@ URLs that may carry passwords are masked by :func:`mask_url` wherever they are s
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ivr.errors import ConfigError
+from ivr.keyfiles import KEY_BYTES, read_or_create_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +25,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="IVR_", extra="ignore", frozen=True)
 
+    env: Literal["development", "test", "production"] = Field(
+        default="development",
+        description=(
+            "production refuses generated keys: set IVR_MASTER_KEY (or IVR_RECORDS_KEYRING_FILE) "
+            "and IVR_BLIND_INDEX_KEY"
+        ),
+    )
     data_dir: Path = Field(default=REPO_ROOT / "var", description="embedded data (SQLite, keys)")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite under data_dir"
@@ -128,6 +137,13 @@ class Settings(BaseSettings):
     gate_timeout_ms: int = Field(default=200, description="gate store timeout; then fail closed")
     redis_key_prefix: str = Field(default="ivr", description="prefix of every Redis key")
 
+    # quality inspection (issue 16)
+    qa_rules_path: Path = Field(
+        default=REPO_ROOT / "qa" / "rules" / "default.yaml",
+        description="QA rules file (hot-reloaded)",
+    )
+    qa_rules_poll_s: float = Field(default=2.0, description="QA rules file poll interval")
+
     # records (issue 8)
     records_vault_dir: Path | None = Field(
         default=None, description="encrypted recordings; default data_dir/vault"
@@ -204,20 +220,47 @@ class Settings(BaseSettings):
             for i in range(self.rasa_processes)
         ]
 
-    def key_bytes(self, name: str) -> bytes:
-        """A 16-byte key by name: from settings if set, else from (or created in) data_dir/keys.
+    def key_bytes(self, name: Literal["blind_index", "master"]) -> bytes:
+        """A 16-byte key by name: from settings if set, else generated once in data_dir/keys.
 
-        A created key file is readable by its owner only. Production sets the keys explicitly.
+        Generated key files are created atomically with mode 0600 (:mod:`ivr.keyfiles`), and
+        processes starting together get the same key. With ``IVR_ENV=production`` a key that is
+        not configured is a :class:`ConfigError` naming the settings to set; nothing is
+        generated.
         """
-        configured = {"blind_index": self.blind_index_key, "master": self.master_key}.get(name)
+        configured, variable = {
+            "blind_index": (self.blind_index_key, "IVR_BLIND_INDEX_KEY"),
+            "master": (self.master_key, "IVR_MASTER_KEY"),
+        }[name]
         if configured is not None:
-            return bytes.fromhex(configured.get_secret_value())
-        path = self.data_dir / "keys" / f"{name}.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(16))
-            path.chmod(0o600)
-        return bytes.fromhex(path.read_text().strip())
+            return _hex_key(configured, variable)
+        if self.env == "production":
+            raise ConfigError(
+                "IVR_ENV=production refuses generated keys; set "
+                + " and ".join(self.missing_production_keys() or [variable])
+            )
+        return read_or_create_key(self.data_dir / "keys" / f"{name}.key", KEY_BYTES)
+
+    def missing_production_keys(self) -> list[str]:
+        """The key settings production still needs (empty when every key is configured)."""
+        missing = []
+        if self.master_key is None and self.records_keyring_file is None:
+            missing.append(
+                "IVR_MASTER_KEY (32 hex digits) or IVR_RECORDS_KEYRING_FILE (a JSON key ring)"
+            )
+        if self.blind_index_key is None:
+            missing.append("IVR_BLIND_INDEX_KEY (32 hex digits)")
+        return missing
+
+
+def _hex_key(value: SecretStr, variable: str) -> bytes:
+    try:
+        key = bytes.fromhex(value.get_secret_value().strip())
+    except ValueError:
+        raise ConfigError(f"{variable} is not hex") from None
+    if len(key) != KEY_BYTES:
+        raise ConfigError(f"{variable} must be {2 * KEY_BYTES} hex digits ({KEY_BYTES} bytes)")
+    return key
 
 
 def mask_url(url: str | None) -> str:

@@ -99,9 +99,16 @@ class AccessAudit:
         conn.execute(recording_access.insert().values(**attempt.row()))
 
     def reveal_in(
-        self, conn: Connection, actor: Actor, recording_ids: Iterable[str], at: datetime
+        self,
+        conn: Connection,
+        actor: Actor,
+        recording_ids: Iterable[str],
+        reason: str,
+        at: datetime,
+        *,
+        allowed: bool,
     ) -> None:
-        """Audit that ``actor`` saw the clear numbers of these recordings (one entry)."""
+        """Audit that ``actor`` asks to see the clear numbers of these recordings (one entry)."""
         ids = list(recording_ids)
         self._evidence.append_in(
             conn,
@@ -111,14 +118,16 @@ class AccessAudit:
                 "action": "reveal_numbers",
                 "actor": actor.id,
                 "role": actor.role,
+                "reason": reason[:500],
                 "recording_ids": ids,
-                "allowed": True,
+                "allowed": allowed,
             },
         )
-        conn.execute(
-            recording_access.insert(),
-            [AccessAttempt(rid, "reveal", actor, "search", True, at).row() for rid in ids],
-        )
+        if ids:
+            conn.execute(
+                recording_access.insert(),
+                [AccessAttempt(rid, "reveal", actor, reason, allowed, at).row() for rid in ids],
+            )
 
 
 def access_log(conn: Connection, recording_id: str) -> list[dict[str, Any]]:

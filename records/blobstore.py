@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ivr.durable import fsync_dir
 from ivr.errors import IvrError, LocalProtocolError
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
@@ -61,7 +62,7 @@ class FileBlobStore:
                 os.fsync(fh.fileno())
             final.parent.mkdir(exist_ok=True)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -84,7 +85,7 @@ class FileBlobStore:
             path.unlink()
         except FileNotFoundError:
             return
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def keys(self) -> Iterator[str]:
         for sub in sorted(self._objects.iterdir()):
@@ -101,11 +102,3 @@ class FileBlobStore:
                     part.unlink()
                     removed += 1
         return removed
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,6 +17,7 @@ import typer
 from ivr.db import make_engine, migrate
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
+from ivr.phone import customer_number
 from ivr.settings import Settings, get_settings
 from records.chain import Checkpoint
 from records.evidence_store import SqlEvidenceLog
@@ -74,14 +75,19 @@ def recordings_search(
     direction: str | None = typer.Option(None, help="inbound or outbound"),
     agent: str | None = typer.Option(None, help="bot or agent id"),
     call_id: str | None = typer.Option(None),
+    flow: str | None = typer.Option(None, help="flow name (any version)"),
     limit: int = typer.Option(100),
     offset: int = typer.Option(0),
     reveal: bool = typer.Option(False, help="show clear numbers (compliance officers; audited)"),
+    reason: str = typer.Option("", help="why you need clear numbers (with --reveal; audited)"),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Find recordings by customer, time range, business type, campaign, flags."""
+    """Find recordings by customer, time range, business type, flow, campaign, call, flags."""
+    number = customer_number(customer)
+    if customer is not None and number is None:
+        raise fail("--customer: not a valid phone number (calls without one: search by call id)")
     query = RecordingQuery(
-        customer_number=customer,
+        customer_number=number,
         started_from=_when(start_from, "--from"),
         started_to=_when(start_to, "--to"),
         business_type=business_type,
@@ -90,11 +96,12 @@ def recordings_search(
         direction=direction,
         agent_id=agent,
         call_id=call_id,
+        flow=flow,
         limit=limit,
         offset=offset,
     )
     try:
-        found = _vault().search(Actor(actor, role), query, reveal=reveal)
+        found = _vault().search(Actor(actor, role), query, reveal=reveal, reason=reason)
     except IvrError as exc:
         raise fail(str(exc)) from exc
     emit([i.as_dict() for i in found], as_json, _format_recordings)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.errors import IvrError
+from ivr.phone import CustomerNumber
 
 
 class RecordingNotFoundError(IvrError):
@@ -17,14 +18,19 @@ class RecordingNotFoundError(IvrError):
 
 @dataclass(frozen=True, slots=True)
 class RecordingMeta:
-    """What the orchestrator knows about a finished call's recording."""
+    """What the orchestrator knows about a finished call's recording.
+
+    ``customer_number`` comes from :func:`ivr.phone.customer_number` at the edge; a call
+    without a usable number (withheld, an extension, garbage) is sealed all the same, without a
+    customer index, and found by call id, time, flow and business type.
+    """
 
     call_id: str
     business_type: str
     direction: str  # "inbound" | "outbound"
     started_at: datetime
     ended_at: datetime
-    customer_number: str | None = None  # clear; normalised, blind-indexed and sealed here
+    customer_number: CustomerNumber | None = None  # None: withheld, extension, not a number
     campaign: str | None = None
     agent_id: str | None = None  # bot or human agent id
     flow_version: str | None = None
@@ -81,9 +87,10 @@ class RecordingInfo:
 
 @dataclass(frozen=True, slots=True)
 class RecordingQuery:
-    """Search criteria; all given ones must match (``flags``: every flag)."""
+    """Search criteria; all given ones must match (``flags``: every flag; ``flow``: a flow
+    name, any of its versions)."""
 
-    customer_number: str | None = None
+    customer_number: CustomerNumber | None = None
     started_from: datetime | None = None
     started_to: datetime | None = None
     business_type: str | None = None
@@ -92,6 +99,7 @@ class RecordingQuery:
     direction: str | None = None
     agent_id: str | None = None
     call_id: str | None = None
+    flow: str | None = None
     limit: int = 100
     offset: int = 0
 

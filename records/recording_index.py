@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.errors import StoreUnavailableError
-from records.keys import WrappedKey
 from records.recording import RecordingInfo, RecordingNotFoundError, RecordingQuery
 from records.tables import recording_flags, recordings
 from records.timeutil import from_db, to_db
@@ -124,6 +123,8 @@ class RecordingIndex:
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
+        if query.flow is not None:  # flow_version is "name@version"
+            stmt = stmt.where(r.flow_version.startswith(f"{query.flow}@", autoescape=True))
         for flag in sorted(set(query.flags)):
             stmt = stmt.where(
                 sa.exists().where(
@@ -160,7 +161,9 @@ class RecordingIndex:
         conn.execute(
             recordings.update()
             .where(r.recording_id == recording_id)
-            .values(status="deleting", wrapped_key=b"", customer_enc=None)
+            .values(
+                status="deleting", wrapped_key=b"", customer_enc=None, customer_wrapped_key=None
+            )
         )
 
     def delete_row(self, recording_id: str) -> None:
@@ -199,21 +202,36 @@ class RecordingIndex:
         )
 
     def rewrap_batch(
-        self, current_key_id: str, batch: int, rewrap: Callable[[WrappedKey, bytes], WrappedKey]
+        self,
+        current_key_id: str,
+        batch: int,
+        rewrap: Callable[[Mapping[str, Any]], Mapping[str, Any]],
     ) -> int:
-        """Rewrap up to ``batch`` data keys not under ``current_key_id``; returns how many."""
+        """Give up to ``batch`` rows with a data key (the recording's or the number's) not under
+        ``current_key_id`` the new key columns ``rewrap(row)`` returns; returns how many."""
+        not_current = (r.key_id != current_key_id) | (
+            r.customer_key_id.is_not(None) & (r.customer_key_id != current_key_id)
+        )
         with self.connect() as conn:
             rows = conn.execute(
-                sa.select(r.recording_id, r.key_id, r.wrapped_key)
-                .where((r.key_id != current_key_id) & (r.status.in_(("pending", "stored"))))
+                sa.select(
+                    r.recording_id,
+                    r.key_id,
+                    r.wrapped_key,
+                    r.customer_bi,
+                    r.customer_masked,
+                    r.customer_enc,
+                    r.customer_key_id,
+                    r.customer_wrapped_key,
+                )
+                .where(not_current & r.status.in_(("pending", "stored")))
                 .limit(batch)
             ).all()
-            for rid, kid, blob in rows:
-                new = rewrap(WrappedKey(kid, blob), rid.encode("ascii"))
+            for row in rows:
                 conn.execute(
                     recordings.update()
-                    .where((r.recording_id == rid) & (r.key_id == kid))
-                    .values(key_id=new.key_id, wrapped_key=new.blob)
+                    .where((r.recording_id == row.recording_id) & (r.key_id == row.key_id))
+                    .values(**rewrap(dict(row._mapping)))
                 )
             conn.commit()
         return len(rows)

@@ -9,12 +9,12 @@ finished, and the blob store's stale unfinished writes are removed.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from records.keys import Keyring
+from ivr.durable import fsync_dir
 from records.ports import BlobStore
 from records.recording_index import RecordingIndex
 from records.retention import Retention
@@ -67,13 +67,18 @@ class Recovery:
             log.info("vault recovery: %s", counts)
         return counts
 
-    def rewrap(self, keyring: Keyring, batch: int = 500) -> int:
-        """Rewrap every data key not under the current master key; returns how many moved."""
+    def rewrap(
+        self,
+        current_key_id: str,
+        rewrap_row: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        batch: int = 500,
+    ) -> int:
+        """Move every data key not under ``current_key_id``; returns how many rows moved."""
         moved = 0
-        while count := self._index.rewrap_batch(keyring.current_id, batch, keyring.rewrap):
+        while count := self._index.rewrap_batch(current_key_id, batch, rewrap_row):
             moved += count
         if moved:
-            log.info("rewrapped %d recording keys to master key %s", moved, keyring.current_id)
+            log.info("rewrapped %d recording keys to master key %s", moved, current_key_id)
         return moved
 
 
@@ -83,11 +88,7 @@ def remove_plaintext(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         return
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _file_sm3(path: Path) -> str:

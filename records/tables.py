@@ -39,7 +39,9 @@ recordings = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("customer_bi", sa.String(64)),
     sa.Column("customer_masked", sa.String(32)),
-    sa.Column("customer_enc", sa.LargeBinary),
+    sa.Column("customer_enc", sa.LargeBinary),  # records.sealed_number ciphertext
+    sa.Column("customer_key_id", sa.String(64)),  # NULL: legacy, sealed under the recording key
+    sa.Column("customer_wrapped_key", sa.LargeBinary),
     sa.Column("campaign", sa.String(128)),
     sa.Column("business_type", sa.String(64), nullable=False),
     sa.Column("direction", sa.String(16), nullable=False),

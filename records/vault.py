@@ -33,11 +33,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ivr.crypto import Sealed, blind_index, sm4_gcm_decrypt, sm4_gcm_encrypt
+from ivr.crypto import Sealed, sm4_gcm_decrypt
 from ivr.db import make_engine
 from ivr.errors import ConfigError, IntegrityError, NotAuthorizedError
 from ivr.evidence import EvidenceKind
-from ivr.phone import mask, normalize
+from ivr.phone import CustomerNumber
 from ivr.settings import Settings
 from records.access import (
     DELETE_ROLES,
@@ -71,6 +71,7 @@ from records.retention import (
     RetentionPolicy,
 )
 from records.sealed_blob import open_stream, seal_stream, sealed_sm3
+from records.sealed_number import NumberSealer, SealedNumber
 from records.timeutil import to_db, utcnow
 
 __all__ = [
@@ -122,7 +123,7 @@ class Vault:
         self._index = RecordingIndex(engine)
         self._store = store
         self._keyring = keyring
-        self._bi_key = blind_index_key
+        self._numbers = NumberSealer(keyring, blind_index_key)
         self._evidence = evidence
         self._audit = AccessAudit(evidence)
         self._clock = clock
@@ -134,6 +135,8 @@ class Vault:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Vault:
+        keyring = Keyring.from_settings(settings)  # keys first: production fails before any IO
+        blind_index_key = settings.key_bytes("blind_index")
         engine = engine or make_engine(settings.sqlalchemy_url)
         store: BlobStore
         if settings.records_s3_bucket:
@@ -147,8 +150,8 @@ class Vault:
         return cls(
             engine,
             store,
-            Keyring.from_settings(settings),
-            settings.key_bytes("blind_index"),
+            keyring,
+            blind_index_key,
             SqlEvidenceLog(engine),
             RetentionPolicy.from_settings(settings),
             pending_lease_s=settings.records_pending_lease_s,
@@ -161,6 +164,11 @@ class Vault:
     @property
     def keyring(self) -> Keyring:
         return self._keyring
+
+    @property
+    def numbers(self) -> NumberSealer:
+        """The number sealer over this vault's keys (callback tickets share it)."""
+        return self._numbers
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -180,21 +188,17 @@ class Vault:
         context = rid.encode("ascii")
         dek = Keyring.new_data_key()
         wrapped = self._keyring.wrap(dek, context)
-        bi = masked = None
-        number_blob = None
-        if meta.customer_number:
-            e164 = normalize(meta.customer_number)
-            bi = blind_index(self._bi_key, e164)
-            masked = mask(e164)
-            number_blob = sm4_gcm_encrypt(dek, e164.encode("ascii"), aad=b"number|" + context)
+        number = self._seal_number(meta.customer_number, rid)
         duration_ms = int((meta.ended_at - meta.started_at) / timedelta(milliseconds=1))
         row = {
             "recording_id": rid,
             "call_id": meta.call_id,
             "status": "pending",
-            "customer_bi": bi,
-            "customer_masked": masked,
-            "customer_enc": number_blob.to_bytes() if number_blob else None,
+            "customer_bi": number.blind_index if number else None,
+            "customer_masked": number.masked if number else None,
+            "customer_enc": number.ciphertext if number else None,
+            "customer_key_id": number.key_id if number else None,
+            "customer_wrapped_key": number.wrapped_key if number else None,
             "campaign": meta.campaign,
             "business_type": meta.business_type,
             "direction": meta.direction,
@@ -257,24 +261,35 @@ class Vault:
     # -- search ------------------------------------------------------------------------------
 
     def search(
-        self, actor: Actor, query: RecordingQuery, *, reveal: bool = False
+        self, actor: Actor, query: RecordingQuery, *, reveal: bool = False, reason: str = ""
     ) -> list[RecordingInfo]:
-        """Stored recordings matching ``query``, newest first. ``reveal`` shows clear numbers
-        (only for :data:`REVEAL_ROLES`; each reveal is audited)."""
+        """Stored recordings matching ``query``, newest first, numbers masked.
+
+        ``reveal`` shows clear numbers, only to :data:`REVEAL_ROLES` giving a ``reason``: the
+        actor, role, reason and recordings are audited (table + evidence) before any number is
+        decrypted; a refused reveal is audited too, then :class:`NotAuthorizedError`.
+        """
         if actor.role not in SEARCH_ROLES:
             raise NotAuthorizedError(f"role {actor.role!r} may not search recordings")
-        if reveal and actor.role not in REVEAL_ROLES:
-            raise NotAuthorizedError(f"role {actor.role!r} may not see clear phone numbers")
-        customer_bi = None
-        if query.customer_number:
-            customer_bi = blind_index(self._bi_key, normalize(query.customer_number))
-        ids = self._index.search_ids(query, customer_bi)
-        infos = [self._info(self._index.stored_row(rid), reveal=reveal) for rid in ids]
-        if reveal and infos:
+        if reveal and (actor.role not in REVEAL_ROLES or not reason.strip()):
             with self._index.connect() as conn:
-                self._audit.reveal_in(conn, actor, [i.recording_id for i in infos], self._clock())
+                self._audit.reveal_in(conn, actor, [], reason, self._clock(), allowed=False)
                 conn.commit()
-        return infos
+            raise NotAuthorizedError(
+                f"role {actor.role!r} may not see clear phone numbers"
+                if actor.role not in REVEAL_ROLES
+                else "a reason is required to see clear phone numbers"
+            )
+        customer_bi = None
+        if query.customer_number is not None:
+            customer_bi = self._numbers.blind_index(_customer(query.customer_number))
+        rows = [self._index.stored_row(rid) for rid in self._index.search_ids(query, customer_bi)]
+        numbered = [row["recording_id"] for row in rows if row["customer_enc"]]
+        if reveal and numbered:
+            with self._index.connect() as conn:
+                self._audit.reveal_in(conn, actor, numbered, reason, self._clock(), allowed=True)
+                conn.commit()
+        return [self._info(row, reveal=reveal) for row in rows]
 
     def get(self, actor: Actor, recording_id: str) -> RecordingInfo:
         if actor.role not in SEARCH_ROLES:
@@ -353,16 +368,62 @@ class Vault:
 
     def rewrap(self, batch: int = 500) -> int:
         """Rewrap every data key not under the current master key; returns how many moved."""
-        return self._recovery.rewrap(self._keyring, batch)
+        return self._recovery.rewrap(self._keyring.current_id, self._rewrapped, batch)
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def _seal_number(self, number: CustomerNumber | None, recording_id: str) -> SealedNumber | None:
+        if number is None:
+            return None
+        return self._numbers.seal(_customer(number), _number_context(recording_id))
+
     def _info(self, row: Mapping[str, Any], *, reveal: bool) -> RecordingInfo:
+        """The row for a reader; ``reveal`` (audited by the caller first) opens the number."""
         customer = row["customer_masked"]
         if reveal and row["customer_enc"]:
-            context = row["recording_id"].encode("ascii")
-            dek = self._keyring.unwrap(WrappedKey(row["key_id"], row["wrapped_key"]), context)
-            customer = sm4_gcm_decrypt(
-                dek, Sealed.from_bytes(row["customer_enc"]), aad=b"number|" + context
-            ).decode("ascii")
+            customer = self._open_number(row)
         return to_info(row, customer)
+
+    def _open_number(self, row: Mapping[str, Any]) -> str:
+        rid = row["recording_id"]
+        if row["customer_key_id"] is None:  # sealed before records_0002, under the recording key
+            context = rid.encode("ascii")
+            dek = self._keyring.unwrap(WrappedKey(row["key_id"], row["wrapped_key"]), context)
+            sealed = Sealed.from_bytes(row["customer_enc"])
+            return sm4_gcm_decrypt(dek, sealed, aad=b"number|" + context).decode("ascii")
+        return self._numbers.unseal(_sealed_number(row), _number_context(rid)).e164
+
+    def _rewrapped(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """New key columns for a row whose recording or number key is not current."""
+        rid = row["recording_id"]
+        recording_key = self._keyring.rewrap(
+            WrappedKey(row["key_id"], row["wrapped_key"]), rid.encode("ascii")
+        )
+        values: dict[str, Any] = {"key_id": recording_key.key_id, "wrapped_key": recording_key.blob}
+        if row["customer_key_id"] is not None and row["customer_wrapped_key"]:
+            number = self._numbers.rewrap(_sealed_number(row), _number_context(rid))
+            values |= {"customer_key_id": number.key_id, "customer_wrapped_key": number.wrapped_key}
+        return values
+
+
+def _number_context(recording_id: str) -> str:
+    return f"recording-number|{recording_id}"
+
+
+def _sealed_number(row: Mapping[str, Any]) -> SealedNumber:
+    return SealedNumber(
+        blind_index=row["customer_bi"],
+        masked=row["customer_masked"],
+        key_id=row["customer_key_id"],
+        wrapped_key=row["customer_wrapped_key"],
+        ciphertext=row["customer_enc"],
+    )
+
+
+def _customer(number: object) -> CustomerNumber:
+    """Refuse a raw string where a :class:`CustomerNumber` belongs (callers outside mypy)."""
+    if not isinstance(number, CustomerNumber):
+        raise ConfigError(
+            "customer_number must be an ivr.phone.CustomerNumber (from customer_number()) or None"
+        )
+    return number

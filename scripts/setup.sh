@@ -59,7 +59,24 @@ ensure_apt() {  # $1 command, $2 package
   fi
 }
 
+ensure_deb() {  # $@ Debian packages without a command to look for (fonts, libraries)
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then die "missing Debian packages: run 'sudo apt-get install -y ${missing[*]}'"; fi
+  say "installing Debian packages ${missing[*]}"
+  if ! apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -q >/dev/null 2>&1 || true
+    apt-get install -y -q "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  fi
+}
+
 ensure_apt espeak-ng espeak-ng
+# QA reports: WeasyPrint needs Pango; CJK fonts for HTML/PDF and charts; pdftoppm checks the PDFs
+ensure_deb libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
+ensure_apt pdftoppm poppler-utils
 ensure_apt chromium chromium          # the console's browser tests (Debian's, never downloaded)
 ensure_apt chromedriver chromium-driver
 

@@ -7,6 +7,7 @@ import typer
 import compliance.cli
 import console.cli
 import flows.cli
+import qa.cli
 import records.cli
 import speech.cli
 import telephony.cli
@@ -56,5 +57,13 @@ def run() -> None:
     raise typer.Exit(code)
 
 
-for _package in (compliance.cli, records.cli, telephony.cli, flows.cli, speech.cli, console.cli):
+for _package in (
+    compliance.cli,
+    records.cli,
+    telephony.cli,
+    flows.cli,
+    speech.cli,
+    console.cli,
+    qa.cli,
+):
     _package.register(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from ivr.db import make_engine
+from ivr.phone import customer_number
 from ivr.settings import get_settings
 from records import cli
 from records.vault import RecordingMeta, Vault
@@ -20,7 +22,7 @@ T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def app(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+def app(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
     monkeypatch.setenv("IVR_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
@@ -47,7 +49,7 @@ def seed(tmp_path: Path) -> str:
             direction="inbound",
             started_at=T0,
             ended_at=T0 + timedelta(seconds=30),
-            customer_number="13812345678",
+            customer_number=customer_number("13812345678"),
             qa_flags=("complaint",),
         ),
     )

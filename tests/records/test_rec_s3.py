@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from ivr.db import make_engine
 from ivr.errors import ConfigError, IntegrityError, LocalProtocolError, StoreUnavailableError
+from ivr.phone import customer_number
 from ivr.settings import Settings
 from records.blobstore import BlobNotFoundError, FileBlobStore
 from records.blobstore_s3 import MIN_PART_SIZE, S3BlobStore, make_client
@@ -69,7 +70,7 @@ def meta(call_id: str, **kw: Any) -> RecordingMeta:
         direction="outbound",
         started_at=T0,
         ended_at=T0 + timedelta(minutes=3),
-        customer_number="13812345678",
+        customer_number=customer_number("13812345678"),
         campaign="spring",
         **kw,
     )
@@ -341,7 +342,9 @@ def test_inv10_vault_on_s3_ingest_search_fetch_purge(
     assert MARKER not in raw["Body"].read()
 
     sup = Actor("sup-1", Role.SUPERVISOR)
-    found = vault.search(sup, RecordingQuery(customer_number="138 1234 5678", flags=["complaint"]))
+    found = vault.search(
+        sup, RecordingQuery(customer_number=customer_number("138 1234 5678"), flags=["complaint"])
+    )
     assert [i.recording_id for i in found] == [info.recording_id]
     assert vault.fetch(sup, info.recording_id, "complaint 42 review").data == plain
     out = tmp_path / "fetched.wav"

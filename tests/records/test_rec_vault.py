@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ivr.crypto import sm3
+from ivr.crypto import sm3, sm4_gcm_encrypt
 from ivr.errors import ConfigError, IntegrityError, NotAuthorizedError
-from ivr.phone import InvalidPhoneNumberError
-from records.keys import Keyring, key_id_for
+from ivr.phone import CustomerNumber, customer_number
+from records.keys import Keyring, WrappedKey, key_id_for
+from records.tables import recordings
 from records.vault import (
     Actor,
     RecordingMeta,
@@ -42,6 +44,12 @@ def audio(tmp_path: Path, name: str, size: int = 50_000) -> Path:
     return path
 
 
+def num(raw: str) -> CustomerNumber:
+    number = customer_number(raw)
+    assert number is not None
+    return number
+
+
 def meta(call_id: str, **kw: Any) -> RecordingMeta:
     base: dict[str, Any] = {
         "call_id": call_id,
@@ -56,6 +64,8 @@ def meta(call_id: str, **kw: Any) -> RecordingMeta:
         "consent_state": "granted",
     }
     base.update(kw)
+    if isinstance(base["customer_number"], str):
+        base["customer_number"] = num(base["customer_number"])
     return RecordingMeta(**base)
 
 
@@ -127,6 +137,8 @@ def test_inv10_search_by_each_dimension(vault: Vault, tmp_path: Path) -> None:
     )
 
     def q(**kw: Any) -> set[str]:
+        if "customer_number" in kw:
+            kw["customer_number"] = num(kw["customer_number"])
         return ids(vault.search(SUP, RecordingQuery(**kw)))
 
     assert q() == {"c1", "c2", "c3"}
@@ -146,8 +158,11 @@ def test_inv10_search_by_each_dimension(vault: Vault, tmp_path: Path) -> None:
     newest_first = [i.call_id for i in vault.search(SUP, RecordingQuery())]
     assert newest_first == ["c3", "c2", "c1"]
     assert [i.call_id for i in vault.search(SUP, RecordingQuery(limit=1, offset=1))] == ["c2"]
-    with pytest.raises(InvalidPhoneNumberError):
-        vault.search(SUP, RecordingQuery(customer_number="not a number"))
+    raw: Any = "13812345678"  # a raw string where a CustomerNumber belongs
+    with pytest.raises(ConfigError):
+        vault.search(SUP, RecordingQuery(customer_number=raw))
+    with pytest.raises(ConfigError):
+        vault.ingest_sync(audio(tmp_path, "4.wav"), replace(meta("c4"), customer_number=raw))
 
 
 def test_inv11_numbers_masked_and_revealed_only_to_allowed_roles(
@@ -156,12 +171,100 @@ def test_inv11_numbers_masked_and_revealed_only_to_allowed_roles(
     info = vault.ingest_sync(audio(tmp_path, "1.wav"), meta("c1"))
     assert vault.search(AUDITOR, RecordingQuery())[0].customer == "138****5678"
     with pytest.raises(NotAuthorizedError):
-        vault.search(SUP, RecordingQuery(), reveal=True)
+        vault.search(SUP, RecordingQuery(), reveal=True, reason="complaint 9")
+    with pytest.raises(NotAuthorizedError):
+        vault.search(CO, RecordingQuery(), reveal=True)  # no reason, no reveal
     with pytest.raises(NotAuthorizedError):
         vault.search(AGENT, RecordingQuery())
-    shown = vault.search(CO, RecordingQuery(), reveal=True)
+    shown = vault.search(CO, RecordingQuery(), reveal=True, reason="regulator request 3")
     assert shown[0].customer == "+8613812345678"
-    assert [a["action"] for a in vault.access_log(info.recording_id)] == ["reveal"]
+    audit = vault.access_log(info.recording_id)
+    assert [(a["action"], a["actor_id"], a["reason"]) for a in audit] == [
+        ("reveal", "co-1", "regulator request 3")
+    ]
+    reveals = [
+        (e.payload["actor"], e.payload["role"], e.payload["reason"], e.payload["allowed"])
+        for e in vault.evidence.entries()
+        if e.kind == "recording_accessed" and e.payload["action"] == "reveal_numbers"
+    ]
+    assert reveals == [
+        ("sup-7", "supervisor", "complaint 9", False),
+        ("co-1", "compliance_officer", "", False),
+        ("co-1", "compliance_officer", "regulator request 3", True),
+    ]
+
+
+def test_inv10_reveal_is_evidence_before_any_number_is_decrypted(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault.ingest_sync(audio(tmp_path, "1.wav"), meta("c1"))
+    seen: list[list[str]] = []
+
+    def unseal(*args: Any) -> Any:
+        seen.append([e.kind for e in vault.evidence.entries()])
+        return real(*args)
+
+    real = vault.numbers.unseal
+    monkeypatch.setattr(vault.numbers, "unseal", unseal)
+    vault.search(CO, RecordingQuery(), reveal=True, reason="complaint 12")
+    assert seen == [["recording_stored", "recording_accessed"]]
+
+
+@pytest.mark.parametrize("caller_id", ["anonymous", "1000", "+86 abc", "", None])
+def test_inv10_caller_without_a_number_is_sealed_and_found_by_call_time_and_flow(
+    vault: Vault, tmp_path: Path, caller_id: str | None
+) -> None:
+    src = audio(tmp_path, "anon.wav")
+    plain = src.read_bytes()
+    number = customer_number(caller_id)
+    assert number is None
+    info = vault.ingest_sync(
+        src,
+        meta(
+            "anon-1",
+            customer_number=number,
+            business_type="service",
+            direction="inbound",
+            flow_version="inbound_service@3f2a",
+            campaign=None,
+        ),
+    )
+    assert not src.exists()  # no clear WAV stays behind
+    assert info.customer is None and info.customer_bi is None
+    vault.ingest_sync(audio(tmp_path, "other.wav"), meta("c2", flow_version="outbound_x@1"))
+
+    def q(**kw: Any) -> set[str]:
+        return ids(vault.search(SUP, RecordingQuery(**kw)))
+
+    assert q(call_id="anon-1") == {"anon-1"}
+    assert q(business_type="service") == {"anon-1"}
+    assert q(flow="inbound_service") == {"anon-1"}
+    assert q(flow="inbound%service") == q(flow="inbound") == set()  # a flow name, not a pattern
+    assert "anon-1" in q(started_from=T0, started_to=T0 + timedelta(minutes=1))
+    assert q(customer_number=num("13812345678")) == {"c2"}
+    shown = vault.search(CO, RecordingQuery(call_id="anon-1"), reveal=True, reason="complaint 5")
+    assert shown[0].customer is None
+    assert vault.fetch(SUP, info.recording_id, "complaint 5").data == plain
+    stored = next(e for e in vault.evidence.entries() if e.call_id == "anon-1")
+    assert stored.kind == "recording_stored"
+
+
+def test_number_sealed_before_records_0002_still_reveals(
+    vault: Vault, tmp_path: Path, engine: sa.Engine
+) -> None:
+    info = vault.ingest_sync(audio(tmp_path, "1.wav"), meta("c1"))
+    rid = info.recording_id
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(recordings).where(recordings.c.recording_id == rid)).one()
+        dek = vault.keyring.unwrap(WrappedKey(row.key_id, row.wrapped_key), rid.encode())
+        legacy = sm4_gcm_encrypt(dek, b"+8613812345678", aad=b"number|" + rid.encode())
+        conn.execute(
+            recordings.update()
+            .where(recordings.c.recording_id == rid)
+            .values(customer_enc=legacy.to_bytes(), customer_key_id=None, customer_wrapped_key=None)
+        )
+    shown = vault.search(CO, RecordingQuery(), reveal=True, reason="old complaint")
+    assert shown[0].customer == "+8613812345678"
 
 
 def test_inv10_unauthorised_fetch_refused_and_audited(vault: Vault, tmp_path: Path) -> None:
@@ -282,9 +385,8 @@ def test_key_rotation_rewraps_without_reencrypting(
     new_only = make_vault(Keyring({"2025-06": new_key}, "2025-06"))
     assert new_only.fetch(SUP, info.recording_id, "r").data == plain
     assert obj.read_bytes() == before  # recording itself not re-encrypted
-    assert new_only.search(CO, RecordingQuery(call_id="c1"), reveal=True)[0].customer == (
-        "+8613812345678"
-    )
+    revealed = new_only.search(CO, RecordingQuery(call_id="c1"), reveal=True, reason="r")
+    assert revealed[0].customer == "+8613812345678"  # the number's own key moved too
     # a ring missing the key a recording is wrapped under cannot open it
     stranger = make_vault(Keyring.single(os.urandom(16)))
     with pytest.raises(IntegrityError):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ivr.db import make_engine
+from ivr.phone import customer_number
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
@@ -40,7 +41,7 @@ def main() -> None:
             direction="inbound",
             started_at=t0,
             ended_at=t0 + timedelta(minutes=2),
-            customer_number="13812345678",
+            customer_number=customer_number("13812345678"),
             qa_flags=("complaint",),
         ),
     )

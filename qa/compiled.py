@@ -1,0 +1,64 @@
+"""A QA rules text made ready to use: parsed, compiled and self-checked (pure).
+
+:func:`compile_rules` parses a rules document (:func:`qa.rules.parse_qa_rules`), compiles its
+:class:`qa.matcher.Matcher` and runs every rule's own ``examples``: a ``hit`` example the rule
+does not flag, or a ``clean`` example it does, rejects the file with the example's line. So a
+rules change that breaks a case its author wrote down never becomes active (invariant 13).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from compliance.rules import RulesError, RulesIssue
+from flows.loader import Located
+from qa.matcher import Matcher
+from qa.rules import QaRules, parse_qa_rules
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    """One installed rules version: the rules, their matcher, the text's digest and source."""
+
+    rules: QaRules
+    matcher: Matcher
+    digest: str
+    source: str
+
+    @property
+    def version(self) -> str:
+        return self.rules.version
+
+
+def compile_rules(text: str, source: str = "<qa rules>") -> CompiledRules:
+    """Parse, compile and self-check one rules text; raises :class:`RulesError`."""
+    rules, located = parse_qa_rules(text, source)
+    matcher = Matcher(rules)
+    issues = _example_issues(rules, matcher, located, source)
+    if issues:
+        raise RulesError(issues)
+    return CompiledRules(rules, matcher, hashlib.sha256(text.encode()).hexdigest(), source)
+
+
+def _example_issues(
+    rules: QaRules, matcher: Matcher, located: Located, source: str
+) -> list[RulesIssue]:
+    issues: list[RulesIssue] = []
+    for i, rule in enumerate(rules.rules):
+        for which, expect in (("hit", True), ("clean", False)):
+            for j, sentence in enumerate(getattr(rule.examples, which)):
+                flagged = any(h.rule_id == rule.id for h in matcher.scan(sentence))
+                if flagged != expect:
+                    path = ("rules", i, "examples", which, j)
+                    issues.append(
+                        RulesIssue(
+                            source,
+                            located.lines.get(path),
+                            f"rules.{i}.examples.{which}.{j}",
+                            f"rule {rule.id!r} "
+                            + ("does not flag" if expect else "flags")
+                            + f" its own {which} example",
+                        )
+                    )
+    return issues
