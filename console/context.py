@@ -23,6 +23,7 @@ from console.designer.simulate import SimulationAudio
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
+from records.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class ConsoleContext:
     auth: AuthService
     designer: DesignerService
     simulations: SimulationAudio
+    vault: Vault
 
 
 def build_context(
@@ -51,4 +53,7 @@ def build_context(
     auth = build_auth_service(settings, engine=engine, audit=audit, hasher=hasher, clock=clock)
     store = DocumentStore(engine)
     designer = DesignerService(store, Publisher(settings, store, clock), audit, clock)
-    return ConsoleContext(settings, engine, evidence, audit, auth, designer, SimulationAudio())
+    vault = Vault.from_settings(settings, engine)
+    return ConsoleContext(
+        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault
+    )

@@ -16,7 +16,9 @@ from console.auth.users import UnknownUserError, UserError, UserExistsError
 from console.designer.documents import ConflictError, NotFoundError
 from console.designer.service import FourEyesError, InvalidDocumentError
 from console.identity import NotAuthenticatedError, PermissionDeniedError
-from ivr.errors import IvrError
+from ivr.errors import IvrError, NotAuthorizedError
+from records.recording import RecordingNotFoundError
+from records.retention import RetentionError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -158,6 +160,9 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     FourEyesError: (403, "four_eyes"),
     UnknownUserError: (404, "not_found"),
     NotFoundError: (404, "not_found"),
+    RecordingNotFoundError: (404, "not_found"),
+    NotAuthorizedError: (403, "forbidden"),
+    RetentionError: (409, "retention"),
     UserExistsError: (409, "conflict"),
     UserError: (422, "invalid_input"),
     IvrError: (422, "refused"),

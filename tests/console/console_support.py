@@ -97,3 +97,36 @@ def promo_flow(*, pitch_first: bool) -> dict[str, object]:
         "variables": {"product": "稳盈一年期理财产品"},
         "nodes": nodes,
     }
+
+
+CLEAR_NUMBER = "13812345678"
+CLEAR_FORMS = ("13812345678", "8613812345678", "138 1234 5678", "138-1234-5678")
+
+
+def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = CLEAR_NUMBER) -> str:
+    """One stored recording of a call with ``number``; returns its id."""
+    from ivr.phone import customer_number
+    from records.recording import RecordingMeta
+
+    src = ctx.settings.data_dir / f"{call_id}.wav"
+    src.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64))
+    started = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    info = ctx.vault.ingest_sync(
+        src,
+        RecordingMeta(
+            call_id=call_id,
+            business_type="wealth",
+            direction="outbound",
+            started_at=started,
+            ended_at=started + timedelta(seconds=42),
+            customer_number=customer_number(number),
+            campaign="spring",
+            agent_id="AI-0001",
+            flow_version="outbound_marketing@1",
+        ),
+    )
+    return info.recording_id
+
+
+def has_clear_number(text: str) -> bool:
+    return any(form in text for form in CLEAR_FORMS)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from console_support import PASSWORD, promo_flow
+from console_support import CLEAR_NUMBER, PASSWORD, has_clear_number, promo_flow, seed_recording
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -131,6 +131,27 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     },
     ("POST", "/api/v1/prompts/publish"): lambda r, c: {"json": {"base_revision": prompts_draft(c)}},
     ("GET", "/api/v1/changes"): lambda r, c: {},
+    ("POST", "/api/v1/recordings/search"): lambda r, c: {
+        "json": {"customer": CLEAR_NUMBER, "reveal": r is Role.COMPLIANCE_OFFICER, "reason": "x"}
+    },
+    ("GET", "/api/v1/recordings/{recording_id}"): lambda r, c: {
+        "path": {"recording_id": seed_recording(c, f"get-{r.value}")}
+    },
+    ("GET", "/api/v1/recordings/{recording_id}/audio"): lambda r, c: {
+        "path": {"recording_id": seed_recording(c, f"play-{r.value}")},
+        "params": {"reason": "complaint"},
+    },
+    ("POST", "/api/v1/recordings/{recording_id}/export"): lambda r, c: {
+        "path": {"recording_id": seed_recording(c, f"export-{r.value}")},
+        "json": {"reason": "regulator"},
+    },
+    ("GET", "/api/v1/recordings/{recording_id}/access-log"): lambda r, c: {
+        "path": {"recording_id": seed_recording(c, f"log-{r.value}")}
+    },
+    ("POST", "/api/v1/recordings/purge"): lambda r, c: {},
+    ("POST", "/api/v1/recordings/rewrap"): lambda r, c: {},
+    ("GET", "/api/v1/evidence"): lambda r, c: {},
+    ("GET", "/api/v1/evidence/verify"): lambda r, c: {},
     ("GET", "/api/v1/changes/{change_id}"): lambda r, c: {"path": {"change_id": pending_change(c)}},
     ("POST", "/api/v1/changes/{change_id}/approve"): lambda r, c: {
         "path": {"change_id": pending_change(c)},
@@ -194,6 +215,9 @@ def test_role_matrix(
             method, url, json=req.get("json"), params=req.get("params"), headers=headers
         )
         after = sum(1 for e in ctx.evidence.entries() if e.kind == AuditKind.ACCESS_DENIED)
+        if has_clear_number(answer.text):  # only revealed by a role that may, and audited
+            assert Permission.NUMBERS_UNMASK in TABLE[role], (role, method, path)
+            assert any(e.payload.get("action") == "reveal_numbers" for e in ctx.evidence.entries())
         if permission in TABLE[role]:
             assert answer.status_code < 300, (role, method, path, answer.text)
             assert after == before
