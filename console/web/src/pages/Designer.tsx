@@ -274,9 +274,12 @@ export function Designer(props: { name: string; me: Me }) {
     const id = `${type}_${i}`;
     const def = resolve({ $ref: nodeTypes[type] }, defs);
     const node = { ...defaultObject(def, defs), type };
+    // new nodes fill a row of three under the lowest row, so edges between them stay readable
     const maxY = Math.max(0, ...Object.values(layout).map((p) => p.y));
+    const lowest = Object.values(layout).filter((p) => p.y === maxY).length;
+    const place = lowest > 0 && lowest < 3 ? { x: 40 + 270 * lowest, y: maxY } : { x: 40, y: maxY + 140 };
     setFlow({ ...flow, nodes: { ...flow.nodes, [id]: node } });
-    setLayout({ ...layout, [id]: { x: 40, y: maxY + 130 } });
+    setLayout({ ...layout, [id]: place });
     setSelected(id);
     setTab("props");
   };
@@ -418,6 +421,7 @@ export function Designer(props: { name: string; me: Me }) {
             onPaneClick={() => setSelected(null)}
             onEdgesDelete={(es) => es.forEach((e) => e.sourceHandle && updateNode(e.source, setEdge(flow.nodes[e.source], e.sourceHandle, "")))}
             fitView
+            fitViewOptions={{ maxZoom: 1 }}
             proOptions={{ hideAttribution: true }}
           >
             <Background />

@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import { api, ApiError, type Me, type Page } from "../api";
 import { when } from "../format";
 import { lang, t } from "../i18n";
-import { errorText, Refused } from "./common";
+import { Refused } from "./common";
 
 interface Recording {
   recording_id: string; call_id: string; started_at: string; duration_ms: number; direction: string;
@@ -47,7 +47,7 @@ export function Recordings(props: { me: Me }) {
         <input data-testid="rec-reason" className="wide" placeholder={t("play_reason")} value={reason} onChange={(e) => setReason(e.target.value)} />
       </div>
       {msg && <div className="banner error">{msg}</div>}
-      {playing && <audio data-testid="player" controls autoPlay src={playing} onError={() => setMsg(errorText("playback refused"))} />}
+      {playing && <audio data-testid="player" controls autoPlay src={playing} onError={() => setMsg(t("playback_failed"))} />}
       <table className="list" data-testid="recordings">
         <thead><tr><th>{t("started_at")}</th><th>{t("duration")}</th><th>{t("direction")}</th><th>{t("business_type")}</th><th>{t("campaign")}</th><th>{t("customer_number")}</th><th /></tr></thead>
         <tbody>
