@@ -2,7 +2,9 @@
 
 ``auth``, event subscriptions and filters (replayed after every reconnect), ``api``, ``bgapi``
 resolved by its ``BACKGROUND_JOB`` (we choose the ``Job-UUID``, so no race with the reply),
-``originate`` returning the answer or the failure cause, and ``uuid_*`` helpers. A supervisor
+``originate`` returning the answer or the failure cause (its argument built by
+:mod:`telephony.esl.dialstring`: escaped channel variables, a quoted ``&app(arg)`` or an
+``<extension> XML <context>`` target), and ``uuid_*`` helpers. A supervisor
 task reconnects with exponential backoff when the connection drops.
 """
 
@@ -28,6 +30,7 @@ from telephony.esl import (
     Message,
     Subscribe,
 )
+from telephony.esl.dialstring import PARK, OriginateTarget, originate_arg
 
 log = logging.getLogger(__name__)
 
@@ -219,20 +222,24 @@ class InboundClient:
 
     async def originate(
         self,
-        dial_string: str,
-        app: str = "&park()",
+        endpoint: str,
+        target: OriginateTarget = PARK,
         *,
         variables: Mapping[str, str] | None = None,
         uuid: str | None = None,
         timeout_s: float = 90.0,
     ) -> OriginateResult:
-        """Originate a call; return its UUID once answered, or the failure cause."""
+        """Originate a call to ``endpoint`` (``sofia/gateway/<gw>/<number>``) and send the
+        answered leg to ``target`` (``Extension("ivr_outbound", "XML", "ivr")``, or an
+        ``Application``); ``variables`` become channel variables of the leg (any names: the
+        customer number, flow, campaign, attempt id, ``originate_timeout``,
+        ``ignore_early_media``, ``origination_caller_id_number``...). Returns the leg's UUID
+        once answered, or the failure cause. Raises :class:`EslLocalError` for a value
+        FreeSWITCH cannot carry (braces, control characters, empty)."""
         values = dict(variables or {})
-        values["origination_uuid"] = uuid or str(uuidlib.uuid4())
-        prefix = "{" + ",".join(f"{k}={v}" for k, v in values.items()) + "}"
-        text = (
-            await self.bgapi("originate", f"{prefix}{dial_string} {app}", timeout_s=timeout_s)
-        ).strip()
+        values["origination_uuid"] = uuid or values.get("origination_uuid") or str(uuidlib.uuid4())
+        arg = originate_arg(endpoint, target, values)
+        text = (await self.bgapi("originate", arg, timeout_s=timeout_s)).strip()
         if text.startswith("+OK"):
             return OriginateResult(True, text[3:].strip() or values["origination_uuid"])
         cause = text.removeprefix("-ERR").strip() or "UNKNOWN"

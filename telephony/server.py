@@ -5,9 +5,17 @@ subscriptions, ``linger``; then the :class:`CallHandler` runs. When it returns, 
 up unless it was handed over (transfer), the session waits (bounded) for
 CHANNEL_HANGUP_COMPLETE or the disconnect notice, sends ``exit`` and closes.
 
+Every setup reply is checked: a session FreeSWITCH opened without ``async full`` (the connect
+reply's ``Socket-Mode``/``Control``; e.g. an unquoted ``&socket(...)`` in an originate) is
+refused with one log line and ``exit``, so the dialplan goes on (to the general queue for the
+shipped inbound extension) instead of the call failing mid-disclosure; a refused ``myevents``,
+``event`` or ``linger`` aborts the call.
+
 A misbehaving call (malformed frame, unknown content type, dropped connection, a peer that stops
 reading or answering, a crashing handler) ends only that call: it is logged with its UUID only
-and recorded as ``call_aborted`` evidence through the :class:`EvidenceSink` port.
+and recorded as ``call_aborted`` evidence through the :class:`EvidenceSink` port. A connection
+that ends before the ``connect`` reply (a readiness probe, ``ivr doctor``) is not a call: it is
+counted in :attr:`ServerStats.probes` and writes no evidence.
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ from typing import Any
 from ivr.errors import IvrError, ProtocolError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from telephony.connection import EslConnection
-from telephony.errors import CallEndedError, EslRemoteError
-from telephony.esl import Connect, Event, Exit, Linger, Message, MyEvents, Subscribe
+from telephony.errors import CallEndedError, CommandFailedError, EslRemoteError
+from telephony.esl import Command, Connect, Event, Exit, Linger, Message, MyEvents, Subscribe
 from telephony.handler import CallHandler, DefaultHandler
 from telephony.session import CallSession
 
@@ -56,6 +64,8 @@ class ServerStats:
     active: int = 0
     completed: int = 0
     aborted: int = 0
+    refused: int = 0
+    probes: int = 0
     abort_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -64,10 +74,11 @@ class OutboundServer:
 
     def __init__(
         self,
-        handler: CallHandler | None = None,
-        evidence: EvidenceSink | None = None,
+        handler: CallHandler | None,
+        evidence: EvidenceSink | None,
         config: ServerConfig | None = None,
     ) -> None:
+        """``evidence`` records aborted calls (``None``: they are only logged, for benches)."""
         self.handler: CallHandler = handler or DefaultHandler()
         self.evidence = evidence
         self.config = config or ServerConfig()
@@ -134,16 +145,23 @@ class OutboundServer:
         self.stats.active += 1
         call_id: str | None = None
         try:
-            reply = await conn.send(Connect())
+            try:
+                reply = await conn.send(Connect())
+            except ProtocolError as exc:
+                self._not_a_call(exc)
+                return
             if reply.event is None or reply.event.name != "CHANNEL_DATA":
                 raise EslRemoteError("connect reply is not CHANNEL_DATA")
             session = CallSession(conn, reply.event)
             holder.append(session)
             call_id = session.uuid
             conn.label = call_id
-            await conn.send(MyEvents(cfg.event_format))
-            await conn.send(Subscribe(cfg.event_format, cfg.subscribe))
-            await conn.send(Linger())
+            if not session.socket_mode.usable:
+                await self._refuse(session, conn)
+                return
+            await _checked(conn, MyEvents(cfg.event_format))
+            await _checked(conn, Subscribe(cfg.event_format, cfg.subscribe))
+            await _checked(conn, Linger())
             log.info("call %s connected", call_id)
             await self._run_handler(session, conn)
             await self._finish(session, conn)
@@ -152,6 +170,8 @@ class OutboundServer:
         except asyncio.CancelledError:
             await self._abort(conn, call_id, "server_shutdown", None)
             raise
+        except CommandFailedError as exc:
+            await self._abort(conn, call_id, "command_refused", exc)
         except ProtocolError as exc:
             await self._abort(conn, call_id, _reason(exc), exc)
         except CallEndedError:
@@ -162,6 +182,27 @@ class OutboundServer:
         finally:
             self.stats.active -= 1
             await conn.aclose()
+
+    def _not_a_call(self, exc: BaseException) -> None:
+        """The peer left (or broke the protocol) before ``connect`` was answered."""
+        self.stats.probes += 1
+        log.debug("ESL connection without a call (%s)", type(exc).__name__)
+
+    async def _refuse(self, session: CallSession, conn: EslConnection) -> None:
+        """A session not in ``async full`` mode: one log line, ``exit``, the dialplan goes on."""
+        mode = session.socket_mode
+        self.stats.refused += 1
+        log.error(
+            "call %s refused: the socket application runs in %s/%s mode; the dialplan or the "
+            "originate must run 'socket <host:port> async full' (quote an '&socket(...)' "
+            "application in originate)",
+            session.uuid,
+            mode.mode or "unknown",
+            mode.control or "unknown",
+        )
+        await self._record(session.uuid, "socket_mode_refused", None)
+        with contextlib.suppress(ProtocolError):
+            await conn.send(Exit(), timeout_s=self.config.finish_timeout_s)
 
     async def _run_handler(self, session: CallSession, conn: EslConnection) -> None:
         task = asyncio.create_task(self.handler(session))
@@ -214,7 +255,11 @@ class OutboundServer:
         self.stats.abort_reasons[reason] = self.stats.abort_reasons.get(reason, 0) + 1
         log.warning("call %s aborted: %s", call_id or "(before connect)", reason)
         conn.fail(exc if exc is not None else EslRemoteError(reason))
-        if self.evidence is None:
+        await self._record(call_id, reason, exc)
+
+    async def _record(self, call_id: str | None, reason: str, exc: BaseException | None) -> None:
+        """``call_aborted`` evidence of a real call (one with a channel uuid)."""
+        if self.evidence is None or not call_id:
             return
         payload: dict[str, object] = {"reason": reason}
         if exc is not None:
@@ -223,6 +268,14 @@ class OutboundServer:
             await self.evidence.append(EvidenceKind.CALL_ABORTED, call_id=call_id, payload=payload)
         except Exception:
             log.exception("call %s: could not record call_aborted evidence", call_id)
+
+
+async def _checked(conn: EslConnection, command: Command) -> Message:
+    """Send a setup command; a ``-ERR`` reply raises :class:`CommandFailedError`."""
+    reply = await conn.send(command)
+    if not reply.ok:
+        raise CommandFailedError(f"{type(command).__name__} refused: {reply.text[:80]}")
+    return reply
 
 
 def _reason(exc: BaseException) -> str:

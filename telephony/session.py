@@ -2,9 +2,15 @@
 
 Every dialplan application runs through :meth:`CallSession.execute`: ``sendmsg`` with a fresh
 ``Event-UUID``, then the ``CHANNEL_EXECUTE_COMPLETE`` whose ``Application-UUID`` matches. DTMF
-digits are queued as they arrive. When the channel hangs up (caller or us), everything pending
-raises :class:`CallEndedError`; when the connection fails, it raises the connection's error.
-Logs carry the call UUID only, never digits or numbers.
+digits are queued as they arrive, whatever plays (a digit pressed over a prompt stays queued
+until read: :meth:`CallSession.pending_dtmf` peeks, :meth:`CallSession.drain_dtmf` and
+:meth:`CallSession.wait_for_dtmf` consume). When the channel hangs up (caller or us), everything
+pending raises :class:`CallEndedError`; when the connection fails, it raises the connection's
+error. The channel's variables as they were at ``connect`` are :attr:`CallSession.channel_variables`
+(the dialler's ``ivr_*`` originate variables, ``ivr_recording_path`` of the dialplan's
+``record_session``, and, on a call the ``callback_ticket`` extension brought back after a queue,
+``ivr_callback_requested``, the variables the app set before the transfer and
+:attr:`CallSession.queue_exit`). Logs carry the call UUID only, never digits or numbers.
 """
 
 from __future__ import annotations
@@ -12,10 +18,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid as uuidlib
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
+from telephony.call_info import (
+    DIGIT_DEFAULTS,
+    ChannelView,
+    DigitOptions,
+    DigitsResult,
+    PlaybackResult,
+    QueueExit,
+    RecordResult,
+    digits_result,
+    int_or_none,
+)
 from telephony.connection import EslConnection
 from telephony.errors import CallEndedError, CommandFailedError
 from telephony.esl import Api, Event, Execute, GetVar, Hangup, Message
@@ -26,16 +43,10 @@ EventListener = Callable[[Event], None]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    """What ``record`` reports: the file, whether silence ended it, the recorded milliseconds."""
-
-    path: str
-    silence_ended: bool
-    duration_ms: int | None
+__all__ = ["CallSession", "DigitsResult", "PlaybackResult", "QueueExit", "RecordResult"]
 
 
-class CallSession:
+class CallSession(ChannelView):
     """One call on the outbound socket. Built by the server after ``connect``."""
 
     def __init__(self, conn: EslConnection, channel_data: Event) -> None:
@@ -48,25 +59,12 @@ class CallSession:
         self._hangup_complete = asyncio.Event()
         self._disconnected = asyncio.Event()
         self._apps: dict[str, asyncio.Future[Event]] = {}
-        self._dtmf: asyncio.Queue[str] = asyncio.Queue()
+        self._dtmf: deque[str] = deque()
+        self._dtmf_arrived = asyncio.Event()
         self._listeners: list[EventListener] = []
         self.events_seen = 0
 
     # -- information -----------------------------------------------------------------------
-
-    @property
-    def caller_number(self) -> str | None:
-        """The caller's number (customer data: never log it)."""
-        return self.channel_data.get("Caller-Caller-ID-Number")
-
-    @property
-    def destination_number(self) -> str | None:
-        """The dialled number (the service line)."""
-        return self.channel_data.get("Caller-Destination-Number")
-
-    def variable(self, name: str) -> str | None:
-        """A channel variable as it was at connect time."""
-        return self.channel_data.get(f"variable_{name}")
 
     @property
     def is_hung_up(self) -> bool:
@@ -88,36 +86,45 @@ class CallSession:
         done = await self.execute("playback", source)
         return done.get("Application-Response") or ""
 
-    async def play_and_get_digits(
-        self,
-        prompt: str,
-        *,
-        min_digits: int = 1,
-        max_digits: int = 1,
-        tries: int = 3,
-        timeout_ms: int = 5000,
-        terminators: str = "#",
-        invalid_prompt: str = "silence_stream://250",
-        regex: str = "\\d+",
-        variable: str = "pagd_digits",
-        digit_timeout_ms: int | None = None,
-    ) -> str:
-        """Play ``prompt`` and collect digits (``""`` if the caller entered nothing valid)."""
+    async def play_prompt(self, source: str) -> PlaybackResult:
+        """Play ``source``, interruptible by the ``playback_terminators`` digits (see
+        :meth:`set_playback_terminators`); the digits pressed meanwhile stay queued."""
+        done = await self.execute("playback", source)
+        return PlaybackResult(
+            done.get("Application-Response") or "",
+            done.get("variable_playback_terminator_used") or None,
+            int_or_none(done.get("variable_playback_ms")),
+            self.pending_dtmf(),
+        )
+
+    async def set_playback_terminators(self, digits: str) -> None:
+        """Which digits end a ``playback``: ``"any"``, ``"none"`` or e.g. ``"#*"``."""
+        await self.set_variable("playback_terminators", digits)
+
+    async def collect_digits(self, prompt: str, **options: Unpack[DigitOptions]) -> DigitsResult:
+        """``play_and_get_digits``: play ``prompt`` and collect digits, counting the ones
+        pressed while it plays (the first one ends the prompt). One try unless ``tries``."""
+        o = DIGIT_DEFAULTS | options
         parts = [
-            str(min_digits),
-            str(max_digits),
-            str(tries),
-            str(timeout_ms),
-            terminators or "none",
+            str(o["min_digits"]),
+            str(o["max_digits"]),
+            str(o.get("tries", 1)),
+            str(o["timeout_ms"]),
+            o["terminators"] or "none",
             prompt,
-            invalid_prompt,
-            variable,
-            regex,
+            o["invalid_prompt"],
+            o["variable"],
+            o["regex"],
         ]
-        if digit_timeout_ms is not None:
-            parts.append(str(digit_timeout_ms))
+        if "digit_timeout_ms" in o:
+            parts.append(str(o["digit_timeout_ms"]))
         done = await self.execute("play_and_get_digits", " ".join(parts))
-        return done.get(f"variable_{variable}") or ""
+        return digits_result(done, o["variable"])
+
+    async def play_and_get_digits(self, prompt: str, **options: Unpack[DigitOptions]) -> str:
+        """Play ``prompt`` and collect digits (``""`` if the caller entered nothing valid);
+        three tries unless ``tries``."""
+        return (await self.collect_digits(prompt, **({"tries": 3} | options))).digits
 
     async def record(
         self,
@@ -156,15 +163,27 @@ class CallSession:
             await self.set_variable(name, value)
 
     async def get_variable(self, name: str) -> str | None:
-        """The current value of a channel variable (``None`` if unset)."""
+        """The current value of a channel variable (``None`` if unset: FreeSWITCH then answers
+        ``getvar`` with ``-ERR command not found``)."""
         reply = await self._command(GetVar(name))
         text = reply.reply_text
-        return None if text in (None, "_undef_") else text
+        if text is None or text in ("", "_undef_") or text.startswith("-ERR"):
+            return None
+        return text
 
     async def transfer(
-        self, extension: str, dialplan: str = "XML", context: str = "default"
+        self,
+        extension: str,
+        dialplan: str = "XML",
+        context: str = "default",
+        *,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
-        """Transfer the call to a dialplan extension; this session then lets it go."""
+        """Transfer the call to a dialplan extension, after setting ``variables`` on the
+        channel (they come back if the dialplan reconnects to the app); this session then
+        lets it go."""
+        if variables:
+            await self.set_variables(variables)
         self.released = True
         await self.execute("transfer", f"{extension} {dialplan} {context}")
 
@@ -173,11 +192,16 @@ class CallSession:
         done = await self.execute("bridge", target)
         return done.get("Application-Response") or ""
 
-    async def enqueue(self, queue: str, *, priority: bool = False) -> None:
-        """Put the caller into a mod_callcenter queue (``senior`` / ``general``) via transfer."""
+    async def enqueue(
+        self, queue: str, *, priority: bool = False, variables: Mapping[str, str] | None = None
+    ) -> None:
+        """Put the caller into a mod_callcenter queue (``senior`` / ``general``) via transfer.
+        ``variables`` (e.g. ``ivr_call_id``, ``ivr_queue_reason``) go to the agent through
+        ``cc_export_vars`` and come back with the channel after a queue timeout."""
+        values = dict(variables or {})
         if priority:
-            await self.set_variable("cc_base_score", "1000")
-        await self.transfer(f"queue_{queue}", "XML", "ivr")
+            values["cc_base_score"] = "1000"
+        await self.transfer(f"queue_{queue}", "XML", "ivr", variables=values)
 
     async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang up with ``cause`` (no-op if the call already ended)."""
@@ -187,27 +211,33 @@ class CallSession:
         await self.wait_hangup()
 
     async def wait_for_dtmf(self, count: int = 1, *, timeout_s: float | None = None) -> str:
-        """Wait for ``count`` digits (fewer if ``timeout`` expires first)."""
+        """Wait for ``count`` digits (fewer if ``timeout`` expires first); they are consumed."""
         digits: list[str] = []
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
         while len(digits) < count:
+            if self._dtmf:
+                digits.append(self._dtmf.popleft())
+                continue
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 break
-            getter = asyncio.ensure_future(self._dtmf.get())
+            self._dtmf_arrived.clear()
             try:
-                digits.append(await self._race(getter, remaining))
+                await self._race(asyncio.ensure_future(self._dtmf_arrived.wait()), remaining)
             except TimeoutError:
                 break
         return "".join(digits)
 
+    def pending_dtmf(self) -> str:
+        """The digits received so far and not yet read, without consuming them."""
+        return "".join(self._dtmf)
+
     def drain_dtmf(self) -> str:
         """The digits received so far and not yet read (without waiting); the queue is emptied."""
-        digits: list[str] = []
-        while not self._dtmf.empty():
-            digits.append(self._dtmf.get_nowait())
-        return "".join(digits)
+        digits = "".join(self._dtmf)
+        self._dtmf.clear()
+        return digits
 
     async def wait_hangup(self, timeout_s: float | None = None) -> str | None:
         """Wait until the channel hangs up; return the hangup cause."""
@@ -287,7 +317,8 @@ class CallSession:
         elif name == "DTMF":
             digit = event.get("DTMF-Digit")
             if digit:
-                self._dtmf.put_nowait(digit)
+                self._dtmf.append(digit)
+                self._dtmf_arrived.set()
         elif name == "CHANNEL_HANGUP":
             self._mark_hungup(event.get("Hangup-Cause"))
         elif name == "CHANNEL_HANGUP_COMPLETE":

@@ -37,11 +37,12 @@ def api_response(body: bytes) -> bytes:
     return b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body
 
 
-def channel_data(headers: Headers) -> bytes:
-    """The outbound ``connect`` reply: URL-encoded channel headers, then reply headers."""
+def channel_data(headers: Headers, *, socket_mode: str = "async", control: str = "full") -> bytes:
+    """The outbound ``connect`` reply: URL-encoded channel headers, then reply headers
+    (``socket_mode`` async|static, ``control`` full|single-channel, from the socket app's data)."""
     lines = [f"{k}: {url_encode(v)}\n" for k, v in headers]
     lines.append("Content-Type: command/reply\nReply-Text: %2BOK%0A\n")
-    lines.append("Socket-Mode: async\nControl: full\n\n")
+    lines.append(f"Socket-Mode: {socket_mode}\nControl: {control}\n\n")
     return "".join(lines).encode()
 
 

@@ -1,12 +1,25 @@
 """A FreeSWITCH simulator speaking the real ESL wire protocol (tests, ``ivr call``, the demo).
 
-:class:`SimulatedCall` connects to the outbound server the way FreeSWITCH's ``socket`` app does
-and plays a :class:`CallerScript`; :class:`InboundSwitch` accepts inbound ESL connections
-(auth, events, api, bgapi, originate) like ``mod_event_socket`` on port 8021.
+:class:`SimulatedCall` runs one channel: through the shipped dialplan (:class:`Dialplan`) or
+straight into ``socket 127.0.0.1:8084 async full``, connecting to the outbound server the way
+FreeSWITCH's ``socket`` app does, and plays a :class:`CallerScript`; :class:`InboundSwitch`
+accepts inbound ESL connections (auth, events, api, bgapi, originate) like ``mod_event_socket``
+on port 8021; :func:`probe` connects and closes like a readiness check.
 """
 
+from telephony.simulator.dialplan import Dialplan, DialplanError
 from telephony.simulator.inbound import InboundSwitch
-from telephony.simulator.outbound import CallResult, SimulatedCall
+from telephony.simulator.outbound import CallResult, SimulatedCall, probe
 from telephony.simulator.script import CallerScript, Fault, Turn
 
-__all__ = ["CallResult", "CallerScript", "Fault", "InboundSwitch", "SimulatedCall", "Turn"]
+__all__ = [
+    "CallResult",
+    "CallerScript",
+    "Dialplan",
+    "DialplanError",
+    "Fault",
+    "InboundSwitch",
+    "SimulatedCall",
+    "Turn",
+    "probe",
+]

@@ -90,10 +90,12 @@ class SimChannel:
     created_us: int = field(default_factory=lambda: int(time.time() * 1_000_000))
     answered_us: int = 0
     variables: dict[str, str] = field(default_factory=dict)
+    direction: str = "inbound"
+    context: str = "default"
 
     def __post_init__(self) -> None:
         base = {
-            "direction": "inbound",
+            "direction": self.direction,
             "uuid": self.uuid,
             "session_id": "1",
             "sip_from_user": self.caller,
@@ -113,11 +115,27 @@ class SimChannel:
         """The channel name (``sofia/internal/<caller>@127.0.0.1``)."""
         return f"sofia/internal/{self.caller}@127.0.0.1"
 
+    def profile_fields(self) -> dict[str, str]:
+        """The caller-profile fields a dialplan condition can test (``destination_number``...)."""
+        return {
+            "destination_number": self.destination,
+            "caller_id_number": self.caller,
+            "caller_id_name": self.caller,
+            "ani": self.caller,
+            "username": self.caller,
+            "network_addr": "127.0.0.1",
+            "context": self.context,
+            "dialplan": "XML",
+            "uuid": self.uuid,
+            "source": "mod_sofia",
+            "chan_name": self.name,
+        }
+
     def _profile(self, prefix: str) -> Headers:
         p = prefix
         return [
-            (f"{p}-Direction", "inbound"),
-            (f"{p}-Logical-Direction", "inbound"),
+            (f"{p}-Direction", self.direction),
+            (f"{p}-Logical-Direction", self.direction),
             (f"{p}-Username", self.caller),
             (f"{p}-Dialplan", "XML"),
             (f"{p}-Caller-ID-Name", self.caller),
@@ -129,7 +147,7 @@ class SimChannel:
             (f"{p}-Destination-Number", self.destination),
             (f"{p}-Unique-ID", self.uuid),
             (f"{p}-Source", "mod_sofia"),
-            (f"{p}-Context", "default"),
+            (f"{p}-Context", self.context),
             (f"{p}-Channel-Name", self.name),
             (f"{p}-Profile-Index", "1"),
             (f"{p}-Profile-Created-Time", str(self.created_us)),
@@ -155,8 +173,8 @@ class SimChannel:
             ("Channel-State-Number", STATE_NUMBERS.get(self.state, "4")),
             ("Channel-Name", self.name),
             ("Unique-ID", self.uuid),
-            ("Call-Direction", "inbound"),
-            ("Presence-Call-Direction", "inbound"),
+            ("Call-Direction", self.direction),
+            ("Presence-Call-Direction", self.direction),
             ("Channel-HIT-Dialplan", "true"),
             ("Channel-Presence-ID", f"{self.caller}@127.0.0.1"),
             ("Channel-Call-UUID", self.uuid),

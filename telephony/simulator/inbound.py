@@ -1,19 +1,20 @@
 """The inbound side of the simulated switch: ``mod_event_socket`` listening like port 8021.
 
 Each connection gets ``auth/request``; after ``auth`` it may subscribe (plain or JSON), filter,
-run ``api`` and ``bgapi``. ``originate`` creates a simulated outbound leg: destinations listed
-in ``outcomes`` fail with their cause (``USER_BUSY``, ``NO_ANSWER``...), ``error/<cause>`` fails
-like FreeSWITCH's error endpoint, everything else answers after ``answer_delay_s``. With a
-``socket_target``, an answered leg then runs a :class:`SimulatedCall` into the outbound server,
-the way the product's dialplan would. ``uuid_kill`` hangs a leg up; events go to every
-subscribed connection that matches its filters.
+run ``api`` and ``bgapi``. ``originate`` is parsed like mod_commands
+(:func:`~telephony.simulator.originate.parse_originate`) and creates a simulated outbound leg
+carrying the ``{...}`` channel variables: destinations listed in ``outcomes`` fail with their
+cause (``USER_BUSY``, ``NO_ANSWER``...), ``error/<cause>`` fails like FreeSWITCH's error
+endpoint, everything else answers after ``answer_delay_s``. The answered leg then runs its
+``&app(arg)`` or is routed to ``<exten> <dialplan> <context>`` in ``dialplan`` (the shipped one),
+as a :class:`SimulatedCall` whose ``socket`` connects to ``socket_target``. ``uuid_kill`` hangs
+a leg up; every leg's events go to each subscribed connection that matches its filters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import uuid as uuidlib
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -34,11 +35,11 @@ from telephony.esl import (
     frames,
 )
 from telephony.simulator.api import run_api
-from telephony.simulator.channel import SimChannel, preamble
-from telephony.simulator.outbound import SimulatedCall
+from telephony.simulator.channel import Headers, SimChannel, preamble
+from telephony.simulator.dialplan import Dialplan
+from telephony.simulator.originate import parse_originate
+from telephony.simulator.outbound import CallResult, SimulatedCall
 from telephony.simulator.script import CallerScript
-
-_VARS = re.compile(r"^\{([^}]*)\}")
 
 
 @dataclass
@@ -66,6 +67,7 @@ class InboundSwitch:
         socket_target: tuple[str, int] | None = None,
         script: CallerScript | None = None,
         time_scale: float = 0.0,
+        dialplan: Dialplan | None = None,
     ) -> None:
         self.password = password
         self.outcomes = dict(outcomes or {})
@@ -73,7 +75,10 @@ class InboundSwitch:
         self.socket_target = socket_target
         self.script = script or CallerScript()
         self.time_scale = time_scale
+        self.dialplan = dialplan
         self.channels: dict[str, SimChannel] = {}
+        self.calls: dict[str, SimulatedCall] = {}
+        self.results: list[CallResult] = []
         self.originated = 0
         self._listeners: list[_Listener] = []
         self._server: asyncio.Server | None = None
@@ -176,7 +181,10 @@ class InboundSwitch:
             writer.write(frames.command_reply("-ERR command not found"))
 
     def _api(self, command: str, arg: str) -> str:
-        return run_api(command, arg, self.channels, kill=self._kill, total=self.originated)
+        media = {uuid: call.streaming for uuid, call in self.calls.items()}
+        return run_api(
+            command, arg, self.channels, kill=self._kill, total=self.originated, media=media
+        )
 
     async def _job(self, job: str, command: BgApi) -> None:
         if command.command == "originate":
@@ -190,27 +198,30 @@ class InboundSwitch:
         self._broadcast("BACKGROUND_JOB", headers, text.encode())
 
     async def _originate(self, arg: str) -> str:
-        target = arg.split(" ", 1)[0]
-        variables: dict[str, str] = {}
-        match = _VARS.match(target)
-        if match:
-            for item in match.group(1).split(","):
-                name, _, value = item.partition("=")
-                variables[name] = value
-            target = target[match.end() :]
+        try:
+            request = parse_originate(arg)
+        except ValueError as exc:
+            return (
+                f"{exc}\n" if str(exc).startswith("-USAGE") else "-ERR DESTINATION_OUT_OF_ORDER\n"
+            )
+        target = request.endpoint
         if target.startswith("error/"):
             return f"-ERR {target[6:].upper()}\n"
         for pattern, cause in self.outcomes.items():
             if pattern in target:
                 return f"-ERR {cause}\n"
-        number = target.rsplit("/", 1)[-1].split("@")[0]
+        variables = request.variables
         channel = SimChannel(
-            caller=variables.get("origination_caller_id_number", "0000"),
-            destination=number,
+            caller=variables.get("origination_caller_id_number")
+            or request.caller_id_number
+            or "0000",
+            destination=target.rsplit("/", 1)[-1].split("@")[0],
             uuid=variables.get("origination_uuid") or str(uuidlib.uuid4()),
             state="CS_INIT",
             call_state="DOWN",
+            direction="outbound",
         )
+        channel.variables.update(variables)
         self.channels[channel.uuid] = channel
         self.originated += 1
         self._channel_event(channel, "CHANNEL_CREATE")
@@ -220,20 +231,50 @@ class InboundSwitch:
         channel.state, channel.call_state, channel.answer_state = "CS_EXECUTE", "ACTIVE", "answered"
         channel.media = True
         self._channel_event(channel, "CHANNEL_ANSWER")
-        if self.socket_target is not None:
-            self._spawn(self._run_socket(channel))
+        if request.application is not None:
+            call = self._leg(channel, extension=[request.application])
+        else:
+            assert request.extension is not None
+            exten, _, context = request.extension
+            call = self._leg(channel, context=context)
+            channel.destination = exten
+        self.calls[channel.uuid] = call
+        self._spawn(self._run_leg(call))
         return f"+OK {channel.uuid}\n"
 
-    async def _run_socket(self, channel: SimChannel) -> None:
-        assert self.socket_target is not None
-        call = SimulatedCall(self.script, time_scale=self.time_scale)
-        call.channel = channel
-        call.result.uuid = channel.uuid
-        result = await call.run(*self.socket_target)
-        self._finish(channel, result.hangup_cause or "NORMAL_CLEARING")
+    def _leg(
+        self,
+        channel: SimChannel,
+        *,
+        extension: list[tuple[str, str]] | None = None,
+        context: str = "default",
+    ) -> SimulatedCall:
+        return SimulatedCall(
+            self.script,
+            time_scale=self.time_scale,
+            dialplan=self.dialplan,
+            context=context,
+            channel=channel,
+            extension=extension,
+            observer=self._broadcast,
+        )
+
+    async def _run_leg(self, call: SimulatedCall) -> None:
+        uuid = call.channel.uuid
+        try:
+            target = self.socket_target
+            host, port = target if target is not None else (None, None)
+            self.results.append(await call.run(host, port, deadline_s=600))
+        finally:
+            self.calls.pop(uuid, None)
+            self.channels.pop(uuid, None)
 
     def _kill(self, channel: SimChannel, cause: str) -> None:
-        self._finish(channel, cause)
+        call = self.calls.get(channel.uuid)
+        if call is not None:
+            call.start_hangup(cause, "ivr")
+        else:
+            self._finish(channel, cause)
 
     def _finish(self, channel: SimChannel, cause: str) -> None:
         if channel.uuid not in self.channels:
@@ -248,7 +289,7 @@ class InboundSwitch:
     def _channel_event(self, channel: SimChannel, name: str) -> None:
         self._broadcast(name, channel.event(name))
 
-    def _broadcast(self, name: str, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+    def _broadcast(self, name: str, headers: Headers, body: bytes = b"") -> None:
         lookup = dict(headers)
         for listener in self._listeners:
             if listener.wants(name, lookup):

@@ -36,8 +36,9 @@ def duration_ms(source: str, sounds_dir: Path | None = None) -> int | None:
         return DEFAULT_MS
 
 
-def write_wav(path: Path, ms: int, source: Path | None = None) -> int:
-    """Write a 16-bit mono WAV: ``source``'s audio if given, else ``ms`` of silence.
+def write_wav(path: Path, ms: int, source: Path | None = None, *, channels: int = 1) -> int:
+    """Write a 16-bit WAV: ``source``'s audio if given, else ``ms`` of silence on
+    ``channels`` channels (2: a stereo call recording, caller left, IVR right).
 
     Returns the recorded length in ms.
     """
@@ -51,10 +52,10 @@ def write_wav(path: Path, ms: int, source: Path | None = None) -> int:
             dst.writeframes(frames)
         return int(params.nframes * 1000 / params.framerate)
     with wave.open(str(path), "wb") as dst:
-        dst.setnchannels(1)
+        dst.setnchannels(channels)
         dst.setsampwidth(2)
         dst.setframerate(RATE)
-        dst.writeframes(b"\x00\x00" * (RATE * ms // 1000))
+        dst.writeframes(b"\x00\x00" * channels * (RATE * ms // 1000))
     return ms
 
 

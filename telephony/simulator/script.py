@@ -40,8 +40,8 @@ class Turn:
     delay_ms: int = 400
 
     @classmethod
-    def press(cls, digits: str) -> Turn:
-        return cls("digits", digits=digits)
+    def press(cls, digits: str, *, during_prompt: bool = False, delay_ms: int = 400) -> Turn:
+        return cls("digits", digits=digits, during_prompt=during_prompt, delay_ms=delay_ms)
 
     @classmethod
     def say(

@@ -32,3 +32,14 @@ class RunningServer:
 
 
 ServerFactory = Callable[..., "AsyncIterator[RunningServer]"]
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait (polling, bounded) until ``condition()`` holds; fail if it never does."""
+    import asyncio
+
+    for _ in range(int(timeout_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    assert condition()

@@ -8,6 +8,7 @@ import pytest
 
 from ivr.errors import IvrError
 from telephony.esl import Event
+from telephony.esl.dialstring import Application
 from telephony.inbound import InboundClient
 from telephony.simulator import CallerScript, InboundSwitch
 
@@ -88,7 +89,9 @@ async def test_originate_into_the_outbound_server(start_server) -> None:
     client = InboundClient(host, port, "ClueCon")
     await client.connect()
     try:
-        result = await client.originate("sofia/gateway/carrier/13800000009")
+        result = await client.originate(
+            "sofia/gateway/carrier/13800000009", Application("socket", "127.0.0.1:8084 async full")
+        )
         assert result.ok
         for _ in range(300):
             if server.server.stats.completed == 1 and not sim.channels:
