@@ -25,6 +25,7 @@ from console.api import (
     flows_routes,
     problems,
     recordings_routes,
+    rules_routes,
     users_routes,
 )
 from console.api.problems import problem_response
@@ -117,6 +118,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         flows_routes.router,
         recordings_routes.router,
         dashboard_routes.router,
+        rules_routes.router,
     ):
         app.include_router(router)
     if (WEB_DIST / "index.html").exists():

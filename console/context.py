@@ -18,6 +18,7 @@ from console.audit import Audit
 from console.auth.service import AuthService, build_auth_service, utc_now
 from console.designer.documents import DocumentStore
 from console.designer.publisher import Publisher
+from console.designer.rules_docs import rules_kind
 from console.designer.service import DesignerService
 from console.designer.simulate import SimulationAudio
 from ivr.db import make_engine, migrate
@@ -57,6 +58,13 @@ def build_context(
     auth = build_auth_service(settings, engine=engine, audit=audit, hasher=hasher, clock=clock)
     store = DocumentStore(engine)
     designer = DesignerService(store, Publisher(settings, store, clock), audit, clock)
+    rules_name = settings.rules_path.stem
+
+    def published_rules() -> str | None:
+        latest = store.latest("rules", rules_name)
+        return latest.content if latest else None
+
+    designer.extra_kinds["rules"] = rules_kind(published_rules)
     vault = Vault.from_settings(settings, engine)
     return ConsoleContext(
         settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault

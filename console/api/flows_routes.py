@@ -11,9 +11,10 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from console.api.deps import context, require
@@ -30,6 +31,7 @@ from flows.cli import flow_json_schema
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
+MAX_INT = 2**31 - 1  # what SQL integer columns hold
 
 
 class Position(BaseModel):
@@ -89,7 +91,9 @@ class FlowDocument(BaseModel):
 class SaveFlowDraft(BaseModel):
     flow: dict[str, Any]
     layout: dict[str, Position] = Field(default_factory=dict)
-    base_revision: int = Field(ge=0, description="the revision you loaded; 0 for a new draft")
+    base_revision: int = Field(
+        ge=0, le=MAX_INT, description="the revision you loaded; 0 for a new draft"
+    )
 
 
 class CheckFlow(BaseModel):
@@ -102,11 +106,11 @@ class CheckResult(BaseModel):
 
 
 class PublishRequest(BaseModel):
-    base_revision: int = Field(ge=1)
+    base_revision: int = Field(ge=1, le=MAX_INT)
 
 
 class RollbackRequest(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_INT)
 
 
 class ChangeOut(BaseModel):
@@ -177,7 +181,7 @@ class PromptsOut(BaseModel):
 
 class SavePrompts(BaseModel):
     prompts: dict[str, dict[str, Any]]
-    base_revision: int = Field(ge=0)
+    base_revision: int = Field(ge=0, le=MAX_INT)
 
 
 def _doc(content: str) -> dict[str, Any]:
@@ -424,7 +428,7 @@ async def simulate_flow(
 )
 def simulation_audio(
     simulation_id: str,
-    line: int,
+    line: Annotated[int, PathParam(ge=0, le=10_000)],
     request: Request,
     _: Principal = require(Permission.FLOWS_SIMULATE),
 ) -> Response:

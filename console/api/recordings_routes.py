@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from console.api.deps import context, require
 from console.api.pagination import Page, PageParams, page_params
@@ -31,8 +32,8 @@ CHUNK = 64 * 1024
 
 class RecordingSearch(BaseModel):
     customer: str | None = Field(default=None, max_length=32, description="any number format")
-    started_from: datetime | None = None
-    started_to: datetime | None = None
+    started_from: AwareDatetime | None = None
+    started_to: AwareDatetime | None = None
     business_type: str | None = Field(default=None, max_length=64)
     campaign: str | None = Field(default=None, max_length=64)
     flow: str | None = Field(default=None, max_length=64)
@@ -148,7 +149,7 @@ def search_recordings(
 
 @router.get("/recordings/{recording_id}", tags=["recordings"])
 def get_recording(
-    recording_id: str,
+    recording_id: Annotated[str, PathParam(max_length=64)],
     request: Request,
     principal: Principal = require(Permission.RECORDINGS_SEARCH),
 ) -> RecordingOut:
@@ -167,7 +168,7 @@ def _stream(data: bytes) -> Iterator[bytes]:
     responses={200: {"content": {"audio/wav": {}}, "description": "the decrypted recording"}},
 )
 def play_recording(
-    recording_id: str,
+    recording_id: Annotated[str, PathParam(max_length=64)],
     request: Request,
     reason: str = Query(..., min_length=1, max_length=500, description="why (audited)"),
     principal: Principal = require(Permission.RECORDINGS_PLAY),
@@ -189,7 +190,7 @@ def play_recording(
     responses={200: {"content": {"audio/wav": {}}, "description": "the decrypted recording"}},
 )
 def export_recording(
-    recording_id: str,
+    recording_id: Annotated[str, PathParam(max_length=64)],
     body: ExportRequest,
     request: Request,
     principal: Principal = require(Permission.RECORDINGS_EXPORT),
@@ -209,7 +210,9 @@ def export_recording(
 
 @router.get("/recordings/{recording_id}/access-log", tags=["recordings"])
 def recording_access_log(
-    recording_id: str, request: Request, _: Principal = require(Permission.EVIDENCE_READ)
+    recording_id: Annotated[str, PathParam(max_length=64)],
+    request: Request,
+    _: Principal = require(Permission.EVIDENCE_READ),
 ) -> list[dict[str, Any]]:
     return context(request).vault.access_log(recording_id)
 

@@ -151,6 +151,12 @@ class DesignerService:
             now=self.clock(),
         )
 
+    def save_text_draft(
+        self, actor: Principal, kind: str, name: str, content: str, base_revision: int
+    ) -> Draft:
+        """A draft of a text document (rules): checked when submitted, not when saved."""
+        return self._save_draft(actor, kind, name, content, {}, base_revision)
+
     # -- prompts ----------------------------------------------------------------------------
 
     def _check_prompts_text(self, text: str) -> list[dict[str, Any]]:
@@ -235,7 +241,8 @@ class DesignerService:
     def rollback(self, actor: Principal, kind: str, name: str, version: int) -> PublishOutcome:
         target = self.store.version(kind, name, version)
         latest = self.store.latest(kind, name)
-        assert latest is not None
+        if latest is None:  # pragma: no cover - a version exists, so a latest one does
+            raise NotFoundError(f"{kind} {name} has no version")
         return self._publish_or_submit(
             actor, kind, name, target.content, target.layout, latest.version, "rollback"
         )

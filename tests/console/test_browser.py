@@ -189,6 +189,7 @@ def test_draw_check_fix_publish_approve_then_ivr_call_runs_it(
     assert not (Path(live.env["IVR_FLOWS_DIR"]) / "wealth_promo.yaml").exists()
 
     page.get_by_role("button", name="退出").click()
+    expect(page.locator("input[name=username]")).to_be_visible()  # signed out
     sign_in(page, live, "olga")
     page.goto(live.url + "/#/changes")
     page.get_by_test_id("open-wealth_promo").click()

@@ -77,6 +77,26 @@ def pending_change(ctx: ConsoleContext) -> str:
     return outcome.change.id
 
 
+def rules_text(ctx: ConsoleContext, tag: str) -> str:
+    """The shipped rules with a new version string."""
+    text = ctx.settings.rules_path.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    return text.replace(str(data["version"]), f"{data['version']}-{tag}", 1)
+
+
+def rules_draft(ctx: ConsoleContext, tag: str) -> int:
+    current = ctx.designer.store.draft("rules", "default")
+    revision = current.revision if current else 0
+    return ctx.designer.save_text_draft(
+        AUTHOR, "rules", "default", rules_text(ctx, tag), revision
+    ).revision
+
+
+def rules_version_1(ctx: ConsoleContext) -> int:
+    ctx.designer.publisher.sync()
+    return 1
+
+
 def draft_revision(ctx: ConsoleContext, kind: str, name: str) -> int:
     current = ctx.designer.store.draft(kind, name)
     return current.revision if current else 0
@@ -152,6 +172,21 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     ("POST", "/api/v1/recordings/rewrap"): lambda r, c: {},
     ("GET", "/api/v1/evidence"): lambda r, c: {},
     ("GET", "/api/v1/dashboard"): lambda r, c: {},
+    ("GET", "/api/v1/rules"): lambda r, c: {},
+    ("POST", "/api/v1/rules/check"): lambda r, c: {"json": {"content": rules_text(c, "x")}},
+    ("PUT", "/api/v1/rules/draft"): lambda r, c: {
+        "json": {
+            "content": rules_text(c, r.value),
+            "base_revision": draft_revision(c, "rules", "default"),
+        }
+    },
+    ("GET", "/api/v1/rules/diff"): lambda r, c: {},
+    ("GET", "/api/v1/rules/versions"): lambda r, c: {},
+    ("POST", "/api/v1/rules/publish"): lambda r, c: {
+        "json": {"base_revision": rules_draft(c, r.value)}
+    },
+    ("POST", "/api/v1/rules/rollback"): lambda r, c: {"json": {"version": rules_version_1(c)}},
+    ("POST", "/api/v1/rules/reload"): lambda r, c: {},
     ("GET", "/api/v1/evidence/verify"): lambda r, c: {},
     ("GET", "/api/v1/changes/{change_id}"): lambda r, c: {"path": {"change_id": pending_change(c)}},
     ("POST", "/api/v1/changes/{change_id}/approve"): lambda r, c: {
