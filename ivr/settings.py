@@ -234,12 +234,17 @@ class Settings(BaseSettings):
         }[name]
         if configured is not None:
             return _hex_key(configured, variable)
+        return self.generated_key(
+            name, KEY_BYTES, " and ".join(self.missing_production_keys() or [variable])
+        )
+
+    def generated_key(self, name: str, nbytes: int, settings_to_set: str) -> bytes:
+        """The development key ``data_dir/keys/<name>.key`` (created atomically, mode 0600, one
+        key across processes); with ``IVR_ENV=production`` a :class:`ConfigError` saying
+        ``settings_to_set`` instead. Every package's generated key goes through here."""
         if self.env == "production":
-            raise ConfigError(
-                "IVR_ENV=production refuses generated keys; set "
-                + " and ".join(self.missing_production_keys() or [variable])
-            )
-        return read_or_create_key(self.data_dir / "keys" / f"{name}.key", KEY_BYTES)
+            raise ConfigError(f"IVR_ENV=production refuses generated keys; set {settings_to_set}")
+        return read_or_create_key(self.data_dir / "keys" / f"{name}.key", nbytes)
 
     def missing_production_keys(self) -> list[str]:
         """The key settings production still needs (empty when every key is configured)."""

@@ -14,11 +14,8 @@ lifecycle); this adapter never creates one.
 - ``reader``: a seekable file over ranged ``GetObject`` requests pinned to the object's ETag
   (``If-Match``), so the vault's header/tag/body reads cost three requests and a replaced object
   is detected instead of read half old, half new.
-- Errors are translated at this edge: a missing object is :class:`BlobNotFoundError`; a missing
-  bucket, bad credentials or refused access :class:`ConfigError`; a changed or corrupted object
-  :class:`IntegrityError`; anything else (connection, timeout, 5xx, throttling)
-  :class:`StoreUnavailableError`. Messages carry the S3 operation and error code, never an
-  object key or the bucket contents.
+- Errors are translated at the boto3 edge (:mod:`records.s3_client`); messages carry the S3
+  operation and error code, never an object key or the bucket contents.
 """
 
 from __future__ import annotations
@@ -31,27 +28,12 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    NoCredentialsError,
-    ParamValidationError,
-    PartialCredentialsError,
-)
-
-from ivr.errors import (
-    ConfigError,
-    IntegrityError,
-    IvrError,
-    LocalProtocolError,
-    StoreUnavailableError,
-)
+from ivr.errors import ConfigError, IntegrityError, LocalProtocolError
 from ivr.settings import Settings
 from records.blobstore import BlobNotFoundError, check_key, is_valid_key
+from records.s3_client import make_client, s3_edge
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -62,53 +44,6 @@ log = logging.getLogger(__name__)
 
 MIN_PART_SIZE = 5 << 20  # the S3 minimum for every part but the last
 DEFAULT_PART_SIZE = 16 << 20
-AddressingStyle = Literal["auto", "path", "virtual"]
-
-_NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchUpload"})
-_CONFIG = frozenset(
-    {
-        "NoSuchBucket",
-        "AccessDenied",
-        "AllBucketsDisabled",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidBucketName",
-        "AuthorizationHeaderMalformed",
-        "PermanentRedirect",
-        "403",
-        "301",
-    }
-)
-_INTEGRITY = frozenset({"PreconditionFailed", "412", "BadDigest", "InvalidDigest"})
-
-
-def _error(op: str, exc: Exception) -> IvrError:
-    """The ``ivr.errors`` equivalent of a botocore exception (no object key in the text)."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", "")) or str(
-            exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
-        )
-        if code in _NOT_FOUND:
-            return BlobNotFoundError("sealed recording missing from the store")
-        if code in _CONFIG:
-            return ConfigError(f"S3 {op} refused ({code}): check bucket, endpoint and credentials")
-        if code in _INTEGRITY:
-            return IntegrityError(f"S3 {op}: object changed or corrupted in transit ({code})")
-        return StoreUnavailableError(f"S3 {op} failed ({code or 'unknown error'})")
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return ConfigError(f"S3 {op}: no usable credentials")
-    if isinstance(exc, ParamValidationError):
-        return LocalProtocolError(f"S3 {op}: invalid request parameters")
-    return StoreUnavailableError(f"S3 {op} failed ({type(exc).__name__})")
-
-
-@contextlib.contextmanager
-def _edge(op: str) -> Iterator[None]:
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        raise _error(op, exc) from exc
 
 
 def _md5(data: bytes | bytearray | memoryview) -> str:
@@ -191,7 +126,7 @@ class S3BlobStore:
     @contextlib.contextmanager
     def reader(self, key: str) -> Iterator[BinaryIO]:
         name = self._name(key)
-        with _edge("HeadObject"):
+        with s3_edge("HeadObject"):
             head = self.client.head_object(Bucket=self.bucket, Key=name)
         raw = _RangeReader(self, name, int(head["ContentLength"]), head["ETag"])
         with io.BufferedReader(raw, buffer_size=1 << 16) as fh:
@@ -200,7 +135,7 @@ class S3BlobStore:
     def exists(self, key: str) -> bool:
         name = self._name(key)
         try:
-            with _edge("HeadObject"):
+            with s3_edge("HeadObject"):
                 self.client.head_object(Bucket=self.bucket, Key=name)
         except BlobNotFoundError:
             return False
@@ -209,14 +144,14 @@ class S3BlobStore:
     def delete(self, key: str) -> None:
         name = self._name(key)
         try:
-            with _edge("DeleteObject"):
+            with s3_edge("DeleteObject"):
                 self.client.delete_object(Bucket=self.bucket, Key=name)
         except BlobNotFoundError:
             return
 
     def keys(self) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
-        with _edge("ListObjectsV2"):
+        with s3_edge("ListObjectsV2"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for obj in page.get("Contents", []):
                     name = obj.get("Key", "")[len(self.prefix) :]
@@ -228,7 +163,7 @@ class S3BlobStore:
         cutoff = time.time() - older_than_s
         paginator = self.client.get_paginator("list_multipart_uploads")
         stale: list[tuple[str, str]] = []
-        with _edge("ListMultipartUploads"):
+        with s3_edge("ListMultipartUploads"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for up in page.get("Uploads", []):
                     started = up.get("Initiated")
@@ -239,7 +174,7 @@ class S3BlobStore:
         removed = 0
         for name, upload_id in stale:
             try:
-                with _edge("AbortMultipartUpload"):
+                with s3_edge("AbortMultipartUpload"):
                     self.client.abort_multipart_upload(
                         Bucket=self.bucket, Key=name, UploadId=upload_id
                     )
@@ -247,44 +182,6 @@ class S3BlobStore:
                 continue  # finished or aborted meanwhile
             removed += 1
         return removed
-
-
-def make_client(
-    *,
-    endpoint: str | None = None,
-    region: str | None = None,
-    access_key_id: str | None = None,
-    secret_access_key: str | None = None,
-    addressing_style: AddressingStyle = "auto",
-    timeout_s: float = 30.0,
-) -> S3Client:
-    """A boto3 S3 client for AWS or an S3-compatible endpoint.
-
-    Without keys boto3's own chain is used (environment, profile, instance role). Checksums are
-    sent only where S3 requires them (MinIO, Ceph RGW and OSS reject some of boto3's newer
-    default checksum headers); uploads carry Content-MD5 instead and the vault verifies every
-    object by reading it back.
-    """
-    if (access_key_id is None) != (secret_access_key is None):
-        raise ConfigError("set both the S3 access key id and secret access key, or neither")
-    config = Config(
-        signature_version="s3v4",
-        s3={"addressing_style": addressing_style},
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-        retries={"mode": "standard", "max_attempts": 3},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    try:
-        session = boto3.session.Session(
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            region_name=region,
-        )
-        return session.client("s3", endpoint_url=endpoint or None, config=config)
-    except (BotoCoreError, ValueError) as exc:
-        raise ConfigError(f"invalid S3 settings ({type(exc).__name__})") from exc
 
 
 class _Upload(io.RawIOBase):
@@ -316,13 +213,13 @@ class _Upload(io.RawIOBase):
     def _upload_part(self, data: bytes) -> None:
         s = self._store
         if self._upload_id is None:
-            with _edge("CreateMultipartUpload"):
+            with s3_edge("CreateMultipartUpload"):
                 created = s.client.create_multipart_upload(
                     Bucket=s.bucket, Key=self._name, ContentType="application/octet-stream"
                 )
             self._upload_id = created["UploadId"]
         number = len(self._parts) + 1
-        with _edge("UploadPart"):
+        with s3_edge("UploadPart"):
             resp = s.client.upload_part(
                 Bucket=s.bucket,
                 Key=self._name,
@@ -338,7 +235,7 @@ class _Upload(io.RawIOBase):
         data = bytes(self._buf)
         self._buf.clear()
         if self._upload_id is None:
-            with _edge("PutObject"):
+            with s3_edge("PutObject"):
                 s.client.put_object(
                     Bucket=s.bucket,
                     Key=self._name,
@@ -349,7 +246,7 @@ class _Upload(io.RawIOBase):
         else:
             if data:
                 self._upload_part(data)
-            with _edge("CompleteMultipartUpload"):
+            with s3_edge("CompleteMultipartUpload"):
                 s.client.complete_multipart_upload(
                     Bucket=s.bucket,
                     Key=self._name,
@@ -365,7 +262,7 @@ class _Upload(io.RawIOBase):
             return
         s = self._store
         try:
-            with _edge("AbortMultipartUpload"):
+            with s3_edge("AbortMultipartUpload"):
                 s.client.abort_multipart_upload(
                     Bucket=s.bucket, Key=self._name, UploadId=self._upload_id
                 )
@@ -419,7 +316,7 @@ class _RangeReader(io.RawIOBase):
         if self._body is None or self._body_pos != self._pos:
             self._open_at(self._pos)
         assert self._body is not None
-        with _edge("GetObject"):
+        with s3_edge("GetObject"):
             data = self._body.read(min(len(view), self._size - self._pos))
         if not data:
             self._drop_body()
@@ -433,7 +330,7 @@ class _RangeReader(io.RawIOBase):
     def _open_at(self, pos: int) -> None:
         self._drop_body()
         s = self._store
-        with _edge("GetObject"):
+        with s3_edge("GetObject"):
             resp = s.client.get_object(
                 Bucket=s.bucket, Key=self._name, Range=f"bytes={pos}-", IfMatch=self._etag
             )

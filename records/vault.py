@@ -33,11 +33,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ivr.crypto import Sealed, sm4_gcm_decrypt
 from ivr.db import make_engine
 from ivr.errors import ConfigError, IntegrityError, NotAuthorizedError
 from ivr.evidence import EvidenceKind
-from ivr.phone import CustomerNumber
 from ivr.settings import Settings
 from records.access import (
     DELETE_ROLES,
@@ -52,7 +50,7 @@ from records.access import (
 )
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
-from records.keys import Keyring, WrappedKey
+from records.keys import Keyring
 from records.ports import BlobStore
 from records.recording import (
     FetchResult,
@@ -62,6 +60,7 @@ from records.recording import (
     RecordingQuery,
 )
 from records.recording_index import RecordingIndex, to_info
+from records.recording_keys import RecordingKeys
 from records.recovery import Recovery, remove_plaintext
 from records.retention import (
     MIN_RETENTION_YEARS,
@@ -71,7 +70,7 @@ from records.retention import (
     RetentionPolicy,
 )
 from records.sealed_blob import open_stream, seal_stream, sealed_sm3
-from records.sealed_number import NumberSealer, SealedNumber
+from records.sealed_number import NumberSealer
 from records.timeutil import to_db, utcnow
 
 __all__ = [
@@ -124,6 +123,7 @@ class Vault:
         self._store = store
         self._keyring = keyring
         self._numbers = NumberSealer(keyring, blind_index_key)
+        self._keys = RecordingKeys(keyring, self._numbers)
         self._evidence = evidence
         self._audit = AccessAudit(evidence)
         self._clock = clock
@@ -186,19 +186,13 @@ class Vault:
         rid = uuid.uuid4().hex
         key = f"{rid}.sm4"
         context = rid.encode("ascii")
-        dek = Keyring.new_data_key()
-        wrapped = self._keyring.wrap(dek, context)
-        number = self._seal_number(meta.customer_number, rid)
+        dek, wrapped = self._keys.new_data_key(rid)
         duration_ms = int((meta.ended_at - meta.started_at) / timedelta(milliseconds=1))
         row = {
             "recording_id": rid,
             "call_id": meta.call_id,
             "status": "pending",
-            "customer_bi": number.blind_index if number else None,
-            "customer_masked": number.masked if number else None,
-            "customer_enc": number.ciphertext if number else None,
-            "customer_key_id": number.key_id if number else None,
-            "customer_wrapped_key": number.wrapped_key if number else None,
+            **self._keys.number_columns(meta.customer_number, rid),
             "campaign": meta.campaign,
             "business_type": meta.business_type,
             "direction": meta.direction,
@@ -282,7 +276,7 @@ class Vault:
             )
         customer_bi = None
         if query.customer_number is not None:
-            customer_bi = self._numbers.blind_index(_customer(query.customer_number))
+            customer_bi = self._keys.lookup(query.customer_number)
         rows = [self._index.stored_row(rid) for rid in self._index.search_ids(query, customer_bi)]
         numbered = [row["recording_id"] for row in rows if row["customer_enc"]]
         if reveal and numbered:
@@ -325,7 +319,7 @@ class Vault:
             )
         row = self._index.stored_row(recording_id)
         context = recording_id.encode("ascii")
-        dek = self._keyring.unwrap(WrappedKey(row["key_id"], row["wrapped_key"]), context)
+        dek = self._keys.data_key(row)
         info = self._info(row, reveal=False)
         key = row["storage_key"]
         if dest is None:
@@ -368,62 +362,13 @@ class Vault:
 
     def rewrap(self, batch: int = 500) -> int:
         """Rewrap every data key not under the current master key; returns how many moved."""
-        return self._recovery.rewrap(self._keyring.current_id, self._rewrapped, batch)
+        return self._recovery.rewrap(self._keyring.current_id, self._keys.rewrapped, batch)
 
     # -- helpers -----------------------------------------------------------------------------
-
-    def _seal_number(self, number: CustomerNumber | None, recording_id: str) -> SealedNumber | None:
-        if number is None:
-            return None
-        return self._numbers.seal(_customer(number), _number_context(recording_id))
 
     def _info(self, row: Mapping[str, Any], *, reveal: bool) -> RecordingInfo:
         """The row for a reader; ``reveal`` (audited by the caller first) opens the number."""
         customer = row["customer_masked"]
         if reveal and row["customer_enc"]:
-            customer = self._open_number(row)
+            customer = self._keys.reveal(row)
         return to_info(row, customer)
-
-    def _open_number(self, row: Mapping[str, Any]) -> str:
-        rid = row["recording_id"]
-        if row["customer_key_id"] is None:  # sealed before records_0002, under the recording key
-            context = rid.encode("ascii")
-            dek = self._keyring.unwrap(WrappedKey(row["key_id"], row["wrapped_key"]), context)
-            sealed = Sealed.from_bytes(row["customer_enc"])
-            return sm4_gcm_decrypt(dek, sealed, aad=b"number|" + context).decode("ascii")
-        return self._numbers.unseal(_sealed_number(row), _number_context(rid)).e164
-
-    def _rewrapped(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """New key columns for a row whose recording or number key is not current."""
-        rid = row["recording_id"]
-        recording_key = self._keyring.rewrap(
-            WrappedKey(row["key_id"], row["wrapped_key"]), rid.encode("ascii")
-        )
-        values: dict[str, Any] = {"key_id": recording_key.key_id, "wrapped_key": recording_key.blob}
-        if row["customer_key_id"] is not None and row["customer_wrapped_key"]:
-            number = self._numbers.rewrap(_sealed_number(row), _number_context(rid))
-            values |= {"customer_key_id": number.key_id, "customer_wrapped_key": number.wrapped_key}
-        return values
-
-
-def _number_context(recording_id: str) -> str:
-    return f"recording-number|{recording_id}"
-
-
-def _sealed_number(row: Mapping[str, Any]) -> SealedNumber:
-    return SealedNumber(
-        blind_index=row["customer_bi"],
-        masked=row["customer_masked"],
-        key_id=row["customer_key_id"],
-        wrapped_key=row["customer_wrapped_key"],
-        ciphertext=row["customer_enc"],
-    )
-
-
-def _customer(number: object) -> CustomerNumber:
-    """Refuse a raw string where a :class:`CustomerNumber` belongs (callers outside mypy)."""
-    if not isinstance(number, CustomerNumber):
-        raise ConfigError(
-            "customer_number must be an ivr.phone.CustomerNumber (from customer_number()) or None"
-        )
-    return number

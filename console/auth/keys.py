@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from ivr.errors import ConfigError
 from ivr.settings import Settings
 
@@ -11,7 +9,8 @@ KEY_BYTES = 32
 
 
 def access_token_key(settings: Settings) -> bytes:
-    """32+ bytes; a generated file under ``data_dir/keys`` (owner-only) when not configured."""
+    """32+ bytes; a generated file under ``data_dir/keys`` (atomic, owner-only; refused in
+    production) when not configured."""
     if settings.console_jwt_key is not None:
         try:
             key = bytes.fromhex(settings.console_jwt_key.get_secret_value())
@@ -20,9 +19,6 @@ def access_token_key(settings: Settings) -> bytes:
         if len(key) < KEY_BYTES:
             raise ConfigError(f"IVR_CONSOLE_JWT_KEY needs at least {KEY_BYTES} bytes (hex)")
         return key
-    path = settings.data_dir / "keys" / "console_jwt.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(KEY_BYTES))
-        path.chmod(0o600)
-    return bytes.fromhex(path.read_text().strip())
+    return settings.generated_key(
+        "console_jwt", KEY_BYTES, f"IVR_CONSOLE_JWT_KEY ({2 * KEY_BYTES}+ hex digits)"
+    )

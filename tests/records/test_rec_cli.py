@@ -145,3 +145,34 @@ def test_evidence_verify_and_checkpoint(app: typer.Typer, tmp_path: Path, sqlite
     assert code == 1 and result["first_bad_seq"] == 1 and "truncated" in result["reason"]
     code, out = run(app, "evidence", "verify", "--checkpoint", str(cp_file))
     assert code == 1 and out.startswith("BROKEN at entry 1")
+
+
+def test_recordings_search_by_flow_and_reveal_needs_a_reason(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    rid = seed(tmp_path)
+    vault = Vault.from_settings(get_settings())
+    src = tmp_path / "anon.wav"
+    src.write_bytes(b"RIFF-anonymous")
+    vault.ingest_sync(
+        src,
+        RecordingMeta(
+            call_id="anon",
+            business_type="service",
+            direction="inbound",
+            started_at=T0,
+            ended_at=T0 + timedelta(seconds=9),
+            customer_number=None,
+            flow_version="inbound_service@abc",
+        ),
+    )
+    base = ["recordings", "search", "--actor", "co-1", "--role", "compliance_officer"]
+    code, out = run(app, *base, "--flow", "inbound_service", "--json")
+    assert code == 0 and [r["call_id"] for r in json.loads(out)] == ["anon"]
+    code, _ = run(app, *base, "--customer", "1000")
+    assert code == 1  # not a number: say so instead of matching nothing
+    code, _ = run(app, *base, "--call-id", "c1", "--reveal")
+    assert code == 1
+    code, out = run(app, *base, "--call-id", "c1", "--reveal", "--reason", "complaint 7", "--json")
+    assert code == 0 and json.loads(out)[0]["customer"] == "+8613812345678"
+    assert [a["reason"] for a in vault.access_log(rid)] == ["complaint 7"]

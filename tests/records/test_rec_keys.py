@@ -132,3 +132,16 @@ def test_production_with_every_key_configured_needs_no_key_files(tmp_path: Path)
     vault = Vault.from_settings(settings)
     assert vault.keyring.current_id == "k1"
     assert not (tmp_path / "keys").exists()
+
+
+def test_every_generated_key_goes_the_same_way_the_console_signing_key_too(
+    tmp_path: Path,
+) -> None:
+    from console.auth.keys import access_token_key
+
+    key = access_token_key(Settings(data_dir=tmp_path))
+    path = tmp_path / "keys" / "console_jwt.key"
+    assert len(key) == 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert access_token_key(Settings(data_dir=tmp_path)) == key
+    with pytest.raises(ConfigError, match="IVR_CONSOLE_JWT_KEY"):
+        access_token_key(Settings(data_dir=tmp_path / "prod", env="production"))

@@ -26,10 +26,11 @@ from ivr.errors import ConfigError, IntegrityError, LocalProtocolError, StoreUna
 from ivr.phone import customer_number
 from ivr.settings import Settings
 from records.blobstore import BlobNotFoundError, FileBlobStore
-from records.blobstore_s3 import MIN_PART_SIZE, S3BlobStore, make_client
+from records.blobstore_s3 import MIN_PART_SIZE, S3BlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.ports import BlobStore
+from records.s3_client import make_client
 from records.vault import Actor, RecordingMeta, RecordingQuery, RetentionPolicy, Role, Vault
 from shell.services import free_port
 
