@@ -166,7 +166,7 @@ def test_recordings_search_by_flow_and_reveal_needs_a_reason(
             flow_version="inbound_service@abc",
         ),
     )
-    base = ["recordings", "search", "--actor", "co-1", "--role", "compliance_officer"]
+    base = ["recordings", "search", "--token", token_for("compliance_officer")]
     code, out = run(app, *base, "--flow", "inbound_service", "--json")
     assert code == 0 and [r["call_id"] for r in json.loads(out)] == ["anon"]
     code, _ = run(app, *base, "--customer", "1000")
