@@ -42,6 +42,7 @@ lock: setup
 
 bench: setup services train
 	@$(VENV)/pip install -q -c constraints/app.txt -e '.[bench]'
+	@$(VENV)/pip install -q --no-deps -r constraints/bench-nodeps.txt
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
 
 clean:

@@ -1,13 +1,18 @@
-"""Parse throughput: our sans-IO ESL parser vs greenswitch's, on the same capture bytes.
+"""Parse throughput: our sans-IO ESL parser vs greenswitch's and genesis's, on the same bytes.
 
-Run: ``.venv/bin/python bench/bench_esl_parse.py`` (needs ``pip install -e '.[bench]'`` for the
-greenswitch baseline). Both parsers get the server side of every plain-event capture, repeated;
-we count events (frames of ``text/event-plain``) per second. Ours is fed in the captures' own
-TCP chunks (real segmentation); greenswitch reads from an in-memory file as it reads its socket.
+Run: ``.venv/bin/python bench/bench_esl_parse.py`` (``make bench`` installs the baselines:
+greenswitch from the ``bench`` extra, genesis with ``--no-deps`` from
+``constraints/bench-nodeps.txt``). Every parser gets the server side of every plain-event capture,
+repeated; we count events (frames of ``text/event-plain``) per second. Ours is fed in the
+captures' own TCP chunks (real segmentation); greenswitch reads from an in-memory file as it
+reads its socket; genesis runs its own reader (``Session.handler``: ``readline`` to the blank
+line, then ``readexactly`` the body, through its ``ESLReaderFSM``) on an asyncio StreamReader
+holding the same bytes. Both baselines URL-decode every header value.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import statistics
 import sys
@@ -86,6 +91,26 @@ def greenswitch_run(stream: bytes) -> int:
     return sum(1 for e in proto._esl_event_queue if e.headers.get("Event-Name"))
 
 
+def genesis_run(stream: bytes) -> int:
+    from genesis import Session  # type: ignore[import-untyped]
+
+    async def read_all() -> int:
+        reader = asyncio.StreamReader(limit=1 << 24)
+        reader.feed_data(stream)
+        reader.feed_eof()
+        session = Session(reader, None)
+        session.is_connected = True
+        await session.handler()
+        events = 0
+        while not session.events.empty():
+            event = session.events.get_nowait()
+            if event is not None and event.get("Content-Type") == "text/event-plain":
+                events += 1
+        return events
+
+    return asyncio.run(read_all())
+
+
 def best(fn, arg) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     times = []
     count = 0
@@ -116,10 +141,20 @@ def main() -> None:
     except ImportError:
         print("greenswitch not installed: pip install -e '.[bench]'")
     else:
-        print(f"greenswitch 0.0.19        : {rate(n_gs, t_gs, len(gs_stream))}")
+        print(f"greenswitch 0.0.19        : {rate(n_gs, t_gs, len(gs_stream))}  ({n_gs} events)")
         print(
             f"ours / greenswitch        : {t_gs / t_ours * n_ours / n_gs:.2f}x (lazy), "
             f"{t_gs / t_all * n_ours / n_gs:.2f}x (every value decoded)"
+        )
+    try:
+        t_gen, n_gen = best(genesis_run, stream)
+    except ImportError:
+        print("genesis not installed: pip install --no-deps -r constraints/bench-nodeps.txt")
+    else:
+        print(f"genesis 2026.10.18        : {rate(n_gen, t_gen, len(stream))}  ({n_gen} events)")
+        print(
+            f"ours / genesis            : {t_gen / t_ours * n_ours / n_gen:.2f}x (lazy), "
+            f"{t_gen / t_all * n_ours / n_gen:.2f}x (every value decoded)"
         )
     json_chunks = load(json_only=True)
     t_json, n_json = best(ours, json_chunks)

@@ -83,6 +83,7 @@ from ivr.crypto import sm3
 from ivr.errors import DependencyUnavailableError, IvrError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from speech.bargein import NEVER_INTERRUPTIBLE, PromptKind, SpeechIgnored, StopPrompt
+from speech.context import ListenState, expect
 from speech.ports import VadEvent, VadEventKind
 from speech.stream_server import (
     RecognitionFailed,
@@ -449,9 +450,14 @@ class CallOrchestrator:
         return response, broken
 
     async def _listen(
-        self, session: CallSession, call: CallFacts, timeout_s: float | None = None
+        self,
+        session: CallSession,
+        call: CallFacts,
+        timeout_s: float | None = None,
+        state: ListenState = ListenState.CONVERSE,
     ) -> Digits | Utterance | NoInput:
-        """One caller turn: DTMF pressed while listening wins; else ASR, then NLU."""
+        """One caller turn: DTMF pressed while listening wins; else ASR, then NLU. ``state``
+        tells the speech side what is expected (speech.context: end-pointing, biasing)."""
         if call.asr_down:
             digits = await session.play_and_get_digits(
                 "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
@@ -459,6 +465,7 @@ class CallOrchestrator:
             self._note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
             return Digits(digits) if digits else NoInput()
         if call.stream is not None:
+            call.stream.audio.expect(expect(state))
             heard = await self._hear_streamed(session, call, timeout_s)
         else:
             heard = await self._hear_recorded(session, call)
@@ -550,7 +557,7 @@ class CallOrchestrator:
     async def _gather(self, session: CallSession, call: CallFacts, step: Gather) -> Result:
         if step.speech and not call.asr_down:
             await self._speak(session, call, step.prompt, menu=True)
-            heard = await self._listen(session, call, step.timeout_s)
+            heard = await self._listen(session, call, step.timeout_s, ListenState.MENU)
             if isinstance(heard, Digits):
                 return Digits(heard.digits[: step.max_digits])
             return heard
@@ -574,7 +581,7 @@ class CallOrchestrator:
     ) -> ConsentAnswer:
         for _ in range(step.retries + 1):
             await self._speak(session, call, step.prompt)
-            heard = await self._listen(session, call, step.timeout_s)
+            heard = await self._listen(session, call, step.timeout_s, ListenState.CONSENT)
             if isinstance(heard, Digits):
                 granted, refused = heard.digits.startswith("1"), heard.digits.startswith("2")
                 excerpt = f"DTMF {heard.digits[:1]}"

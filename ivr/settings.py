@@ -127,6 +127,19 @@ class Settings(BaseSettings):
     audio_stream_port: int = 8086
     barge_in_min_speech_ms: int = 250
     vad_end_silence_ms: int = 600
+    asr_biasing: bool = Field(
+        default=False,
+        description="bias Whisper with each turn's expected words (speech.context); off: "
+        "measured to raise false do-not-call on the evaluation set (bench_voice_intent.py)",
+    )
+    turn_speculative: bool = Field(
+        default=True,
+        description="stream mode: end turns per dialogue state with speculative ASR "
+        "(speech.endpointing); false: the VAD ends turns after vad_end_silence_ms",
+    )
+    turn_end_silence_ms: int = Field(
+        default=450, description="end-of-turn silence when the dialogue state sets none"
+    )
 
     # compliance (issue 3)
     rules_path: Path = Field(

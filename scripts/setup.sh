@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create or repair the two Python environments, idempotently and quickly when in place.
 #   .venv       Python 3.11: the app (pyproject.toml, pinned by constraints/app.txt), console script `ivr`
-#   .venv-rasa  Python 3.10: rasa[jieba]==3.6.21 (pinned by constraints/rasa.txt)
+#   .venv-rasa  Python 3.10: rasa[jieba]==3.6.21 and pypinyin (the pinyin NLU featurizer,
+#               bot/nlu_pinyin.py), pinned by constraints/rasa.txt
 # An environment counts as ready only when its stamp matches the hash of what it was built from;
 # the stamp is written last, so an interrupted install is detected and repaired on the next run.
 set -euo pipefail
@@ -107,4 +108,4 @@ PY310=$(find_python 3.10) || die "Python 3.10 not found (Rasa 3.6 needs it): ins
 ensure_venv .venv "$PY311" "$(stamp_of pyproject.toml constraints/app.txt)" \
   -c constraints/app.txt -e '.[dev,speech,funasr,s3]'
 ensure_venv .venv-rasa "$PY310" "$(stamp_of constraints/rasa.txt)" \
-  -c constraints/rasa.txt 'rasa[jieba]==3.6.21'
+  -c constraints/rasa.txt 'rasa[jieba]==3.6.21' pypinyin

@@ -25,6 +25,7 @@ import yaml
 
 from ivr.errors import ConfigError, DependencyUnavailableError
 from speech.audio import Audio
+from speech.context import ListenContext
 from speech.ports import ASRStream, Transcript
 from speech.text import clean_transcript
 
@@ -149,12 +150,16 @@ class FunAsrASR:
             result = self._model.generate(input=samples, disable_pbar=True, **kwargs)
         return _text_of(result)
 
-    def transcribe_sync(self, audio: Audio) -> Transcript:
-        """Recognise one utterance, blocking."""
+    def transcribe_sync(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
+        """Recognise one utterance, blocking. A context's hotwords go to FunASR's ``hotword``
+        (used by contextual Paraformer / SeACo models, ignored by the others)."""
         if audio.duration_s == 0:
             return Transcript(text="", engine=self.name)
         samples = audio.resampled(16000).as_float()
-        text = clean_transcript(self._generate(samples))
+        extra: dict[str, Any] = {}
+        if context is not None and context.hotwords:
+            extra["hotword"] = " ".join(context.hotwords)
+        text = clean_transcript(self._generate(samples, **extra))
         return Transcript(
             text=text,
             confidence=1.0 if text else 0.0,
@@ -163,19 +168,22 @@ class FunAsrASR:
             engine=self.name,
         )
 
-    async def transcribe(self, audio: Audio) -> Transcript:
-        return await asyncio.to_thread(self.transcribe_sync, audio)
+    async def transcribe(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
+        return await asyncio.to_thread(self.transcribe_sync, audio, context)
 
-    def open_stream(self, sample_rate: int) -> ASRStream:
-        return FunAsrStream(self, sample_rate)
+    def open_stream(self, sample_rate: int, context: ListenContext | None = None) -> ASRStream:
+        return FunAsrStream(self, sample_rate, context)
 
 
 class FunAsrStream:
     """A FunASR stream: chunked decoding with cache (streaming models) or buffer + final."""
 
-    def __init__(self, asr: FunAsrASR, sample_rate: int) -> None:
+    def __init__(
+        self, asr: FunAsrASR, sample_rate: int, context: ListenContext | None = None
+    ) -> None:
         self._asr = asr
         self._rate = sample_rate
+        self._context = context
         self._pcm = bytearray()
         self._pending = np.zeros(0, dtype=np.float32)
         self._cache: dict[str, Any] = {}
@@ -213,7 +221,7 @@ class FunAsrStream:
 
     async def finish(self) -> Transcript:
         if not self._asr.streaming:
-            return await self._asr.transcribe(Audio(bytes(self._pcm), self._rate))
+            return await self._asr.transcribe(Audio(bytes(self._pcm), self._rate), self._context)
         piece = await asyncio.to_thread(self._decode_chunk, self._pending, True)
         self._text += piece
         return Transcript(

@@ -28,6 +28,7 @@ import numpy as np
 
 from ivr.errors import ConfigError, DependencyUnavailableError
 from speech.audio import Audio
+from speech.context import ListenContext
 from speech.ports import ASRStream, Transcript
 from speech.text import clean_transcript
 from speech.vad import EndpointerConfig, make_vad, speech_span
@@ -136,6 +137,8 @@ class WhisperASR:
         max_new_tokens: int = 128,
         window_s: float = 30.0,
         suppress_latin: bool = True,
+        use_context: bool = False,
+        min_confidence: float = 0.03,
     ) -> None:
         check_whisper_dir(model_dir)
         try:
@@ -149,6 +152,11 @@ class WhisperASR:
         self.vad_engine = vad_engine
         self.partial_interval_s = partial_interval_s
         self.max_new_tokens = max_new_tokens  # a caller's turn; stops runaway repetition loops
+        self.use_context = use_context  # bias decoding with a turn's ListenContext
+        # Below this (exp(logprob) x (1 - no-speech)), the "words" are Whisper hallucinating on
+        # line noise the VAD let through ("你", "这"): measured on the evaluation set's noise-only
+        # clips (< 0.02) and its shortest real answers (>= 0.06).
+        self.min_confidence = min_confidence
         # Encoder window (s): Whisper is trained on 30 s; a shorter window is proportionally
         # cheaper and less accurate (bench/bench_speech.py measures both).
         self.window_frames = round(100 * max(2.0, min(30.0, window_s)))
@@ -161,7 +169,7 @@ class WhisperASR:
         self._tokenizer: Any = Tokenizer(
             self._model.hf_tokenizer, True, task="transcribe", language="zh"
         )
-        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._prompt_cache: dict[str, list[int]] = {}
         # Callers speak Mandarin and the NLU is trained on Hanzi only: tokens holding Latin
         # letters are never useful and are Whisper's typical slip on short greetings ("喂你好"
         # read as "Winnie好"), so they are suppressed at decode time (digits stay allowed).
@@ -179,7 +187,27 @@ class WhisperASR:
         """Build the model folder under ``models_dir`` (once) and load it."""
         return cls(ensure_whisper_model(models_dir / "whisper-base"), **kwargs)
 
-    def transcribe_sync(self, audio: Audio, *, beam_size: int | None = None) -> Transcript:
+    def prompt_for(self, context: ListenContext | None) -> list[int]:
+        """Decoder prompt: with a context, its hotwords as previous text (``<|startofprev|>``,
+        what faster-whisper's ``initial_prompt``/``hotwords`` do), then the task tokens."""
+        task = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        if context is None or not context.prompt_text or not self.use_context:
+            return task
+        key = context.prompt_text
+        cached = self._prompt_cache.get(key)
+        if cached is None:
+            words = self._tokenizer.encode(" " + key.strip())[: self.max_new_tokens // 2 - 1]
+            cached = [self._tokenizer.sot_prev, *words, *task]
+            self._prompt_cache[key] = cached
+        return cached
+
+    def transcribe_sync(
+        self,
+        audio: Audio,
+        *,
+        beam_size: int | None = None,
+        context: ListenContext | None = None,
+    ) -> Transcript:
         """Recognise one utterance, blocking (VAD-gated; empty transcript on silence)."""
         if audio.sample_rate not in (8000, 16000):
             audio = audio.resampled(16000)
@@ -195,14 +223,18 @@ class WhisperASR:
         with self._lock:
             features = self._model.feature_extractor(pcm16k)
             if features.shape[-1] <= self.window_frames:
-                text, logprob, no_speech = self._decode_window(features, beam_size)
+                text, logprob, no_speech = self._decode_window(features, beam_size, context)
                 end = span[1]
             else:  # longer than one window: faster-whisper's sequential 30 s decoding
-                text, logprob, no_speech, end = self._decode_long(pcm16k, beam_size, offset)
+                text, logprob, no_speech, end = self._decode_long(
+                    pcm16k, beam_size, offset, context
+                )
         text = clean_transcript(text)
         if not text:
             return Transcript(text="", confidence=0.0, engine=self.name)
         confidence = max(0.0, min(1.0, math.exp(logprob) * (1.0 - no_speech)))
+        if confidence < self.min_confidence:
+            return Transcript(text="", confidence=round(confidence, 4), engine=self.name)
         return Transcript(
             text=text,
             confidence=round(confidence, 4),
@@ -212,7 +244,10 @@ class WhisperASR:
         )
 
     def _decode_window(
-        self, features: np.ndarray[Any, Any], beam_size: int | None
+        self,
+        features: np.ndarray[Any, Any],
+        beam_size: int | None,
+        context: ListenContext | None = None,
     ) -> tuple[str, float, float]:
         """One encoder window of ``window_frames`` (shorter than Whisper's 30 s: the encoder
         cost is linear in it), decoded without timestamps."""
@@ -223,7 +258,7 @@ class WhisperASR:
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None]))
         result = self._model.model.generate(
             batch,
-            [self._prompt],
+            [self.prompt_for(context)],
             beam_size=beam_size or self.beam_size,
             max_length=self.max_new_tokens,
             return_scores=True,
@@ -236,10 +271,16 @@ class WhisperASR:
         return self._tokenizer.decode(tokens), score, float(result.no_speech_prob)
 
     def _decode_long(
-        self, pcm16k: np.ndarray[Any, Any], beam_size: int | None, offset: float
+        self,
+        pcm16k: np.ndarray[Any, Any],
+        beam_size: int | None,
+        offset: float,
+        context: ListenContext | None = None,
     ) -> tuple[str, float, float, float]:
+        prompt = context.prompt_text if context is not None and self.use_context else None
         segments, _info = self._model.transcribe(
             pcm16k,
+            initial_prompt=prompt or None,
             language="zh",
             beam_size=beam_size or self.beam_size,
             condition_on_previous_text=False,
@@ -259,11 +300,11 @@ class WhisperASR:
             offset + segs[-1].end,
         )
 
-    async def transcribe(self, audio: Audio) -> Transcript:
-        return await asyncio.to_thread(self.transcribe_sync, audio)
+    async def transcribe(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
+        return await asyncio.to_thread(self.transcribe_sync, audio, context=context)
 
-    def open_stream(self, sample_rate: int) -> ASRStream:
-        return WhisperStream(self, sample_rate)
+    def open_stream(self, sample_rate: int, context: ListenContext | None = None) -> ASRStream:
+        return WhisperStream(self, sample_rate, context)
 
 
 class WhisperStream:
@@ -271,9 +312,12 @@ class WhisperStream:
     of the audio so far) every ``partial_interval_s`` of new speech; beam-search final result.
     """
 
-    def __init__(self, asr: WhisperASR, sample_rate: int) -> None:
+    def __init__(
+        self, asr: WhisperASR, sample_rate: int, context: ListenContext | None = None
+    ) -> None:
         self._asr = asr
         self._rate = sample_rate
+        self._context = context
         self._pcm = bytearray()
         if sample_rate not in (8000, 16000):
             raise ConfigError(f"streams run at 8000 or 16000 Hz, not {sample_rate}")
@@ -292,7 +336,9 @@ class WhisperStream:
             return []
         self._since_partial = 0.0
         audio = Audio(bytes(self._pcm), self._rate)
-        partial = await asyncio.to_thread(self._asr.transcribe_sync, audio, beam_size=1)
+        partial = await asyncio.to_thread(
+            self._asr.transcribe_sync, audio, beam_size=1, context=self._context
+        )
         if partial.is_empty:
             return []
         return [
@@ -308,7 +354,7 @@ class WhisperStream:
 
     async def finish(self) -> Transcript:
         self._closed = True
-        return await self._asr.transcribe(Audio(bytes(self._pcm), self._rate))
+        return await self._asr.transcribe(Audio(bytes(self._pcm), self._rate), self._context)
 
 
 def describe(transcript: Transcript) -> str:

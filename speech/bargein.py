@@ -98,6 +98,13 @@ class BargeInController:
         """Whether the playing prompt may be interrupted now."""
         return self._prompt is not None and self._prompt.interruptible
 
+    def capture_start(self) -> float | None:
+        """Where the utterance being spoken would start if the speech ended now; None when it
+        would not be captured (no speech, a prompt still plays, or it began over a locked one)."""
+        if self._speech_start is None or self._prompt is not None or self._speech_over_locked:
+            return None
+        return self._speech_start
+
     @staticmethod
     def allows_barge_in(kind: PromptKind, node_allows: bool) -> bool:
         """The effective barge-in setting of a prompt: the node's, except never on a

@@ -17,6 +17,7 @@ from ivr.settings import Settings
 from speech.audio import read_wav
 from speech.bargein import BargeInConfig
 from speech.cache import CachedTTS, PromptCache
+from speech.endpointing import EndpointPolicy
 from speech.ports import ASR, TTS, Transcript
 from speech.stream_server import AudioForkServer
 from speech.vad import EndpointerConfig, StreamingVad, make_vad
@@ -59,6 +60,7 @@ def build_asr(settings: Settings, engine: str | None = None) -> ASR:
             cpu_threads=settings.asr_threads,
             vad_engine=settings.vad_engine,
             suppress_latin=settings.whisper_suppress_latin,
+            use_context=settings.asr_biasing,
         )
     if engine == "funasr":
         from speech.asr_funasr import FunAsrASR
@@ -120,27 +122,40 @@ def build_prompt_cache(settings: Settings, tts: TTS | None = None) -> PromptCach
 
 
 def build_vad(
-    settings: Settings, sample_rate: int = 8000, *, end_of_turn: bool = False
+    settings: Settings,
+    sample_rate: int = 8000,
+    *,
+    end_of_turn: bool = False,
+    end_ms: int | None = None,
 ) -> StreamingVad:
     """A fresh VAD for one audio stream. ``end_of_turn`` uses the longer end silence that
-    decides the caller has finished (``vad_end_silence_ms``) instead of segment-level 300 ms."""
+    decides the caller has finished (``end_ms``, default ``vad_end_silence_ms``) instead of
+    segment-level 300 ms."""
     if settings.vad_engine not in VAD_ENGINES:
         raise ConfigError(
             f"unknown vad_engine {settings.vad_engine!r}; choose one of {', '.join(VAD_ENGINES)}"
         )
-    config = EndpointerConfig(end_ms=settings.vad_end_silence_ms) if end_of_turn else None
+    end = end_ms if end_ms is not None else settings.vad_end_silence_ms
+    config = EndpointerConfig(end_ms=end) if end_of_turn else None
     return make_vad(settings.vad_engine, sample_rate, config)
 
 
 def build_audio_fork_server(settings: Settings, asr: ASR | None = None) -> AudioForkServer:
     """The streaming-mode WebSocket server (mod_audio_fork / mod_audio_stream) on
     ``audio_stream_host:audio_stream_port``, with end-of-turn VAD and barge-in tuning."""
+    policy: EndpointPolicy | None = None
+    end_ms = settings.vad_end_silence_ms
+    if settings.turn_speculative and asr is not None:
+        # the VAD's own end-of-segment becomes the hesitation limit; turns end per state
+        policy = EndpointPolicy(end_silence_ms=settings.turn_end_silence_ms)
+        end_ms = policy.hesitation_ms
     return AudioForkServer(
-        lambda rate: build_vad(settings, rate, end_of_turn=True),
+        lambda rate: build_vad(settings, rate, end_of_turn=True, end_ms=end_ms),
         host=settings.audio_stream_host,
         port=settings.audio_stream_port,
         asr=asr,
         barge_in=BargeInConfig(min_speech_s=settings.barge_in_min_speech_ms / 1000.0),
+        turn_policy=policy,
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from speech.audio import TELEPHONE_RATES, Audio
 from speech.buffered import BufferedStream
+from speech.context import ListenContext
 from speech.ports import ASRStream, Transcript
 from speech.vad import make_vad, speech_span
 
@@ -28,13 +29,15 @@ class ScriptedASR:
         self._texts = deque(texts)
         self.default = default
         self.calls = 0
+        self.contexts: list[ListenContext | None] = []  # the context of each call, in order
 
     def push(self, text: str) -> None:
         """Queue the text of the next utterance."""
         self._texts.append(text)
 
-    async def transcribe(self, audio: Audio) -> Transcript:
+    async def transcribe(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
         self.calls += 1
+        self.contexts.append(context)
         if audio.sample_rate not in (8000, 16000):
             audio = audio.resampled(16000)
         span = speech_span(audio, make_vad("webrtc", audio.sample_rate))
@@ -49,8 +52,8 @@ class ScriptedASR:
             engine=self.name,
         )
 
-    def open_stream(self, sample_rate: int) -> ASRStream:
-        return BufferedStream(self, sample_rate)
+    def open_stream(self, sample_rate: int, context: ListenContext | None = None) -> ASRStream:
+        return BufferedStream(self, sample_rate, context)
 
 
 class ToneTTS:

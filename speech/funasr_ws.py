@@ -24,12 +24,16 @@ from websockets.typing import Subprotocol
 
 from ivr.errors import DependencyUnavailableError, LocalProtocolError, RemoteProtocolError
 from speech.audio import Audio
+from speech.context import ListenContext
 from speech.ports import ASRStream, Transcript
 from speech.text import clean_transcript
 
 log = logging.getLogger(__name__)
 
 MODES: Final = ("offline", "online", "2pass")
+
+
+CONTEXT_HOTWORD_WEIGHT = 20  # the runtime's weight for a dialogue state's expected words
 
 
 class FunAsrWsASR:
@@ -58,8 +62,14 @@ class FunAsrWsASR:
         self.timeout_s = timeout_s
         self.frame_ms = frame_ms
 
-    def config_message(self, sample_rate: int, wav_name: str) -> dict[str, Any]:
-        """The first message of a session."""
+    def config_message(
+        self, sample_rate: int, wav_name: str, context: ListenContext | None = None
+    ) -> dict[str, Any]:
+        """The first message of a session (a context's hotwords join the configured ones)."""
+        hotwords = dict(self.hotwords)
+        if context is not None:
+            for word in context.hotwords:
+                hotwords.setdefault(word, CONTEXT_HOTWORD_WEIGHT)
         message: dict[str, Any] = {
             "mode": self.mode,
             "wav_name": wav_name,
@@ -67,7 +77,7 @@ class FunAsrWsASR:
             "audio_fs": sample_rate,
             "is_speaking": True,
             "itn": self.itn,
-            "hotwords": json.dumps(self.hotwords, ensure_ascii=False) if self.hotwords else "",
+            "hotwords": json.dumps(hotwords, ensure_ascii=False) if hotwords else "",
         }
         if self.mode != "offline":
             message["chunk_size"] = list(self.chunk_size)
@@ -76,8 +86,8 @@ class FunAsrWsASR:
             message["decoder_chunk_look_back"] = 0
         return message
 
-    async def transcribe(self, audio: Audio) -> Transcript:
-        stream = FunAsrWsStream(self, audio.sample_rate)
+    async def transcribe(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
+        stream = FunAsrWsStream(self, audio.sample_rate, context)
         step = 2 * audio.sample_rate * self.frame_ms // 1000
         try:
             for start in range(0, len(audio.pcm), step):
@@ -86,16 +96,19 @@ class FunAsrWsASR:
         finally:
             await stream.close()
 
-    def open_stream(self, sample_rate: int) -> ASRStream:
-        return FunAsrWsStream(self, sample_rate)
+    def open_stream(self, sample_rate: int, context: ListenContext | None = None) -> ASRStream:
+        return FunAsrWsStream(self, sample_rate, context)
 
 
 class FunAsrWsStream:
     """One FunASR runtime session (one caller turn)."""
 
-    def __init__(self, client: FunAsrWsASR, sample_rate: int) -> None:
+    def __init__(
+        self, client: FunAsrWsASR, sample_rate: int, context: ListenContext | None = None
+    ) -> None:
         self._client = client
         self._rate = sample_rate
+        self._context = context
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._messages: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -121,7 +134,9 @@ class FunAsrWsStream:
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             raise DependencyUnavailableError(f"FunASR server unreachable: {exc}") from exc
         self._ws = ws
-        await ws.send(json.dumps(self._client.config_message(self._rate, self.wav_name)))
+        await ws.send(
+            json.dumps(self._client.config_message(self._rate, self.wav_name, self._context))
+        )
         self._reader = asyncio.create_task(self._read(ws))
         return ws
 

@@ -35,6 +35,7 @@ import httpx
 from ivr.errors import ConfigError, DependencyUnavailableError, RemoteProtocolError
 from speech.audio import TELEPHONE_RATES, Audio, normalize, read_wav, wav_bytes, wav_from_bytes
 from speech.buffered import BufferedStream
+from speech.context import ListenContext
 from speech.ports import ASRStream, Transcript
 from speech.text import clean_transcript
 
@@ -175,8 +176,8 @@ class PaddleSpeechASR:
         self._executor: Any = ASRExecutor()
         self._lock = threading.Lock()
 
-    def transcribe_sync(self, audio: Audio) -> Transcript:
-        """Recognise one utterance, blocking."""
+    def transcribe_sync(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
+        """Recognise one utterance, blocking (PaddleSpeech has no biasing: context unused)."""
         with tempfile.TemporaryDirectory(prefix="pdasr-") as tmp, self._lock:
             path = Path(tmp) / "in.wav"
             path.write_bytes(wav_bytes(audio.resampled(16000)))
@@ -195,11 +196,11 @@ class PaddleSpeechASR:
             text=text, confidence=1.0 if text else 0.0, end_s=audio.duration_s, engine=self.name
         )
 
-    async def transcribe(self, audio: Audio) -> Transcript:
+    async def transcribe(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
         return await asyncio.to_thread(self.transcribe_sync, audio)
 
-    def open_stream(self, sample_rate: int) -> ASRStream:
-        return BufferedStream(self, sample_rate)
+    def open_stream(self, sample_rate: int, context: ListenContext | None = None) -> ASRStream:
+        return BufferedStream(self, sample_rate, context)
 
 
 def _check_reply(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -282,7 +283,8 @@ class PaddleSpeechServerASR:
         self.punc = punc
         self.timeout_s = timeout_s
 
-    async def transcribe(self, audio: Audio) -> Transcript:
+    async def transcribe(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
+        """Recognise through paddlespeech_server (no biasing: context unused)."""
         audio16 = audio.resampled(16000)
         payload = {
             "audio": base64.b64encode(wav_bytes(audio16)).decode("ascii"),
@@ -302,5 +304,5 @@ class PaddleSpeechServerASR:
             text=text, confidence=1.0 if text else 0.0, end_s=audio.duration_s, engine=self.name
         )
 
-    def open_stream(self, sample_rate: int) -> ASRStream:
-        return BufferedStream(self, sample_rate)
+    def open_stream(self, sample_rate: int, context: ListenContext | None = None) -> ASRStream:
+        return BufferedStream(self, sample_rate, context)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from speech.audio import Audio
+from speech.context import ListenContext
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,12 @@ class ASR(Protocol):
 
     name: str
 
-    async def transcribe(self, audio: Audio) -> Transcript:
-        """Recognise one complete utterance."""
+    async def transcribe(self, audio: Audio, context: ListenContext | None = None) -> Transcript:
+        """Recognise one complete utterance; ``context`` (what the dialogue expects now)
+        biases the engine by its own means (engines without one ignore it)."""
         ...
 
-    def open_stream(self, sample_rate: int) -> ASRStream:
+    def open_stream(self, sample_rate: int, context: ListenContext | None = None) -> ASRStream:
         """Start a streaming recognition for audio at ``sample_rate``."""
         ...
 

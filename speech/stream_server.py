@@ -10,6 +10,11 @@ For each call the server runs a VAD (end-of-turn tuned) and a :class:`BargeInCon
 the audio, and publishes :class:`CallAudio` events the call session awaits: VAD events,
 :class:`~speech.bargein.StopPrompt` (send ``uuid_break``), :class:`Utterance` (the caller's
 turn, audio included) and — when an ASR is given — :class:`Recognised`.
+
+Before each caller turn the session says what the dialogue expects
+(``CallAudio.expect(speech.context.expect(state))``): the ASR is biased with it, and with a
+:class:`~speech.endpointing.TurnEnder` the turn ends after that state's silence, with the
+transcript already recognised speculatively during the silence (see ``speech.endpointing``).
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ from speech.bargein import (
     SpeechIgnored,
     StopPrompt,
 )
+from speech.context import ListenContext
+from speech.endpointing import EndpointPolicy, EndTurn, Speculate, TurnEnder
 from speech.ports import ASR, VAD, Transcript, VadEvent
+from speech.vad import StreamingVad
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +109,7 @@ class CallAudio:
         asr: ASR | None = None,
         barge_in: BargeInConfig | None = None,
         keep_s: float = 60.0,
+        turn_ender: TurnEnder | None = None,
     ) -> None:
         self.call_uuid = call_uuid
         self.sample_rate = sample_rate
@@ -114,6 +123,23 @@ class CallAudio:
         self._keep_bytes = int(2 * sample_rate * keep_s)
         self._received_bytes = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._context: ListenContext | None = None
+        # speculative end-pointing needs the segmenter's state: only with our StreamingVad
+        self._ender = turn_ender if isinstance(vad, StreamingVad) and asr is not None else None
+        self._speculations: dict[tuple[float, float], asyncio.Task[Transcript]] = {}
+
+    @property
+    def context(self) -> ListenContext | None:
+        """What the next caller turn is expected to be (set by :meth:`expect`)."""
+        return self._context
+
+    def expect(self, context: ListenContext | None) -> None:
+        """The dialogue's expectation for the coming turns: biases the ASR and, with a turn
+        ender, sets the state's end-of-turn silence."""
+        self._context = context
+        if self._ender is not None:
+            default = self._ender.policy.end_silence_ms
+            self._ender.set_policy(EndpointPolicy.for_context(context, default))
 
     @property
     def now_s(self) -> float:
@@ -140,10 +166,48 @@ class CallAudio:
             del self._pcm[:excess]
             self._base_s += excess / 2 / self.sample_rate
         for event in self._vad.process(pcm):
-            self.events.put_nowait(event)
-            self._publish(self._controller.on_vad(event))
+            self._on_vad(event)
         if self._vad.in_speech:
             self._publish(self._controller.tick(self.now_s))
+        if self._ender is not None:
+            self._end_turn_early()
+
+    def _on_vad(self, event: VadEvent) -> None:
+        self.events.put_nowait(event)
+        self._publish(self._controller.on_vad(event))
+
+    def _end_turn_early(self) -> None:
+        """Speculative recognition during the silence; end the turn once the state's silence
+        has passed and the speculation is in (speech.endpointing)."""
+        assert self._ender is not None and isinstance(self._vad, StreamingVad)
+        ep = self._vad.endpointer
+        start = self._controller.capture_start()  # None: this speech will not be a turn
+        actions = self._ender.on_frame(
+            ep.in_speech and start is not None, start, ep.last_speech_end_s, ep.trailing_silence_s
+        )
+        for action in actions:
+            if isinstance(action, Speculate):
+                self._speculate(action)
+            elif isinstance(action, EndTurn):
+                for event in ep.end_now():
+                    self._on_vad(event)
+                self._ender.turn_ended()
+
+    def _speculate(self, action: Speculate) -> None:
+        assert self._asr is not None and self._ender is not None
+        span = (action.start_s, action.end_s)
+        for stale in [k for k in self._speculations if k != span]:
+            self._speculations.pop(stale).cancel()  # speech went on: never awaited
+        audio = self._slice(*span)
+        task = asyncio.get_running_loop().create_task(self._asr.transcribe(audio, self._context))
+        self._speculations[span] = task
+        ender = self._ender
+
+        def done(t: asyncio.Task[Transcript]) -> None:
+            if not t.cancelled() and t.exception() is None:
+                ender.speculation_done(span, t.result().text)
+
+        task.add_done_callback(done)
 
     def close(self) -> None:
         """End of audio: close an open segment and announce the end."""
@@ -175,8 +239,12 @@ class CallAudio:
 
     async def _recognise(self, utterance: Utterance) -> None:
         assert self._asr is not None
+        speculation = self._speculations.pop((utterance.start_s, utterance.end_s), None)
         try:
-            transcript = await self._asr.transcribe(utterance.audio)
+            if speculation is not None:  # recognised during the silence: the same audio
+                transcript = await speculation
+            else:
+                transcript = await self._asr.transcribe(utterance.audio, self._context)
         except IvrError as exc:
             log.warning("ASR failed on call %s: %s", self.call_uuid, type(exc).__name__)
             self.events.put_nowait(RecognitionFailed(str(exc), utterance))
@@ -207,12 +275,14 @@ class AudioForkServer:
         asr: ASR | None = None,
         barge_in: BargeInConfig | None = None,
         default_rate: int = 8000,
+        turn_policy: EndpointPolicy | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self._vad_factory = vad_factory
         self._asr = asr
         self._barge_in = barge_in
+        self._turn_policy = turn_policy  # None: the VAD alone ends turns
         self._default_rate = default_rate
         self._server: Server | None = None
         self._calls: dict[str, CallAudio] = {}
@@ -298,8 +368,14 @@ class AudioForkServer:
             raise RemoteProtocolError("audio fork names no call (path /audio/<uuid> or uuid)")
         if rate not in (8000, 16000):
             raise RemoteProtocolError(f"unsupported sample rate {rate}")
+        ender = TurnEnder(self._turn_policy) if self._turn_policy is not None else None
         call = CallAudio(
-            call_uuid, rate, self._vad_factory(rate), asr=self._asr, barge_in=self._barge_in
+            call_uuid,
+            rate,
+            self._vad_factory(rate),
+            asr=self._asr,
+            barge_in=self._barge_in,
+            turn_ender=ender,
         )
         call.metadata = metadata
         self._register(call)

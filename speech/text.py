@@ -127,6 +127,10 @@ def cer(ref: str, hyp: str) -> float:
     return edit_distance(r, strip_for_scoring(hyp)) / max(1, len(r))
 
 
+_SPEECH_PUNCT = re.compile(r"[\s,，.。!！?？、;；:：…~]+")
+
+
 def clean_transcript(text: str) -> str:
-    """Post-process raw recogniser output: Simplified, numbers in Hanzi, trimmed."""
-    return normalize_numbers(to_simplified(text)).strip()
+    """Post-process raw recogniser output: Simplified, numbers in Hanzi, the engine's
+    punctuation as single spaces (a pause; the NLU data is written that way), trimmed."""
+    return _SPEECH_PUNCT.sub(" ", normalize_numbers(to_simplified(text))).strip()

@@ -43,11 +43,33 @@ class Endpointer:
         self._run = 0  # consecutive frames voting for the other state
         self._run_start = 0  # first frame of that run
         self._last_speech_end = 0  # frame index just after the last speech frame
+        self._segment_start = 0  # first frame of the open segment
 
     @property
     def in_speech(self) -> bool:
         """Inside a speech segment."""
         return self._in_speech
+
+    @property
+    def segment_start_s(self) -> float | None:
+        """Start of the open speech segment (None outside speech)."""
+        return self._t(self._segment_start) if self._in_speech else None
+
+    @property
+    def last_speech_end_s(self) -> float:
+        """End of the last speech frame."""
+        return self._t(self._last_speech_end)
+
+    @property
+    def trailing_silence_s(self) -> float:
+        """Silence since the last speech frame inside the open segment (0 outside speech)."""
+        if not self._in_speech:
+            return 0.0
+        return round((self._frame_index - self._last_speech_end) * self.frame_ms / 1000.0, 4)
+
+    def end_now(self) -> list[VadEvent]:
+        """End the open segment at its last speech frame (the turn was judged over early)."""
+        return self.flush()
 
     def _t(self, frame_index: int) -> float:
         return round(frame_index * self.frame_ms / 1000.0, 4)
@@ -67,6 +89,7 @@ class Endpointer:
                     self._in_speech = True
                     self._run = 0
                     self._last_speech_end = i + 1
+                    self._segment_start = self._run_start
                     events.append(VadEvent(VadEventKind.SPEECH_START, self._t(self._run_start)))
             else:
                 self._run = 0
@@ -178,6 +201,11 @@ class StreamingVad:
     @property
     def in_speech(self) -> bool:
         return self._endpointer.in_speech
+
+    @property
+    def endpointer(self) -> Endpointer:
+        """The segmenter (segment times, trailing silence, early end)."""
+        return self._endpointer
 
     def process(self, pcm: bytes) -> list[VadEvent]:
         self._buffer += pcm

@@ -19,6 +19,10 @@ log = logging.getLogger("telephony")
 def load_handler(spec: str | None) -> CallHandler:
     """``module:attribute`` naming a CallHandler (or a zero-argument factory of one)."""
     if not spec:
+        log.warning(
+            "no --handler: every call gets the default handler (a tone, then hang-up); "
+            "run with --handler flows.app:FlowCallHandler for the IVR"
+        )
         return DefaultHandler()
     module_name, _, attr = spec.partition(":")
     target = getattr(importlib.import_module(module_name), attr or "handler")

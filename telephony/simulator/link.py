@@ -221,7 +221,8 @@ class EslLink:
     def _full_command(self, command: Command) -> None:
         if isinstance(command, Subscribe):
             self._format = command.format
-            self._subs.update(command.names)
+            # event names are case-insensitive (switch_name_event); CUSTOM subclasses are not
+            self._subs.update(n if "::" in n else n.upper() for n in command.names)
             self.reply(f"+OK event listener enabled {command.format}")
         elif isinstance(command, NixEvent):
             self._subs.difference_update(command.names)

@@ -1,0 +1,121 @@
+"""End-to-end voice understanding: audio → VAD-gated ASR → Rasa NLU → intent, on our own
+evaluation set (held-out and tuning splits) and on the shared samples; with and without
+context biasing.
+
+    .venv/bin/python bench/bench_voice_intent.py [--split heldout] [--no-cache] [--json]
+        [--model models/<hash>.tar.gz] [--profile configured|accuracy] [--show-errors]
+
+Needs the set (``nice -n 10 .venv/bin/python scripts/make_speech_eval.py``, ~2 min). ASR output
+is cached per engine configuration under ``var/speech-eval/asr-cache`` (``--no-cache`` redoes
+it); NLU runs the trained model of the current data (``ivr train``) unless ``--model`` names
+another. Reported: CER, intent accuracy (a noise-only clip is right when nothing is heard), and
+at the consent question refusal recall (refuse_contact/deny heard as one of them) and the
+false-DNC rate (anything else heard as one), beside the issue's targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from speech_eval_support import (
+    RasaNlu,
+    Utt,
+    cached_transcripts,
+    load_eval,
+    load_shared,
+    score,
+)
+
+from ivr.settings import Settings
+from speech.context import expect
+
+TARGETS = {"intent_acc": 0.92, "refusal_recall": 0.98, "false_dnc": 0.01}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="all", choices=("heldout", "tune", "all"))
+    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--profile", default="configured", choices=("configured", "accuracy"))
+    parser.add_argument("--show-errors", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    from speech.asr_whisper import WhisperASR
+
+    window, beam = (
+        (settings.whisper_window_s, settings.whisper_beam_size)
+        if args.profile == "configured"
+        else (30.0, 5)
+    )
+    asr = WhisperASR.from_wheels(
+        settings.data_dir / "models",
+        cpu_threads=2,
+        window_s=window,
+        beam_size=beam,
+        use_context=True,  # measured here either way; IVR_ASR_BIASING decides in the app
+    )
+    splits = ("tune", "heldout") if args.split == "all" else (args.split,)
+    sets = {f"eval/{s}": load_eval(s) for s in splits}
+    sets["shared"] = load_shared()
+    report: dict[str, Any] = {"profile": f"whisper-base int8 window {window:g} s beam {beam}"}
+    rows = []
+    with RasaNlu(args.model) as nlu:
+        report["model"] = nlu.model.name
+        for biased in (False, True):
+            bias = f"v1:{expect('consent').prompt_text}" if biased else "none"
+            label = f"whisper|w{window}|b{beam}|ctx={bias}|min_conf={asr.min_confidence}|clean=v2"
+
+            def run(item: Utt, biased: bool = biased) -> str:
+                ctx = expect(item.state) if biased else None
+                return asr.transcribe_sync(item.audio, context=ctx).text
+
+            for name, items in sets.items():
+                heard = cached_transcripts(label, items, run, use_cache=not args.no_cache)
+                predicted = {}
+                for item in items:
+                    key = f"{item.set}/{item.id}"
+                    text = heard[key]
+                    predicted[key] = nlu.parse(text)["intent"] if text.strip() else "no_input"
+                s = score(items, heard, predicted)
+                rows.append(
+                    {
+                        "set": name,
+                        "biasing": biased,
+                        "n": s.n,
+                        "cer": round(s.cer, 4),
+                        "intent_acc": round(s.intent_acc, 4),
+                        "refusal_recall": round(s.refusal_recall, 4),
+                        "false_dnc": round(s.false_dnc, 4),
+                        "refusal_as_consent": s.refusal_as_consent,
+                        "errors": [list(w) for w in s.wrong],
+                    }
+                )
+    report["rows"] = rows
+    report["targets"] = TARGETS
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    print(f"Voice → intent ({report['profile']}; NLU model {report['model']})")
+    for r in rows:
+        print(
+            f"  {r['set']:<13} biasing {'on ' if r['biasing'] else 'off'}  n={r['n']:<3} "
+            f"CER {100 * r['cer']:5.1f} %  intent {r['intent_acc']:.3f} (target >= "
+            f"{TARGETS['intent_acc']})  refusal recall {r['refusal_recall']:.3f} (>= "
+            f"{TARGETS['refusal_recall']})  false DNC {100 * r['false_dnc']:.1f} % (<= 1 %)  "
+            f"refusal taken as consent {r['refusal_as_consent']}"
+        )
+        if args.show_errors:
+            for e in r["errors"]:
+                print(f"      {e[0]}: heard {e[1]!r} truth {e[2]} got {e[3]}")
+
+
+if __name__ == "__main__":
+    main()
