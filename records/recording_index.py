@@ -119,6 +119,33 @@ class RecordingIndex:
             )
         return data
 
+    def stored_rows(self, recording_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored rows of ``recording_ids`` with their ``qa_flags``, in the order given
+        (ids no longer stored are left out): two queries for a whole search page."""
+        if not recording_ids:
+            return []
+        ids = list(recording_ids)
+        with self.connect() as conn:
+            found = {
+                row.recording_id: dict(row._mapping)
+                for row in conn.execute(
+                    sa.select(recordings).where(r.recording_id.in_(ids) & (r.status == "stored"))
+                )
+            }
+            flags: dict[str, list[str]] = {}
+            for rid, flag in conn.execute(
+                sa.select(recording_flags.c.recording_id, recording_flags.c.flag)
+                .where(recording_flags.c.recording_id.in_(ids))
+                .order_by(recording_flags.c.flag)
+            ):
+                flags.setdefault(rid, []).append(flag)
+        rows = []
+        for rid in ids:
+            if rid in found:
+                found[rid]["qa_flags"] = tuple(flags.get(rid, ()))
+                rows.append(found[rid])
+        return rows
+
     def search_ids(self, query: RecordingQuery, customer_bi: str | None) -> list[str]:
         """Ids of stored rows matching ``query`` (newest first); ``customer_bi`` replaces the
         query's number, which the caller has blind-indexed."""

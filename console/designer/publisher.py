@@ -54,11 +54,34 @@ class Publisher:
         self.rules_path = settings.rules_path
         self.store = store
         self.clock = clock
+        self._names: dict[Path, tuple[tuple[int, int], str | None]] = {}
+        self._synced: tuple[tuple[str, int, int], ...] | None = None
+
+    def _name_of(self, path: Path) -> str | None:
+        """The flow name in ``path`` (parsed again only when the file changed)."""
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._names.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, _flow_name(path))
+            self._names[path] = cached
+        return cached[1]
+
+    def _disk_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        paths = [*flow_files(self.flows_dir), self.flows_dir / PROMPTS_FILE, self.rules_path]
+        out = []
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        return tuple(out)
 
     def path_of(self, kind: str, name: str) -> Path:
         if kind == "flow":
             for path in flow_files(self.flows_dir):
-                if _flow_name(path) == name:
+                if self._name_of(path) == name:
                     return path
             return self.flows_dir / f"{name}.yaml"
         if kind == "prompts":
@@ -73,7 +96,7 @@ class Publisher:
     def on_disk(self) -> dict[tuple[str, str], str]:
         found: dict[tuple[str, str], str] = {}
         for path in flow_files(self.flows_dir):
-            name = _flow_name(path)
+            name = self._name_of(path)
             if name is not None:
                 found[("flow", name)] = path.read_text(encoding="utf-8")
         prompts = self.flows_dir / PROMPTS_FILE
@@ -84,7 +107,11 @@ class Publisher:
         return found
 
     def sync(self) -> list[tuple[str, str]]:
-        """Record files that differ from their latest version as ``disk`` versions."""
+        """Record files that differ from their latest version as ``disk`` versions (nothing
+        to do while no file changed since the last sync)."""
+        stamp = self._disk_stamp()
+        if stamp == self._synced:
+            return []
         recorded = []
         for (kind, name), text in self.on_disk().items():
             latest = self.store.latest(kind, name)
@@ -106,4 +133,5 @@ class Publisher:
                 )
                 conn.commit()
             recorded.append((kind, name))
+        self._synced = stamp
         return recorded
