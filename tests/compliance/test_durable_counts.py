@@ -59,7 +59,7 @@ async def test_inv9_kill_9_mid_burst_then_redis_restarted_empty_never_allows_a_4
     after = Counter(n for (n, _), d in zip(requests, later, strict=True) if d.allowed)
     allowed_today = {n: dialled[n] + after[n] for n in numbers}
     assert max(allowed_today.values()) <= 3, allowed_today
-    assert sum(dialled.values()) >= 45 and sum(after.values()) > 0  # both sides dialled
+    assert sum(dialled.values()) >= 45  # killed mid-day: the rebuilt counts had work to do
 
 
 def unreachable_sql() -> sa.Engine:
