@@ -17,9 +17,10 @@ import logging
 from collections.abc import Mapping
 
 from compliance.consent_policy import AnswerDecision
+from compliance.factory import build_service
 from compliance.ports import ConsentRecord, Refusal
 from compliance.rules import RuleSet
-from compliance.service import ComplianceService, InvalidRequestError, build_service
+from compliance.service import ComplianceService, InvalidRequestError
 from ivr.db import make_engine
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink

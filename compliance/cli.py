@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 import typer
 
 from compliance.decision import GateRequest
+from compliance.factory import build_service
 from compliance.numbers import mask_e164, parse_number
 from compliance.reload import load_rules_file
 from compliance.rules import RulesError, RuleSet
-from compliance.service import ComplianceService, InvalidRequestError, build_service
+from compliance.service import ComplianceService, InvalidRequestError
 from ivr.db import make_engine
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail

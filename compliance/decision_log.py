@@ -18,6 +18,7 @@ unlogged).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -29,14 +30,27 @@ from ivr.errors import StoreUnavailableError
 log = logging.getLogger(__name__)
 MAX_BACKLOG = 200_000
 RETRY_S = 0.2
+CHECKPOINT_EVERY_S = 1.0
 
 
 class DecisionLog:
     """Queue → one writer → one transaction per batch (see the module docstring)."""
 
-    def __init__(self, ledger: SqlLedger, pool: SqlPool, *, max_backlog: int = MAX_BACKLOG) -> None:
+    def __init__(
+        self,
+        ledger: SqlLedger,
+        pool: SqlPool,
+        *,
+        checkpoints: SqlPool,
+        max_backlog: int = MAX_BACKLOG,
+    ) -> None:
+        """``pool`` runs the writer's commits; ``checkpoints`` (another pool) the periodic WAL
+        checkpoint, so a commit never waits for one (:func:`compliance.sql.decision_log_engine`)."""
         self.ledger = ledger
         self.pool = pool
+        self.checkpoints = checkpoints
+        self._checkpointed_at = 0.0
+        self._checkpoint: asyncio.Task[None] | None = None
         self.max_backlog = max_backlog
         self._rows: list[EncodedDecision] = []
         self._durable: list[bool] = []
@@ -113,6 +127,21 @@ class DecisionLog:
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
+            self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._checkpointed_at < CHECKPOINT_EVERY_S:
+            return
+        if self._checkpoint is None or self._checkpoint.done():
+            self._checkpointed_at = loop.time()
+            self._checkpoint = loop.create_task(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            await self.checkpoints.run(self.ledger.checkpoint_decision_log)
+        except Exception as exc:  # noqa: BLE001 - the next commit's turn tries again
+            log.warning("decision log checkpoint failed (%s)", type(exc).__name__)
 
     async def flush(self) -> None:
         """Wait for the commit in flight, then commit what is still queued (one attempt)."""
@@ -128,3 +157,7 @@ class DecisionLog:
         if self._retry is not None:
             self._retry.cancel()
         await self.flush()
+        if self._checkpoint is not None and not self._checkpoint.done():
+            await self._checkpoint
+        with contextlib.suppress(Exception):  # leave the WAL small for the next process
+            await self.checkpoints.run(self.ledger.checkpoint_decision_log)

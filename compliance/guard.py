@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,7 +31,9 @@ async def guarded(aw: Awaitable[T], what: str, timeout_s: float | None) -> T:
     try:
         if timeout_s is None:
             return await aw
-        if timeout_s <= 0:
+        if timeout_s <= 0:  # the deadline passed already: do not start the call
+            if inspect.iscoroutine(aw):
+                aw.close()
             raise TimeoutError
         async with asyncio.timeout(timeout_s):  # no extra task per call (hot path)
             return await aw

@@ -2,7 +2,7 @@
 
 A facade over the gate (:mod:`compliance.gate`), the SQL ledger (:mod:`compliance.sql`), the
 gate store's mirror (:mod:`compliance.mirror`) and the evidence log. Build it once in a
-composition root with :func:`build_service`, ``await service.start()``, and
+composition root with :func:`compliance.factory.build_service`, ``await service.start()``, and
 ``await service.close()`` at shutdown::
 
     engine = make_engine(settings.sqlalchemy_url)
@@ -48,8 +48,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-import sqlalchemy as sa
-
 from compliance.consent_policy import AnswerDecision
 from compliance.decision import Decision, DndWindow, GateRequest
 from compliance.decision_log import DecisionLog
@@ -57,17 +55,13 @@ from compliance.gate import Gate
 from compliance.guard import SqlPool
 from compliance.mirror import GateMirror
 from compliance.ports import ConsentRecord, DncEntry, GateStore, Refusal
-from compliance.redis_store import RedisGateStore
-from compliance.reload import RulesHolder, RulesWatcher, load_rules_file
+from compliance.reload import RulesHolder, RulesWatcher
 from compliance.rules import RuleSet
-from compliance.sql import SqlLedger, decision_log_engine
-from compliance.sql_gate import SqlGateStore
-from compliance.watch_status import board_for
+from compliance.sql import SqlLedger
 from ivr.crypto import blind_index, sm3
 from ivr.errors import IvrError, NotAuthorizedError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.phone import CustomerNumber
-from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,7 +118,7 @@ class ComplianceService:
         self.clock = clock
         self._key = index_key
         self._log_pool = SqlPool("decision-log", workers=1, max_pending=2)
-        self.decisions = DecisionLog(ledger, self._log_pool)
+        self.decisions = DecisionLog(ledger, self._log_pool, checkpoints=sql)
         self.mirror = GateMirror(
             gate_store,
             ledger,
@@ -417,50 +411,3 @@ class ComplianceService:
             reason=reason,
         )
         return len(ids)
-
-
-def build_service(
-    settings: Settings,
-    *,
-    engine: sa.Engine,
-    evidence: EvidenceSink,
-    clock: Callable[[], datetime] = utc_now,
-    migrate_db: bool = True,
-) -> ComplianceService:
-    """The one factory: SQL ledger on ``engine`` (migrated unless ``migrate_db`` is false),
-    Redis gate store if ``redis_url`` else SQL, the rules watcher publishing to this host's
-    status board.
-
-    ``evidence`` is the hash-chained evidence log (``records.evidence_store.SqlEvidenceLog``)
-    the composition root built: every DNC and consent change is chained evidence (inv3).
-    """
-    from ivr.db import migrate
-
-    if migrate_db:
-        migrate(settings.sqlalchemy_url)
-    holder = RulesHolder(load_rules_file(settings.rules_path))
-    timeout_s = settings.gate_timeout_ms / 1000
-    sql = SqlPool("compliance-sql", workers=4, max_pending=256)
-    gate_store: GateStore
-    if settings.redis_url:
-        prefix = f"{settings.redis_key_prefix}:compliance"
-        gate_store = RedisGateStore(settings.redis_url, prefix, timeout_s)
-    else:
-        gate_store = SqlGateStore(engine, sql)
-    return ComplianceService(
-        holder=holder,
-        ledger=SqlLedger(engine, log_engine=decision_log_engine(settings.sqlalchemy_url)),
-        gate_store=gate_store,
-        evidence=evidence,
-        index_key=settings.key_bytes("blind_index"),
-        sql=sql,
-        timeout_s=timeout_s,
-        clock=clock,
-        watcher=RulesWatcher(
-            settings.rules_path,
-            holder,
-            evidence,
-            settings.rules_poll_s,
-            status=board_for(settings.data_dir),
-        ),
-    )

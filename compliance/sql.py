@@ -86,8 +86,9 @@ def decision_log_engine(url: str) -> sa.Engine:
     """The engine the decision log commits on. On SQLite (WAL) its commits are not fsynced
     (``synchronous=NORMAL``): a committed row survives the process being killed, only an OS
     crash or power loss can drop the last ones; an fsync per commit (~5 ms on a shared disk)
-    would bound the gate to ~16 permits per 5 ms at concurrency 16. PostgreSQL commits as
-    configured (``synchronous_commit``)."""
+    would bound the gate to ~16 permits per 5 ms at concurrency 16. Nor does a commit run the
+    WAL checkpoint (``wal_autocheckpoint=0``): :meth:`SqlLedger.checkpoint_decision_log` does it
+    off the writer's thread. PostgreSQL commits as configured (``synchronous_commit``)."""
     engine = make_engine(url)
     if engine.dialect.name == "sqlite":
 
@@ -95,6 +96,7 @@ def decision_log_engine(url: str) -> sa.Engine:
         def _no_fsync_per_commit(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
     return engine
@@ -361,6 +363,14 @@ class SqlLedger:
                 conn.exec_driver_sql(
                     _insert_decisions_sql("?", len(chunk)), tuple(v for row in chunk for v in row)
                 )
+
+    def checkpoint_decision_log(self) -> None:
+        """Copy the WAL into the SQLite database without blocking writers (PASSIVE); the
+        decision log's engine leaves this to a thread other than its writer's."""
+        if self.log_engine.dialect.name != "sqlite":
+            return
+        with self.log_engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def decisions_for(self, attempt_id: str) -> list[dict[str, object]]:
         with self.engine.connect() as conn:

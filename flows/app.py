@@ -17,7 +17,8 @@ from typing import Any
 
 from bot.client import RasaClient
 from campaigns.callbacks import CallbackTickets
-from compliance.service import ComplianceService, build_service
+from compliance.factory import build_service
+from compliance.service import ComplianceService
 from flows.adapters import (
     AsrListener,
     CachedPrompts,

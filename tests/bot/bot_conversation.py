@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from actions.scripts import DEFAULT_PRODUCT
 from bot.client import CallMetadata, RasaClient
 from bot.directives import Callback, Directive, Hangup, Say, Transfer
-from compliance.service import ComplianceService, build_service
+from compliance.factory import build_service
+from compliance.service import ComplianceService
 from ivr.db import make_engine
 from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import Settings
