@@ -74,7 +74,7 @@ def main() -> None:
         passes = {"off": (False,), "on": (True,), "both": (False, True)}[args.biasing]
         for biased in passes:
             bias = f"v1:{expect('consent').prompt_text}" if biased else "none"
-            label = f"whisper|w{window}|b{beam}|ctx={bias}|min_conf={asr.min_confidence}|clean=v2"
+            label = f"whisper|w{window}|b{beam}|ctx={bias}|min_conf={asr.min_confidence}|clean=v2|budget=15/s"
 
             def run(item: Utt, biased: bool = biased) -> str:
                 ctx = expect(item.state) if biased else None
