@@ -74,7 +74,8 @@ def main() -> None:
         passes = {"off": (False,), "on": (True,), "both": (False, True)}[args.biasing]
         for biased in passes:
             bias = f"v1:{expect('consent').prompt_text}" if biased else "none"
-            label = f"whisper|w{window}|b{beam}|ctx={bias}|min_conf={asr.min_confidence}|clean=v2|budget=15/s"
+            version = f"min_conf={asr.min_confidence}|clean=v2|budget=15/s"  # ASR post-processing
+            label = f"whisper|w{window}|b{beam}|ctx={bias}|{version}"
 
             def run(item: Utt, biased: bool = biased) -> str:
                 ctx = expect(item.state) if biased else None
