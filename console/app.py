@@ -14,10 +14,20 @@ import sys
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import auth_routes, problems, users_routes
+from console.api import (
+    auth_routes,
+    dashboard_routes,
+    flows_routes,
+    problems,
+    recordings_routes,
+    rules_routes,
+    users_routes,
+)
 from console.api.problems import problem_response
 from console.context import ConsoleContext, build_context
 from ivr import __version__
@@ -102,8 +112,25 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         """Demo CRM: every caller is low risk (the real CRM decides in production)."""
         return RiskAnswer(risk_level="low")
 
-    for router in (auth_routes.router, users_routes.router):
+    for router in (
+        auth_routes.router,
+        users_routes.router,
+        flows_routes.router,
+        recordings_routes.router,
+        dashboard_routes.router,
+        rules_routes.router,
+    ):
         app.include_router(router)
+    if (WEB_DIST / "index.html").exists():
+        app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def no_front_end() -> PlainTextResponse:
+            return PlainTextResponse(
+                "the console's front end is not built: run scripts/setup.sh (make run does)", 503
+            )
+
     return app
 
 

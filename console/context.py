@@ -16,9 +16,15 @@ from sqlalchemy import Engine
 
 from console.audit import Audit
 from console.auth.service import AuthService, build_auth_service, utc_now
+from console.designer.documents import DocumentStore
+from console.designer.publisher import Publisher
+from console.designer.rules_docs import rules_kind
+from console.designer.service import DesignerService
+from console.designer.simulate import SimulationAudio
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
+from records.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,13 @@ class ConsoleContext:
     evidence: SqlEvidenceLog
     audit: Audit
     auth: AuthService
+    designer: DesignerService
+    simulations: SimulationAudio
+    vault: Vault
+
+    def gate_denials(self, since: datetime) -> dict[str, int]:
+        """Gate denials by reason since ``since`` (from the compliance decision log)."""
+        return {}
 
 
 def build_context(
@@ -43,4 +56,16 @@ def build_context(
     evidence = SqlEvidenceLog(engine)
     audit = Audit(evidence)
     auth = build_auth_service(settings, engine=engine, audit=audit, hasher=hasher, clock=clock)
-    return ConsoleContext(settings, engine, evidence, audit, auth)
+    store = DocumentStore(engine)
+    designer = DesignerService(store, Publisher(settings, store, clock), audit, clock)
+    rules_name = settings.rules_path.stem
+
+    def published_rules() -> str | None:
+        latest = store.latest("rules", rules_name)
+        return latest.content if latest else None
+
+    designer.extra_kinds["rules"] = rules_kind(published_rules)
+    vault = Vault.from_settings(settings, engine)
+    return ConsoleContext(
+        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault
+    )

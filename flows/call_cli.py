@@ -30,6 +30,7 @@ import yaml
 from flows.adapters import AsrListener, SidecarListener
 from flows.app import build_deps
 from flows.orchestrator import CallOrchestrator
+from flows.registry import FlowRegistry
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.phone import mask
@@ -151,11 +152,13 @@ async def place_call(
     agent_available: bool,
     time_scale: float,
     at: datetime | None = None,
+    registry: FlowRegistry | None = None,
 ) -> dict[str, Any]:
-    """Run one simulated call end to end; return its transcript, directives and evidence."""
+    """Run one simulated call end to end; return its transcript, directives and evidence.
+    ``registry`` (default: the flows of ``settings.flows_dir``) lets the console run a draft."""
     uses_audio = any(t.audio is not None for t in turns)
     listener = SidecarListener(AsrListener(build_asr(settings)) if uses_audio else None)
-    built = await build_deps(settings, listener=listener)
+    built = await build_deps(settings, listener=listener, registry=registry)
     transcript = Transcript()
     deps = dataclasses.replace(built.deps, observer=transcript)
     if at is not None:

@@ -31,6 +31,8 @@ class EvidenceKind(StrEnum):
     CALL_STARTED = "call_started"
     CALL_ENDED = "call_ended"
     CALL_ABORTED = "call_aborted"
+    QA_RESULT = "qa_result"  # a call's QA score, findings and rules version
+    QA_BOT_SENTENCE_BLOCKED = "qa_bot_sentence_blocked"  # stopped before synthesis
 
 
 class EvidenceSink(Protocol):

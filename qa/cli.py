@@ -1,7 +1,8 @@
 """`ivr qa ...` commands (registered by :mod:`shell.cli`); every command takes ``--json``.
 
 ``ivr qa check TEXT`` (one sentence through the matcher), ``ivr qa rules [PATH]`` (validate and
-summarise a rules file).
+summarise a rules file), ``ivr qa call ID``, ``ivr qa batch --from --to`` and
+``ivr qa report --from --to --format html|pdf`` (:mod:`qa.cli_jobs`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ _RULES_OPTION = typer.Option(None, "--rules", help="QA rules file (default: IVR_
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `ivr` app."""
+    from qa import cli_jobs  # vault, SQL, ASR and report commands
+
+    cli_jobs.register(qa_app)
     app.add_typer(qa_app, name="qa")
 
 

@@ -11,7 +11,8 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
 - a pattern rule's regexes run on the folded text, only when one of its anchors (matched by
   sound) occurs;
 - phrases of at least ``fuzzy_min`` characters also match a window with one edit (two from 10
-  characters) by rapidfuzz, never across a clause boundary or an inserted negation;
+  characters) by rapidfuzz, tried once per phrase and line when one of its anchor bigrams
+  occurs, never across a clause boundary or an inserted negation;
 - a candidate inside one of the rule's ``exclude`` wordings or a mandated safe wording, or in a
   negating context (:class:`qa.context.ContextJudge`), is dropped;
 - overlapping hits of one rule keep the longest.
@@ -98,10 +99,20 @@ class Matcher:
         self.version = rules.version
         self.judge = ContextJudge(rules.negation)
         self._rules: tuple[PhraseRule, ...] = rules.rules
-        self._patterns = [
-            [(re.compile(fold_regex(p), re.IGNORECASE), p) for p in r.patterns] for r in self._rules
+        # one alternation per rule (named groups tell which written pattern matched)
+        self._patterns: list[tuple[re.Pattern[str], tuple[str, ...]] | None] = [
+            (
+                re.compile(
+                    "|".join(f"(?P<p{k}>{fold_regex(p)})" for k, p in enumerate(r.patterns)),
+                    re.IGNORECASE,
+                ),
+                r.patterns,
+            )
+            if r.patterns
+            else None
+            for r in self._rules
         ]
-        self._fuzzy: dict[int, list[tuple[str, str]]] = defaultdict(list)  # rule -> (sound, word)
+        self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
         table: dict[str, list[_Entry]] = defaultdict(list)
 
         def add(text: str, entry_kind: int, rule: int) -> list[str]:
@@ -117,9 +128,11 @@ class Matcher:
                 keys = add(phrase, _PHRASE, i)
                 if len(keys[0]) >= rule.fuzzy_min:
                     for key in keys:
-                        self._fuzzy[i].append((key, fold(phrase)))
-                        for j in range(len(key) - 1):
-                            table[key[j : j + 2]].append(_Entry(_FUZZY, i, key))
+                        self._fuzzy[key] = fold(phrase)
+                        # non-overlapping bigrams (and the last): one edit spares at least one
+                        starts = {*range(0, len(key) - 1, 2), len(key) - 2}
+                        for bigram in {key[j : j + 2] for j in starts}:
+                            table[bigram].append(_Entry(_FUZZY, i, key))
             for anchor in rule.anchors:
                 add(anchor, _ANCHOR, i)
             for wording in rule.exclude:
@@ -185,13 +198,13 @@ class Matcher:
     def _candidates(self, folded: str, sound: str, speaker: Speaker | None) -> list[_Candidate]:
         cands: list[_Candidate] = []
         anchored: set[int] = set()
-        fuzzy_at: dict[int, set[int]] = defaultdict(set)
+        fuzzy_at: dict[tuple[int, str], list[int]] = defaultdict(list)
         excluded: dict[int, list[tuple[int, int]]] = defaultdict(list)
         safe: list[tuple[int, int]] = []
         for last, entries in self._automaton.iter(sound):
             for e in entries:
                 if e.kind == _FUZZY:
-                    fuzzy_at[e.rule].add(last - 1)
+                    fuzzy_at[(e.rule, e.wording)].append(last - 1)
                     continue
                 start, end = last - len(e.wording) + 1, last + 1
                 if e.kind == _SAFE:
@@ -205,12 +218,19 @@ class Matcher:
                     if how is not None:
                         cands.append(_Candidate(e.rule, start, end, e.wording, how))
         for i in anchored:
-            for rx, written in self._patterns[i]:
-                for m in rx.finditer(folded):
-                    if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
-                        cands.append(_Candidate(i, m.start(), m.end(), written, MatchKind.PATTERN))
-        for i, positions in fuzzy_at.items():
-            cands.extend(self._fuzzy_candidates(i, positions, folded, sound, cands))
+            compiled = self._patterns[i]
+            if compiled is None:
+                continue
+            rx, written = compiled
+            for m in rx.finditer(folded):
+                if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
+                    which = written[int((m.lastgroup or "p0")[1:])]
+                    cands.append(_Candidate(i, m.start(), m.end(), which, MatchKind.PATTERN))
+        for (i, key), positions in fuzzy_at.items():
+            if positions:
+                found = self._fuzzy_candidate(i, key, positions, folded, sound, cands)
+                if found is not None:
+                    cands.append(found)
         if not cands:
             return []
         kept = [
@@ -233,34 +253,33 @@ class Matcher:
             return None
         return MatchKind.NEAR_HOMOPHONE
 
-    def _fuzzy_candidates(
+    def _fuzzy_candidate(
         self,
         rule: int,
-        positions: Iterable[int],
+        key: str,
+        positions: list[int],
         folded: str,
         sound: str,
         found: list[_Candidate],
-    ) -> list[_Candidate]:
-        out: list[_Candidate] = []
-        for key, wording in self._fuzzy[rule]:
-            n = len(key)
-            edits = 1 if n < 10 else 2
-            cutoff = 100.0 * (1 - edits / n) - 0.01
-            for pos in sorted(positions):
-                lo, hi = max(0, pos - n), min(len(sound), pos + n + 1)
-                if any(c.rule == rule and c.start < hi and lo < c.end for c in found + out):
-                    continue
-                res = fuzz.partial_ratio_alignment(key, sound[lo:hi], score_cutoff=cutoff)
-                if res is None:
-                    continue
-                start, end = lo + res.dest_start, lo + res.dest_end
-                said = folded[start:end]
-                if any(b in said for b in BOUNDARIES) or abs(len(said) - n) > edits:
-                    continue
-                if any(ch in self.judge.negator_chars and ch not in wording for ch in said):
-                    continue
-                out.append(_Candidate(rule, start, end, wording, MatchKind.FUZZY))
-        return out
+    ) -> _Candidate | None:
+        n = len(key)
+        edits = 1 if n < 10 else 2
+        lo, hi = max(0, min(positions) - n), min(len(sound), max(positions) + n + 1)
+        if any(c.rule == rule and c.start < hi and lo < c.end for c in found):
+            return None  # already matched exactly, by sound or by a pattern
+        res = fuzz.partial_ratio_alignment(
+            key, sound[lo:hi], score_cutoff=100.0 * (1 - edits / n) - 0.01
+        )
+        if res is None:
+            return None
+        start, end = lo + res.dest_start, lo + res.dest_end
+        said = folded[start:end]
+        wording = self._fuzzy[key]
+        if any(b in said for b in BOUNDARIES) or abs(len(said) - n) > edits:
+            return None
+        if any(ch in self.judge.negator_chars and ch not in wording for ch in said):
+            return None
+        return _Candidate(rule, start, end, wording, MatchKind.FUZZY)
 
     def _applies(self, rule: int, speaker: Speaker | None) -> bool:
         return speaker is None or speaker in self._rules[rule].speakers

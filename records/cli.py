@@ -1,7 +1,8 @@
 """`ivr recordings search|fetch|purge|rewrap` and `ivr evidence verify|checkpoint`.
 
-The operator names who they are and in which role (``--actor``, ``--role``): the same role
-checks and audit as the web console apply; every fetch is audited with its ``--reason``.
+Search and fetch act for a person: they authenticate (``--token``/``IVR_TOKEN``, or the OS user
+mapped to a console user) and consult the console's permission table, like the web console;
+every fetch is audited with its ``--reason``, every reveal of clear numbers too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 import typer
 
+from console.cli import TOKEN_OPTION, acting_principal
+from console.permissions import Permission
 from ivr.db import make_engine, migrate
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
@@ -21,12 +24,10 @@ from ivr.phone import customer_number
 from ivr.settings import Settings, get_settings
 from records.chain import Checkpoint
 from records.evidence_store import SqlEvidenceLog
-from records.vault import Actor, RecordingQuery, Role, Vault
+from records.vault import Actor, RecordingQuery, Vault
 
 recordings_app = typer.Typer(help="Encrypted call recordings: search, fetch (audited), purge.")
 evidence_app = typer.Typer(help="The SM3 hash-chained evidence log: verify, checkpoint.")
-
-ROLE_HELP = "your role: " + ", ".join(r.value for r in Role if r is not Role.SYSTEM)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,8 +65,7 @@ def _when(text: str | None, name: str) -> datetime | None:
 
 @recordings_app.command("search")
 def recordings_search(
-    actor: str = typer.Option(..., help="your user id"),
-    role: str = typer.Option(..., help=ROLE_HELP),
+    token: str | None = TOKEN_OPTION,
     customer: str | None = typer.Option(None, help="customer phone number (any format)"),
     start_from: str | None = typer.Option(None, "--from", help="started at or after (ISO)"),
     start_to: str | None = typer.Option(None, "--to", help="started before (ISO)"),
@@ -101,7 +101,11 @@ def recordings_search(
         offset=offset,
     )
     try:
-        found = _vault().search(Actor(actor, role), query, reveal=reveal, reason=reason)
+        principal = acting_principal(Permission.RECORDINGS_SEARCH, token, "recordings")
+        if reveal:
+            acting_principal(Permission.NUMBERS_UNMASK, token, "recordings")
+        actor = Actor(principal.username, principal.role.value)
+        found = _vault().search(actor, query, reveal=reveal, reason=reason)
     except IvrError as exc:
         raise fail(str(exc)) from exc
     emit([i.as_dict() for i in found], as_json, _format_recordings)
@@ -122,15 +126,18 @@ def _format_recordings(rows: list[dict[str, Any]]) -> str:
 @recordings_app.command("fetch")
 def recordings_fetch(
     recording_id: str = typer.Argument(..., help="recording id (from search)"),
-    actor: str = typer.Option(..., help="your user id"),
-    role: str = typer.Option(..., help=ROLE_HELP),
+    token: str | None = TOKEN_OPTION,
     reason: str = typer.Option(..., help="why you need it (audited)"),
     out: Path = typer.Option(..., help="where to write the decrypted recording"),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Decrypt one recording to a file (authorised roles only; every attempt is audited)."""
     try:
-        result = _vault().fetch(Actor(actor, role), recording_id, reason, dest=out)
+        principal = acting_principal(
+            Permission.RECORDINGS_EXPORT, token, f"recordings/{recording_id}"
+        )
+        actor = Actor(principal.username, principal.role.value)
+        result = _vault().fetch(actor, recording_id, reason, dest=out)
     except IvrError as exc:
         raise fail(str(exc)) from exc
     data = {"recording": result.info.as_dict(), "path": str(result.path)}

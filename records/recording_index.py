@@ -43,8 +43,14 @@ class RecordingIndex:
 
     # -- ingest ------------------------------------------------------------------------------
 
-    def insert_pending(self, row: Mapping[str, Any], flags: Sequence[str]) -> None:
+    def insert_pending(
+        self, row: Mapping[str, Any], flags: Sequence[str], sources_gone: Sequence[str] = ()
+    ) -> None:
+        """Commit the intent row; also forget the sources of ``sources_gone`` (earlier ingests
+        whose plaintext is removed: one commit fewer per ingest)."""
         with self.connect() as conn:
+            if sources_gone:
+                self._clear_sources_in(conn, sources_gone)
             conn.execute(recordings.insert().values(**row))
             if flags:
                 conn.execute(
@@ -63,12 +69,21 @@ class RecordingIndex:
             .values(status="stored", size_bytes=size, plaintext_sm3=digest, stored_at=to_db(at))
         )
 
-    def clear_source(self, recording_id: str) -> None:
+    def clear_sources(self, recording_ids: Sequence[str]) -> None:
+        """Forget the plaintext sources of these recordings (they are removed)."""
+        if not recording_ids:
+            return
         with self.connect() as conn:
-            conn.execute(
-                recordings.update().where(r.recording_id == recording_id).values(source_path=None)
-            )
+            self._clear_sources_in(conn, recording_ids)
             conn.commit()
+
+    @staticmethod
+    def _clear_sources_in(conn: Connection, recording_ids: Sequence[str]) -> None:
+        conn.execute(
+            recordings.update()
+            .where(r.recording_id.in_(list(recording_ids)))
+            .values(source_path=None)
+        )
 
     def delete_pending(self, recording_id: str) -> None:
         with self.connect() as conn:
@@ -103,6 +118,33 @@ class RecordingIndex:
                 ).scalars()
             )
         return data
+
+    def stored_rows(self, recording_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored rows of ``recording_ids`` with their ``qa_flags``, in the order given
+        (ids no longer stored are left out): two queries for a whole search page."""
+        if not recording_ids:
+            return []
+        ids = list(recording_ids)
+        with self.connect() as conn:
+            found = {
+                row.recording_id: dict(row._mapping)
+                for row in conn.execute(
+                    sa.select(recordings).where(r.recording_id.in_(ids) & (r.status == "stored"))
+                )
+            }
+            flags: dict[str, list[str]] = {}
+            for rid, flag in conn.execute(
+                sa.select(recording_flags.c.recording_id, recording_flags.c.flag)
+                .where(recording_flags.c.recording_id.in_(ids))
+                .order_by(recording_flags.c.flag)
+            ):
+                flags.setdefault(rid, []).append(flag)
+        rows = []
+        for rid in ids:
+            if rid in found:
+                found[rid]["qa_flags"] = tuple(flags.get(rid, ()))
+                rows.append(found[rid])
+        return rows
 
     def search_ids(self, query: RecordingQuery, customer_bi: str | None) -> list[str]:
         """Ids of stored rows matching ``query`` (newest first); ``customer_bi`` replaces the

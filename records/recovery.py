@@ -58,7 +58,7 @@ class Recovery:
             if path.is_file() and _file_sm3(path) == digest:
                 remove_plaintext(path)
                 counts["sources_removed"] += 1
-            self._index.clear_source(rid)
+            self._index.clear_sources([rid])
         for rid, key in deleting:
             self._retention.finish_delete(rid, key)
             counts["deletes_finished"] += 1

@@ -12,7 +12,8 @@ Ingest order (each step survives a crash; :meth:`Vault.recover` finishes or roll
 2. the plaintext is streamed through SM4-GCM into the blob store (atomic put: absent or whole);
 3. the stored object is read back, decrypted and its SM3 compared with the plaintext's;
 4. one transaction marks the row ``stored`` and appends ``recording_stored`` evidence;
-5. the plaintext source is removed, then ``source_path`` is cleared.
+5. the plaintext source is removed; ``source_path`` is cleared in the next ingest's first commit
+   (or by :meth:`Vault.recover`, which also clears it for a source found already gone).
 
 Search only sees ``stored`` rows, so a crash leaves either nothing visible (the source intact;
 recovery removes the intent row and any object) or a complete record (recovery removes the
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -128,6 +130,8 @@ class Vault:
         self._audit = AccessAudit(evidence)
         self._clock = clock
         self._hook = step_hook
+        self._gone_lock = threading.Lock()
+        self._sources_gone: list[str] = []  # plaintext removed, source_path not yet cleared
         self._retention = Retention(
             self._index, store, self._audit, evidence, retention or RetentionPolicy(), clock
         )
@@ -212,7 +216,7 @@ class Vault:
             "source_path": str(source.resolve()),
             "created_at": to_db(self._clock()),
         }
-        self._index.insert_pending(row, sorted(set(meta.qa_flags)))
+        self._index.insert_pending(row, sorted(set(meta.qa_flags)), self._take_sources_gone())
         self._hook("pending_committed")
 
         try:
@@ -248,7 +252,8 @@ class Vault:
 
         remove_plaintext(source)
         self._hook("source_removed")
-        self._index.clear_source(rid)
+        with self._gone_lock:  # forgotten in the next ingest's first commit, or by recover()
+            self._sources_gone.append(rid)
         log.info("recording stored: recording %s call %s (%d bytes)", rid, meta.call_id, size)
         return self._info(self._index.stored_row(rid), reveal=False)
 
@@ -277,7 +282,7 @@ class Vault:
         customer_bi = None
         if query.customer_number is not None:
             customer_bi = self._keys.lookup(query.customer_number)
-        rows = [self._index.stored_row(rid) for rid in self._index.search_ids(query, customer_bi)]
+        rows = self._index.stored_rows(self._index.search_ids(query, customer_bi))
         numbered = [row["recording_id"] for row in rows if row["customer_enc"]]
         if reveal and numbered:
             with self._index.connect() as conn:
@@ -358,6 +363,7 @@ class Vault:
     def recover(self, lease_s: float | None = None) -> dict[str, int]:
         """Finish or roll back work a crash interrupted (safe to run at any time); see
         :mod:`records.recovery`."""
+        self._index.clear_sources(self._take_sources_gone())
         return self._recovery.recover(lease_s)
 
     def rewrap(self, batch: int = 500) -> int:
@@ -365,6 +371,11 @@ class Vault:
         return self._recovery.rewrap(self._keyring.current_id, self._keys.rewrapped, batch)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _take_sources_gone(self) -> list[str]:
+        with self._gone_lock:
+            gone, self._sources_gone = self._sources_gone, []
+        return gone
 
     def _info(self, row: Mapping[str, Any], *, reveal: bool) -> RecordingInfo:
         """The row for a reader; ``reveal`` (audited by the caller first) opens the number."""

@@ -78,6 +78,29 @@ ensure_apt espeak-ng espeak-ng
 # QA reports: WeasyPrint needs Pango; CJK fonts for HTML/PDF and charts; pdftoppm checks the PDFs
 ensure_deb libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
 ensure_apt pdftoppm poppler-utils
+ensure_apt chromium chromium          # the console's browser tests (Debian's, never downloaded)
+ensure_apt chromedriver chromium-driver
+
+# The web console's front end (console/web): npm ci when the lockfile changed, then a build when
+# any source changed; both stamped like the venvs, so a second run does nothing.
+ensure_web() {
+  local web=console/web lock_stamp src_stamp log=console/web/build.log
+  command -v npm >/dev/null 2>&1 || die "npm is missing (Node 20 and npm are needed for the console)"
+  lock_stamp=$(stamp_of "$web/package.json" "$web/package-lock.json")
+  if [ ! -f "$web/node_modules/.ivr-stamp" ] || [ "$(cat "$web/node_modules/.ivr-stamp")" != "$lock_stamp" ]; then
+    say "installing the console's npm packages (npm ci)"
+    rm -f "$web/node_modules/.ivr-stamp"
+    (cd "$web" && npm ci --no-audit --no-fund) >"$log" 2>&1 || { tail -n 25 "$log" >&2; die "npm ci failed; log: $log"; }
+    echo "$lock_stamp" > "$web/node_modules/.ivr-stamp"
+  fi
+  src_stamp=$(cd "$web" && find src index.html vite.config.ts tsconfig.json package.json package-lock.json -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+  if [ ! -f "$web/dist/.ivr-stamp" ] || [ "$(cat "$web/dist/.ivr-stamp")" != "$src_stamp" ]; then
+    say "building the console's front end"
+    (cd "$web" && npm run build) >"$log" 2>&1 || { tail -n 25 "$log" >&2; die "front-end build failed; log: $log"; }
+    echo "$src_stamp" > "$web/dist/.ivr-stamp"
+  fi
+}
+ensure_web
 
 PY311=$(find_python 3.11) || die "Python 3.11 not found: install it (e.g. 'pyenv install 3.11')"
 PY310=$(find_python 3.10) || die "Python 3.10 not found (Rasa 3.6 needs it): install it with 'pyenv install 3.10.13' or 'apt-get install python3.10 python3.10-venv'"

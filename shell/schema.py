@@ -13,11 +13,13 @@ import sqlalchemy as sa
 from campaigns.callbacks import metadata as campaigns_metadata
 from compliance.sql import md as compliance_metadata
 from console.tables import metadata as console_metadata
+from qa.tables import metadata as qa_metadata
 from records.tables import metadata as records_metadata
 
 ALL_METADATA: tuple[sa.MetaData, ...] = (
     compliance_metadata,
     records_metadata,
     campaigns_metadata,
+    qa_metadata,
     console_metadata,
 )

@@ -13,8 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from console.api.deps import CsrfError
 from console.auth.service import SignInError
 from console.auth.users import UnknownUserError, UserError, UserExistsError
+from console.designer.documents import ConflictError, NotFoundError
+from console.designer.service import FourEyesError, InvalidDocumentError
 from console.identity import NotAuthenticatedError, PermissionDeniedError
-from ivr.errors import IvrError
+from ivr.errors import IvrError, NotAuthorizedError
+from records.recording import RecordingNotFoundError
+from records.retention import RetentionError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -135,6 +139,14 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, "http", str(exc.detail))
 
+    @app.exception_handler(InvalidDocumentError)
+    async def _invalid_doc(_: Request, exc: InvalidDocumentError) -> JSONResponse:
+        return problem_response(422, "invalid_document", str(exc), errors=exc.issues)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        return problem_response(409, "conflict", str(exc), current=exc.current)
+
     for error, (status, kind) in ERROR_STATUS.items():
         app.add_exception_handler(error, _handler(status, kind))
 
@@ -145,7 +157,12 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     SignInError: (401, "sign_in_failed"),
     CsrfError: (403, "csrf"),
     PermissionDeniedError: (403, "forbidden"),
+    FourEyesError: (403, "four_eyes"),
     UnknownUserError: (404, "not_found"),
+    NotFoundError: (404, "not_found"),
+    RecordingNotFoundError: (404, "not_found"),
+    NotAuthorizedError: (403, "forbidden"),
+    RetentionError: (409, "retention"),
     UserExistsError: (409, "conflict"),
     UserError: (422, "invalid_input"),
     IvrError: (422, "refused"),

@@ -52,9 +52,17 @@ class Keypad:
         if reader is not None:
             reader(digit)
 
-    async def press_during(self, turn: Turn) -> None:
-        """Press ``turn``'s digits ``delay_ms`` into a prompt, one every digit interval."""
-        if await self.call.clock.sleep(turn.delay_ms):
+    def press_during(self, turn: Turn) -> None:
+        """Press ``turn``'s digits ``delay_ms`` into the prompt starting now, one every digit
+        interval (the delay counts from now even if the task starts late)."""
+        clock = self.call.clock
+        started = clock.now_ms(clock.running_fork())
+        self.call.spawn(self._press_during(turn, started))
+
+    async def _press_during(self, turn: Turn, started: float) -> None:
+        clock = self.call.clock
+        late = clock.now_ms(clock.running_fork()) - started if clock.scale > 0 else 0.0
+        if await clock.sleep(max(turn.delay_ms - late, 0)):
             return
         for index, digit in enumerate(turn.digits):
             if index and await self.call.clock.sleep(self.call.script.digit_interval_ms):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import shutil
+import struct
+import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from console.context import ConsoleContext
 from console.permissions import Role
-from ivr.settings import Settings
+from ivr.settings import REPO_ROOT, Settings
 
 PASSWORD = "correct horse battery"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -29,10 +33,21 @@ class Clock:
 
 
 def console_settings(data_dir: Path, **extra: object) -> Settings:
+    """Settings over a private database, with private copies of the shipped flows and rules
+    (the console publishes into them)."""
+    flows_dir = data_dir / "flows"
+    if not flows_dir.exists():
+        shutil.copytree(REPO_ROOT / "ivr_flows", flows_dir)
+    rules = data_dir / "rules" / "default.yaml"
+    if not rules.exists():
+        rules.parent.mkdir(parents=True)
+        shutil.copy(REPO_ROOT / "compliance" / "rules" / "default.yaml", rules)
     return Settings(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'ivr.db'}",
         redis_url=None,
+        flows_dir=flows_dir,
+        rules_path=rules,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -48,3 +63,82 @@ def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[
     )
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def promo_flow(*, pitch_first: bool) -> dict[str, object]:
+    """A marketing flow; with ``pitch_first`` the pitch plays before consent is asked."""
+    nodes: dict[str, dict[str, object]] = {
+        "disclosure": {"type": "disclosure", "next": "pitch" if pitch_first else "consent"},
+        "consent": {
+            "type": "consent_gate",
+            "on_granted": "risk_warning" if pitch_first else "pitch",
+            "on_refused": "refused",
+            "on_no_answer": "no_answer",
+        },
+        "pitch": {
+            "type": "play",
+            "prompt": "pitch",
+            "marketing": True,
+            "next": "consent" if pitch_first else "risk_warning",
+        },
+        "risk_warning": {
+            "type": "play",
+            "prompt": "risk_warning",
+            "barge_in": False,
+            "next": "close",
+        },
+        "close": {"type": "hangup", "prompt": "pitch_close"},
+        "refused": {"type": "hangup", "prompt": "refusal_close"},
+        "no_answer": {"type": "hangup", "prompt": "no_answer_close"},
+    }
+    return {
+        "flow": "wealth_promo",
+        "description": "理财推介",
+        "direction": "outbound",
+        "purpose": "marketing",
+        "start": "disclosure",
+        "variables": {"product": "稳盈一年期理财产品"},
+        "nodes": nodes,
+    }
+
+
+CLEAR_NUMBER = "13812345678"
+CLEAR_FORMS = ("13812345678", "8613812345678", "138 1234 5678", "138-1234-5678")
+
+
+def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = CLEAR_NUMBER) -> str:
+    """One stored recording of a call with ``number``; returns its id."""
+    from ivr.phone import customer_number
+    from records.recording import RecordingMeta
+
+    src = ctx.settings.data_dir / f"{call_id}.wav"
+    with wave.open(str(src), "wb") as out:  # one second of a quiet 440 Hz tone, 8 kHz
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(
+            b"".join(
+                struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / 8000)))
+                for i in range(8000)
+            )
+        )
+    started = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    info = ctx.vault.ingest_sync(
+        src,
+        RecordingMeta(
+            call_id=call_id,
+            business_type="wealth",
+            direction="outbound",
+            started_at=started,
+            ended_at=started + timedelta(seconds=42),
+            customer_number=customer_number(number),
+            campaign="spring",
+            agent_id="AI-0001",
+            flow_version="outbound_marketing@1",
+        ),
+    )
+    return info.recording_id
+
+
+def has_clear_number(text: str) -> bool:
+    return any(form in text for form in CLEAR_FORMS)

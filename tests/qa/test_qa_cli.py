@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from ivr.db import make_engine, migrate
+from ivr.settings import get_settings
+from records.vault import Vault
 from shell.cli import app
 
 
@@ -32,10 +37,66 @@ def test_check_as_the_bot_shows_the_fallback() -> None:
     assert code == 0 and "the bot would say instead" in out
 
 
-def test_rules_reports_a_bad_file_with_its_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rules_reports_a_bad_file_with_its_line(tmp_path: Path) -> None:
     bad = tmp_path / "qa.yaml"
     bad.write_text("version: x\neffective_from: 2026-01-01T00:00:00+08:00\nrules: 3\n")
     code, out = run("qa", "rules", str(bad))
     assert code == 1
     code, out = run("qa", "rules")
     assert code == 0 and "valid" in out
+
+
+@pytest.mark.slow
+def test_batch_call_and_report_on_a_stored_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_qa_postcall import START, ingest
+
+    monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        migrate(settings.sqlalchemy_url)
+        vault = Vault.from_settings(settings, make_engine(settings.sqlalchemy_url))
+        ingest(vault, tmp_path, "call-cli", START)
+        window = ["--from", "2026-11-30T00:00:00+08:00", "--to", "2026-12-01T00:00:00+08:00"]
+        code, out = run("qa", "batch", *window, "--json")
+        assert code == 0, out
+        assert json.loads(out)["done"] == 1
+        code, out = run("qa", "batch", *window, "--json")  # finished: a new, empty-handed job
+        assert code == 0 and json.loads(out)["total"] == 1
+        code, out = run("qa", "call", "call-cli", "--json")
+        (result,) = json.loads(out)
+        assert code == 0 and result["source"] == "recording" and not result["passed"]
+        assert any(f["speaker"] == "agent" and f["kind"] == "hit" for f in result["findings"])
+        pdf = tmp_path / "r.pdf"
+        code, out = run(
+            "qa",
+            "report",
+            "--from",
+            "2026-11-30",
+            "--to",
+            "2026-12-01",
+            "--format",
+            "pdf",
+            "--out",
+            str(pdf),
+            "--json",
+        )
+        assert code == 0 and json.loads(out)["calls"] == 1
+        assert pdf.read_bytes().startswith(b"%PDF")
+        code, out = run(
+            "qa",
+            "report",
+            "--from",
+            "2026-11-30",
+            "--to",
+            "2026-12-01",
+            "--period",
+            "week",
+            "--out",
+            str(tmp_path / "r.html"),
+        )
+        assert code == 0 and "1 calls" in out
+    finally:
+        get_settings.cache_clear()

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
-from ivr.db import make_engine
+from console.auth.service import build_auth_service
+from console.permissions import Role
+from ivr.db import make_engine, migrate
 from ivr.phone import customer_number
 from ivr.settings import get_settings
 from records import cli
@@ -30,6 +32,15 @@ def app(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     cli.register(application)
     yield application
     get_settings.cache_clear()
+
+
+def token_for(role: str) -> str:
+    """An access token of a console user with ``role`` (the CLI authenticates, no --role)."""
+    settings = get_settings()
+    migrate(settings.sqlalchemy_url)
+    auth = build_auth_service(settings)
+    user = auth.users.by_username(role) or auth.add_user(None, role, Role(role), "a long password")
+    return auth.tokens.issue(user.id, user.role.value, user.token_version, datetime.now(UTC))
 
 
 def run(app: typer.Typer, *args: str) -> tuple[int, str]:
@@ -62,10 +73,8 @@ def test_recordings_search_and_fetch(app: typer.Typer, tmp_path: Path) -> None:
         app,
         "recordings",
         "search",
-        "--actor",
-        "s1",
-        "--role",
-        "supervisor",
+        "--token",
+        token_for("supervisor"),
         "--customer",
         "138-1234-5678",
         "--flag",
@@ -79,10 +88,8 @@ def test_recordings_search_and_fetch(app: typer.Typer, tmp_path: Path) -> None:
         app,
         "recordings",
         "search",
-        "--actor",
-        "s1",
-        "--role",
-        "supervisor",
+        "--token",
+        token_for("supervisor"),
         "--business-type",
         "wealth",
     )
@@ -93,10 +100,8 @@ def test_recordings_search_and_fetch(app: typer.Typer, tmp_path: Path) -> None:
         "recordings",
         "fetch",
         rid,
-        "--actor",
-        "co",
-        "--role",
-        "compliance_officer",
+        "--token",
+        token_for("compliance_officer"),
         "--reason",
         "complaint 7",
         "--out",
@@ -110,16 +115,14 @@ def test_recordings_search_and_fetch(app: typer.Typer, tmp_path: Path) -> None:
         "recordings",
         "fetch",
         rid,
-        "--actor",
-        "a",
-        "--role",
-        "agent",
+        "--token",
+        token_for("agent"),
         "--reason",
         "x",
         "--out",
         str(tmp_path / "no.wav"),
     )
-    assert code == 1 and not (tmp_path / "no.wav").exists()
+    assert code == 4 and not (tmp_path / "no.wav").exists()  # refused by the permission table
 
 
 def test_evidence_verify_and_checkpoint(app: typer.Typer, tmp_path: Path, sqlite_url: str) -> None:
@@ -163,7 +166,7 @@ def test_recordings_search_by_flow_and_reveal_needs_a_reason(
             flow_version="inbound_service@abc",
         ),
     )
-    base = ["recordings", "search", "--actor", "co-1", "--role", "compliance_officer"]
+    base = ["recordings", "search", "--token", token_for("compliance_officer")]
     code, out = run(app, *base, "--flow", "inbound_service", "--json")
     assert code == 0 and [r["call_id"] for r in json.loads(out)] == ["anon"]
     code, _ = run(app, *base, "--customer", "1000")

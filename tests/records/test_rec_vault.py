@@ -406,3 +406,21 @@ def test_keyring_from_file(tmp_path: Path) -> None:
     path.write_text(json.dumps({"current": "c", "keys": {"a": k1.hex()}}))
     with pytest.raises(ConfigError):
         Keyring.from_file(path)
+
+
+def test_inv10_removed_sources_are_forgotten_by_the_next_ingest_or_recover(
+    vault: Vault, engine: sa.Engine, tmp_path: Path
+) -> None:
+    first = vault.ingest_sync(audio(tmp_path, "1.wav"), meta("c1"))
+    second = vault.ingest_sync(audio(tmp_path, "2.wav"), meta("c2"))
+
+    def sources() -> dict[str, str | None]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(recordings.c.recording_id, recordings.c.source_path))
+            return {rid: path for rid, path in rows}
+
+    assert not (tmp_path / "fs-recordings" / "1.wav").exists()
+    assert sources()[first.recording_id] is None  # cleared in the second ingest's first commit
+    assert sources()[second.recording_id] is not None  # removed from disk, not yet forgotten
+    assert vault.recover()["sources_removed"] == 0
+    assert set(sources().values()) == {None}

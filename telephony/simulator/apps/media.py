@@ -90,7 +90,7 @@ async def playback(call: SimulatedCall, arg: str) -> str:
 
     turn = call.keypad.prompt_turn()
     if turn is not None:
-        call.spawn(call.keypad.press_during(turn))
+        call.keypad.press_during(turn)
     call.keypad.reader = read
     try:
         response = await play(call, arg)
@@ -190,7 +190,7 @@ async def _pagd_turn(call: SimulatedCall, pagd: Pagd) -> None:
     keypad.reader = read
     try:
         if early is not None:
-            call.spawn(keypad.press_during(early))
+            keypad.press_during(early)
         if await play(call, pagd.prompt) == "PLAYBACK ERROR":
             return
         if early is not None:

@@ -1,0 +1,439 @@
+"""The designer's documents in SQL: drafts (optimistic concurrency on ``revision``), every
+published version, and changes waiting for a second person's approval.
+
+A document is ``(kind, name)``: ``flow``/<flow name>, ``prompts``/``prompts``, ``rules``/<stem>.
+Writers that must commit with evidence take the caller's connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from console.tables import console_changes, console_drafts, console_versions
+from ivr.errors import IvrError
+
+DocKind = Literal["flow", "prompts", "rules"]
+
+
+class ConflictError(IvrError):
+    """Someone else changed the document since you loaded it; ``current`` is what is there."""
+
+    def __init__(self, message: str, current: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class NotFoundError(IvrError):
+    """No such document, version or change."""
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    kind: str
+    name: str
+    revision: int
+    base_version: int
+    content: str
+    layout: dict[str, Any]
+    updated_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    kind: str
+    name: str
+    version: int
+    content: str
+    layout: dict[str, Any]
+    sha256: str
+    source: str
+    author: str
+    approved_by: str | None
+    change_id: str | None
+    published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    id: str
+    kind: str
+    name: str
+    base_version: int
+    content: str
+    layout: dict[str, Any]
+    touches: list[str]
+    author: str
+    submitted_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+
+
+def _draft(r: sa.RowMapping) -> Draft:
+    return Draft(
+        r["doc_kind"],
+        r["name"],
+        int(r["revision"]),
+        int(r["base_version"]),
+        r["content"],
+        json.loads(r["layout"]),
+        r["updated_by"],
+        _aware(r["updated_at"]) or r["updated_at"],
+    )
+
+
+def _version(r: sa.RowMapping) -> Version:
+    return Version(
+        r["doc_kind"],
+        r["name"],
+        int(r["version"]),
+        r["content"],
+        json.loads(r["layout"]),
+        r["content_sha256"],
+        r["source"],
+        r["author"],
+        r["approved_by"],
+        r["change_id"],
+        _aware(r["published_at"]) or r["published_at"],
+    )
+
+
+def _change(r: sa.RowMapping) -> Change:
+    return Change(
+        r["id"],
+        r["doc_kind"],
+        r["name"],
+        int(r["base_version"]),
+        r["content"],
+        json.loads(r["layout"]),
+        json.loads(r["touches"]),
+        r["author"],
+        _aware(r["submitted_at"]) or r["submitted_at"],
+        r["status"],
+        r["decided_by"],
+        _aware(r["decided_at"]),
+        r["decision_note"],
+    )
+
+
+class DocumentStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- drafts -------------------------------------------------------------------------------
+
+    def draft(self, kind: str, name: str) -> Draft | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(console_drafts).where(
+                        console_drafts.c.doc_kind == kind, console_drafts.c.name == name
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _draft(row) if row else None
+
+    def save_draft(
+        self,
+        kind: str,
+        name: str,
+        *,
+        content: str,
+        layout: dict[str, Any],
+        base_revision: int,
+        base_version: int,
+        actor: str,
+        now: datetime,
+    ) -> Draft:
+        """Save if the stored revision is still ``base_revision`` (0: no draft yet); else
+        :class:`ConflictError` with the stored draft, and nothing is written."""
+        values = {
+            "content": content,
+            "layout": json.dumps(layout, sort_keys=True),
+            "updated_by": actor,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            if base_revision == 0:
+                try:
+                    conn.execute(
+                        console_drafts.insert().values(
+                            doc_kind=kind,
+                            name=name,
+                            revision=1,
+                            base_version=base_version,
+                            **values,
+                        )
+                    )
+                    saved = True
+                except SqlIntegrityError:
+                    saved = False
+            else:
+                result = conn.execute(
+                    console_drafts.update()
+                    .where(
+                        console_drafts.c.doc_kind == kind,
+                        console_drafts.c.name == name,
+                        console_drafts.c.revision == base_revision,
+                    )
+                    .values(revision=base_revision + 1, **values)
+                )
+                saved = result.rowcount == 1
+        current = self.draft(kind, name)
+        if not saved:
+            raise ConflictError(
+                f"{kind} {name} was saved meanwhile"
+                + (f" by {current.updated_by} (revision {current.revision})" if current else "")
+                + ": reload it, merge your edits and save again",
+                current=draft_summary(current) if current else None,
+            )
+        assert current is not None
+        return current
+
+    def delete_draft(self, conn: Connection, kind: str, name: str) -> None:
+        conn.execute(
+            console_drafts.delete().where(
+                console_drafts.c.doc_kind == kind, console_drafts.c.name == name
+            )
+        )
+
+    # -- versions -----------------------------------------------------------------------------
+
+    def latest(self, kind: str, name: str) -> Version | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(console_versions)
+                    .where(console_versions.c.doc_kind == kind, console_versions.c.name == name)
+                    .order_by(console_versions.c.version.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+        return _version(row) if row else None
+
+    def version(self, kind: str, name: str, number: int) -> Version:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(console_versions).where(
+                        console_versions.c.doc_kind == kind,
+                        console_versions.c.name == name,
+                        console_versions.c.version == number,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"{kind} {name} has no version {number}")
+        return _version(row)
+
+    def versions(self, kind: str, name: str, limit: int, offset: int) -> tuple[list[Version], int]:
+        where = (console_versions.c.doc_kind == kind, console_versions.c.name == name)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(console_versions)
+                .where(*where)
+                .order_by(console_versions.c.version.desc())
+                .limit(limit)
+                .offset(offset)
+            ).mappings()
+            found = [_version(r) for r in rows]
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(console_versions).where(*where)
+            ).scalar_one()
+        return found, int(total)
+
+    def names(self, kind: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(console_versions.c.name)
+                .where(console_versions.c.doc_kind == kind)
+                .union(sa.select(console_drafts.c.name).where(console_drafts.c.doc_kind == kind))
+            ).scalars()
+            return sorted(set(rows))
+
+    def add_version(
+        self,
+        conn: Connection,
+        kind: str,
+        name: str,
+        *,
+        content: str,
+        layout: dict[str, Any],
+        source: str,
+        author: str,
+        approved_by: str | None,
+        change_id: str | None,
+        expected_latest: int | None,
+        now: datetime,
+    ) -> Version:
+        """The next version; ``expected_latest`` (when given) must still be the latest."""
+        latest = conn.execute(
+            sa.select(sa.func.max(console_versions.c.version)).where(
+                console_versions.c.doc_kind == kind, console_versions.c.name == name
+            )
+        ).scalar_one()
+        latest = int(latest or 0)
+        if expected_latest is not None and latest != expected_latest:
+            raise ConflictError(
+                f"{kind} {name} was published meanwhile (now version {latest}, this change "
+                f"was made on version {expected_latest}): make the change again on the new version"
+            )
+        row = {
+            "doc_kind": kind,
+            "name": name,
+            "version": latest + 1,
+            "content": content,
+            "layout": json.dumps(layout, sort_keys=True),
+            "content_sha256": sha256(content),
+            "source": source,
+            "author": author,
+            "approved_by": approved_by,
+            "change_id": change_id,
+            "published_at": now,
+        }
+        try:
+            conn.execute(console_versions.insert().values(**row))
+        except SqlIntegrityError as exc:
+            raise ConflictError(f"{kind} {name} was published meanwhile") from exc
+        return Version(
+            kind,
+            name,
+            latest + 1,
+            content,
+            layout,
+            sha256(content),
+            source,
+            author,
+            approved_by,
+            change_id,
+            now,
+        )
+
+    # -- changes (four eyes) --------------------------------------------------------------------
+
+    def submit(
+        self,
+        conn: Connection,
+        kind: str,
+        name: str,
+        *,
+        base_version: int,
+        content: str,
+        layout: dict[str, Any],
+        touches: list[str],
+        author: str,
+        now: datetime,
+    ) -> Change:
+        conn.execute(
+            console_changes.update()
+            .where(
+                console_changes.c.doc_kind == kind,
+                console_changes.c.name == name,
+                console_changes.c.status == "pending",
+                console_changes.c.author == author,
+            )
+            .values(status="superseded", decided_at=now, decided_by=author)
+        )
+        change_id = str(uuid.uuid4())
+        conn.execute(
+            console_changes.insert().values(
+                id=change_id,
+                doc_kind=kind,
+                name=name,
+                base_version=base_version,
+                content=content,
+                layout=json.dumps(layout, sort_keys=True),
+                touches=json.dumps(touches),
+                author=author,
+                submitted_at=now,
+                status="pending",
+            )
+        )
+        row = (
+            conn.execute(sa.select(console_changes).where(console_changes.c.id == change_id))
+            .mappings()
+            .one()
+        )
+        return _change(row)
+
+    def change(self, change_id: str) -> Change:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(console_changes).where(console_changes.c.id == change_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"no change {change_id}")
+        return _change(row)
+
+    def changes(
+        self, status: str | None, kind: str | None, limit: int, offset: int
+    ) -> tuple[list[Change], int]:
+        where = []
+        if status:
+            where.append(console_changes.c.status == status)
+        if kind:
+            where.append(console_changes.c.doc_kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(console_changes)
+                .where(*where)
+                .order_by(console_changes.c.submitted_at.desc())
+                .limit(limit)
+                .offset(offset)
+            ).mappings()
+            found = [_change(r) for r in rows]
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(console_changes).where(*where)
+            ).scalar_one()
+        return found, int(total)
+
+    def decide(
+        self, conn: Connection, change_id: str, status: str, by: str, note: str, now: datetime
+    ) -> None:
+        result = conn.execute(
+            console_changes.update()
+            .where(console_changes.c.id == change_id, console_changes.c.status == "pending")
+            .values(status=status, decided_by=by, decided_at=now, decision_note=note)
+        )
+        if result.rowcount != 1:
+            raise ConflictError(f"change {change_id} is no longer pending")
+
+
+def draft_summary(d: Draft) -> dict[str, Any]:
+    return {
+        "revision": d.revision,
+        "base_version": d.base_version,
+        "updated_by": d.updated_by,
+        "updated_at": d.updated_at.isoformat(),
+        "content": d.content,
+        "layout": d.layout,
+    }

@@ -1,0 +1,55 @@
+"""Composition of the QA package (a composition root for its adapters).
+
+:func:`build_qa` builds every QA dependency explicitly from settings plus the evidence sink
+(required; no logging fallback): the rules holder and its watcher, the result store, and — for
+running calls — :class:`qa.hooks.QaHooks` on an explicit alert sink. :func:`alert_stream` is
+the Redis Streams sink from ``IVR_REDIS_URL`` (an error when it is not set: live alerts have no
+silent fallback). The console reads results with :attr:`QaRuntime.store` and alerts with
+:class:`qa.alerts.RedisAlertStream`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ivr.db import make_engine
+from ivr.errors import ConfigError
+from ivr.evidence import EvidenceSink
+from ivr.settings import Settings
+from qa.alerts import AlertSink, RedisAlertStream
+from qa.hooks import QaHooks
+from qa.reload import QaRulesHolder, QaRulesWatcher, load_rules_file
+from qa.store import QaResultStore
+
+
+@dataclass(frozen=True, slots=True)
+class QaRuntime:
+    holder: QaRulesHolder
+    watcher: QaRulesWatcher
+    store: QaResultStore
+    engine: Engine
+
+    def hooks(self, alerts: AlertSink) -> QaHooks:
+        """The orchestrator's QA hooks on ``alerts`` (call ``await hooks.start()``)."""
+        return QaHooks(self.holder, alerts, self.store_evidence, self.store)
+
+    @property
+    def store_evidence(self) -> EvidenceSink:
+        return self.store.evidence
+
+
+def build_qa(settings: Settings, evidence: EvidenceSink, engine: Engine | None = None) -> QaRuntime:
+    """Rules (validated: a bad file is a :class:`compliance.rules.RulesError`), watcher, store."""
+    engine = engine or make_engine(settings.sqlalchemy_url)
+    holder = QaRulesHolder(load_rules_file(settings.qa_rules_path))
+    watcher = QaRulesWatcher(settings.qa_rules_path, holder, settings.qa_rules_poll_s)
+    return QaRuntime(holder, watcher, QaResultStore(engine, evidence), engine)
+
+
+def alert_stream(settings: Settings) -> RedisAlertStream:
+    """The live-alert stream on ``IVR_REDIS_URL`` (key ``<IVR_REDIS_KEY_PREFIX>:qa:alerts``)."""
+    if not settings.redis_url:
+        raise ConfigError("live QA alerts need IVR_REDIS_URL (a Redis stream)")
+    return RedisAlertStream.from_url(settings.redis_url, settings.redis_key_prefix)

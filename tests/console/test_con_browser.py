@@ -1,0 +1,266 @@
+"""The console in a real browser: Debian's Chromium (/usr/bin/chromium) driven by Playwright,
+against the console served by uvicorn as ``make run`` starts it.
+
+Draw a flow whose pitch comes before consent → the designer marks the path → fix it → publish
+→ approve as a second user → ``ivr call`` runs the new version; search a recording and play
+it; an agent is refused the recordings page. Screenshots go to tests/console/artifacts/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from console_support import PASSWORD, console_settings, seed_recording
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from console.audit import AuditKind
+from console.context import ConsoleContext, build_context
+from console.permissions import Role
+from shell.services import ManagedProcess, console_spec, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+IVR = Path(sys.executable).parent / "ivr"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
+
+
+@dataclasses.dataclass
+class LiveConsole:
+    url: str
+    env: dict[str, str]
+    ctx: ConsoleContext
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConsole]:
+    data = tmp_path_factory.mktemp("console-live")
+    settings = console_settings(data)
+    ctx = build_context(settings)
+    for name, role in (
+        ("dora", Role.DESIGNER),
+        ("olga", Role.COMPLIANCE_OFFICER),
+        ("sam", Role.SUPERVISOR),
+        ("alan", Role.AGENT),
+    ):
+        ctx.auth.add_user(None, name, role, PASSWORD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    env |= {
+        "IVR_DATA_DIR": str(settings.data_dir),
+        "IVR_DATABASE_URL": str(settings.database_url),
+        "IVR_FLOWS_DIR": str(settings.flows_dir),
+        "IVR_RULES_PATH": str(settings.rules_path),
+        "IVR_CONSOLE_ADMIN_PASSWORD": PASSWORD,
+    }
+    port = free_port()
+    spec = dataclasses.replace(console_spec("127.0.0.1", port), env=env)
+    server = ManagedProcess(spec, data / "log")
+    try:
+        server.wait_ready()
+        yield LiveConsole(f"http://127.0.0.1:{port}", env, ctx)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 960}, locale="zh-CN")
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def sign_in(page: Page, live: LiveConsole, user: str) -> None:
+    page.goto(live.url + "/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("who")).to_contain_text(user)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def select_node(page: Page, node: str) -> None:
+    page.get_by_test_id(f"node-{node}").click()
+    expect(page.get_by_test_id("node-form")).to_contain_text(node)
+
+
+def set_field(page: Page, node: str, field: str, value: str) -> None:
+    select_node(page, node)
+    page.get_by_test_id("node-form").get_by_test_id(f"field-{field}").select_option(value)
+
+
+def drag_edge(page: Page, source: str, handle: str, target: str) -> None:
+    """Draw an edge on the canvas: from a node's output handle onto another node's input."""
+    start = page.locator(f"[data-testid=node-{source}] .react-flow__handle[data-handleid={handle}]")
+    end = page.locator(f"[data-testid=node-{target}] .react-flow__handle[data-handleid=in]")
+    a, b = start.bounding_box(), end.bounding_box()
+    assert a is not None and b is not None
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def test_draw_check_fix_publish_approve_then_ivr_call_runs_it(
+    live: LiveConsole, page: Page, rasa_stack: object
+) -> None:
+    sign_in(page, live, "dora")
+    page.goto(live.url + "/#/flows")
+    page.get_by_test_id("new-flow-name").fill("wealth_promo")
+    page.get_by_test_id("new-flow").click()
+    expect(page.get_by_test_id("node-disclosure")).to_be_attached()
+
+    page.get_by_test_id("palette-play").click()  # play_1: the pitch
+    form = page.get_by_test_id("node-form")
+    form.get_by_test_id("field-prompt").select_option("pitch")
+    form.get_by_test_id("field-marketing").check()
+    page.get_by_test_id("palette-consent_gate").click()  # consent_gate_1
+    page.get_by_test_id("palette-play").click()  # play_2: the risk warning
+    page.get_by_test_id("node-form").get_by_test_id("field-prompt").select_option("risk_warning")
+    page.get_by_test_id("node-form").get_by_test_id("field-next").select_option("goodbye")
+
+    # the pitch before consent: disclosure -> pitch (drawn on the canvas) -> consent -> ...
+    drag_edge(page, "disclosure", "next", "play_1")
+    set_field(page, "play_1", "next", "consent_gate_1")
+    set_field(page, "consent_gate_1", "on_granted", "play_2")
+    set_field(page, "consent_gate_1", "on_refused", "goodbye")
+    set_field(page, "consent_gate_1", "on_no_answer", "goodbye")
+
+    issue = page.get_by_test_id("issue-marketing_without_consent")
+    expect(issue).to_be_visible()
+    expect(issue.get_by_test_id("offending-path")).to_contain_text("disclosure → play_1")
+    expect(page.get_by_test_id("node-play_1")).to_have_class(
+        __import__("re").compile(r"\bonpath\b")
+    )
+    page.get_by_test_id("node-disclosure").click()
+    shot(page, "1-designer-pitch-before-consent")
+
+    page.get_by_test_id("save-draft").click()
+    expect(page.get_by_test_id("banner")).to_contain_text("已保存")
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("banner")).to_contain_text("422")
+
+    # fix it: disclosure -> consent -> (granted) pitch -> risk warning -> goodbye
+    set_field(page, "disclosure", "next", "consent_gate_1")
+    set_field(page, "consent_gate_1", "on_granted", "play_1")
+    set_field(page, "play_1", "next", "play_2")
+    expect(page.get_by_test_id("check-status")).to_have_text("校验通过")
+    page.get_by_test_id("save-draft").click()
+    expect(page.get_by_test_id("banner")).to_contain_text("已保存")
+    shot(page, "2-designer-fixed")
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("banner")).to_contain_text("等待合规专员审批")
+    assert not (Path(live.env["IVR_FLOWS_DIR"]) / "wealth_promo.yaml").exists()
+
+    page.get_by_role("button", name="退出").click()
+    expect(page.locator("input[name=username]")).to_be_visible()  # signed out
+    sign_in(page, live, "olga")
+    page.goto(live.url + "/#/changes")
+    page.get_by_test_id("open-wealth_promo").click()
+    expect(page.locator("pre.diff")).to_contain_text("consent_gate_1")
+    shot(page, "3-approval-diff")
+    page.get_by_test_id("approve").click()
+    expect(page.get_by_test_id("banner")).to_contain_text("wealth_promo")
+    page.goto(live.url + "/#/dashboard")
+    expect(page.get_by_test_id("calls-now")).to_be_visible()
+    shot(page, "6-dashboard")
+    approvals = [
+        e.payload for e in live.ctx.evidence.entries() if e.kind == AuditKind.CHANGE_APPROVED
+    ]
+    assert approvals[-1]["actor"] == "olga" and approvals[-1]["author"] == "dora"
+
+    env = live.env | {"IVR_RASA_URL": rasa_stack.rasa_url, "IVR_RASA_PROCESSES": "1"}  # type: ignore[attr-defined]
+    done = subprocess.run(
+        [
+            str(IVR),
+            "call",
+            "--flow",
+            "wealth_promo",
+            "--caller",
+            "13912345678",
+            "--dtmf",
+            "1",
+            "--at",
+            "2026-12-01T10:00:00+08:00",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    call = json.loads(done.stdout)
+    spoken = [line["detail"].split(" ")[0] for line in call["transcript"] if line["who"] == "ivr"]
+    assert spoken[:2] == ["disclosure", "consent_question"]
+    assert "pitch" in spoken and spoken.index("pitch") < spoken.index("risk_warning")
+
+
+def test_search_a_recording_and_play_it(live: LiveConsole, page: Page) -> None:
+    rid = seed_recording(live.ctx, "browser-call-1")
+    sign_in(page, live, "sam")
+    page.goto(live.url + "/#/recordings")
+    page.get_by_test_id("rec-customer").fill("138 1234 5678")
+    page.get_by_test_id("rec-search").click()
+    expect(page.get_by_test_id("rec-number").first).to_have_text("138****5678")
+    page.get_by_test_id("rec-reason").fill("客户投诉复核")
+    page.get_by_test_id("play-browser-call-1").click()
+    player = page.get_by_test_id("player")
+    expect(player).to_be_attached()
+    wait_for(lambda: any(a["allowed"] for a in live.ctx.vault.access_log(rid)))
+    # the browser decoded the streamed audio (one second long)
+    wait_for(lambda: (player.evaluate("a => a.duration") or 0) > 0.9)
+    access = live.ctx.vault.access_log(rid)[-1]
+    assert access["actor_id"] == "sam" and access["reason"] == "客户投诉复核"
+    shot(page, "4-recordings-play")
+
+
+def test_an_agent_is_refused_the_recordings_page(live: LiveConsole, page: Page) -> None:
+    sign_in(page, live, "alan")
+    expect(page.locator("nav.sidenav")).not_to_contain_text("录音检索")
+    page.goto(live.url + "/#/recordings")
+    expect(page.get_by_test_id("forbidden")).to_be_visible()
+    shot(page, "5-agent-refused-recordings")
+    wait_for(
+        lambda: any(
+            e.kind == AuditKind.ACCESS_DENIED and e.payload["actor"] == "alan"
+            for e in live.ctx.evidence.entries()
+        )
+    )
