@@ -25,7 +25,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("PPNLP_HOME", "/tmp/ppnlp-home")
 logging.disable(logging.WARNING)
 
 VOCAB = ["<blank>", "<unk>", "不", "需", "要", "好", "的", "别", "再", "打", "了", "<eos>"]
@@ -124,7 +123,7 @@ def _py310_compat() -> None:
 
     if not hasattr(enum, "StrEnum"):
 
-        class StrEnum(str, enum.Enum):
+        class StrEnum(str, enum.Enum):  # noqa: UP042 - Python 3.10 has no enum.StrEnum
             def __str__(self) -> str:
                 return str(self.value)
 
@@ -134,6 +133,7 @@ def _py310_compat() -> None:
 def main() -> None:
     _py310_compat()
     work = Path(sys.argv[1])
+    os.environ.setdefault("PPNLP_HOME", str(work / "ppnlp-home"))  # paddlenlp's cache, not ~
     folder = build(work / "conformer_wenetspeech-tiny")
     import numpy as np
 
