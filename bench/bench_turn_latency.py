@@ -16,11 +16,13 @@ Accuracy: the intent of the *first* turn the end-pointer cuts (what the bot acts
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +73,13 @@ def fixed(item: Utt, asr: Any, end_ms: int) -> tuple[float, str, float]:
     return -1.0, "", 0.0
 
 
-def speculative(item: Utt, asr: Any) -> tuple[float, str, float]:
-    """Per-state end silence, speculative ASR at the first pause, hesitation-aware."""
+def speculative(item: Utt, asr: Any, end_ms: int | None = None) -> tuple[float, str, float]:
+    """Per-state end silence (or ``end_ms`` for every state), speculative ASR at the first
+    pause, hesitation-aware."""
     context = expect(item.state)
     policy = EndpointPolicy.for_context(context)
+    if end_ms is not None:
+        policy = EndpointPolicy(end_silence_ms=end_ms)
     audio = item.audio + Audio.silence(2.0, 8000)
     vad = make_vad("webrtc", 8000, EndpointerConfig(end_ms=policy.hesitation_ms))
     ender = TurnEnder(policy)
@@ -146,6 +151,9 @@ def main() -> None:
     parser.add_argument("--split", default="heldout", choices=("heldout", "tune", "all"))
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--also-end-ms", default="", help="comma list: speculative with this end silence too"
+    )
     args = parser.parse_args()
     settings = Settings()
     from speech.asr_whisper import WhisperASR
@@ -167,13 +175,17 @@ def main() -> None:
         import asyncio
 
         asyncio.run(cache.warm([REPLY]))
-        configs = [
+        configs: list[tuple[str, Callable[[Utt], tuple[float, str, float]]]] = [
             (
                 f"fixed {settings.vad_end_silence_ms} ms",
                 lambda u: fixed(u, asr, settings.vad_end_silence_ms),
             ),
             ("per-state + speculative", lambda u: speculative(u, asr)),
         ]
+        for ms in (int(x) for x in args.also_end_ms.split(",") if x.strip()):
+            configs.append(
+                (f"speculative {ms} ms", functools.partial(speculative, asr=asr, end_ms=ms))
+            )
         for label, run in configs:
             latencies, right, errors, chars, computes = [], 0, 0, 0, []
             for item in items:

@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from refusal_safety import policy_available, score_policy
 from speech_eval_support import (
     RasaNlu,
     Utt,
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--profile", default="configured", choices=("configured", "accuracy"))
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--biasing", default="both", choices=("off", "on", "both"))
     args = parser.parse_args()
     settings = Settings()
     from speech.asr_whisper import WhisperASR
@@ -66,12 +68,14 @@ def main() -> None:
     sets = {f"eval/{s}": load_eval(s) for s in splits}
     sets["shared"] = load_shared()
     report: dict[str, Any] = {"profile": f"whisper-base int8 window {window:g} s beam {beam}"}
-    rows = []
+    rows: list[dict[str, Any]] = []
     with RasaNlu(args.model) as nlu:
         report["model"] = nlu.model.name
-        for biased in (False, True):
+        passes = {"off": (False,), "on": (True,), "both": (False, True)}[args.biasing]
+        for biased in passes:
             bias = f"v1:{expect('consent').prompt_text}" if biased else "none"
-            label = f"whisper|w{window}|b{beam}|ctx={bias}|min_conf={asr.min_confidence}|clean=v2"
+            version = f"min_conf={asr.min_confidence}|clean=v2|budget=15/s"  # ASR post-processing
+            label = f"whisper|w{window}|b{beam}|ctx={bias}|{version}"
 
             def run(item: Utt, biased: bool = biased) -> str:
                 ctx = expect(item.state) if biased else None
@@ -80,11 +84,28 @@ def main() -> None:
             for name, items in sets.items():
                 heard = cached_transcripts(label, items, run, use_cache=not args.no_cache)
                 predicted = {}
+                parses: list[dict[str, Any] | None] = []
                 for item in items:
                     key = f"{item.set}/{item.id}"
                     text = heard[key]
-                    predicted[key] = nlu.parse(text)["intent"] if text.strip() else "no_input"
+                    parse = nlu.parse(text) if text.strip() else None
+                    parses.append(parse)
+                    predicted[key] = parse["intent"] if parse else "no_input"
                 s = score(items, heard, predicted)
+                policy = []
+                if policy_available():
+                    for p in score_policy([i.intent for i in items], parses):
+                        policy.append(
+                            {
+                                "question": p.question,
+                                "recall": round(p.recall, 4),
+                                "false_dnc": round(p.false_dnc_rate, 4),
+                                "confirmed": p.confirmed,
+                                "asked_non_refusals": p.asked,
+                                "refusal_as_consent": p.refusal_as_consent,
+                                "rules_version": p.rules_version,
+                            }
+                        )
                 rows.append(
                     {
                         "set": name,
@@ -96,6 +117,7 @@ def main() -> None:
                         "false_dnc": round(s.false_dnc, 4),
                         "refusal_as_consent": s.refusal_as_consent,
                         "errors": [list(w) for w in s.wrong],
+                        "policy": policy,
                     }
                 )
     report["rows"] = rows
@@ -112,6 +134,13 @@ def main() -> None:
             f"{TARGETS['refusal_recall']})  false DNC {100 * r['false_dnc']:.1f} % (<= 1 %)  "
             f"refusal taken as consent {r['refusal_as_consent']}"
         )
+        for p in r["policy"]:
+            print(
+                f"      policy at {p['question']:<16} refusal recall {p['recall']:.3f}  false DNC "
+                f"{100 * p['false_dnc']:.1f} %  ({p['confirmed']} caught by a confirmation, "
+                f"{p['asked_non_refusals']} non-refusals asked)  refusal taken as consent "
+                f"{p['refusal_as_consent']}"
+            )
         if args.show_errors:
             for e in r["errors"]:
                 print(f"      {e[0]}: heard {e[1]!r} truth {e[2]} got {e[3]}")

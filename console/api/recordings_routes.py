@@ -278,6 +278,20 @@ def evidence_page(
     return items, int(total)
 
 
+class CheckpointOut(BaseModel):
+    seq: int
+    hash: str
+    ts: str
+
+
+@router.post("/evidence/checkpoint", tags=["evidence"])
+def evidence_checkpoint(
+    request: Request, _: Principal = require(Permission.EVIDENCE_VERIFY)
+) -> CheckpointOut:
+    """Verify the chain and export its head; keep it outside the database (detects truncation)."""
+    return CheckpointOut.model_validate(context(request).evidence.checkpoint().as_dict())
+
+
 @router.get("/evidence/verify", tags=["evidence"])
 def verify_evidence(
     request: Request, _: Principal = require(Permission.EVIDENCE_VERIFY)

@@ -7,6 +7,7 @@ skip the matrix. An allowed role gets a 2xx answer, a denied one 403 and evidenc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ PUBLIC = {
 SIGNED_IN = {("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/roles")}
 
 Request = dict[str, Any]
+SCOPES = itertools.count()
 AUTHOR = Principal("author-id", "author", Role.COMPLIANCE_OFFICER, "system")
 
 
@@ -62,13 +64,12 @@ def prompts_draft(ctx: ConsoleContext) -> int:
 
 
 def pending_change(ctx: ConsoleContext) -> str:
+    """A change of wealth_promo's consent node (so it waits for four eyes), by AUTHOR."""
     current = ctx.designer.store.draft("flow", "wealth_promo")
+    flow = promo_flow(pitch_first=False)
+    flow["nodes"]["consent"]["scope"] = f"intro_{next(SCOPES)}"  # type: ignore[index]
     ctx.designer.save_flow_draft(
-        AUTHOR,
-        "wealth_promo",
-        promo_flow(pitch_first=False),
-        {},
-        current.revision if current else 0,
+        AUTHOR, "wealth_promo", flow, {}, current.revision if current else 0
     )
     draft = ctx.designer.store.draft("flow", "wealth_promo")
     assert draft is not None
@@ -188,6 +189,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     ("POST", "/api/v1/rules/rollback"): lambda r, c: {"json": {"version": rules_version_1(c)}},
     ("POST", "/api/v1/rules/reload"): lambda r, c: {},
     ("GET", "/api/v1/evidence/verify"): lambda r, c: {},
+    ("POST", "/api/v1/evidence/checkpoint"): lambda r, c: {},
     ("GET", "/api/v1/changes/{change_id}"): lambda r, c: {"path": {"change_id": pending_change(c)}},
     ("POST", "/api/v1/changes/{change_id}/approve"): lambda r, c: {
         "path": {"change_id": pending_change(c)},
@@ -200,15 +202,27 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
 }
 
 
+def api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path, through included routers (FastAPI >= 0.16x keeps
+    an included router as one entry)."""
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append((prefix + route.path, route))
+        elif hasattr(route, "original_router"):
+            found += api_routes(route.original_router.routes, prefix + route.include_context.prefix)
+    return found
+
+
 def route_permissions(client: TestClient) -> dict[tuple[str, str], Permission | None]:
     found: dict[tuple[str, str], Permission | None] = {}
-    for route in client.app.routes:  # type: ignore[attr-defined]
-        if not isinstance(route, APIRoute):
-            continue
+    routes = api_routes(client.app.routes)  # type: ignore[attr-defined]
+    assert len(routes) > 45, "the matrix must see every route"
+    for path, route in routes:
         perms = {permission_of(d.call) for d in route.dependant.dependencies} - {None}
-        assert len(perms) <= 1, f"{route.path} declares several permissions"
+        assert len(perms) <= 1, f"{path} declares several permissions"
         for method in route.methods:
-            found[(method, route.path)] = next(iter(perms), None)
+            found[(method, path)] = next(iter(perms), None)
     return found
 
 

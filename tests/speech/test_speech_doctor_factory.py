@@ -71,3 +71,11 @@ async def test_record_mode_transcribes_the_turn_file(tmp_path: Path) -> None:
     assert result.text == "以后别再给我打电话了"
     write_wav(path, read_wav(FIXTURES / "silence_3s.wav"))
     assert (await transcribe_recording(path, ScriptedASR(["x"]))).is_empty
+
+
+def test_paddlespeech_asr_is_checked_with_its_fix(tmp_path: Path) -> None:
+    checks = _by_name(doctor_checks(Settings(data_dir=tmp_path, asr_engine="paddlespeech")))
+    check = checks["asr paddlespeech"]
+    assert not check.ok and "(selected" in check.detail
+    # without paddlespeech in this environment: how to get it; with it: the folder setting
+    assert "paddlespeech" in check.fix or "IVR_PADDLESPEECH_ASR_DIR" in check.fix

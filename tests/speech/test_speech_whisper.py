@@ -116,3 +116,23 @@ def test_recognised_text_reaches_the_right_intent(
     for (sample, text), text_ok, asr_ok in zip(results, on_text, on_asr, strict=True):
         if sample.intent in critical and text_ok:
             assert asr_ok, (sample.file, sample.intent, text)
+
+
+def test_decoding_budget_follows_the_speech_length(whisper_asr: Any) -> None:
+    """A repetition loop cannot run past what a caller could say in the audio's length."""
+    assert whisper_asr.token_budget(1.0) == 23
+    assert whisper_asr.token_budget(0.0) == 8
+    assert whisper_asr.token_budget(60.0) == whisper_asr.max_new_tokens
+
+
+def test_line_noise_is_not_heard_as_words(whisper_asr: Any) -> None:
+    """Band-limited noise that the VAD lets through gives an empty transcript, not Whisper's
+    low-confidence guesses (你, 这, 我)."""
+    import numpy as np
+
+    from speech.channel import ChannelParams, telephone
+
+    rng = np.random.default_rng(5)
+    params = ChannelParams(noise="babble", snr_db=0.0, level_dbfs=-35.0)
+    hum = telephone(np.zeros(16000), 8000, params, rng, babble=rng.standard_normal(40000))
+    assert whisper_asr.transcribe_sync(hum).text == ""

@@ -8,11 +8,11 @@ import { Refused } from "./common";
 
 interface Recording {
   recording_id: string; call_id: string; started_at: string; duration_ms: number; direction: string;
-  business_type: string; campaign: string | null; customer: string | null; disposition?: string | null;
+  business_type: string; campaign: string | null; customer: string | null;
 }
 
 export function Recordings(props: { me: Me }) {
-  const [query, setQuery] = useState({ customer: "", started_from: "", started_to: "", business_type: "", campaign: "", disposition: "" });
+  const [query, setQuery] = useState({ customer: "", started_from: "", started_to: "", business_type: "", campaign: "", flow: "" });
   const [page, setPage] = useState<Page<Recording> | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [reason, setReason] = useState("");
@@ -40,7 +40,7 @@ export function Recordings(props: { me: Me }) {
         <label>{t("to")} <input type="datetime-local" value={query.started_to} onChange={(e) => setQuery({ ...query, started_to: e.target.value })} /></label>
         <input placeholder={t("business_type")} value={query.business_type} onChange={(e) => setQuery({ ...query, business_type: e.target.value })} />
         <input placeholder={t("campaign")} value={query.campaign} onChange={(e) => setQuery({ ...query, campaign: e.target.value })} />
-        <input placeholder={t("disposition")} value={query.disposition} onChange={(e) => setQuery({ ...query, disposition: e.target.value })} />
+        <input placeholder={t("flow")} value={query.flow} onChange={(e) => setQuery({ ...query, flow: e.target.value })} />
         <button data-testid="rec-search" onClick={search}>{t("search")}</button>
       </div>
       <div className="row">

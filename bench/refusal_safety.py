@@ -1,0 +1,102 @@
+"""Refusal safety through the one consent/refusal policy (``compliance.consent_policy``), on what
+the voice pipeline heard: each utterance is read as the answer at the consent question and as
+the answer after the marketing pitch.
+
+A refusal (``refuse_contact``, or ``deny`` there) is *caught* when the policy refuses at once, or
+asks "您是说不需要了，对吗？" / the consent question again and the caller (who answers that
+short question truthfully and clearly — its answer is not itself run through ASR here) confirms.
+A *false DNC* is anything else refused at once (a confirmation the caller denies adds nothing).
+*Refusal taken as consent* must stay 0: the policy never grants consent to an unclear answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+REFUSALS = frozenset({"refuse_contact", "deny"})
+
+
+@dataclass(frozen=True)
+class RefusalScores:
+    question: str
+    refusals: int
+    caught: int
+    confirmed: int  # of the caught, how many only after a confirmation
+    others: int
+    false_dnc: int
+    asked: int  # non-refusals that got a confirmation question (a cost, not a DNC)
+    refusal_as_consent: int
+    rules_version: str
+
+    @property
+    def recall(self) -> float:
+        return self.caught / max(1, self.refusals)
+
+    @property
+    def false_dnc_rate(self) -> float:
+        return self.false_dnc / max(1, self.others)
+
+
+def policy_available() -> bool:
+    try:
+        import compliance.consent_policy  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def score_policy(truth: list[str], parses: list[dict[str, Any] | None]) -> list[RefusalScores]:
+    """``parses[i]`` is the NLU result of utterance i (None: nothing heard)."""
+    from compliance.consent_policy import (  # type: ignore[import-not-found, unused-ignore]
+        AnswerContext,
+        CallerAnswer,
+        Confirm,
+        NluResult,
+        Outcome,
+        Question,
+        decide_answer,
+    )
+
+    from compliance.rules import parse_rules
+    from ivr.settings import Settings
+
+    path = Settings().rules_path
+    rules = parse_rules(path.read_text(encoding="utf-8"), str(path))
+    out = []
+    for question in (Question.CONSENT, Question.AFTER_MARKETING):
+        context = AnswerContext(question=question, caller_identified=True)
+        refusals = caught = confirmed = others = false_dnc = asked = as_consent = 0
+        for intent, parse in zip(truth, parses, strict=True):
+            nlu = None if parse is None else NluResult(parse["intent"], parse["confidence"])
+            decision = decide_answer(CallerAnswer(nlu=nlu), context, rules)
+            refusal = intent in REFUSALS
+            if refusal:
+                refusals += 1
+                if decision.outcome is Outcome.REFUSED:
+                    caught += 1
+                elif decision.outcome is Outcome.NEEDS_CONFIRMATION:
+                    caught += 1  # the caller confirms the refusal, or refuses again when asked
+                    confirmed += 1
+                elif decision.outcome is Outcome.CONSENT_GRANTED:
+                    as_consent += 1
+            elif intent != "no_input" or nlu is not None:
+                others += 1
+                false_dnc += decision.outcome is Outcome.REFUSED
+                asked += decision.outcome is Outcome.NEEDS_CONFIRMATION and (
+                    decision.confirm is Confirm.REFUSAL
+                )
+        out.append(
+            RefusalScores(
+                question.value,
+                refusals,
+                caught,
+                confirmed,
+                others,
+                false_dnc,
+                asked,
+                as_consent,
+                rules.version,
+            )
+        )
+    return out
