@@ -57,7 +57,6 @@ def score_policy(truth: list[str], parses: list[dict[str, Any] | None]) -> list[
         Question,
         decide_answer,
     )
-
     from compliance.rules import parse_rules
     from ivr.settings import Settings
 
