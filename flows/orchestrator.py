@@ -53,6 +53,7 @@ from compliance.consent_policy import (
     Question,
     decide_answer,
 )
+from flows.channel_vars import LegVariables
 from flows.interpreter import (
     AskConsent,
     BotOutcome,
@@ -133,6 +134,7 @@ class CallFacts:
     purpose: str
     customer: CustomerNumber | None  # None: withheld, an extension, no usable number
     campaign: str | None
+    attempt_id: str | None
     started_at: datetime
     started_mono: float
     recording: Path
@@ -218,21 +220,24 @@ class CallOrchestrator:
 
     def _call_facts(self, session: CallSession) -> CallFacts:
         cfg = self.deps.config
-        flow_name = session.variable("ivr_flow") or cfg.default_flow
-        version = self.deps.registry.get(flow_name)
+        leg = LegVariables.from_variables(session.channel_variables)
+        version = self.deps.registry.get(leg.flow or cfg.default_flow)
         direction = version.flow.direction
-        raw = session.variable("ivr_customer_number") or (
-            session.caller_number if direction == "inbound" else session.destination_number
-        )
+        # outbound: only the dialler's variable names the customer; the destination number of
+        # a leg transferred to ivr_outbound is "ivr_outbound", never a customer number
+        raw = leg.customer_number
+        if raw is None and direction == "inbound":
+            raw = session.caller_number
         scratch = cfg.work_dir / "calls" / session.uuid
         scratch.mkdir(parents=True, exist_ok=True)
         return CallFacts(
             call_id=session.uuid,
             flow=version,
             direction=direction,
-            purpose=session.variable("ivr_purpose") or version.flow.purpose,
+            purpose=leg.purpose or version.flow.purpose,
             customer=customer_number(raw),  # the edge: a value object or None
-            campaign=session.variable("ivr_campaign"),
+            campaign=leg.campaign,
+            attempt_id=leg.attempt_id,
             started_at=self.deps.clock(),
             started_mono=time.monotonic(),
             recording=cfg.work_dir / "recordings" / f"{session.uuid}.wav",
@@ -254,6 +259,9 @@ class CallOrchestrator:
             flow_version=call.flow.version,
             direction=call.direction,
             purpose=call.purpose,
+            campaign=call.campaign,
+            attempt_id=call.attempt_id,
+            customer_identified=call.customer is not None,
         )
         consent_on_file = False
         if call.purpose == "marketing" and call.customer is not None:
