@@ -2,7 +2,10 @@
 
 ``ivr gate check`` (dry run, never counts), ``ivr dnc add|check|remove``,
 ``ivr consent grant|list|revoke``, ``ivr rules validate|show|reload``. Every command takes
-``--json``. Numbers are shown masked; the ledger holds blind indexes only.
+``--json``. Numbers are shown masked; the ledger holds blind indexes only. The commands that
+change something for a person (``dnc add|remove``, ``consent grant|revoke``, ``rules reload``)
+authenticate (``--token``/``IVR_TOKEN`` or the OS user mapped to a console user) and consult
+the console's permission table; the actor they record is that user, never a typed name.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from compliance.numbers import mask_e164, parse_number
 from compliance.reload import load_rules_file
 from compliance.rules import RulesError, RuleSet
 from compliance.service import ComplianceService, InvalidRequestError
+from console.cli import TOKEN_OPTION, acting_principal
+from console.permissions import Permission
 from ivr.db import make_engine
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
@@ -134,12 +139,13 @@ def dnc_add(
     number: str,
     reason: str = typer.Option(..., "--reason"),
     source: str = typer.Option("operator", "--source", help="refusal, complaint, operator..."),
-    actor: str = typer.Option(os.environ.get("USER", "operator"), "--actor"),
     call_id: str | None = typer.Option(None, "--call-id"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a number to the permanent DNC list (durable before this returns)."""
     customer = _customer(number)
+    actor = acting_principal(Permission.DNC_ADD, token, "dnc").username
     entry = _run(
         lambda svc: svc.add_dnc(
             customer, source=source, reason=reason, actor=actor, call_id=call_id
@@ -182,13 +188,14 @@ def dnc_check(number: str, as_json: bool = JSON_OPTION) -> None:
 @dnc_app.command("remove")
 def dnc_remove(
     number: str,
-    actor: str = typer.Option(..., "--actor"),
-    role: str = typer.Option(..., "--role", help="must be compliance_officer"),
     reason: str = typer.Option(..., "--reason", help="written reason, kept as evidence"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a DNC entry (compliance officers only; the removal is recorded)."""
     customer = _customer(number)
+    principal = acting_principal(Permission.DNC_REMOVE, token, "dnc")
+    actor, role = principal.username, principal.role.value
     removed = _run(
         lambda svc: svc.remove_dnc(customer, actor=actor, actor_role=role, reason=reason)
     )
@@ -209,10 +216,12 @@ def consent_grant(
     call_id: str | None = typer.Option(None, "--call-id"),
     offset_ms: int | None = typer.Option(None, "--offset-ms", help="recording offset"),
     excerpt: str | None = typer.Option(None, "--excerpt", help="transcript excerpt"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record an explicit consent with its evidence."""
     customer = _customer(number)
+    acting_principal(Permission.CONSENT_GRANT, token, "consents")
     rec = _run(
         lambda svc: svc.grant_consent(
             customer,
@@ -249,13 +258,14 @@ def consent_list(number: str, as_json: bool = JSON_OPTION) -> None:
 def consent_revoke(
     number: str,
     purpose: str = typer.Option(..., "--purpose"),
-    actor: str = typer.Option("customer", "--actor"),
     channel: str = typer.Option(..., "--channel"),
     reason: str = typer.Option(..., "--reason"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Revoke every live consent of the number for a purpose."""
+    """Revoke every live consent of the number for a purpose (on the customer's word)."""
     customer = _customer(number)
+    actor = acting_principal(Permission.CONSENT_REVOKE, token, "consents").username
     n = _run(
         lambda svc: svc.revoke_consent(
             customer, purpose, actor=actor, channel=channel, reason=reason
@@ -327,8 +337,9 @@ def rules_show(
 
 
 @rules_app.command("reload")
-def rules_reload(as_json: bool = JSON_OPTION) -> None:
+def rules_reload(token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Validate the rules file, then signal running processes to pick it up (they poll it)."""
+    acting_principal(Permission.RULES_RELOAD, token, "rules")
     target, loaded = _load(None)
     os.utime(target)  # running watchers reload on a changed mtime; they validate again
     emit(

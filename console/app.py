@@ -9,8 +9,10 @@ flow's webhook works out of the box with ``make run``; production points the flo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from compliance.health import rules_health
 from compliance.watch_status import board_for
 from console.api import (
     auth_routes,
+    compliance_routes,
     dashboard_routes,
     flows_routes,
     problems,
@@ -95,7 +98,23 @@ class BodyLimit:
 
 
 def create_app(ctx: ConsoleContext) -> FastAPI:
+    running = 0  # nested lifespans of one app (test clients) start the service once
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        nonlocal running
+        running += 1
+        if running == 1:
+            await ctx.compliance.start(watch=True)  # the rules watcher, the decision-log writer
+        try:
+            yield
+        finally:
+            running -= 1
+            if running == 0:
+                await ctx.compliance.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Compliance voice bot console",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
@@ -126,6 +145,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         recordings_routes.router,
         dashboard_routes.router,
         rules_routes.router,
+        compliance_routes.router,
     ):
         app.include_router(router)
     if (WEB_DIST / "index.html").exists():

@@ -7,13 +7,18 @@ turns a context into the FastAPI app. Tests build a context over their own datab
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
+from compliance.factory import build_service
+from compliance.service import ComplianceService
+from compliance.tables import decisions
 from console.audit import Audit
 from console.auth.service import AuthService, build_auth_service, utc_now
 from console.designer.documents import DocumentStore
@@ -37,10 +42,27 @@ class ConsoleContext:
     designer: DesignerService
     simulations: SimulationAudio
     vault: Vault
+    compliance: ComplianceService
 
     def gate_denials(self, since: datetime) -> dict[str, int]:
-        """Gate denials by reason since ``since`` (from the compliance decision log)."""
-        return {}
+        """Gate denials by reason since ``since`` (the compliance decision log; dry runs not
+        counted)."""
+        found: Counter[str] = Counter()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(decisions.c.reasons, sa.func.count())
+                .where(
+                    decisions.c.allowed.is_(False),
+                    decisions.c.dry_run.is_(False),
+                    decisions.c.decided_at >= since,
+                )
+                .group_by(decisions.c.reasons)
+            ).all()
+        for reasons, count in rows:
+            for reason in str(reasons).split(","):
+                if reason:
+                    found[reason] += int(count)
+        return dict(found)
 
 
 def build_context(
@@ -66,6 +88,9 @@ def build_context(
 
     designer.extra_kinds["rules"] = rules_kind(published_rules)
     vault = Vault.from_settings(settings, engine)
+    compliance = build_service(
+        settings, engine=engine, evidence=evidence, clock=clock, migrate_db=False
+    )
     return ConsoleContext(
-        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault
+        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault, compliance
     )

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from compliance.service import InvalidRequestError
 from console.api.deps import CsrfError
 from console.auth.service import SignInError
 from console.auth.users import UnknownUserError, UserError, UserExistsError
@@ -165,6 +166,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     RetentionError: (409, "retention"),
     UserExistsError: (409, "conflict"),
     UserError: (422, "invalid_input"),
+    InvalidRequestError: (422, "invalid_input"),
     IvrError: (422, "refused"),
 }
 

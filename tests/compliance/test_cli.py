@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cmp_support import fresh_number
 from typer.testing import CliRunner
 
-from ivr.db import make_engine
+from console.auth.service import build_auth_service
+from console.permissions import Role
+from ivr.db import make_engine, migrate
 from ivr.settings import get_settings
 from records.evidence_store import SqlEvidenceLog
 from shell.cli import app
@@ -26,6 +29,15 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+def token_for(name: str, role: Role) -> str:
+    """An access token of a console user (the CLI authenticates; no typed actor or role)."""
+    settings = get_settings()
+    migrate(settings.sqlalchemy_url)
+    auth = build_auth_service(settings)
+    user = auth.users.by_username(name) or auth.add_user(None, name, role, "a long password")
+    return auth.tokens.issue(user.id, user.role.value, user.token_version, datetime.now(UTC))
+
+
 def ivr(*args: str) -> dict[str, object]:
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
@@ -37,27 +49,31 @@ def test_inv3_dnc_remove_from_the_cli_writes_chained_evidence_that_verifies(
     data_dir: Path,
 ) -> None:
     number = fresh_number()
-    ivr("dnc", "add", number, "--reason", "客户来电要求", "--actor", "agent-7")
-    ivr("consent", "grant", number, "--purpose", "marketing", "--scope", "s", "--channel", "app")
-    ivr("consent", "revoke", number, "--purpose", "marketing", "--channel", "app", "--reason", "r")
-    removed = ivr(
-        "dnc", "remove", number, "--actor", "alice", "--role", "compliance_officer",
-        "--reason", "误登记，已核实",
-    )  # fmt: skip
+    agent, alice = token_for("agent-7", Role.AGENT), token_for("alice", Role.COMPLIANCE_OFFICER)
+    ivr("dnc", "add", number, "--reason", "客户来电要求", "--token", agent)
+    ivr("consent", "grant", number, "--purpose", "marketing", "--scope", "s", "--channel", "app",
+        "--token", agent)  # fmt: skip
+    ivr("consent", "revoke", number, "--purpose", "marketing", "--channel", "app", "--reason", "r",
+        "--token", agent)  # fmt: skip
+    refused = CliRunner().invoke(app, ["dnc", "remove", number, "--reason", "x", "--token", agent])
+    assert refused.exit_code == 4  # an agent may not remove: the permission table says so
+    removed = ivr("dnc", "remove", number, "--reason", "误登记，已核实", "--token", alice)
     assert removed["removed"] is True
 
     engine = make_engine(get_settings().sqlalchemy_url)
     entries = list(SqlEvidenceLog(engine).entries())
     engine.dispose()
+    entries = [e for e in entries if not e.kind.startswith("console_")]  # users, the refusal
     kinds = [e.kind for e in entries]
     assert kinds == ["dnc_added", "consent_granted", "consent_revoked", "dnc_removed"]
+    assert dict(entries[0].payload)["actor"] == "agent-7"
     removal = dict(entries[-1].payload)
     assert removal["actor"] == "alice" and removal["actor_role"] == "compliance_officer"
     assert removal["reason"] == "误登记，已核实"
     assert all(number[3:] not in json.dumps(dict(e.payload)) for e in entries)
 
     verified = ivr("evidence", "verify")
-    assert verified["ok"] is True and verified["checked"] == len(entries)
+    assert verified["ok"] is True and verified["checked"] >= len(entries)
 
 
 def test_a_bad_number_typed_by_an_officer_is_a_clear_error(data_dir: Path) -> None:

@@ -14,7 +14,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from console.app import create_app
 from console.context import ConsoleContext
 from console.permissions import Role
 
@@ -28,7 +27,7 @@ def test_no_server_error_and_every_response_matches_its_schema(
     add_user(ctx, "officer", Role.COMPLIANCE_OFFICER)
     add_user(ctx, "root", Role.ADMIN)
     headers = {"officer": bearer(client, "officer"), "admin": bearer(client, "root")}
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(ctx))
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app)
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 40

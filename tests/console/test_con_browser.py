@@ -199,7 +199,7 @@ def test_draw_check_fix_publish_approve_then_ivr_call_runs_it(
     expect(page.get_by_test_id("banner")).to_contain_text("wealth_promo")
     page.goto(live.url + "/#/dashboard")
     expect(page.get_by_test_id("calls-now")).to_be_visible()
-    shot(page, "6-dashboard")
+    shot(page, "7-dashboard")
     approvals = [
         e.payload for e in live.ctx.evidence.entries() if e.kind == AuditKind.CHANGE_APPROVED
     ]
@@ -258,6 +258,11 @@ def test_an_agent_is_refused_the_recordings_page(live: LiveConsole, page: Page) 
     page.goto(live.url + "/#/recordings")
     expect(page.get_by_test_id("forbidden")).to_be_visible()
     shot(page, "5-agent-refused-recordings")
+    page.goto(live.url + "/#/dnc")
+    page.get_by_test_id("dnc-number").fill("139 0000 1234")
+    page.get_by_role("button", name="加入免打扰").click()
+    expect(page.get_by_test_id("dnc-result")).to_contain_text("139****1234")
+    shot(page, "6-agent-adds-dnc")
     wait_for(
         lambda: any(
             e.kind == AuditKind.ACCESS_DENIED and e.payload["actor"] == "alan"

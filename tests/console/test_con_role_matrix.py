@@ -173,6 +173,22 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     ("POST", "/api/v1/recordings/rewrap"): lambda r, c: {},
     ("GET", "/api/v1/evidence"): lambda r, c: {},
     ("GET", "/api/v1/dashboard"): lambda r, c: {},
+    ("POST", "/api/v1/dnc/check"): lambda r, c: {"json": {"number": CLEAR_NUMBER}},
+    ("POST", "/api/v1/dnc"): lambda r, c: {"json": {"number": CLEAR_NUMBER, "reason": "asked"}},
+    ("POST", "/api/v1/dnc/remove"): lambda r, c: {
+        "json": {"number": CLEAR_NUMBER, "reason": "entered by mistake"}
+    },
+    ("GET", "/api/v1/dnc"): lambda r, c: {},
+    ("POST", "/api/v1/consents/search"): lambda r, c: {"json": {"number": CLEAR_NUMBER}},
+    ("POST", "/api/v1/consents"): lambda r, c: {
+        "json": {"number": CLEAR_NUMBER, "purpose": "marketing", "scope": "s", "channel": "branch"}
+    },
+    ("POST", "/api/v1/consents/revoke"): lambda r, c: {
+        "json": {"number": CLEAR_NUMBER, "purpose": "marketing", "channel": "call", "reason": "x"}
+    },
+    ("POST", "/api/v1/gate/check"): lambda r, c: {
+        "json": {"number": CLEAR_NUMBER, "purpose": "service"}
+    },
     ("GET", "/api/v1/rules"): lambda r, c: {},
     ("POST", "/api/v1/rules/check"): lambda r, c: {"json": {"content": rules_text(c, "x")}},
     ("PUT", "/api/v1/rules/draft"): lambda r, c: {
