@@ -134,11 +134,11 @@ class CallFacts:
     purpose: str
     customer: CustomerNumber | None  # None: withheld, an extension, no usable number
     campaign: str | None
-    attempt_id: str | None
     started_at: datetime
     started_mono: float
     recording: Path
     scratch: Path
+    attempt_id: str | None = None
     transcript_tail: str = ""
     consent_state: str | None = None
     asr_down: bool = False
