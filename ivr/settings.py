@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default SQLite under data_dir"
     )
     redis_url: str | None = Field(default=None, description="Redis URL; unset = no Redis")
+    redis_cluster: bool = Field(
+        default=False, description="redis_url names a node of a Redis Cluster (keys hash-tagged)"
+    )
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_processes: int = Field(
@@ -189,6 +192,22 @@ class Settings(BaseSettings):
         default="auto", description="auto = path style with an endpoint; OSS needs virtual"
     )
     records_s3_timeout_s: float = Field(default=30.0, description="S3 connect and read timeout")
+    # evidence checkpoints in a second, write-once store (issue 19): S3 object lock (COMPLIANCE)
+    evidence_worm_bucket: str | None = Field(
+        default=None, description="S3 bucket with object lock for chain checkpoints; unset = none"
+    )
+    evidence_worm_endpoint: str | None = Field(
+        default=None, description="its S3-compatible endpoint URL; unset = AWS"
+    )
+    evidence_worm_region: str = "us-east-1"
+    evidence_worm_prefix: str = Field(default="evidence-checkpoints/", description="key prefix")
+    evidence_worm_access_key_id: SecretStr | None = Field(
+        default=None, description="put-only credentials of that bucket (not the database's owner)"
+    )
+    evidence_worm_secret_access_key: SecretStr | None = None
+    evidence_worm_retention_days: int = Field(
+        default=3650, ge=1, description="COMPLIANCE-mode retention of each checkpoint object"
+    )
 
     # web console (issue 15)
     institution_timezone: str = Field(
