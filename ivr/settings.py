@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         default=10.0, description="a call is aborted when FreeSWITCH does not reply this fast"
     )
     esl_max_call_s: float = Field(default=4 * 3600.0, description="hard cap on one call session")
+    esl_workers: int = Field(
+        default=1, ge=1, description="ESL server processes sharing the port (SO_REUSEPORT)"
+    )
+    esl_drain_s: float = Field(
+        default=1800.0, ge=0, description="on stop, how long running calls get to finish"
+    )
     console_host: str = "127.0.0.1"
     console_port: int = 8000
     freeswitch_inbound: str | None = Field(
@@ -242,7 +248,10 @@ class Settings(BaseSettings):
 
     @property
     def rasa_urls(self) -> list[str]:
-        """One URL per Rasa server: ``rasa_url`` and the next ``rasa_processes - 1`` ports."""
+        """One URL per Rasa server: ``rasa_url`` and the next ``rasa_processes - 1`` ports, or,
+        when ``rasa_url`` is a comma-separated list (servers on several hosts), that list."""
+        if "," in self.rasa_url:
+            return [u.strip().rstrip("/") for u in self.rasa_url.split(",") if u.strip()]
         base = urlsplit(self.rasa_url)
         port = base.port or 5005
         host = base.hostname or "127.0.0.1"
