@@ -5,6 +5,7 @@ really serves and stop by draining (SIGTERM, a grace period)."""
 from __future__ import annotations
 
 import configparser
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.settings import REPO_ROOT
+from ivr.settings import REPO_ROOT, get_settings
 from shell import services
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -96,3 +97,26 @@ def test_every_service_has_a_systemd_unit_that_waits_ready_and_drains(name: str)
     assert service["KillSignal"] == "SIGTERM"
     assert int(service["TimeoutStopSec"]) >= GRACE_S.get(name, 20)
     assert service["Restart"] == "on-failure"
+
+
+JOB_SERVICES = {"jobs": "shell.jobs_worker:broker", "jobs-scheduler": "shell.jobs_worker:scheduler"}
+
+
+@pytest.mark.parametrize("name", sorted(JOB_SERVICES))
+def test_job_worker_and_scheduler_are_deployed_on_the_real_broker(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_REDIS_URL", "redis://127.0.0.1:6379/0")
+    get_settings.cache_clear()
+    try:
+        jobs_worker = importlib.import_module("shell.jobs_worker")
+    finally:
+        get_settings.cache_clear()
+    target = JOB_SERVICES[name]
+    assert hasattr(jobs_worker, target.split(":")[1])
+    _, container = k8s_containers()[name]
+    assert module_of(container["command"]) == "taskiq" and target in container["command"]
+    assert "import shell.jobs_worker" in " ".join(container["readinessProbe"]["exec"]["command"])
+    service = systemd_units()[name]["Service"]
+    assert module_of(service["ExecStart"].split()) == "taskiq" and target in service["ExecStart"]
+    assert service["KillSignal"] == "SIGTERM"
