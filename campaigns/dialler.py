@@ -89,6 +89,7 @@ class DiallerConfig:
     originate_timeout_s: int = 30
     bot_capacity: int = 200
     max_call_s: float = 3600.0
+    lease_s: float = LEASE_S
     worker_id: str = field(default_factory=lambda: f"dialler-{uuid.uuid4().hex[:8]}")
 
 
@@ -151,7 +152,7 @@ class Dialler:
         try:
             while not self._stopping.is_set():
                 mono = time.monotonic()
-                if mono - last_house >= HOUSEKEEPING_S:
+                if mono - last_house >= min(HOUSEKEEPING_S, self.config.lease_s / 3):
                     await self.housekeeping()
                     last_house = mono
                 if mono - last_poll >= STATE_POLL_S:
@@ -205,7 +206,12 @@ class Dialler:
                 continue
             try:
                 batch = await asyncio.to_thread(
-                    self.queue.claim, self.worker, camp.id, now=now, limit=limit, lease_s=LEASE_S
+                    self.queue.claim,
+                    self.worker,
+                    camp.id,
+                    now=now,
+                    limit=limit,
+                    lease_s=self.config.lease_s,
                 )
             except Exception:
                 log.exception("dialler %s: claim failed (SQL); not dialling", self.worker)
@@ -228,11 +234,14 @@ class Dialler:
         try:
             ids = [a for per in self._inflight.values() for a in per]
             await asyncio.to_thread(
-                self.queue.renew, self.worker, ids, until=now + timedelta(seconds=LEASE_S)
+                self.queue.renew,
+                self.worker,
+                ids,
+                until=now + timedelta(seconds=self.config.lease_s),
             )
             for cid, per in self._inflight.items():
                 with contextlib.suppress(StoreUnavailableError):
-                    await self.pacer.renew(cid, list(per), LEASE_S)
+                    await self.pacer.renew(cid, list(per), self.config.lease_s)
             requeued, unknown = await asyncio.to_thread(self.queue.recover, now=now)
             if requeued or unknown:
                 log.warning(
@@ -328,7 +337,7 @@ class Dialler:
         deadline = time.monotonic() + PACING_WAIT_S
         while True:
             try:
-                grant = await self.pacer.acquire(camp.id, att.id, caps, LEASE_S)
+                grant = await self.pacer.acquire(camp.id, att.id, caps, self.config.lease_s)
             except StoreUnavailableError:
                 return await self._requeue(
                     att, self.clock() + timedelta(seconds=STORE_RETRY_S), "pacing_unavailable"
@@ -365,7 +374,7 @@ class Dialler:
         )
         ok = await asyncio.to_thread(
             self.queue.mark_dialling, att.id, self.worker, caller_id=caller_id,
-            now=self.clock(), lease_s=LEASE_S,
+            now=self.clock(), lease_s=self.config.lease_s,
         )  # fmt: skip
         if not ok:
             log.warning("dialler %s: lost the claim on %s; not dialled", self.worker, att.id)

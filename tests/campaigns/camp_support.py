@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -57,6 +58,26 @@ RULES = BASE_RULES.replace(
     '  service:\n    window: {start: "08:00", end: "22:00"}\n    daily_cap: 3',
 )
 SH_NOON = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 Asia/Shanghai
+
+
+class RunningClock(Clock):
+    """Real time passing from a settable instant (``clock.now = ...`` jumps; time then runs
+    on), so requeues a few seconds ahead come due as they would in production."""
+
+    def __init__(self, now: datetime) -> None:
+        self._base = now
+        self._t0 = time.monotonic()
+
+    @property  # type: ignore[override]
+    def now(self) -> datetime:
+        return self._base + timedelta(seconds=time.monotonic() - self._t0)
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self._base, self._t0 = value, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 _seq = iter(range(10**7))
@@ -154,12 +175,14 @@ class DiallerEnv:
         self.engine.dispose()
 
 
-def build_env(url: str, clock: Clock, *, redis_prefix: str | None = None) -> DiallerEnv:
+def build_env(
+    url: str, clock: Clock, *, redis_prefix: str | None = None, redis_url: str = REDIS_URL
+) -> DiallerEnv:
     engine = make_engine(url)
     sql = SqlPool("camp-sql", workers=4, max_pending=512)
     store: RedisGateStore | SqlGateStore
     if redis_prefix is not None:
-        store = RedisGateStore(REDIS_URL, redis_prefix, 2.0)
+        store = RedisGateStore(redis_url, redis_prefix, 0.5)
     else:
         store = SqlGateStore(engine, sql)
     evidence = SqlEvidenceLog(engine)
@@ -247,7 +270,7 @@ def make_dialler(env: DiallerEnv, board: Switchboard, *, pacer: Pacer | None = N
         queue=env.queue,
         gate=env.svc,
         esl=board.client,
-        esl_ready=lambda: board.client._ready.is_set(),
+        esl_ready=lambda: board.client.ready,
         hangups=board.hangups,
         outcomes=EvidenceOutcomes(env.engine),
         pacer=pacer or LocalPacer(),

@@ -15,7 +15,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "compliance"))  # cmp_support
 
-from camp_support import PG_ADMIN, REDIS_URL, SH_NOON, Clock, DiallerEnv, build_env
+from camp_support import PG_ADMIN, REDIS_URL, SH_NOON, DiallerEnv, RunningClock, build_env
 
 from ivr.db import migrate
 
@@ -61,7 +61,7 @@ def camp_redis_prefix() -> Iterator[str]:
 
 @pytest.fixture
 async def sqlite_env(camp_sqlite_url: str) -> AsyncIterator[DiallerEnv]:
-    env = build_env(camp_sqlite_url, Clock(SH_NOON))
+    env = build_env(camp_sqlite_url, RunningClock(SH_NOON))
     await env.svc.start(watch=False)
     yield env
     await env.close()
@@ -71,7 +71,7 @@ async def sqlite_env(camp_sqlite_url: str) -> AsyncIterator[DiallerEnv]:
 async def env(request: pytest.FixtureRequest, camp_sqlite_url: str) -> AsyncIterator[DiallerEnv]:
     """The dialler's stores on SQLite and on PostgreSQL (SQL gate store)."""
     url = camp_sqlite_url if request.param == "sqlite" else request.getfixturevalue("camp_pg_url")
-    e = build_env(url, Clock(SH_NOON))
+    e = build_env(url, RunningClock(SH_NOON))
     await e.svc.start(watch=False)
     yield e
     await e.close()
