@@ -109,6 +109,7 @@ async def run_demo(n: int = 200, *, seed: int = 14, keep: Path | None = None) ->
         redis_url=None,
         env="development",
         dialler_originate_timeout_s=20,
+        gate_timeout_ms=1000,
     )
     numbers = demo_numbers(n, rng)
     behaviour = {num: rng.choice(BEHAVIOURS) for num in numbers}
