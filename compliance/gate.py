@@ -9,7 +9,9 @@ it durable in SQL (the decision log's group commit) before returning the permit,
 store's count already is (the SQL gate store). Any store error, an unsynced mirror or the
 deadline passing denies with ``store_unavailable`` (invariant 2); a permit whose durable write
 failed is denied and logged as such (a count the store took for it stays taken: the safe side).
-``dry_run`` decides the same way without counting.
+``dry_run`` decides the same way without counting. ``check_and_permit`` is the dialler's form:
+the same check-and-count, and with an allowed decision the one
+:class:`~compliance.permit.DialPermit` that the originate API takes (invariant 1 by type).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from compliance.decision import (
@@ -32,13 +34,24 @@ from compliance.decision import (
 from compliance.decision_log import DecisionLog
 from compliance.guard import SqlPool, guarded
 from compliance.mirror import GateMirror
+from compliance.numbers import parse_number
+from compliance.permit import DialPermit, _issue
 from compliance.ports import GateQuery, GateStore, StoreFacts, StoreUnsyncedError
 from compliance.reload import RulesHolder
 from compliance.rules import ConsentMode
 from compliance.sql import SqlLedger
 from ivr.errors import StoreUnavailableError
+from ivr.phone import CustomerNumber
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GateAnswer:
+    """The gate's decision and, when it allowed and counted the attempt, its permit."""
+
+    decision: Decision
+    permit: DialPermit | None
 
 
 class Gate:
@@ -70,6 +83,22 @@ class Gate:
     async def check_and_count(self, request: GateRequest) -> Decision:
         """The dial-time step: decide and, if allowed, count, atomically. Never raises."""
         return await self._safe(request, self.clock(), count=True)
+
+    async def check_and_permit(self, request: GateRequest) -> GateAnswer:
+        """:meth:`check_and_count`, plus the dial permit when allowed. Never raises. Idempotent
+        per attempt id: asking again for the same attempt is not counted again (and sees a DNC
+        entry added since)."""
+        now = self.clock()
+        d = await self._safe(request, now, count=True)
+        if not (d.allowed and d.counted):
+            return GateAnswer(d, None)
+        try:
+            number = parse_number(request.number, self.holder.at(now).default_zone)
+        except Exception:  # noqa: BLE001 - never raises: an unreadable number gets no permit
+            number = None
+        if number is None:
+            return GateAnswer(replace(d, allowed=False), None)
+        return GateAnswer(d, _issue(d, CustomerNumber(number.e164), now))
 
     async def dry_run(self, request: GateRequest, at: datetime | None = None) -> Decision:
         """Decide as the gate would at ``at`` (default now) without counting. Never raises."""

@@ -13,7 +13,9 @@ composition root with :func:`compliance.factory.build_service`, ``await service.
     else: requeue_at(d.retry_after)         # None: do not retry (dnc, no_consent, ...)
 
 Gate (never raises; every store error or timeout denies with ``store_unavailable``):
-    ``async check_and_count(request) -> Decision``; ``async dry_run(request, at=None)``.
+    ``async check_and_count(request) -> Decision``; ``async dry_run(request, at=None)``;
+    ``async check_and_permit(request) -> GateAnswer`` (decision + ``DialPermit | None``: the
+    only way to get the permit that the originate API requires, invariant 1).
 Customers are :class:`ivr.phone.CustomerNumber` values made at the edge
 (:func:`ivr.phone.customer_number`); where a caller may have no usable number the API takes
 ``CustomerNumber | None``.
@@ -51,7 +53,7 @@ from typing import ParamSpec, TypeVar
 from compliance.consent_policy import AnswerDecision
 from compliance.decision import Decision, DndWindow, GateRequest
 from compliance.decision_log import DecisionLog
-from compliance.gate import Gate
+from compliance.gate import Gate, GateAnswer
 from compliance.guard import SqlPool
 from compliance.mirror import GateMirror
 from compliance.ports import ConsentRecord, DncEntry, GateStore, Refusal
@@ -167,6 +169,12 @@ class ComplianceService:
     async def check_and_count(self, request: GateRequest) -> Decision:
         """The dial-time step: decide and, if allowed, count, atomically. Never raises."""
         return await self.gate.check_and_count(request)
+
+    async def check_and_permit(self, request: GateRequest) -> GateAnswer:
+        """The dialler's dial-time step: check-and-count and, when allowed, the
+        :class:`compliance.permit.DialPermit` that ``campaigns.originate.originate_permitted``
+        takes. Never raises; idempotent per attempt id."""
+        return await self.gate.check_and_permit(request)
 
     async def dry_run(self, request: GateRequest, at: datetime | None = None) -> Decision:
         """Decide as the gate would at ``at`` (default now) without counting. Never raises."""

@@ -57,6 +57,8 @@ class Permission(StrEnum):
     NUMBERS_UNMASK = "numbers.unmask"
     EVIDENCE_READ = "evidence.read"
     EVIDENCE_VERIFY = "evidence.verify"
+    CAMPAIGNS_READ = "campaigns.read"  # campaigns, their status and masked results
+    CAMPAIGNS_MANAGE = "campaigns.manage"  # create, import lists, start/pause/resume/stop
 
 
 P = Permission
@@ -75,6 +77,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.RULES_RELOAD,
             P.RECORDINGS_MAINTAIN,
             P.EVIDENCE_VERIFY,
+            P.CAMPAIGNS_READ,
+            P.CAMPAIGNS_MANAGE,
         },
         # draws flows and ordinary prompts; publishing regulated parts needs an officer
         Role.DESIGNER: _EVERYONE
@@ -131,6 +135,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.CONSENT_REVOKE,
             P.RECORDINGS_SEARCH,
             P.RECORDINGS_PLAY,
+            P.CAMPAIGNS_READ,
+            P.CAMPAIGNS_MANAGE,
         },
         # talks to customers: records what they say (DNC, consent), nothing more
         Role.AGENT: _EVERYONE
@@ -156,6 +162,7 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.RECORDINGS_EXPORT,
             P.EVIDENCE_READ,
             P.EVIDENCE_VERIFY,
+            P.CAMPAIGNS_READ,
         },
     }
 )

@@ -159,6 +159,18 @@ class Settings(BaseSettings):
     gate_timeout_ms: int = Field(default=200, description="gate store timeout; then fail closed")
     redis_key_prefix: str = Field(default="ivr", description="prefix of every Redis key")
 
+    # outbound dialler (issue 14)
+    dialler_endpoint: str = Field(
+        default="sofia/gateway/carrier/{national}",
+        description="originate endpoint template: {national}, {e164} or {digits}",
+    )
+    dialler_originate_timeout_s: int = Field(default=30, ge=1, le=300)
+    dialler_bot_capacity: int = Field(
+        default=200, ge=1, description="calls the bots take at once, across campaigns"
+    )
+    dialler_host: str = "127.0.0.1"
+    dialler_port: int = Field(default=8091, description="the dialler's GET /healthz")
+
     # quality inspection (issue 16)
     qa_rules_path: Path = Field(
         default=REPO_ROOT / "qa" / "rules" / "default.yaml",

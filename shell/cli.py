@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+import campaigns.cli
 import compliance.cli
 import console.cli
 import flows.cli
@@ -58,6 +59,7 @@ def run() -> None:
 
 
 for _package in (
+    campaigns.cli,
     compliance.cli,
     records.cli,
     telephony.cli,

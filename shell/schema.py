@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from campaigns.callbacks import metadata as campaigns_metadata
+from campaigns.tables import metadata as dialler_metadata
 from compliance.tables import md as compliance_metadata
 from console.tables import metadata as console_metadata
 from qa.tables import metadata as qa_metadata
@@ -20,6 +21,7 @@ ALL_METADATA: tuple[sa.MetaData, ...] = (
     compliance_metadata,
     records_metadata,
     campaigns_metadata,
+    dialler_metadata,
     qa_metadata,
     console_metadata,
 )

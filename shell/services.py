@@ -302,6 +302,18 @@ def esl_server_spec(host: str, port: int) -> ServiceSpec:
     return ServiceSpec(name="esl", argv=argv, host=host, port=port, ready=tcp_open(host, port))
 
 
+def dialler_spec(host: str, port: int) -> ServiceSpec:
+    """The outbound dialler (``ivr campaign run``); ready when its ``/healthz`` answers."""
+    argv = [str(APP_PYTHON.parent / "ivr"), "campaign", "run"]
+    return ServiceSpec(
+        name="dialler",
+        argv=argv,
+        host=host,
+        port=port,
+        ready=http_ok(f"http://{host}:{port}/healthz"),
+    )
+
+
 def console_spec(host: str, port: int) -> ServiceSpec:
     argv = [
         str(APP_PYTHON),

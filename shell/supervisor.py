@@ -1,4 +1,5 @@
-"""``make run``: start Rasa, the action server, the ESL server and the web console; stop all.
+"""``make run``: start Rasa, the action server, the ESL server, the web console and the dialler;
+stop all.
 
 Ports are checked before anything starts; each service must report ready within its timeout;
 if any child dies, or on Ctrl-C / SIGTERM, every child is stopped and nothing is left running.
@@ -23,6 +24,7 @@ from shell.services import (
     action_server_spec,
     check_ports_free,
     console_spec,
+    dialler_spec,
     esl_server_spec,
     rasa_spec,
     runtime_endpoints,
@@ -33,6 +35,7 @@ WHAT_EACH_DOES = {
     "rasa": "Rasa server (REST channel /webhooks/rest/webhook)",
     "esl": "ESL outbound-socket server (FreeSWITCH: socket <addr> async full)",
     "console": "web console and API (/healthz, /api/v1, /docs)",
+    "dialler": "outbound dialler (running campaigns; FreeSWITCH inbound ESL)",
 }
 
 
@@ -55,6 +58,7 @@ def build_specs(settings: Settings) -> list[ServiceSpec]:
         *rasa_servers,
         esl_server_spec(settings.esl_host, settings.esl_port),
         console_spec(settings.console_host, settings.console_port),
+        dialler_spec(settings.dialler_host, settings.dialler_port),
     ]
 
 

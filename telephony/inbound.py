@@ -104,6 +104,11 @@ class InboundClient:
         if self._conn is not None:
             await self._conn.aclose()
 
+    @property
+    def ready(self) -> bool:
+        """Connected and authenticated right now (a dialler holds its attempts while not)."""
+        return self._ready.is_set()
+
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Call ``listener`` with every subscribed event."""
         self._listeners.append(listener)

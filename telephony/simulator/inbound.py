@@ -9,6 +9,9 @@ endpoint, everything else answers after ``answer_delay_s``. The answered leg the
 ``&app(arg)`` or is routed to ``<exten> <dialplan> <context>`` in ``dialplan`` (the shipped one),
 as a :class:`SimulatedCall` whose ``socket`` connects to ``socket_target``. ``uuid_kill`` hangs
 a leg up; every leg's events go to each subscribed connection that matches its filters.
+With ``behaviour`` (:class:`~telephony.simulator.dialing.OutcomeMix` or any callable) each
+originate rings, then answers with its own caller script or fails with a cause
+(:mod:`telephony.simulator.dialing`); every originate received is in :attr:`originate_log`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid as uuidlib
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +39,9 @@ from telephony.esl import (
 )
 from telephony.simulator.api import run_api
 from telephony.simulator.channel import Headers, SimChannel, preamble
+from telephony.simulator.dialing import ANSWERED, DialOutcome, OriginateRecord
 from telephony.simulator.dialplan import Dialplan
-from telephony.simulator.originate import parse_originate
+from telephony.simulator.originate import OriginateRequest, parse_originate
 from telephony.simulator.outbound import CallResult, SimulatedCall
 from telephony.simulator.script import CallerScript
 
@@ -68,8 +72,11 @@ class InboundSwitch:
         script: CallerScript | None = None,
         time_scale: float = 0.0,
         dialplan: Dialplan | None = None,
+        behaviour: Callable[[OriginateRequest, str], DialOutcome] | None = None,
     ) -> None:
         self.password = password
+        self.behaviour = behaviour
+        self.originate_log: list[OriginateRecord] = []
         self.outcomes = dict(outcomes or {})
         self.answer_delay_s = answer_delay_s
         self.socket_target = socket_target
@@ -205,18 +212,39 @@ class InboundSwitch:
                 f"{exc}\n" if str(exc).startswith("-USAGE") else "-ERR DESTINATION_OUT_OF_ORDER\n"
             )
         target = request.endpoint
+        destination = target.rsplit("/", 1)[-1].split("@")[0]
+        loop = asyncio.get_running_loop()
+        record = OriginateRecord(
+            request.variables.get("origination_uuid") or str(uuidlib.uuid4()),
+            destination,
+            target,
+            dict(request.variables),
+            loop.time(),
+        )
+        self.originate_log.append(record)
+        text = await self._dial(request, record, destination)
+        if not text.startswith("+OK"):
+            record.outcome = text.removeprefix("-ERR").strip() or "UNKNOWN"
+            record.ended_at = loop.time()
+        return text
+
+    async def _dial(
+        self, request: OriginateRequest, record: OriginateRecord, destination: str
+    ) -> str:
+        target = request.endpoint
         if target.startswith("error/"):
             return f"-ERR {target[6:].upper()}\n"
         for pattern, cause in self.outcomes.items():
             if pattern in target:
                 return f"-ERR {cause}\n"
+        fate = self.behaviour(request, destination) if self.behaviour else DialOutcome()
         variables = request.variables
         channel = SimChannel(
             caller=variables.get("origination_caller_id_number")
             or request.caller_id_number
             or "0000",
-            destination=target.rsplit("/", 1)[-1].split("@")[0],
-            uuid=variables.get("origination_uuid") or str(uuidlib.uuid4()),
+            destination=destination,
+            uuid=record.uuid,
             state="CS_INIT",
             call_state="DOWN",
             direction="outbound",
@@ -225,21 +253,27 @@ class InboundSwitch:
         self.channels[channel.uuid] = channel
         self.originated += 1
         self._channel_event(channel, "CHANNEL_CREATE")
-        await asyncio.sleep(self.answer_delay_s)
+        timeout = _originate_timeout(variables, request.timeout_s)
+        await asyncio.sleep(self.answer_delay_s + min(fate.ring_s, timeout))
+        if channel.hangup_cause is None and (fate.cause is not None or fate.ring_s > timeout):
+            self._finish(channel, fate.cause or "NO_ANSWER")
+            return f"-ERR {fate.cause or 'NO_ANSWER'}\n"
         if channel.hangup_cause is not None:
             return f"-ERR {channel.hangup_cause}\n"
+        record.outcome = ANSWERED
         channel.state, channel.call_state, channel.answer_state = "CS_EXECUTE", "ACTIVE", "answered"
         channel.media = True
         self._channel_event(channel, "CHANNEL_ANSWER")
+        script = fate.script or self.script
         if request.application is not None:
-            call = self._leg(channel, extension=[request.application])
+            call = self._leg(channel, extension=[request.application], script=script)
         else:
             assert request.extension is not None
             exten, _, context = request.extension
-            call = self._leg(channel, context=context)
+            call = self._leg(channel, context=context, script=script)
             channel.destination = exten
         self.calls[channel.uuid] = call
-        self._spawn(self._run_leg(call))
+        self._spawn(self._run_leg(call, record))
         return f"+OK {channel.uuid}\n"
 
     def _leg(
@@ -248,9 +282,10 @@ class InboundSwitch:
         *,
         extension: list[tuple[str, str]] | None = None,
         context: str = "default",
+        script: CallerScript | None = None,
     ) -> SimulatedCall:
         return SimulatedCall(
-            self.script,
+            script or self.script,
             time_scale=self.time_scale,
             dialplan=self.dialplan,
             context=context,
@@ -259,7 +294,7 @@ class InboundSwitch:
             observer=self._broadcast,
         )
 
-    async def _run_leg(self, call: SimulatedCall) -> None:
+    async def _run_leg(self, call: SimulatedCall, record: OriginateRecord | None = None) -> None:
         uuid = call.channel.uuid
         try:
             target = self.socket_target
@@ -268,6 +303,8 @@ class InboundSwitch:
         finally:
             self.calls.pop(uuid, None)
             self.channels.pop(uuid, None)
+            if record is not None:
+                record.ended_at = asyncio.get_running_loop().time()
 
     def _kill(self, channel: SimChannel, cause: str) -> None:
         call = self.calls.get(channel.uuid)
@@ -295,3 +332,9 @@ class InboundSwitch:
             if listener.wants(name, lookup):
                 encode = frames.event_json if listener.format == "json" else frames.event_plain
                 listener.writer.write(encode(headers, body))
+
+
+def _originate_timeout(variables: Mapping[str, str], default_s: int) -> float:
+    """``originate_timeout`` (seconds) as FreeSWITCH reads it, else the command's timeout."""
+    value = variables.get("originate_timeout", "")
+    return float(value) if value.isdigit() and int(value) > 0 else float(default_s)

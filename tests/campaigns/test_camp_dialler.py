@@ -1,0 +1,139 @@
+"""The dialler end to end on real SQL (SQLite and PostgreSQL) and the simulated switch.
+
+Every assertion about what was dialled is made against the switch's own originate log
+(:func:`camp_support.audit`), not the dialler's records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from camp_support import (
+    CalleeApp,
+    audit,
+    cust,
+    fresh_numbers,
+    make_dialler,
+    per_number,
+    switchboard,
+    until,
+)
+
+from campaigns.model import CampaignState
+from telephony.simulator.dialing import DialOutcome
+
+
+def dialled(board, number: str) -> int:
+    e164 = cust(number).e164
+    return sum(1 for r in board.switch.originate_log if r.variables["ivr_customer_number"] == e164)
+
+
+async def run_until_finished(env, dialler, camp, timeout_s: float = 60.0) -> None:
+    task = asyncio.create_task(dialler.run())
+    try:
+        await until(lambda: env.repo.get(camp.id).state is CampaignState.FINISHED, timeout_s)
+    except AssertionError:
+        raise AssertionError(
+            f"not finished: {env.dispositions(camp)} {env.queue.counts(camp.id)} {dialler.stats}"
+        ) from None
+    finally:
+        dialler.stop()
+        await task
+
+
+async def test_campaign_dials_each_number_with_retries_and_dispositions(env, tmp_path) -> None:
+    numbers = fresh_numbers(6)
+    busy, decline, invalid, refuser, consenter, plain = numbers
+    mix = per_number(
+        {
+            busy: DialOutcome("USER_BUSY"),
+            decline: DialOutcome("CALL_REJECTED"),  # SIP 603
+            invalid: DialOutcome("UNALLOCATED_NUMBER"),
+        }
+    )
+    app = CalleeApp(env, {cust(refuser).e164: "refuse", cust(consenter).e164: "consent"})
+    board = await switchboard(app, tmp_path, mix)
+    try:
+        camp = env.campaign(max_attempts=3)
+        env.load(camp, tmp_path, numbers)
+        env.start(camp)
+        await run_until_finished(env, make_dialler(env, board), camp)
+        assert audit(board.switch) == []
+        assert dialled(board, busy) == 3  # busy: retried up to the attempt budget
+        assert dialled(board, decline) == 1  # 603 never again
+        assert dialled(board, invalid) == 1
+        for n in (refuser, consenter, plain):
+            assert dialled(board, n) == 1
+        got = env.dispositions(camp)
+        assert got[env.bi(busy)] == ["busy", "busy", "busy"]
+        assert got[env.bi(decline)] == ["rejected"]
+        assert got[env.bi(invalid)] == ["invalid_number"]
+        assert got[env.bi(refuser)] == ["refused"]
+        assert got[env.bi(consenter)] == ["consent_granted"]
+        assert got[env.bi(plain)] == ["completed"]
+    finally:
+        await board.close()
+
+
+async def test_number_on_dnc_while_queued_is_never_dialled_inv1(env, tmp_path) -> None:
+    numbers = fresh_numbers(3)
+    board = await switchboard(CalleeApp(env), tmp_path)
+    try:
+        camp = env.campaign()
+        env.load(camp, tmp_path, numbers)
+        await env.svc.add_dnc(cust(numbers[1]), source="console", reason="asked", actor="t")
+        env.start(camp)
+        await run_until_finished(env, make_dialler(env, board), camp)
+        assert dialled(board, numbers[1]) == 0
+        assert dialled(board, numbers[0]) == dialled(board, numbers[2]) == 1
+        assert env.dispositions(camp)[env.bi(numbers[1])] == ["dnc"]
+    finally:
+        await board.close()
+
+
+async def test_refusal_in_call_one_stops_the_queued_attempts_of_every_campaign(
+    env, tmp_path
+) -> None:
+    (number,) = fresh_numbers(1)
+    app = CalleeApp(env, {cust(number).e164: "refuse"})
+    board = await switchboard(app, tmp_path)
+    try:
+        first, second = env.campaign(), env.campaign()
+        env.load(first, tmp_path, [number])
+        env.load(second, tmp_path, [number])
+        env.start(first)
+        await run_until_finished(env, make_dialler(env, board), first)
+        assert env.dispositions(second)[env.bi(number)] == ["dnc"]  # cancelled at once
+        env.start(second)
+        await run_until_finished(env, make_dialler(env, board), second)
+        assert dialled(board, number) == 1
+    finally:
+        await board.close()
+
+
+async def test_quiet_hours_stop_dialling_and_callee_local_morning_resumes(env, tmp_path) -> None:
+    shanghai, urumqi = fresh_numbers(2)
+    board = await switchboard(CalleeApp(env), tmp_path)
+    try:
+        camp = env.campaign()
+        env.load(camp, tmp_path, [shanghai, urumqi], timezones={urumqi: "Asia/Urumqi"})
+        env.clock.now = env.clock.now.replace(hour=14, minute=0)  # 22:00 Shanghai, 20:00 Urumqi
+        env.start(camp)
+        dialler = make_dialler(env, board)
+        task = asyncio.create_task(dialler.run())
+        try:
+            await until(lambda: dialled(board, urumqi) == 1)
+            await asyncio.sleep(0.5)  # several ticks: Shanghai stays outside its window
+            assert dialled(board, shanghai) == 0
+            env.clock.now += timedelta(hours=9, minutes=59)  # 07:59 Shanghai
+            await asyncio.sleep(0.5)
+            assert dialled(board, shanghai) == 0
+            env.clock.now += timedelta(minutes=1)  # 08:00 callee local
+            await until(lambda: dialled(board, shanghai) == 1)
+        finally:
+            dialler.stop()
+            await task
+        assert audit(board.switch) == []
+    finally:
+        await board.close()
