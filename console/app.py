@@ -30,6 +30,7 @@ from console.api import (
     dashboard_routes,
     flows_routes,
     problems,
+    qa_routes,
     recordings_routes,
     rules_routes,
     users_routes,
@@ -106,11 +107,14 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         running += 1
         if running == 1:
             await ctx.compliance.start(watch=True)  # the rules watcher, the decision-log writer
+            ctx.qa.runtime.watcher.start()  # QA rules hot reload for batch jobs
         try:
             yield
         finally:
             running -= 1
             if running == 0:
+                await ctx.qa.stop()
+                await ctx.qa.runtime.watcher.stop()
                 await ctx.compliance.close()
 
     app = FastAPI(
@@ -146,6 +150,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         dashboard_routes.router,
         rules_routes.router,
         compliance_routes.router,
+        qa_routes.router,
     ):
         app.include_router(router)
     if (WEB_DIST / "index.html").exists():

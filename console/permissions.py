@@ -57,6 +57,10 @@ class Permission(StrEnum):
     NUMBERS_UNMASK = "numbers.unmask"
     EVIDENCE_READ = "evidence.read"
     EVIDENCE_VERIFY = "evidence.verify"
+    QA_READ = "qa.read"  # per-call QA results and their hits
+    QA_ALERTS = "qa.alerts"  # the live alert stream (supervisor view)
+    QA_REPORTS = "qa.reports"  # daily/weekly QA reports (HTML, PDF)
+    QA_BATCH = "qa.batch"  # start batch QA of stored recordings
 
 
 P = Permission
@@ -116,6 +120,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.NUMBERS_UNMASK,
             P.EVIDENCE_READ,
             P.EVIDENCE_VERIFY,
+            P.QA_READ,
+            P.QA_ALERTS,
+            P.QA_REPORTS,
+            P.QA_BATCH,
         },
         # runs the floor: listens to calls, sees masked data
         Role.SUPERVISOR: _EVERYONE
@@ -131,6 +139,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.CONSENT_REVOKE,
             P.RECORDINGS_SEARCH,
             P.RECORDINGS_PLAY,
+            P.QA_READ,
+            P.QA_ALERTS,
+            P.QA_REPORTS,
+            P.QA_BATCH,
         },
         # talks to customers: records what they say (DNC, consent), nothing more
         Role.AGENT: _EVERYONE
@@ -156,6 +168,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.RECORDINGS_EXPORT,
             P.EVIDENCE_READ,
             P.EVIDENCE_VERIFY,
+            P.QA_READ,
+            P.QA_REPORTS,
         },
     }
 )

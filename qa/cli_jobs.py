@@ -23,11 +23,9 @@ from qa.batch import BatchJobs
 from qa.postcall import RecordingQa
 from qa.render import render_html, render_pdf
 from qa.report import build_report, day_bounds
-from qa.service import build_qa
+from qa.service import build_qa, build_recording_qa
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Actor, RecordingQuery, Vault
-
-ZONE = "Asia/Shanghai"
 
 
 def register(qa_app: typer.Typer) -> None:
@@ -47,24 +45,12 @@ def _engine(settings: Settings) -> sa.Engine:
 
 
 def _recording_qa(settings: Settings, engine: sa.Engine) -> tuple[Vault, RecordingQa]:
-    from speech.factory import build_asr, build_vad
-
     vault = Vault.from_settings(settings, engine)
-    runtime = build_qa(settings, vault.evidence, engine)
-    rqa = RecordingQa(
-        vault,
-        runtime.store,
-        build_asr(settings),
-        lambda rate: build_vad(settings, rate),
-        lambda: runtime.holder.current,
-        settings.institution_name,
-        frozenset({settings.bot_id}),
-    )
-    return vault, rqa
+    return vault, build_recording_qa(settings, vault, build_qa(settings, vault.evidence, engine))
 
 
-def _local(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(ZONE))
+def _local(value: datetime, zone: str) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(zone))
 
 
 def call(
@@ -118,7 +104,8 @@ def batch(
     engine = _engine(settings)
     vault, rqa = _recording_qa(settings, engine)
     jobs = BatchJobs(engine, vault)
-    opened = jobs.open(_local(start), _local(end))
+    zone = settings.institution_timezone
+    opened = jobs.open(_local(start, zone), _local(end, zone))
 
     async def inspect(recording_id: str) -> str:
         result_id, _ = await rqa.inspect(recording_id)
@@ -164,8 +151,9 @@ def report(
     engine = _engine(settings)
     store = build_qa(settings, SqlEvidenceLog(engine), engine).store
     first, last = start.date(), end.date()
-    lo, hi = day_bounds(first, last, ZONE)
-    rep = build_report(store.results(started_from=lo, started_to=hi), first, last, period, ZONE)
+    zone = settings.institution_timezone
+    lo, hi = day_bounds(first, last, zone)
+    rep = build_report(store.results(started_from=lo, started_to=hi), first, last, period, zone)
     path = out or Path(f"qa-report-{first}-{last}.{fmt}")
     try:
         if fmt == "pdf":
