@@ -21,6 +21,7 @@ exact-homophone codes that pattern rules also run on.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 from pypinyin import Style, pinyin
@@ -130,14 +131,20 @@ def _sound_char(ch: str) -> str:
     return sound_code(loose(toneless(ch)))
 
 
-class _SoundTable(dict[int, str]):
+class _CharTable(dict[int, str]):
+    """``str.translate`` table computing each character's code on first sight."""
+
+    def __init__(self, code_of: Callable[[str], str]) -> None:
+        super().__init__()
+        self._code_of = code_of
+
     def __missing__(self, code: int) -> str:
-        out = _sound_char(chr(code))
+        out = self._code_of(chr(code))
         self[code] = out
         return out
 
 
-SOUND: dict[int, str] = _SoundTable()
+SOUND: dict[int, str] = _CharTable(_sound_char)
 
 
 def sounds(folded: str) -> str:
@@ -175,14 +182,7 @@ def _toneless_char(ch: str) -> str:
     return code
 
 
-class _TonelessTable(dict[int, str]):
-    def __missing__(self, code: int) -> str:
-        out = _toneless_char(chr(code))
-        self[code] = out
-        return out
-
-
-TONELESS: dict[int, str] = _TonelessTable()
+TONELESS: dict[int, str] = _CharTable(_toneless_char)
 
 
 def toneless_sounds(folded: str) -> str:
