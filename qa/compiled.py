@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from compliance.rules import RulesError, RulesIssue
 from ivr.yaml_lines import Located
@@ -29,6 +30,10 @@ class CompiledRules:
     @property
     def version(self) -> str:
         return self.rules.version
+
+    @property
+    def effective_from(self) -> datetime:
+        return self.rules.effective_from
 
 
 def compile_rules(text: str, source: str = "<qa rules>") -> CompiledRules:
