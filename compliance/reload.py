@@ -61,11 +61,19 @@ V = TypeVar("V", bound=Versioned)
 Parse = Callable[[bytes, str], V]  # (file bytes, source) -> the document; raises RulesError
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedRules:
-    rules: RuleSet
-    digest: str  # sha256 of the file bytes
-    source: str
+class _RuleVersion(Protocol):
+    @property
+    def version(self) -> str: ...
+    @property
+    def effective_from(self) -> datetime: ...
+
+
+class VersionOfRules:
+    """Mixin of an installed document holding its parsed ``rules``: their version and
+    ``effective_from`` (for :class:`Versioned`)."""
+
+    __slots__ = ()
+    rules: _RuleVersion
 
     @property
     def version(self) -> str:
@@ -74,6 +82,13 @@ class LoadedRules:
     @property
     def effective_from(self) -> datetime:
         return self.rules.effective_from
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRules(VersionOfRules):
+    rules: RuleSet
+    digest: str  # sha256 of the file bytes
+    source: str
 
 
 class FileChangedWhileReadError(RulesError):
