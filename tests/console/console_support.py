@@ -111,8 +111,13 @@ CLEAR_NUMBER = "13812345678"
 CLEAR_FORMS = ("13812345678", "8613812345678", "138 1234 5678", "138-1234-5678")
 
 
-def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = CLEAR_NUMBER) -> str:
-    """One stored recording of a call with ``number``; returns its id."""
+def seed_recording(
+    ctx: ConsoleContext,
+    call_id: str = "call-1",
+    number: str = CLEAR_NUMBER,
+    disposition: str | None = "completed",
+) -> str:
+    """One stored recording of a call with ``number`` that ended as ``disposition``."""
     from ivr.phone import customer_number
     from records.recording import RecordingMeta
 
@@ -140,6 +145,7 @@ def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = C
             campaign="spring",
             agent_id="AI-0001",
             flow_version="outbound_marketing@1",
+            disposition=disposition,
         ),
     )
     return info.recording_id
