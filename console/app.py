@@ -26,10 +26,12 @@ from compliance.health import rules_health
 from compliance.watch_status import board_for
 from console.api import (
     auth_routes,
+    changes_routes,
     compliance_routes,
     dashboard_routes,
     flows_routes,
     problems,
+    prompts_routes,
     qa_routes,
     recordings_routes,
     rules_routes,
@@ -146,6 +148,8 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         auth_routes.router,
         users_routes.router,
         flows_routes.router,
+        prompts_routes.router,
+        changes_routes.router,
         recordings_routes.router,
         dashboard_routes.router,
         rules_routes.router,
