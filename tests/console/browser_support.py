@@ -91,7 +91,8 @@ def sign_in(page: Page, live: LiveConsole, user: str) -> None:
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.get_by_test_id("who")).to_contain_text(user)
+    # argon2 verification is deliberately slow; on a loaded host it takes seconds
+    expect(page.get_by_test_id("who")).to_contain_text(user, timeout=30_000)
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
