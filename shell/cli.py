@@ -15,7 +15,7 @@ import telephony.cli
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.settings import get_settings
 from shell import doctor as doctor_mod
-from shell import rasa_model, supervisor
+from shell import jobs_cli, rasa_model, supervisor
 
 app = typer.Typer(
     name="ivr",
@@ -67,5 +67,6 @@ for _package in (
     speech.cli,
     console.cli,
     qa.cli,
+    jobs_cli,
 ):
     _package.register(app)
