@@ -61,6 +61,7 @@ from compliance.sql import SqlLedger
 from ivr.crypto import blind_index, sm3
 from ivr.errors import IvrError, NotAuthorizedError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.metrics import GATE_DECISIONS
 from ivr.phone import CustomerNumber
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,10 @@ class ComplianceService:
     # --- gate ----------------------------------------------------------------------------------
     async def check_and_count(self, request: GateRequest) -> Decision:
         """The dial-time step: decide and, if allowed, count, atomically. Never raises."""
-        return await self.gate.check_and_count(request)
+        decision = await self.gate.check_and_count(request)
+        for reason in decision.reasons or ("none",):
+            GATE_DECISIONS.labels(allowed=str(decision.allowed).lower(), reason=str(reason)).inc()
+        return decision
 
     async def dry_run(self, request: GateRequest, at: datetime | None = None) -> Decision:
         """Decide as the gate would at ``at`` (default now) without counting. Never raises."""

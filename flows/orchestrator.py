@@ -35,7 +35,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,8 +79,11 @@ from flows.interpreter import (
 from flows.ports import (
     AudioStreams,
     CallObserver,
+    CallReport,
     ComplianceApi,
     DialogueBot,
+    FloorHooks,
+    Handoff,
     IntentParser,
     Listener,
     PromptAudio,
@@ -93,6 +96,7 @@ from flows.streamed import StreamedAudio
 from ivr.crypto import sm3
 from ivr.errors import DependencyUnavailableError, IvrError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.metrics import BOT_LATENCY, CALLS_ACTIVE, CALLS_TOTAL
 from ivr.phone import CustomerNumber, customer_number
 from speech.bargein import NEVER_INTERRUPTIBLE, PromptKind, SpeechIgnored, StopPrompt
 from speech.context import ListenState, expect
@@ -146,6 +150,10 @@ class CallFacts:
     last_node: str = ""
     events: list[str] = field(default_factory=list)
     stream: StreamedAudio | None = None
+    path: list[str] = field(default_factory=list)  # flow nodes run, in order
+    conversation: list[tuple[str, str]] = field(default_factory=list)  # (caller|bot, text)
+    intent: str | None = None  # the last intent NLU read
+    escalations: list[tuple[str, int, str]] = field(default_factory=list)
 
     def offset_ms(self) -> int:
         return int((time.monotonic() - self.started_mono) * 1000)
@@ -182,6 +190,7 @@ class CallDeps:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     observer: CallObserver | None = None
     audio_streams: AudioStreams | None = None
+    floor: FloorHooks | None = None  # screen pops and work tickets (agents)
 
 
 class _CallOver(Exception):
@@ -201,6 +210,8 @@ class CallOrchestrator:
     async def __call__(self, session: CallSession) -> None:
         call = self._call_facts(session)
         log.info("call %s: flow %s@%s", call.call_id, call.flow.name, call.flow.version)
+        CALLS_ACTIVE.inc()
+        CALLS_TOTAL.labels(direction=call.direction).inc()
         try:
             await self._run(session, call)
         except CallEndedError:
@@ -214,7 +225,10 @@ class CallOrchestrator:
             )
             await self._emergency_human(session, call)
         finally:
-            await self._finish(session, call)
+            try:
+                await self._finish(session, call)
+            finally:
+                CALLS_ACTIVE.dec()
 
     # ---- call lifecycle ----
 
@@ -279,6 +293,7 @@ class CallOrchestrator:
         instruction: Instruction | None = run.start(deps.clock())
         while instruction is not None:
             call.last_node = instruction.node
+            call.path.append(instruction.node)
             result = await self._execute(session, call, instruction)
             instruction = run.resume(result, deps.clock())
 
@@ -347,15 +362,20 @@ class CallOrchestrator:
             last_node=call.last_node,
             duration_ms=call.offset_ms(),
         )
-        if self.deps.recordings is not None and call.recording.exists():
+        recorded = call.recording.exists()
+        if self.deps.recordings is not None and recorded:
             try:
                 await self.deps.recordings.store(call.recording, call, ended_at)
             except IvrError:
                 log.exception("call %s: recording not stored", call.call_id)
+        if self.deps.floor is not None:
+            await self._tell_floor(self.deps.floor.call_finished(_report(call, ended_at, recorded)))
         shutil.rmtree(call.scratch, ignore_errors=True)
         log.info("call %s ended (%s)", call.call_id, call.ended_reason)
 
     def _note(self, call: CallFacts, who: str, what: str, detail: str = "") -> None:
+        if who in ("caller", "bot") and not what.startswith(("(", "transfer ", "hangup ")):
+            call.conversation.append((who, what))
         if self.deps.observer is not None:
             self.deps.observer.note(call.call_id, who, what, detail)
 
@@ -533,6 +553,7 @@ class CallOrchestrator:
         nlu = await self.deps.nlu.parse(text)
         self._note(call, "caller", text, f"intent {nlu.intent or '?'}")
         call.transcript_tail = text[-120:]
+        call.intent = nlu.intent or call.intent
         return Utterance(text, nlu.intent), nlu
 
     def _asr_failed(self, call: CallFacts) -> NoInput:
@@ -727,7 +748,8 @@ class CallOrchestrator:
             else:
                 text = "/no_input"
             try:
-                directives = await deps.bot.send(call.call_id, text, metadata)
+                with BOT_LATENCY.labels(stage="dialogue").time():
+                    directives = await deps.bot.send(call.call_id, text, metadata)
             except DependencyUnavailableError:
                 log.warning("call %s: bot unavailable; taking the fallback", call.call_id)
                 self._note(call, "bot", "(unavailable: fallback branch)")
@@ -788,6 +810,7 @@ class CallOrchestrator:
             agent_free=free > 0,
             source="ivr",
         )
+        call.escalations.append((step.queue, step.priority, step.reason))
         if free == 0:
             self._note(call, "ivr", f"no free agent in {step.queue}", "callback ticket next")
             return TransferOutcome(connected=False)
@@ -796,9 +819,18 @@ class CallOrchestrator:
         self._note(
             call, "ivr", f"transfer → {step.queue}", f"priority {step.priority}, {step.reason}"
         )
+        if self.deps.floor is not None:
+            await self._tell_floor(self.deps.floor.handed_off(_handoff(call, step, self.deps)))
         await session.enqueue(step.queue, priority=step.priority >= 8)
         call.ended_reason = f"transferred_{step.queue}"
         return TransferOutcome(connected=True)
+
+    async def _tell_floor(self, hook: Awaitable[None]) -> None:
+        """The floor's hooks never break a call: a failure is logged and the call goes on."""
+        try:
+            await hook
+        except Exception:
+            log.exception("agent floor hook failed")
 
     async def _webhook(self, call: CallFacts, step: CallWebhook) -> WebhookResult:
         try:
@@ -828,6 +860,42 @@ class CallOrchestrator:
         if step.notice is not None:
             await self._speak(session, call, step.notice)
         return Done()
+
+
+def _handoff(call: CallFacts, step: TransferCall, deps: CallDeps) -> Handoff:
+    return Handoff(
+        call_id=call.call_id,
+        queue=step.queue,
+        priority=step.priority,
+        reason=step.reason,
+        intent=call.intent,
+        customer=call.customer,
+        consent_state=call.consent_state,
+        conversation=tuple(call.conversation),
+        flow=call.flow.name,
+        path=tuple(call.path),
+        at=deps.clock(),
+    )
+
+
+def _report(call: CallFacts, ended_at: datetime, recorded: bool) -> CallReport:
+    return CallReport(
+        call_id=call.call_id,
+        flow=call.flow.name,
+        flow_version=call.flow.version,
+        purpose=call.purpose,
+        direction=call.direction,
+        customer=call.customer,
+        ended_reason=call.ended_reason,
+        intent=call.intent,
+        escalations=tuple(call.escalations),
+        path=tuple(call.path),
+        conversation=tuple(call.conversation),
+        transcript_tail=call.transcript_tail,
+        recording_ref=call.call_id if recorded else None,
+        started_at=call.started_at,
+        ended_at=ended_at,
+    )
 
 
 def prompt_kind(kind: str, prompt_id: str, *, menu: bool = False) -> PromptKind:

@@ -150,6 +150,30 @@ class Settings(BaseSettings):
     gate_timeout_ms: int = Field(default=200, description="gate store timeout; then fail closed")
     redis_key_prefix: str = Field(default="ivr", description="prefix of every Redis key")
 
+    # human floor (issue 18)
+    floor_webhooks: dict[str, str] = Field(
+        default_factory=dict,
+        description='webhook targets by name, e.g. {"crm": "https://...", "antifraud": "https://..."}',
+    )
+    floor_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key signing every outbound webhook (required with targets)",
+    )
+    floor_webhook_max_attempts: int = Field(
+        default=8, description="deliveries tried before a webhook goes to the dead-letter table"
+    )
+    floor_callback_endpoint: str = Field(
+        default="sofia/gateway/carrier/{national}",
+        description="dial string of a call back ({national} or {e164} is the customer's number)",
+    )
+    metrics_port: int | None = Field(
+        default=None, description="/metrics port of the call process (the console serves its own)"
+    )
+    floor_callback_sla_s: dict[str, int] = Field(
+        default_factory=lambda: {"senior": 2 * 3600, "general": 24 * 3600},
+        description="callback tickets are due this many seconds after opening, per queue",
+    )
+
     # quality inspection (issue 16)
     qa_rules_path: Path = Field(
         default=REPO_ROOT / "qa" / "rules" / "default.yaml",
