@@ -110,9 +110,14 @@ class AgentDesk:
         for queue, level in TEAM_TIERS[team]:
             await self._send(f"tier add {queue} {agent} {level} 1", tolerate="already exist")
         await self._send(config_arg(agent, "status", "Logged Out"))
-        now = self._clock()
-        desk = Desk(agent, username, team, AgentStatus.LOGGED_OUT, None, now)
-        await asyncio.to_thread(self._insert, desk)
+        return await asyncio.to_thread(self.bind, agent, username, team)
+
+    def bind(self, agent: str, username: str, team: str) -> Desk:
+        """The desk row alone (the switch already knows ``agent``), logged out."""
+        if team not in TEAMS:
+            raise ValueError(f"team must be one of {', '.join(TEAMS)}")
+        desk = Desk(agent, username, team, AgentStatus.LOGGED_OUT, None, self._clock())
+        self._insert(desk)
         return desk
 
     async def act(self, agent: str, action: AgentAction, *, actor: str) -> AgentChange:

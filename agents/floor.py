@@ -27,7 +27,7 @@ class FloorHooksAdapter:
 
     def __init__(
         self,
-        pops: ScreenPops | None,
+        pops: ScreenPops,
         tickets: WorkTickets,
         outbox: WebhookOutbox | None,
     ) -> None:
@@ -36,8 +36,7 @@ class FloorHooksAdapter:
         self._outbox = outbox
 
     async def handed_off(self, handoff: Handoff) -> None:
-        if self._pops is not None:
-            await self._pops.handed_off(handoff)
+        await self._pops.handed_off(handoff)
         flags = flags_for(handoff.queue, handoff.reason, handoff.intent)
         if self._outbox is not None:
             payload = {
@@ -71,10 +70,10 @@ class FloorHooksAdapter:
                 )
 
 
-async def follow_switch(pump: EventPump, desk: AgentDesk, pops: ScreenPops | None) -> None:
+async def follow_switch(pump: EventPump, desk: AgentDesk, pops: ScreenPops) -> None:
     """Apply every bridge event to the desks and the agents' screens (runs supervised)."""
     while True:
         event = await pump.queue.get()
         await desk.on_bridge(event)
-        if event.started and pops is not None:
+        if event.started:
             await pops.reached_agent(event.agent, event.call_id)

@@ -1,40 +1,44 @@
-"""Screen pops: what the agent sees, live, when a call reaches them (Redis).
+"""Screen pops: what the agent sees, live, when a call reaches them.
 
 At hand-off (:meth:`ScreenPops.handed_off`, the orchestrator's floor hook) the call's context is
-kept under ``<prefix>:handoff:<call_id>`` for a few hours: why it came (queue, reason, intent,
-complaint / high-risk flags), the conversation so far, the consent state, the number masked and
-sealed (:mod:`records.sealed_number`; never in clear). When mod_callcenter bridges the call to
-an agent (:meth:`ScreenPops.reached_agent`) the pop goes onto the agent's stream
-``<prefix>:agent:<agent>:pops`` (XADD, capped) that the agent page follows (SSE); the sealed
-number stays behind. :meth:`ScreenPops.unmask` gives the clear number after ``number_revealed``
-evidence naming the actor, their role and a reason; the console decides who may ask.
+stored in ``call_handoffs``: why it came (queue, reason, intent, complaint / high-risk flags),
+the conversation so far, the consent state, the number masked and sealed
+(:mod:`records.sealed_number`, never in clear). When mod_callcenter bridges the call to an
+agent (:meth:`ScreenPops.reached_agent`) the hand-off is marked with the agent and, with Redis,
+the pop is pushed onto the agent's stream ``<prefix>:agent:<agent>:pops`` (XADD, capped) that
+the agent page follows live (SSE); without Redis the page reads :meth:`ScreenPops.current`.
+:meth:`ScreenPops.unmask` gives the clear number after ``number_revealed`` evidence naming the
+actor, their role and a reason; the console decides who may ask.
 """
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from agents.tables import call_handoffs
 from flows.ports import Handoff
 from ivr.errors import IvrError, StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.phone import CustomerNumber
 from records.sealed_number import NumberSealer, SealedNumber
 
-HANDOFF_TTL_S = 6 * 3600
 POPS_MAXLEN = 200
 COMPLAINT_INTENTS = frozenset({"complaint"})
 RISK_INTENTS = frozenset({"high_risk"})
 
 
 class NoScreenPopError(IvrError):
-    """No hand-off is known for that call (expired, or never handed to a human)."""
+    """No hand-off is known for that call (never handed to a human)."""
 
 
 def flags_for(queue: str, reason: str, intent: str | None) -> tuple[str, ...]:
@@ -54,7 +58,7 @@ def flags_for(queue: str, reason: str, intent: str | None) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class ScreenPop:
     call_id: str
-    agent: str
+    agent: str | None
     queue: str
     priority: int
     reason: str
@@ -80,109 +84,144 @@ def _context(call_id: str) -> str:
 
 
 class ScreenPops:
-    """Hand-offs and agents' pop streams in Redis; unmasking through the number sealer."""
+    """Hand-offs in SQL, agents' live pop streams in Redis (optional), audited unmasking."""
 
     def __init__(
-        self, redis: Redis, prefix: str, numbers: NumberSealer, evidence: EvidenceSink
+        self,
+        engine: Engine,
+        numbers: NumberSealer,
+        evidence: EvidenceSink,
+        *,
+        redis: Redis | None = None,
+        prefix: str = "ivr",
     ) -> None:
-        self._redis = redis
-        self._prefix = prefix
+        self._engine = engine
         self._numbers = numbers
         self._evidence = evidence
+        self._redis = redis
+        self._prefix = prefix
 
-    def _handoff_key(self, call_id: str) -> str:
-        return f"{self._prefix}:handoff:{call_id}"
+    @property
+    def live(self) -> bool:
+        """Pops are pushed (Redis); else the page polls :meth:`current`."""
+        return self._redis is not None
 
     def stream(self, agent: str) -> str:
         return f"{self._prefix}:agent:{agent}:pops"
 
     async def handed_off(self, handoff: Handoff) -> None:
         """Keep the call's context for the agent who will take it."""
-        data: dict[str, Any] = {
+        await asyncio.to_thread(self.store, handoff)
+
+    def store(self, handoff: Handoff) -> None:
+        values: dict[str, Any] = {
             "call_id": handoff.call_id,
             "queue": handoff.queue,
             "priority": handoff.priority,
-            "reason": handoff.reason,
+            "reason": handoff.reason[:64],
             "intent": handoff.intent,
-            "flags": list(flags_for(handoff.queue, handoff.reason, handoff.intent)),
+            "flags": ",".join(flags_for(handoff.queue, handoff.reason, handoff.intent)),
             "consent_state": handoff.consent_state,
-            "conversation": [list(turn) for turn in handoff.conversation[-40:]],
+            "conversation": json.dumps(
+                [list(turn) for turn in handoff.conversation[-40:]], ensure_ascii=False
+            ),
             "flow": handoff.flow,
-            "path": list(handoff.path),
-            "at": handoff.at.isoformat(),
-            "number": None,
+            "path": " > ".join(handoff.path),
+            "handed_off_at": handoff.at,
         }
         if handoff.customer is not None:
             sealed = self._numbers.seal(handoff.customer, _context(handoff.call_id))
-            data["number"] = {
-                "bi": sealed.blind_index,
-                "masked": sealed.masked,
-                "key_id": sealed.key_id,
-                "wrapped_key": base64.b64encode(sealed.wrapped_key).decode(),
-                "ciphertext": base64.b64encode(sealed.ciphertext).decode(),
-            }
-        try:
-            await self._redis.set(
-                self._handoff_key(handoff.call_id), json.dumps(data), ex=HANDOFF_TTL_S
+            values.update(
+                customer_bi=sealed.blind_index,
+                masked_number=sealed.masked,
+                key_id=sealed.key_id,
+                wrapped_key=sealed.wrapped_key,
+                number_sealed=sealed.ciphertext,
             )
-        except RedisError as exc:
-            raise StoreUnavailableError("screen pop store failed") from exc
-
-    async def _handoff(self, call_id: str) -> dict[str, Any]:
         try:
-            raw = await self._redis.get(self._handoff_key(call_id))
-        except RedisError as exc:
-            raise StoreUnavailableError("screen pop store failed") from exc
-        if raw is None:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    call_handoffs.delete().where(call_handoffs.c.call_id == handoff.call_id)
+                )
+                conn.execute(call_handoffs.insert().values(**values))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("hand-off store failed") from exc
+
+    def _row(self, call_id: str) -> sa.Row[Any]:
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    call_handoffs.select().where(call_handoffs.c.call_id == call_id)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("hand-off store failed") from exc
+        if row is None:
             raise NoScreenPopError(f"no hand-off for call {call_id}")
-        data: dict[str, Any] = json.loads(raw)
-        return data
+        return row
+
+    def pop(self, call_id: str) -> ScreenPop:
+        """The pop of a handed-off call (``NoScreenPopError`` otherwise)."""
+        return _pop(self._row(call_id))
+
+    def current(self, agent: str) -> ScreenPop | None:
+        """The latest call bridged to ``agent``, if any."""
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    call_handoffs.select()
+                    .where(call_handoffs.c.agent == agent)
+                    .order_by(call_handoffs.c.handed_off_at.desc())
+                    .limit(1)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("hand-off store failed") from exc
+        return _pop(row) if row is not None else None
 
     async def reached_agent(self, agent: str, call_id: str) -> ScreenPop | None:
-        """The call was bridged to ``agent``: push its pop onto the agent's stream (None when
-        the call has no hand-off, e.g. a caller the app did not put in the queue)."""
+        """The call was bridged to ``agent``: mark it and push its pop (None when the call has
+        no hand-off, e.g. a caller the app did not put in the queue)."""
         try:
-            data = await self._handoff(call_id)
+            pop = await asyncio.to_thread(self._assign, agent, call_id)
         except NoScreenPopError:
             return None
-        number = data.get("number") or {}
-        pop = ScreenPop(
-            call_id=call_id,
-            agent=agent,
-            queue=data["queue"],
-            priority=int(data["priority"]),
-            reason=data["reason"],
-            intent=data.get("intent"),
-            flags=tuple(data.get("flags") or ()),
-            consent_state=data.get("consent_state"),
-            masked_number=number.get("masked"),
-            conversation=tuple((str(w), str(t)) for w, t in data.get("conversation") or ()),
-            flow=data.get("flow", ""),
-            path=tuple(data.get("path") or ()),
-            handed_off_at=data.get("at", ""),
-        )
-        try:
-            await self._redis.xadd(
-                self.stream(agent),
-                {"pop": json.dumps(pop.as_json())},
-                maxlen=POPS_MAXLEN,
-                approximate=True,
-            )
-        except RedisError as exc:
-            raise StoreUnavailableError("screen pop store failed") from exc
+        if self._redis is not None:
+            try:
+                await self._redis.xadd(
+                    self.stream(agent),
+                    {"pop": json.dumps(pop.as_json(), ensure_ascii=False)},
+                    maxlen=POPS_MAXLEN,
+                    approximate=True,
+                )
+            except RedisError as exc:
+                raise StoreUnavailableError("screen pop stream failed") from exc
         return pop
+
+    def _assign(self, agent: str, call_id: str) -> ScreenPop:
+        self._row(call_id)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    call_handoffs.update()
+                    .where(call_handoffs.c.call_id == call_id)
+                    .values(agent=agent)
+                )
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("hand-off store failed") from exc
+        return self.pop(call_id)
 
     async def read(
         self, agent: str, after: str = "0", block_ms: int | None = None, count: int = 20
     ) -> list[tuple[str, dict[str, Any]]]:
-        """Pops on ``agent``'s stream after id ``after`` (``$`` = only new ones), waiting up to
-        ``block_ms`` for one."""
+        """Live pops on ``agent``'s stream after id ``after`` (``$`` = only new ones), waiting
+        up to ``block_ms`` for one; ``[]`` without Redis."""
+        if self._redis is None:
+            return []
         try:
             answer: Any = await self._redis.xread(
                 {self.stream(agent): after}, count=count, block=block_ms
             )
         except RedisError as exc:
-            raise StoreUnavailableError("screen pop store failed") from exc
+            raise StoreUnavailableError("screen pop stream failed") from exc
         found: list[tuple[str, dict[str, Any]]] = []
         for _, entries in answer or []:
             for entry_id, fields in entries:
@@ -197,30 +236,50 @@ class ScreenPops:
     ) -> CustomerNumber:
         """The caller's clear number, after ``number_revealed`` evidence (the caller of this
         method has checked the actor's permission)."""
-        data = await self._handoff(call_id)
-        number = data.get("number")
+        row = await asyncio.to_thread(self._row, call_id)
+        has_number = row.number_sealed is not None
+        allowed = has_number and bool(reason.strip())
         await self._evidence.append(
             EvidenceKind.NUMBER_REVEALED,
             call_id=call_id,
             payload={
                 "subject": "screen_pop",
-                "number": number["masked"] if number else None,
+                "number": row.masked_number,
                 "actor": actor,
                 "role": role,
                 "reason": reason[:500],
-                "allowed": number is not None and bool(reason.strip()),
+                "allowed": allowed,
                 "at": at.isoformat(),
             },
         )
-        if not number:
+        if not has_number:
             raise NoScreenPopError(f"call {call_id} has no number to show")
-        if not reason.strip():
+        if not allowed:
             raise ValueError("a reason is required to see the caller's number")
         sealed = SealedNumber(
-            blind_index=number["bi"],
-            masked=number["masked"],
-            key_id=number["key_id"],
-            wrapped_key=base64.b64decode(number["wrapped_key"]),
-            ciphertext=base64.b64decode(number["ciphertext"]),
+            blind_index=row.customer_bi,
+            masked=row.masked_number,
+            key_id=row.key_id,
+            wrapped_key=row.wrapped_key,
+            ciphertext=row.number_sealed,
         )
         return self._numbers.unseal(sealed, _context(call_id))
+
+
+def _pop(row: sa.Row[Any]) -> ScreenPop:
+    at = row.handed_off_at if row.handed_off_at.tzinfo else row.handed_off_at.replace(tzinfo=UTC)
+    return ScreenPop(
+        call_id=row.call_id,
+        agent=row.agent,
+        queue=row.queue,
+        priority=row.priority,
+        reason=row.reason,
+        intent=row.intent,
+        flags=tuple(f for f in row.flags.split(",") if f),
+        consent_state=row.consent_state,
+        masked_number=row.masked_number,
+        conversation=tuple((str(w), str(t)) for w, t in json.loads(row.conversation)),
+        flow=row.flow,
+        path=tuple(p for p in row.path.split(" > ") if p),
+        handed_off_at=at.isoformat(),
+    )

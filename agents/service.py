@@ -2,8 +2,8 @@
 runtime (desks over the inbound ESL client, the switch follower, webhook delivery, overdue
 callback alerts), every piece built explicitly.
 
-- Screen pops need Redis (``IVR_REDIS_URL``); without it there are none, and the agent page
-  says so (``screen_pops_unavailable``) rather than pretending.
+- Screen pops are stored in SQL; with Redis (``IVR_REDIS_URL``) they are pushed live to the
+  agent page, without it the page polls.
 - Webhooks are sent only to the targets in ``IVR_FLOOR_WEBHOOKS``; targets without
   ``IVR_FLOOR_WEBHOOK_SECRET`` are a configuration error (nothing unsigned leaves).
 - Desks drive FreeSWITCH at ``IVR_FREESWITCH_INBOUND``; without it every change is refused
@@ -28,7 +28,7 @@ from agents.floor import FloorHooksAdapter, follow_switch
 from agents.ports import CallCenterControl
 from agents.queue_metrics import QueueMetrics
 from agents.screenpop import ScreenPops
-from agents.switch import CALLCENTER_EVENTS, EslCallCenter, EventPump
+from agents.switch import FLOOR_EVENTS, EslCallCenter, EventPump
 from agents.webhooks import HttpTransport, WebhookOutbox, deliver_forever
 from agents.work_tickets import WorkTickets
 from campaigns.callbacks import CallbackTickets
@@ -70,13 +70,10 @@ def build_outbox(
 
 
 def build_screen_pops(
-    settings: Settings, numbers: NumberSealer, evidence: EvidenceSink
-) -> ScreenPops | None:
-    if settings.redis_url is None:
-        return None
-    return ScreenPops(
-        Redis.from_url(settings.redis_url), settings.redis_key_prefix, numbers, evidence
-    )
+    settings: Settings, engine: Engine, numbers: NumberSealer, evidence: EvidenceSink
+) -> ScreenPops:
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    return ScreenPops(engine, numbers, evidence, redis=redis, prefix=settings.redis_key_prefix)
 
 
 def build_floor_hooks(
@@ -84,7 +81,7 @@ def build_floor_hooks(
 ) -> FloorHooksAdapter:
     """The orchestrator's :class:`flows.ports.FloorHooks` (call process)."""
     return FloorHooksAdapter(
-        build_screen_pops(settings, numbers, evidence),
+        build_screen_pops(settings, engine, numbers, evidence),
         WorkTickets(engine, numbers),
         build_outbox(settings, engine),
     )
@@ -99,7 +96,7 @@ class FloorRuntime:
     """The console's floor: desks, screen pops, tickets, callbacks, webhooks and their loops."""
 
     desk: AgentDesk
-    pops: ScreenPops | None
+    pops: ScreenPops
     work_tickets: WorkTickets
     callbacks: CallbackWork
     outbox: WebhookOutbox | None
@@ -168,14 +165,14 @@ def build_floor_runtime(
             host or "127.0.0.1",
             int(port),
             settings.freeswitch_password.get_secret_value(),
-            events=CALLCENTER_EVENTS,
+            events=FLOOR_EVENTS,
         )
         control = EslCallCenter(esl)
         dialler = GatedCallbackDialler(compliance, esl, endpoint=settings.floor_callback_endpoint)
     tickets = CallbackTickets(engine, numbers, evidence)
     return FloorRuntime(
         desk=AgentDesk(engine, control, clock=clock),
-        pops=build_screen_pops(settings, numbers, evidence),
+        pops=build_screen_pops(settings, engine, numbers, evidence),
         work_tickets=WorkTickets(engine, numbers, clock),
         callbacks=CallbackWork(engine, tickets, sla_s=settings.floor_callback_sla_s, clock=clock),
         outbox=build_outbox(settings, engine),

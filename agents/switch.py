@@ -10,7 +10,9 @@ from ivr.errors import DependencyUnavailableError, IvrError
 from telephony.esl import Event
 from telephony.inbound import InboundClient
 
-CALLCENTER_EVENTS = ("CUSTOM", "callcenter::info")
+# what the floor's inbound client subscribes to: bgapi results (originate of a call back) and
+# mod_callcenter's events
+FLOOR_EVENTS = ("BACKGROUND_JOB", "CUSTOM", "callcenter::info")
 
 
 class EslCallCenter:

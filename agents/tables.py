@@ -37,6 +37,29 @@ agent_status_log = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# What an agent's screen pops for a call handed to a queue (the number sealed, as in tickets).
+call_handoffs = sa.Table(
+    "call_handoffs",
+    metadata,
+    sa.Column("call_id", sa.String(64), primary_key=True),
+    sa.Column("queue", sa.String(32), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("intent", sa.String(64)),
+    sa.Column("flags", sa.String(64), nullable=False),
+    sa.Column("consent_state", sa.String(32)),
+    sa.Column("conversation", sa.Text, nullable=False),  # JSON [[who, text], ...]
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("customer_bi", sa.String(64)),
+    sa.Column("masked_number", sa.String(32)),
+    sa.Column("key_id", sa.String(32)),
+    sa.Column("wrapped_key", sa.LargeBinary),
+    sa.Column("number_sealed", sa.LargeBinary),
+    sa.Column("agent", sa.String(128)),  # who got the call, once bridged
+    sa.Column("handed_off_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Work tickets the system writes (complaint, high-risk flag, unfinished request).
 work_tickets = sa.Table(
     "work_tickets",

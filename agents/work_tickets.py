@@ -108,9 +108,10 @@ class WorkTickets:
 
     async def write(self, report: CallReport) -> list[WorkTicket]:
         """Store the tickets ``report`` calls for; the ones created now (not seen before)."""
-        return await asyncio.to_thread(self._write, report)
+        return await asyncio.to_thread(self.record, report)
 
-    def _write(self, report: CallReport) -> list[WorkTicket]:
+    def record(self, report: CallReport) -> list[WorkTicket]:
+        """:meth:`write`, synchronously."""
         created: list[WorkTicket] = []
         now = self._clock()
         bi = masked = None

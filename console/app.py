@@ -27,9 +27,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from compliance.health import rules_health
 from compliance.watch_status import board_for
 from console.api import (
+    agents_routes,
     auth_routes,
     compliance_routes,
     dashboard_routes,
+    floor_routes,
     flows_routes,
     problems,
     recordings_routes,
@@ -109,11 +111,13 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         running += 1
         if running == 1:
             await ctx.compliance.start(watch=True)  # the rules watcher, the decision-log writer
+            await ctx.floor.start()  # the switch follower, webhook delivery, overdue callbacks
         try:
             yield
         finally:
             running -= 1
             if running == 0:
+                await ctx.floor.close()
                 await ctx.compliance.close()
 
     app = FastAPI(
@@ -149,6 +153,8 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         dashboard_routes.router,
         rules_routes.router,
         compliance_routes.router,
+        agents_routes.router,
+        floor_routes.router,
     ):
         app.include_router(router)
     count_errors()

@@ -1,7 +1,8 @@
 """The console's composition root: every dependency built explicitly from settings.
 
 ``build_context`` migrates the database and wires the evidence log (required), the audit,
-sign-in, the document store of the designer and the capability services; ``console.app``
+sign-in, the document store of the designer, the capability services and the human floor
+(:func:`agents.service.build_floor_runtime`); ``console.app``
 turns a context into the FastAPI app. Tests build a context over their own database.
 """
 
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
+from agents.service import FloorRuntime, build_floor_runtime
 from compliance.factory import build_service
 from compliance.service import ComplianceService
 from compliance.tables import decisions
@@ -43,6 +45,7 @@ class ConsoleContext:
     simulations: SimulationAudio
     vault: Vault
     compliance: ComplianceService
+    floor: FloorRuntime
 
     def gate_denials(self, since: datetime) -> dict[str, int]:
         """Gate denials by reason since ``since`` (the compliance decision log; dry runs not
@@ -91,6 +94,23 @@ def build_context(
     compliance = build_service(
         settings, engine=engine, evidence=evidence, clock=clock, migrate_db=False
     )
+    floor = build_floor_runtime(
+        settings,
+        engine=engine,
+        numbers=vault.numbers,
+        evidence=evidence,
+        compliance=compliance,
+        clock=clock,
+    )
     return ConsoleContext(
-        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault, compliance
+        settings,
+        engine,
+        evidence,
+        audit,
+        auth,
+        designer,
+        SimulationAudio(),
+        vault,
+        compliance,
+        floor,
     )

@@ -57,6 +57,15 @@ class Permission(StrEnum):
     NUMBERS_UNMASK = "numbers.unmask"
     EVIDENCE_READ = "evidence.read"
     EVIDENCE_VERIFY = "evidence.verify"
+    AGENT_DESK = "agents.desk"  # one's own desk: status, screen pops
+    AGENTS_READ = "agents.read"
+    AGENTS_MANAGE = "agents.manage"  # bind users to mod_callcenter agents
+    CALLER_UNMASK = "calls.unmask"  # the clear number of a screen pop (audited)
+    TICKETS_READ = "tickets.read"
+    TICKETS_WORK = "tickets.work"
+    CALLBACKS_WORK = "callbacks.work"  # claim a callback ticket, place the gated call back
+    WEBHOOKS_READ = "webhooks.read"  # the outbox and its dead letters
+    WEBHOOKS_RETRY = "webhooks.retry"
 
 
 P = Permission
@@ -75,6 +84,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.RULES_RELOAD,
             P.RECORDINGS_MAINTAIN,
             P.EVIDENCE_VERIFY,
+            P.AGENTS_READ,
+            P.AGENTS_MANAGE,
+            P.WEBHOOKS_READ,
+            P.WEBHOOKS_RETRY,
         },
         # draws flows and ordinary prompts; publishing regulated parts needs an officer
         Role.DESIGNER: _EVERYONE
@@ -116,6 +129,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.NUMBERS_UNMASK,
             P.EVIDENCE_READ,
             P.EVIDENCE_VERIFY,
+            P.TICKETS_READ,
+            P.WEBHOOKS_READ,
         },
         # runs the floor: listens to calls, sees masked data
         Role.SUPERVISOR: _EVERYONE
@@ -131,6 +146,14 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.CONSENT_REVOKE,
             P.RECORDINGS_SEARCH,
             P.RECORDINGS_PLAY,
+            P.AGENT_DESK,
+            P.AGENTS_READ,
+            P.AGENTS_MANAGE,
+            P.CALLER_UNMASK,
+            P.TICKETS_READ,
+            P.TICKETS_WORK,
+            P.CALLBACKS_WORK,
+            P.WEBHOOKS_READ,
         },
         # talks to customers: records what they say (DNC, consent), nothing more
         Role.AGENT: _EVERYONE
@@ -140,6 +163,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.CONSENT_READ,
             P.CONSENT_GRANT,
             P.CONSENT_REVOKE,
+            P.AGENT_DESK,
+            P.TICKETS_READ,
+            P.TICKETS_WORK,
+            P.CALLBACKS_WORK,
         },
         # reads everything that is evidence, changes nothing
         Role.AUDITOR: _EVERYONE
@@ -156,6 +183,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.RECORDINGS_EXPORT,
             P.EVIDENCE_READ,
             P.EVIDENCE_VERIFY,
+            P.TICKETS_READ,
+            P.WEBHOOKS_READ,
         },
     }
 )

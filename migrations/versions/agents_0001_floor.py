@@ -1,4 +1,4 @@
-"""agents: agent desks and status log, work tickets and history, callback work, webhooks
+"""agents: desks, status log, call hand-offs, work tickets, callback work, webhooks
 
 Revision ID: agents_0001
 Revises:
@@ -38,6 +38,26 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_agent_status_log_agent", "agent_status_log", ["agent"])
+    op.create_table(
+        "call_handoffs",
+        sa.Column("call_id", sa.String(64), primary_key=True),
+        sa.Column("queue", sa.String(32), nullable=False),
+        sa.Column("priority", sa.Integer, nullable=False),
+        sa.Column("reason", sa.String(64), nullable=False),
+        sa.Column("intent", sa.String(64)),
+        sa.Column("flags", sa.String(64), nullable=False),
+        sa.Column("consent_state", sa.String(32)),
+        sa.Column("conversation", sa.Text, nullable=False),
+        sa.Column("flow", sa.String(64), nullable=False),
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("customer_bi", sa.String(64)),
+        sa.Column("masked_number", sa.String(32)),
+        sa.Column("key_id", sa.String(32)),
+        sa.Column("wrapped_key", sa.LargeBinary),
+        sa.Column("number_sealed", sa.LargeBinary),
+        sa.Column("agent", sa.String(128)),
+        sa.Column("handed_off_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_table(
         "work_tickets",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -101,5 +121,6 @@ def downgrade() -> None:
     op.drop_table("callback_work")
     op.drop_table("work_ticket_history")
     op.drop_table("work_tickets")
+    op.drop_table("call_handoffs")
     op.drop_table("agent_status_log")
     op.drop_table("agent_desks")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from agents.switch import FLOOR_EVENTS
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
 from telephony.esl import Event
@@ -98,7 +99,7 @@ async def start_floor() -> Floor:
     center = CallCenter.from_config(plan.queues, plan.agents, plan.tiers, clock=fast_clock(SPEEDUP))
     switch = InboundSwitch(callcenter=center)
     host, port = await switch.start()
-    esl = InboundClient(host, port, "ClueCon", events=("CUSTOM", "callcenter::info"))
+    esl = InboundClient(host, port, "ClueCon", events=FLOOR_EVENTS)
     floor = Floor(center, switch, esl)
     esl.add_listener(floor.events.append)
     await esl.connect()

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from agents_support import SENIOR, Floor, eventually, start_floor, stop_floor
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from agents.callback_dial import GatedCallbackDialler
@@ -29,6 +30,7 @@ from agents.callbacks import CallbackWork
 from agents.desk import AgentDesk
 from agents.floor import FloorHooksAdapter, follow_switch
 from agents.model import AgentAction, AgentStatus
+from agents.queue_metrics import QueueMetrics
 from agents.screenpop import ScreenPops
 from agents.switch import EslCallCenter, EventPump
 from agents.work_tickets import WorkTickets
@@ -98,13 +100,20 @@ async def stack(rasa_stack, tmp_path: Path) -> AsyncIterator[Stack]:  # type: ig
     engine = make_engine(settings.sqlalchemy_url)
     numbers = NumberSealer.from_settings(settings)
     redis = Redis.from_url("redis://127.0.0.1:6379/0")
-    pops = ScreenPops(redis, f"test-agents-{uuid.uuid4().hex[:8]}", numbers, built.deps.evidence)
+    pops = ScreenPops(
+        engine,
+        numbers,
+        built.deps.evidence,
+        redis=redis,
+        prefix=f"test-agents-{uuid.uuid4().hex[:8]}",
+    )
     tickets = WorkTickets(engine, numbers)
     deps = replace(built.deps, clock=lambda: DAYTIME, floor=FloorHooksAdapter(pops, tickets, None))
     server = OutboundServer(CallOrchestrator(deps), deps.evidence, ServerConfig(reply_timeout_s=10))
     address = await server.start("127.0.0.1", 0)
     desk = AgentDesk(engine, EslCallCenter(floor.esl))
     await desk.register(SENIOR, "alice", "senior", "user/1001")
+    floor.esl.add_listener(QueueMetrics().on_event)
     pump = EventPump(floor.esl)
     follower = asyncio.ensure_future(follow_switch(pump, desk, pops))
     try:
@@ -117,9 +126,24 @@ async def stack(rasa_stack, tmp_path: Path) -> AsyncIterator[Stack]:  # type: ig
         await built.aclose()
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+METRICS = {
+    "calls": ("ivr_calls_total", {"direction": "inbound"}),
+    "nlu": ("ivr_bot_latency_seconds_count", {"stage": "nlu"}),
+    "answered": ("ivr_queue_answered_total", {"queue": "senior"}),
+    "waits": ("ivr_queue_wait_seconds_count", {"queue": "senior"}),
+    "evidence": ("ivr_evidence_appends_total", {"kind": "escalated"}),
+    "tickets": ("ivr_work_tickets_total", {"kind": "complaint"}),
+}
+
+
 async def test_complaint_reaches_the_senior_agent_with_a_screen_pop(stack: Stack) -> None:
     await stack.desk.act(SENIOR, AgentAction.LOGIN, actor="alice")
     await stack.desk.act(SENIOR, AgentAction.READY, actor="alice")
+    before = {k: sample(name, **labels) for k, (name, labels) in METRICS.items()}
     result = await stack.call(Turn.say(transcript="我要投诉你们的服务"))
     assert (SENIOR, result.uuid) in stack.floor.bridged()
     await eventually(lambda: stack.desk.desk(SENIOR).status is AgentStatus.WRAP_UP)
@@ -145,6 +169,10 @@ async def test_complaint_reaches_the_senior_agent_with_a_screen_pop(stack: Stack
     assert (ticket.kind, ticket.category, ticket.call_id) == ("complaint", "complaint", result.uuid)
     assert "投诉" in ticket.excerpt and ticket.masked_number == "139****5678"
     assert ticket.recording_ref == result.uuid and "senior" in ticket.flow_path
+    # the metrics moved with the call
+    after = {k: sample(name, **labels) for k, (name, labels) in METRICS.items()}
+    assert {k: after[k] - before[k] for k in METRICS} == {k: 1.0 for k in METRICS}
+    assert sample("ivr_calls_active") == 0.0
 
 
 async def test_no_senior_agent_gives_a_ticket_that_becomes_a_gated_callback(
@@ -159,8 +187,10 @@ async def test_no_senior_agent_gives_a_ticket_that_becomes_a_gated_callback(
     [ticket] = store.for_call(result.uuid)
     work = CallbackWork(engine, store, clock=lambda: DAYTIME)
     [item] = work.items()
-    assert item.ticket_id == ticket.id and item.queue == "senior"
-    assert (item.due_at - item.created_at).total_seconds() == 2 * 3600  # the senior SLA
+    # the shipped flow's callback_ticket node files it in its own queue, with that queue's SLA
+    assert item.ticket_id == ticket.id and item.queue == ticket.queue
+    sla = {"senior": 2 * 3600, "general": 24 * 3600}[item.queue]
+    assert (item.due_at - item.created_at).total_seconds() == sla
     work.claim(ticket.id, "alice")
     # the call back leaves through the gate to the switch, which hands it to the app again
     stack.floor.switch.socket_target = stack.address

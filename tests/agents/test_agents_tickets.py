@@ -97,7 +97,10 @@ async def test_screen_pop_hand_off_reaches_the_agent_stream(tmp_path: Path) -> N
     numbers = NumberSealer.from_settings(settings)
     evidence = SqlEvidenceLog(make_engine(settings.sqlalchemy_url))
     redis = Redis.from_url("redis://127.0.0.1:6379/0")
-    pops = ScreenPops(redis, f"test-pops-{uuid.uuid4().hex[:8]}", numbers, evidence)
+    engine = make_engine(settings.sqlalchemy_url)
+    pops = ScreenPops(
+        engine, numbers, evidence, redis=redis, prefix=f"test-pops-{uuid.uuid4().hex[:8]}"
+    )
     try:
         await pops.handed_off(
             Handoff(
@@ -121,6 +124,8 @@ async def test_screen_pop_hand_off_reaches_the_agent_stream(tmp_path: Path) -> N
         assert data["flags"] == ["complaint"] and data["consent_state"] == "granted"
         assert "13912345678" not in str(data)
         assert await pops.read("senior-1001@default", after=first_id) == []
+        current = pops.current("senior-1001@default")  # what a page without Redis polls
+        assert current is not None and current.call_id == "call-9"
         with pytest.raises(ValueError):
             await pops.unmask("call-9", actor="alice", role="agent", reason=" ", at=AT)
         clear = await pops.unmask("call-9", actor="alice", role="agent", reason="verify", at=AT)
