@@ -13,6 +13,10 @@ class CallCenterControl(Protocol):
 
     async def callcenter_config(self, arg: str) -> str: ...
 
+    async def api(self, command: str, arg: str) -> str:
+        """Any other ``api`` command (``uuid_broadcast`` of a queue announcement)."""
+        ...
+
 
 class WebhookTransport(Protocol):
     """POST a signed body; the HTTP status (raises ``DependencyUnavailableError`` on a network

@@ -181,7 +181,7 @@ class ScreenPops:
         """The call was bridged to ``agent``: mark it and push its pop (None when the call has
         no hand-off, e.g. a caller the app did not put in the queue)."""
         try:
-            pop = await asyncio.to_thread(self._assign, agent, call_id)
+            pop = await asyncio.to_thread(self.assign, agent, call_id)
         except NoScreenPopError:
             return None
         if self._redis is not None:
@@ -196,7 +196,8 @@ class ScreenPops:
                 raise StoreUnavailableError("screen pop stream failed") from exc
         return pop
 
-    def _assign(self, agent: str, call_id: str) -> ScreenPop:
+    def assign(self, agent: str, call_id: str) -> ScreenPop:
+        """Mark the hand-off as bridged to ``agent``; its pop."""
         self._row(call_id)
         try:
             with self._engine.begin() as conn:

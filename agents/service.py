@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 
+from agents.announce_audio import PromptAnnouncements
+from agents.announcer import AnnouncementAudio, announce_forever
 from agents.callback_dial import GatedCallbackDialler
 from agents.callbacks import CallbackDialler, CallbackItem, CallbackWork, watch_overdue
 from agents.desk import AgentDesk
@@ -47,6 +50,9 @@ class NoSwitch:
     """:class:`agents.ports.CallCenterControl` when no FreeSWITCH is configured: refuses."""
 
     async def callcenter_config(self, arg: str) -> str:
+        return await self.api("callcenter_config", arg)
+
+    async def api(self, command: str, arg: str) -> str:
         raise DependencyUnavailableError(
             "no FreeSWITCH inbound ESL configured (IVR_FREESWITCH_INBOUND)"
         )
@@ -103,6 +109,10 @@ class FloorRuntime:
     esl: InboundClient | None
     dialler: CallbackDialler | None
     overdue_alert: Callable[[CallbackItem], Awaitable[None]]
+    control: CallCenterControl = field(default_factory=lambda: NoSwitch())
+    announce_audio: AnnouncementAudio | None = None
+    announce_interval_s: float = 0.0
+    handle_s: float = 180.0
     queue_metrics: QueueMetrics = field(default_factory=QueueMetrics)
     loops: list[Supervised] = field(default_factory=list)
 
@@ -117,6 +127,16 @@ class FloorRuntime:
             self.loops.append(
                 Supervised("floor-switch", lambda: follow_switch(pump, self.desk, self.pops))
             )
+            if self.announce_audio is not None and self.announce_interval_s > 0:
+                audio, every = self.announce_audio, self.announce_interval_s
+                self.loops.append(
+                    Supervised(
+                        "floor-announce",
+                        lambda: announce_forever(
+                            self.control, audio, time.time, self.handle_s, every
+                        ),
+                    )
+                )
         if self.outbox is not None:
             outbox = self.outbox
             self.loops.append(Supervised("floor-webhooks", lambda: deliver_forever(outbox)))
@@ -179,4 +199,8 @@ def build_floor_runtime(
         esl=esl,
         dialler=dialler,
         overdue_alert=log_overdue,
+        control=control,
+        announce_audio=PromptAnnouncements(settings) if esl is not None else None,
+        announce_interval_s=settings.floor_announce_interval_s,
+        handle_s=settings.floor_handle_s,
     )

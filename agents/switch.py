@@ -23,11 +23,14 @@ class EslCallCenter:
         self._timeout_s = timeout_s
 
     async def callcenter_config(self, arg: str) -> str:
+        return await self.api("callcenter_config", arg)
+
+    async def api(self, command: str, arg: str) -> str:
         try:
             async with asyncio.timeout(self._timeout_s):  # also while the client reconnects
-                return await self._client.api("callcenter_config", arg)
+                return await self._client.api(command, arg)
         except (IvrError, OSError, TimeoutError) as exc:
-            raise DependencyUnavailableError(f"callcenter_config failed: {exc}") from exc
+            raise DependencyUnavailableError(f"{command} failed: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=None, description="/metrics port of the call process (the console serves its own)"
     )
+    floor_announce_interval_s: float = Field(
+        default=30.0, description="waiting callers hear their place and wait this often; 0 = off"
+    )
+    floor_announce_text: str = "您前面还有{position}位客户，预计等待约{minutes}分钟，请稍候。"
+    floor_handle_s: float = Field(
+        default=180.0, description="mean handling time of a queued call, for the expected wait"
+    )
     floor_callback_sla_s: dict[str, int] = Field(
         default_factory=lambda: {"senior": 2 * 3600, "general": 24 * 3600},
         description="callback tickets are due this many seconds after opening, per queue",

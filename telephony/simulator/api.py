@@ -65,6 +65,13 @@ def run_api(
         return _audio_fork(arg, channels, media or {})
     if command == "status":
         return STATUS.format(total=total, active=len(channels))
+    if command == "uuid_broadcast":
+        # mod_commands answers "+OK Message Sent" whether or not the channel exists
+        if len(args) < 2:
+            return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+        if callcenter is not None:
+            callcenter.broadcast(args[0], args[1])
+        return "+OK Message Sent\n"
     if command == "callcenter_config" and callcenter is not None:
         return callcenter_config(callcenter, arg)
     if command == "callcenter_config" and args[:3] == ["queue", "count", "agents"]:

@@ -106,6 +106,7 @@ class Member:
     state: str = "Waiting"
     agent: str | None = None
     order: int = 0
+    broadcasts: list[str] = field(default_factory=list)  # what uuid_broadcast played to it
 
     def score(self, now: float, time_base: str) -> float:
         since = self.system_joined if time_base == "system" else self.joined
@@ -196,6 +197,14 @@ class CallCenter:
         """1-based place of ``member`` among those waiting in its queue (0 once served)."""
         rows = self.waiting(member.queue)
         return rows.index(member) + 1 if member in rows else 0
+
+    def broadcast(self, session_uuid: str, path: str) -> bool:
+        """``uuid_broadcast`` to a waiting member's channel (kept on the member)."""
+        for member in self.members:
+            if member.session_uuid == session_uuid:
+                member.broadcasts.append(path)
+                return True
+        return False
 
     def agents_present(self, queue: str) -> int:
         """Agents of ``queue`` whose status is not ``Logged Out`` (on break included)."""

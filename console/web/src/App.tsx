@@ -15,6 +15,8 @@ import { Dnc } from "./pages/Dnc";
 import { Consents } from "./pages/Consents";
 import { Recordings } from "./pages/Recordings";
 import { Rules } from "./pages/Rules";
+import { Agent } from "./pages/Agent";
+import { Floor } from "./pages/Floor";
 
 interface NavItem {
   route: string;
@@ -32,6 +34,8 @@ const NAV: NavItem[] = [
   { route: "recordings", label: "nav_recordings", permission: "recordings.search" },
   { route: "rules", label: "nav_rules", permission: "rules.read" },
   { route: "users", label: "nav_users", permission: "users.read" },
+  { route: "agent", label: "nav_agent", permission: "agents.desk" },
+  { route: "floor", label: "nav_floor", permission: "tickets.read" },
 ];
 
 function route(): string[] {
@@ -103,6 +107,12 @@ export function App() {
       break;
     case "rules":
       body = <Rules me={me} />;
+      break;
+    case "agent":
+      body = <Agent me={me} />;
+      break;
+    case "floor":
+      body = <Floor me={me} />;
       break;
     default:
       body = <Dashboard />;
