@@ -13,12 +13,14 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from moto.server import ThreadedMotoServer
 
 from ivr.db import alembic_config, make_engine
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.vault import RetentionPolicy, Vault
+from shell.services import free_port
 
 PG_ADMIN = os.environ.get("IVR_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_URL_BASE = os.environ.get("IVR_TEST_PG_URL_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -51,6 +53,18 @@ def reset_pg(url: str) -> None:
         conn.exec_driver_sql("TRUNCATE evidence_log, recording_flags, recording_access, recordings")
         conn.exec_driver_sql(f"UPDATE evidence_head SET seq = 0, hash = '{GENESIS_HEX}'")
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API (moto's server) on a free loopback port, for one test module."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture
