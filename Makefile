@@ -5,7 +5,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 VENV := .venv/bin
-APP_PACKAGES := ivr shell telephony bot actions compliance speech records qa campaigns console flows
+APP_PACKAGES := ivr shell telephony bot actions compliance speech records qa campaigns console flows agents
 
 .PHONY: run test setup services train lint format lock bench fuzz clean
 

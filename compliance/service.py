@@ -63,6 +63,7 @@ from compliance.sql import SqlLedger
 from ivr.crypto import blind_index, sm3
 from ivr.errors import IvrError, NotAuthorizedError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.metrics import GATE_DECISIONS
 from ivr.phone import CustomerNumber
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,10 @@ class ComplianceService:
     # --- gate ----------------------------------------------------------------------------------
     async def check_and_count(self, request: GateRequest) -> Decision:
         """The dial-time step: decide and, if allowed, count, atomically. Never raises."""
-        return await self.gate.check_and_count(request)
+        decision = await self.gate.check_and_count(request)
+        for reason in decision.reasons or ("none",):
+            GATE_DECISIONS.labels(allowed=str(decision.allowed).lower(), reason=str(reason)).inc()
+        return decision
 
     async def check_and_permit(self, request: GateRequest) -> GateAnswer:
         """The dialler's dial-time step: check-and-count and, when allowed, the

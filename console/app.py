@@ -1,7 +1,8 @@
 """The web console and JSON API (FastAPI): ``create_app(ctx)`` from a built context, and
 ``build_app()``, the factory ``make run`` starts (``uvicorn --factory console.app:build_app``).
 
-``/healthz`` for probes; the API lives under ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``,
+``/healthz`` for probes, ``/metrics`` for Prometheus (:mod:`ivr.metrics`); the API lives
+under ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``,
 docs at ``/docs``); the built front end (``console/web/dist``) is served at ``/``.
 ``/api/v1/demo/crm/risk`` is a stand-in CRM risk service so the shipped ``inbound_service``
 flow's webhook works out of the box with ``make run``; production points the flow at the real CRM.
@@ -19,16 +20,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import make_asgi_app
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance.health import rules_health
 from compliance.watch_status import board_for
 from console.api import (
+    agents_routes,
     auth_routes,
     changes_routes,
     compliance_routes,
     dashboard_routes,
+    floor_routes,
     flows_routes,
     problems,
     prompts_routes,
@@ -40,6 +44,7 @@ from console.api import (
 from console.api.problems import problem_response
 from console.context import ConsoleContext, build_context
 from ivr import __version__
+from ivr.metrics import count_errors
 from ivr.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -110,6 +115,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         if running == 1:
             await ctx.compliance.start(watch=True)  # the rules watcher, the decision-log writer
             ctx.qa.runtime.watcher.start()  # QA rules hot reload for batch jobs
+            await ctx.floor.start()  # the switch follower, webhook delivery, overdue callbacks
         try:
             yield
         finally:
@@ -117,6 +123,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
             if running == 0:
                 await ctx.qa.stop()
                 await ctx.qa.runtime.watcher.stop()
+                await ctx.floor.close()
                 await ctx.compliance.close()
 
     app = FastAPI(
@@ -155,8 +162,12 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         rules_routes.router,
         compliance_routes.router,
         qa_routes.router,
+        agents_routes.router,
+        floor_routes.router,
     ):
         app.include_router(router)
+    count_errors()
+    app.mount("/metrics", make_asgi_app())  # Prometheus (ivr.metrics); scraped inside the network
     if (WEB_DIST / "index.html").exists():
         app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
     else:

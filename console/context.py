@@ -1,10 +1,10 @@
 """The console's composition root: every dependency built explicitly from settings.
 
 ``build_context`` migrates the database and wires the evidence log (required), the audit,
-sign-in, the document store of the designer and the capability services (compliance, the
-vault, QA: ``qa_inspector`` replaces the ASR-backed recording inspector of batch jobs);
-``console.app`` turns a context into the FastAPI app. Tests build a context over their own
-database.
+sign-in, the document store of the designer, the capability services (compliance, the
+vault, QA: ``qa_inspector`` replaces the ASR-backed recording inspector of batch jobs) and the
+human floor (:func:`agents.service.build_floor_runtime`); ``console.app`` turns a context
+into the FastAPI app. Tests build a context over their own database.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
+from agents.service import FloorRuntime, build_floor_runtime
 from compliance.factory import build_service
 from compliance.service import ComplianceService
 from compliance.tables import decisions
@@ -48,6 +49,7 @@ class ConsoleContext:
     vault: Vault
     compliance: ComplianceService
     qa: ConsoleQa
+    floor: FloorRuntime
 
     def gate_denials(self, since: datetime) -> dict[str, int]:
         """Gate denials by reason since ``since`` (the compliance decision log; dry runs not
@@ -98,6 +100,24 @@ def build_context(
         settings, engine=engine, evidence=evidence, clock=clock, migrate_db=False
     )
     qa = ConsoleQa(settings, build_qa(settings, evidence, engine), vault, qa_inspector)
+    floor = build_floor_runtime(
+        settings,
+        engine=engine,
+        numbers=vault.numbers,
+        evidence=evidence,
+        compliance=compliance,
+        clock=clock,
+    )
     return ConsoleContext(
-        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault, compliance, qa
+        settings,
+        engine,
+        evidence,
+        audit,
+        auth,
+        designer,
+        SimulationAudio(),
+        vault,
+        compliance,
+        qa,
+        floor,
     )

@@ -63,6 +63,15 @@ class Permission(StrEnum):
     QA_ALERTS = "qa.alerts"  # the live alert stream (supervisor view)
     QA_REPORTS = "qa.reports"  # daily/weekly QA reports (HTML, PDF)
     QA_BATCH = "qa.batch"  # start batch QA of stored recordings
+    AGENT_DESK = "agents.desk"  # one's own desk: status, screen pops
+    AGENTS_READ = "agents.read"
+    AGENTS_MANAGE = "agents.manage"  # bind users to mod_callcenter agents
+    CALLER_UNMASK = "calls.unmask"  # the clear number of a screen pop (audited)
+    TICKETS_READ = "tickets.read"
+    TICKETS_WORK = "tickets.work"
+    CALLBACKS_WORK = "callbacks.work"  # claim a callback ticket, place the gated call back
+    WEBHOOKS_READ = "webhooks.read"  # the outbox and its dead letters
+    WEBHOOKS_RETRY = "webhooks.retry"
 
 
 P = Permission
@@ -83,6 +92,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.EVIDENCE_VERIFY,
             P.CAMPAIGNS_READ,
             P.CAMPAIGNS_MANAGE,
+            P.AGENTS_READ,
+            P.AGENTS_MANAGE,
+            P.WEBHOOKS_READ,
+            P.WEBHOOKS_RETRY,
         },
         # draws flows and ordinary prompts; publishing regulated parts needs an officer
         Role.DESIGNER: _EVERYONE
@@ -128,6 +141,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.QA_ALERTS,
             P.QA_REPORTS,
             P.QA_BATCH,
+            P.TICKETS_READ,
+            P.WEBHOOKS_READ,
         },
         # runs the floor: listens to calls, sees masked data
         Role.SUPERVISOR: _EVERYONE
@@ -149,6 +164,14 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.QA_ALERTS,
             P.QA_REPORTS,
             P.QA_BATCH,
+            P.AGENT_DESK,
+            P.AGENTS_READ,
+            P.AGENTS_MANAGE,
+            P.CALLER_UNMASK,
+            P.TICKETS_READ,
+            P.TICKETS_WORK,
+            P.CALLBACKS_WORK,
+            P.WEBHOOKS_READ,
         },
         # talks to customers: records what they say (DNC, consent), nothing more
         Role.AGENT: _EVERYONE
@@ -158,6 +181,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.CONSENT_READ,
             P.CONSENT_GRANT,
             P.CONSENT_REVOKE,
+            P.AGENT_DESK,
+            P.TICKETS_READ,
+            P.TICKETS_WORK,
+            P.CALLBACKS_WORK,
         },
         # reads everything that is evidence, changes nothing
         Role.AUDITOR: _EVERYONE
@@ -177,6 +204,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.CAMPAIGNS_READ,
             P.QA_READ,
             P.QA_REPORTS,
+            P.TICKETS_READ,
+            P.WEBHOOKS_READ,
         },
     }
 )

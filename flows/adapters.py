@@ -19,6 +19,7 @@ from campaigns.callbacks import CallbackTicket, CallbackTickets, TicketOutcome
 from compliance.consent_policy import NluResult
 from flows.call import CallFacts
 from ivr.errors import DependencyUnavailableError
+from ivr.metrics import ASR_LATENCY, BOT_LATENCY
 from ivr.phone import customer_number
 from records.vault import RecordingMeta, Vault
 from speech.audio import read_wav, write_wav
@@ -54,7 +55,8 @@ class AsrListener:
         self.asr = asr
 
     async def transcribe(self, wav: Path) -> str:
-        transcript = await self.asr.transcribe(read_wav(wav))
+        with ASR_LATENCY.time():
+            transcript = await self.asr.transcribe(read_wav(wav))
         return transcript.text
 
 
@@ -85,7 +87,8 @@ class RasaIntentParser:
 
     async def parse(self, text: str) -> NluResult:
         try:
-            response = await self._http.post("/model/parse", json={"text": text})
+            with BOT_LATENCY.labels(stage="nlu").time():
+                response = await self._http.post("/model/parse", json={"text": text})
             data = response.json() if response.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             data = {}

@@ -132,6 +132,7 @@ class Answers:
         nlu = await self.deps.nlu.parse(text)
         self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}")
         call.transcript_tail = text[-120:]
+        call.intent = nlu.intent or call.intent
         return Utterance(text, nlu.intent), nlu
 
     async def record_refusal(

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from agents.service import build_floor_hooks
 from bot.client import RasaClient
 from campaigns.callbacks import CallbackTickets
 from compliance.factory import build_service
@@ -34,6 +35,7 @@ from flows.orchestrator import CallOrchestrator
 from flows.ports import Listener
 from flows.registry import FlowRegistry
 from ivr.db import make_engine, migrate
+from ivr.metrics import serve_metrics
 from ivr.settings import Settings, get_settings
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Vault
@@ -134,6 +136,7 @@ async def build_deps(
             audio_mode=settings.audio_mode,
         ),
         audio_streams=audio_fork,
+        floor=build_floor_hooks(settings, engine, vault.numbers, evidence),
     )
     return Built(deps, compliance, [nlu, bot, webhooks], audio_fork)
 
@@ -168,6 +171,8 @@ class FlowCallHandler:
                 if self.sidecar_transcripts:
                     listener = SidecarListener(AsrListener(build_asr(self.settings)))
                 self._built = await build_deps(self.settings, listener=listener)
+                if self.settings.metrics_port is not None:
+                    serve_metrics(self.settings.metrics_port)
                 self._reloader = asyncio.create_task(
                     reload_flows_forever(self._built.deps.registry, self.settings.flows_poll_s)
                 )

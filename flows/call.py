@@ -5,8 +5,9 @@ stops early. No IO here.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,11 @@ from flows.interpreter import Digits, NoInput, Utterance
 from flows.ports import (
     AudioStreams,
     CallObserver,
+    CallReport,
     ComplianceApi,
     DialogueBot,
+    FloorHooks,
+    Handoff,
     IntentParser,
     Listener,
     PromptAudio,
@@ -29,6 +33,8 @@ from flows.registry import FlowRegistry, FlowVersion
 from ivr.errors import IvrError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.phone import CustomerNumber
+
+_log = logging.getLogger(__name__)
 
 # Variables that are not customer data: prompts using only these may be cached on disk.
 PUBLIC_VARIABLES = frozenset({"institution", "bot_id", "product", "due_date"})
@@ -71,6 +77,10 @@ class CallFacts:
     last_node: str = ""
     events: list[str] = field(default_factory=list)
     terminators: str = "none"  # the channel's playback_terminators now
+    path: list[str] = field(default_factory=list)  # flow nodes run, in order
+    conversation: list[tuple[str, str]] = field(default_factory=list)  # (caller|bot, text)
+    intent: str | None = None  # the last intent NLU read
+    escalations: list[tuple[str, int, str]] = field(default_factory=list)
 
     def offset_ms(self) -> int:
         return int((time.monotonic() - self.started_mono) * 1000)
@@ -107,9 +117,13 @@ class CallDeps:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     observer: CallObserver | None = None
     audio_streams: AudioStreams | None = None
+    floor: FloorHooks | None = None  # screen pops and work tickets (agents)
 
     def note(self, call: CallFacts, who: str, what: str, detail: str = "") -> None:
-        """Tell the observer (``ivr call`` prints it; never a logger: it may show customer data)."""
+        """Tell the observer (``ivr call`` prints it; never a logger: it may show customer data);
+        the caller's and the bot's words also go into the call's conversation (screen pop)."""
+        if who in ("caller", "bot") and not what.startswith(("(", "transfer ", "hangup ")):
+            call.conversation.append((who, what))
         if self.observer is not None:
             self.observer.note(call.call_id, who, what, detail)
 
@@ -125,3 +139,49 @@ class CallOver(Exception):
 
 class PromptUnavailableError(IvrError):
     """TTS could not render a prompt: the caller goes to a human rather than silence."""
+
+
+async def tell_floor(hook: Awaitable[None]) -> None:
+    """The floor's hooks never break a call: a failure is logged and the call goes on."""
+    try:
+        await hook
+    except Exception:
+        _log.exception("agent floor hook failed")
+
+
+def handoff_card(call: CallFacts, queue: str, priority: int, reason: str, at: datetime) -> Handoff:
+    """What the agent's screen pops when ``call`` is handed to ``queue``."""
+    return Handoff(
+        call_id=call.call_id,
+        queue=queue,
+        priority=priority,
+        reason=reason,
+        intent=call.intent,
+        customer=call.customer,
+        consent_state=call.consent_state,
+        conversation=tuple(call.conversation),
+        flow=call.flow.name,
+        path=tuple(call.path),
+        at=at,
+    )
+
+
+def call_report(call: CallFacts, ended_at: datetime, recorded: bool) -> CallReport:
+    """A finished call as the floor needs it for work tickets."""
+    return CallReport(
+        call_id=call.call_id,
+        flow=call.flow.name,
+        flow_version=call.flow.version,
+        purpose=call.purpose,
+        direction=call.direction,
+        customer=call.customer,
+        ended_reason=call.ended_reason,
+        intent=call.intent,
+        escalations=tuple(call.escalations),
+        path=tuple(call.path),
+        conversation=tuple(call.conversation),
+        transcript_tail=call.transcript_tail,
+        recording_ref=call.call_id if recorded else None,
+        started_at=call.started_at,
+        ended_at=ended_at,
+    )

@@ -20,6 +20,7 @@ from flows.handoff import Handoff
 from flows.interpreter import BotOutcome, Converse, Digits, OpenCallbackTicket, Utterance
 from flows.speaking import Speaker
 from ivr.errors import DependencyUnavailableError
+from ivr.metrics import BOT_LATENCY
 from telephony.session import CallSession
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ class Conversation:
             else:
                 text = "/no_input"
             try:
-                directives = await deps.bot.send(call.call_id, text, metadata)
+                with BOT_LATENCY.labels(stage="dialogue").time():
+                    directives = await deps.bot.send(call.call_id, text, metadata)
             except DependencyUnavailableError:
                 log.warning("call %s: bot unavailable; taking the fallback", call.call_id)
                 deps.note(call, "bot", "(unavailable: fallback branch)")

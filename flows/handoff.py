@@ -20,7 +20,7 @@ import contextlib
 import logging
 
 from campaigns.callbacks import NoNumberToCallBack
-from flows.call import CallDeps, CallFacts
+from flows.call import CallDeps, CallFacts, handoff_card, tell_floor
 from flows.channel_vars import CALL_ID, FLOW, QUEUE_REASON
 from flows.interpreter import (
     CallWebhook,
@@ -74,6 +74,7 @@ class Handoff:
             agent_free=free > 0,
             source="ivr",
         )
+        call.escalations.append((step.queue, step.priority, step.reason))
         if free == 0:
             self.deps.note(call, "ivr", f"no free agent in {step.queue}", "callback ticket next")
             return TransferOutcome(connected=False)
@@ -82,6 +83,9 @@ class Handoff:
         self.deps.note(
             call, "ivr", f"transfer → {step.queue}", f"priority {step.priority}, {step.reason}"
         )
+        if self.deps.floor is not None:
+            card = handoff_card(call, step.queue, step.priority, step.reason, self.deps.clock())
+            await tell_floor(self.deps.floor.handed_off(card))
         await session.enqueue(
             step.queue, priority=step.priority >= 8, variables=queue_variables(call, step.reason)
         )

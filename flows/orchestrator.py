@@ -42,6 +42,8 @@ from flows.call import (
     CallOver,
     OrchestratorConfig,
     PromptUnavailableError,
+    call_report,
+    tell_floor,
 )
 from flows.channel_vars import LegVariables
 from flows.consent_steps import ConsentAsker
@@ -68,6 +70,7 @@ from flows.speaking import Speaker, prompt_kind
 from flows.turns import RecordedTurns, open_turns
 from ivr.errors import IvrError
 from ivr.evidence import EvidenceKind
+from ivr.metrics import CALLS_ACTIVE, CALLS_TOTAL
 from ivr.phone import customer_number
 from speech.context import ListenState
 from telephony.call_control import CallControl
@@ -111,6 +114,8 @@ class CallOrchestrator:
             return
         call = self._call_facts(session)
         log.info("call %s: flow %s@%s", call.call_id, call.flow.name, call.flow.version)
+        CALLS_ACTIVE.inc()
+        CALLS_TOTAL.labels(direction=call.direction).inc()
         control = CallControl(session)
         turns: TurnTaking = RecordedTurns(self.deps)
         try:
@@ -131,7 +136,10 @@ class CallOrchestrator:
         except CallOver:
             pass
         finally:
-            await self._finish(session, call, turns)
+            try:
+                await self._finish(session, call, turns)
+            finally:
+                CALLS_ACTIVE.dec()
 
     # ---- call lifecycle ----
 
@@ -207,6 +215,7 @@ class CallOrchestrator:
         instruction: Instruction | None = run.start(deps.clock())
         while instruction is not None:
             call.last_node = instruction.node
+            call.path.append(instruction.node)
             result = await self._execute(session, call, parts, instruction)
             instruction = run.resume(result, deps.clock())
 
@@ -246,7 +255,10 @@ class CallOrchestrator:
             last_node=call.last_node,
             duration_ms=call.offset_ms(),
         )
+        recorded = call.recording.exists()
         await self._seal_recording(call, ended_at)
+        if self.deps.floor is not None:
+            await tell_floor(self.deps.floor.call_finished(call_report(call, ended_at, recorded)))
         shutil.rmtree(call.scratch, ignore_errors=True)
         log.info("call %s ended (%s)", call.call_id, call.ended_reason)
 

@@ -7,6 +7,7 @@ production and by the FreeSWITCH simulator plus real or scripted engines in test
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -158,3 +159,54 @@ class TurnTaking(Protocol):
     async def close(self, session: CallSession) -> None:
         """The call is over: stop what this mode started."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A call handed to a human queue: what the agent's screen pops (never logged).
+
+    ``conversation`` is the caller's and the bot's turns so far as ``(who, text)``;
+    ``intent`` the last intent NLU read; ``consent_state`` ``granted``/``refused``/... or None.
+    """
+
+    call_id: str
+    queue: str
+    priority: int
+    reason: str
+    intent: str | None
+    customer: CustomerNumber | None
+    consent_state: str | None
+    conversation: tuple[tuple[str, str], ...]
+    flow: str
+    path: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallReport:
+    """A finished call as the floor needs it for work tickets (complaints, risk, unfinished)."""
+
+    call_id: str
+    flow: str
+    flow_version: str
+    purpose: str
+    direction: str
+    customer: CustomerNumber | None
+    ended_reason: str
+    intent: str | None
+    escalations: tuple[tuple[str, int, str], ...]  # (queue, priority, reason)
+    path: tuple[str, ...]
+    conversation: tuple[tuple[str, str], ...]
+    transcript_tail: str
+    recording_ref: str | None  # the recording's id in the vault (the call id) when one was made
+    started_at: datetime
+    ended_at: datetime
+
+
+class FloorHooks(Protocol):
+    """The human floor (``agents``): screen pops at hand-off, work tickets at the end.
+    A failure here never reaches the call (the orchestrator logs it and goes on)."""
+
+    async def handed_off(self, handoff: Handoff) -> None: ...
+
+    async def call_finished(self, report: CallReport) -> None: ...

@@ -34,6 +34,13 @@ def hmac_sm3(key: bytes, data: bytes) -> bytes:
     return mac.finalize()
 
 
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 (32 bytes) of ``data`` under ``key`` (signatures third parties verify)."""
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(data)
+    return mac.finalize()
+
+
 def sm4_ecb_encrypt_block(key: bytes, block: bytes) -> bytes:
     """Encrypt one 16-byte block with raw SM4 (for test vectors and key checks only)."""
     _check_key(key)

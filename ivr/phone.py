@@ -72,6 +72,12 @@ def customer_number(raw: str | None, region: str = DEFAULT_REGION) -> CustomerNu
         return None
 
 
+def national_digits(e164: str) -> str:
+    """The national significant number of an E.164 number, digits only (``13812345678``), as
+    a carrier gateway dials it (customer data: never log it)."""
+    return str(phonenumbers.national_significant_number(phonenumbers.parse(e164, None)))
+
+
 def mask(number: str, region: str = DEFAULT_REGION) -> str:
     """The number for display and logs: ``138****5678``; see :func:`mask_parsed`.
 

@@ -170,6 +170,36 @@ class Settings(BaseSettings):
     )
     dialler_host: str = "127.0.0.1"
     dialler_port: int = Field(default=8091, description="the dialler's GET /healthz")
+    # human floor (issue 18)
+    floor_webhooks: dict[str, str] = Field(
+        default_factory=dict,
+        description='webhook targets by name, e.g. {"crm": "https://...", "antifraud": "https://..."}',
+    )
+    floor_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key signing every outbound webhook (required with targets)",
+    )
+    floor_webhook_max_attempts: int = Field(
+        default=8, description="deliveries tried before a webhook goes to the dead-letter table"
+    )
+    floor_callback_endpoint: str = Field(
+        default="sofia/gateway/carrier/{national}",
+        description="dial string of a call back ({national} or {e164} is the customer's number)",
+    )
+    metrics_port: int | None = Field(
+        default=None, description="/metrics port of the call process (the console serves its own)"
+    )
+    floor_announce_interval_s: float = Field(
+        default=30.0, description="waiting callers hear their place and wait this often; 0 = off"
+    )
+    floor_announce_text: str = "您前面还有{position}位客户，预计等待约{minutes}分钟，请稍候。"
+    floor_handle_s: float = Field(
+        default=180.0, description="mean handling time of a queued call, for the expected wait"
+    )
+    floor_callback_sla_s: dict[str, int] = Field(
+        default_factory=lambda: {"senior": 2 * 3600, "general": 24 * 3600},
+        description="callback tickets are due this many seconds after opening, per queue",
+    )
 
     # quality inspection (issue 16)
     qa_rules_path: Path = Field(

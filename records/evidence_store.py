@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.db import make_engine
 from ivr.errors import IntegrityError, StoreUnavailableError
 from ivr.evidence import EvidenceKind
+from ivr.metrics import EVIDENCE_APPENDS, EVIDENCE_FAILURES
 from ivr.settings import Settings
 from records.chain import (
     ChainVerifier,
@@ -75,9 +76,11 @@ class SqlEvidenceLog:
             with self._engine.connect() as conn:
                 entry = self.append_in(conn, kind, call_id=call_id, payload=payload)
                 conn.commit()
-                return entry
         except SQLAlchemyError as exc:
+            EVIDENCE_FAILURES.labels(what="append").inc()
             raise StoreUnavailableError("evidence store unavailable") from exc
+        EVIDENCE_APPENDS.labels(kind=str(kind)).inc()
+        return entry
 
     def append_in(
         self,
@@ -175,9 +178,12 @@ class SqlEvidenceLog:
             if verifier.failed:
                 break
         result = verifier.result()
+        if not result.ok:
+            EVIDENCE_FAILURES.labels(what="verify").inc()
         if result.ok:
             head = self.head()
             if head.seq != result.head_seq or head.hash != result.head_hash:
+                EVIDENCE_FAILURES.labels(what="verify").inc()
                 return VerifyResult(
                     ok=False,
                     checked=result.checked,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from telephony.simulator.callcenter import CallCenter
+from telephony.simulator.callcenter_api import callcenter_config
 from telephony.simulator.channel import SimChannel
 
 STATUS = (
@@ -49,17 +51,29 @@ def run_api(
     total: int = 0,
     agents_available: int = 1,
     media: Mapping[str, ChannelMedia] | None = None,
+    callcenter: CallCenter | None = None,
 ) -> str:
     """The text FreeSWITCH would answer to ``api <command> <arg>``.
 
     ``media`` gives the channels that have media (playback, audio fork); without it
     ``uuid_break`` only answers and ``uuid_audio_fork`` fails, as on a channel with no media.
+    With a ``callcenter`` (the switch's mod_callcenter) ``callcenter_config`` runs against it;
+    without one only ``queue count agents`` answers, with ``agents_available``.
     """
     args = arg.split()
     if command in FORK_COMMANDS:
         return _audio_fork(arg, channels, media or {})
     if command == "status":
         return STATUS.format(total=total, active=len(channels))
+    if command == "uuid_broadcast":
+        # mod_commands answers "+OK Message Sent" whether or not the channel exists
+        if len(args) < 2:
+            return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+        if callcenter is not None:
+            callcenter.broadcast(args[0], args[1])
+        return "+OK Message Sent\n"
+    if command == "callcenter_config" and callcenter is not None:
+        return callcenter_config(callcenter, arg)
     if command == "callcenter_config" and args[:3] == ["queue", "count", "agents"]:
         return f"{agents_available}\n"
     if command == "show" and args[:2] == ["calls", "count"]:

@@ -24,7 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from telephony.simulator.callcenter_conf import (
+    AgentConfig,
+    QueueConfig,
+    TierConfig,
+    agent_config,
+    queue_config,
+    tier_config,
+)
 from telephony.simulator.fsstrings import expand_variables
+
+__all__ = ["AgentConfig", "Dialplan", "DialplanError", "QueueConfig", "TierConfig", "preprocess"]
 
 SHIPPED = Path(__file__).resolve().parents[1] / "freeswitch"
 _GLOBAL = re.compile(r"\$\$\{([^}]*)\}")
@@ -77,17 +87,6 @@ class Extension:
     conditions: tuple[Condition, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class QueueConfig:
-    """The mod_callcenter queue settings the simulator honours (seconds; 0 = no limit)."""
-
-    name: str
-    max_wait: int = 0
-    max_wait_no_agent: int = 0
-    max_wait_no_agent_time_reached: int = 5
-    moh_sound: str = ""
-
-
 def _actions(element: ET.Element, tag: str) -> tuple[tuple[str, str], ...]:
     return tuple((a.get("application", ""), a.get("data", "")) for a in element.findall(tag))
 
@@ -114,28 +113,15 @@ def _extension(element: ET.Element) -> Extension:
     return Extension(element.get("name", ""), keep, tuple(conditions))
 
 
-def _queue(element: ET.Element) -> QueueConfig:
-    params = {p.get("name", ""): p.get("value", "") for p in element.findall("param")}
-
-    def number(key: str, default: int) -> int:
-        value = params.get(key, "")
-        return int(value) if value.isdigit() else default
-
-    return QueueConfig(
-        element.get("name", ""),
-        number("max-wait-time", 0),
-        number("max-wait-time-with-no-agent", 0),
-        number("max-wait-time-with-no-agent-time-reached", 5),
-        params.get("moh-sound", ""),
-    )
-
-
 @dataclass
 class Dialplan:
-    """The contexts (name → extensions) and callcenter queues of one configuration."""
+    """The contexts (name → extensions) and the callcenter queues, agents and tiers of one
+    configuration."""
 
     contexts: dict[str, list[Extension]] = field(default_factory=dict)
     queues: dict[str, QueueConfig] = field(default_factory=dict)
+    agents: dict[str, AgentConfig] = field(default_factory=dict)
+    tiers: list[TierConfig] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -156,8 +142,12 @@ class Dialplan:
                 for conf in section.findall("configuration"):
                     if conf.get("name") == "callcenter.conf":
                         for queue in conf.iter("queue"):
-                            config = _queue(queue)
+                            config = queue_config(queue)
                             plan.queues[config.name] = config
+                        for agent in conf.iter("agent"):
+                            member = agent_config(agent)
+                            plan.agents[member.name] = member
+                        plan.tiers += [tier_config(t) for t in conf.iter("tier")]
         return plan
 
     @classmethod

@@ -12,6 +12,9 @@ a leg up; every leg's events go to each subscribed connection that matches its f
 With ``behaviour`` (:class:`~telephony.simulator.dialing.OutcomeMix` or any callable) each
 originate rings, then answers with its own caller script or fails with a cause
 (:mod:`telephony.simulator.dialing`); every originate received is in :attr:`originate_log`.
+With a
+:class:`~telephony.simulator.callcenter.CallCenter` its legs queue there, ``callcenter_config``
+drives it and its ``CUSTOM callcenter::info`` events go to the subscribers too.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from telephony.esl import (
     frames,
 )
 from telephony.simulator.api import run_api
+from telephony.simulator.callcenter import CallCenter
 from telephony.simulator.channel import Headers, SimChannel, preamble
 from telephony.simulator.dialing import ANSWERED, DialOutcome, OriginateRecord
 from telephony.simulator.dialplan import Dialplan
@@ -54,7 +58,11 @@ class _Listener:
     filters: list[tuple[str, str]] = field(default_factory=list)
 
     def wants(self, name: str, headers: Mapping[str, str]) -> bool:
-        if name not in self.events and "ALL" not in self.events:
+        if name == "CUSTOM" and "ALL" not in self.events:
+            # a CUSTOM event reaches those who named its subclass (``CUSTOM callcenter::info``)
+            if "CUSTOM" not in self.events or headers.get("Event-Subclass") not in self.events:
+                return False
+        elif name not in self.events and "ALL" not in self.events:
             return False
         return all(headers.get(h) == v for h, v in self.filters) if self.filters else True
 
@@ -73,10 +81,14 @@ class InboundSwitch:
         time_scale: float = 0.0,
         dialplan: Dialplan | None = None,
         behaviour: Callable[[OriginateRequest, str], DialOutcome] | None = None,
+        callcenter: CallCenter | None = None,
     ) -> None:
         self.password = password
         self.behaviour = behaviour
         self.originate_log: list[OriginateRecord] = []
+        self.callcenter = callcenter
+        if callcenter is not None:
+            callcenter.listeners.append(self._broadcast)
         self.outcomes = dict(outcomes or {})
         self.answer_delay_s = answer_delay_s
         self.socket_target = socket_target
@@ -190,7 +202,13 @@ class InboundSwitch:
     def _api(self, command: str, arg: str) -> str:
         media = {uuid: call.streaming for uuid, call in self.calls.items()}
         return run_api(
-            command, arg, self.channels, kill=self._kill, total=self.originated, media=media
+            command,
+            arg,
+            self.channels,
+            kill=self._kill,
+            total=self.originated,
+            media=media,
+            callcenter=self.callcenter,
         )
 
     async def _job(self, job: str, command: BgApi) -> None:
@@ -292,6 +310,7 @@ class InboundSwitch:
             channel=channel,
             extension=extension,
             observer=self._broadcast,
+            callcenter=self.callcenter,
         )
 
     async def _run_leg(self, call: SimulatedCall, record: OriginateRecord | None = None) -> None:

@@ -9,7 +9,9 @@ family); a ``transfer`` ends the socket application and routes the channel again
 stays attached under ``linger``), so a queue timeout can come back to the app through the
 ``callback_ticket`` extension on the same uuid. A :class:`CallerScript` presses digits, speaks,
 hangs up or makes the switch misbehave; :class:`MediaClock` times the media (``time_scale`` 0
-= as fast as possible).
+= as fast as possible). With a :class:`CallCenter` (the switch's mod_callcenter) the
+``callcenter`` application waits for an agent of its model and ``callcenter_config`` runs
+against it; without one a queue is answered at once when :attr:`CallerScript.agent_available`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from telephony.esl import Command, Execute
 from telephony.simulator.api import run_api
 from telephony.simulator.apps import APPLICATIONS
+from telephony.simulator.callcenter import CallCenter
 from telephony.simulator.caller import Keypad
 from telephony.simulator.channel import Headers, SimChannel
 from telephony.simulator.clock import MediaClock
@@ -81,8 +84,10 @@ class SimulatedCall:
         channel: SimChannel | None = None,
         extension: Sequence[tuple[str, str]] | None = None,
         observer: EventObserver | None = None,
+        callcenter: CallCenter | None = None,
     ) -> None:
         self.script = script or CallerScript()
+        self.callcenter = callcenter
         self.sounds_dir = sounds_dir
         self.record_dir = record_dir or Path(tempfile.gettempdir()) / "ivr-sim-recordings"
         self.write_requested_paths = write_requested_paths or dialplan is not None
@@ -270,6 +275,7 @@ class SimulatedCall:
             kill=lambda ch, cause: self.start_hangup(cause, "ivr"),
             agents_available=1 if self.script.agent_available else 0,
             media={self.channel.uuid: self.streaming},
+            callcenter=self.callcenter,
         )
 
     def record_path(self, path: str) -> Path:

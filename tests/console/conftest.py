@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from console_support import CHEAP, Clock, add_user, bearer, console_settings
 from fastapi.testclient import TestClient
+from floor_switch import ThreadedSwitch, threaded_switch
 
 from console.app import create_app
 from console.context import ConsoleContext, build_context
@@ -20,9 +21,22 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def floor_switch() -> Iterator[ThreadedSwitch]:
+    """The simulated FreeSWITCH the console's agent desks drive (one per test session)."""
+    with threaded_switch() as switch:
+        yield switch
+
+
 @pytest.fixture
-def ctx(tmp_path: Path, clock: Clock) -> ConsoleContext:
-    return build_context(console_settings(tmp_path), hasher=CHEAP, clock=clock)
+def ctx(tmp_path: Path, clock: Clock, floor_switch: ThreadedSwitch) -> ConsoleContext:
+    settings = console_settings(
+        tmp_path,
+        freeswitch_inbound=floor_switch.address,
+        floor_webhooks={"crm": "http://127.0.0.1:9/crm"},  # nothing listens: stays pending
+        floor_webhook_secret="test-webhook-secret",
+    )
+    return build_context(settings, hasher=CHEAP, clock=clock)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from console_support import (
 )
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from floor_examples import FLOOR_EXAMPLES
 
 from console.api.deps import permission_of
 from console.audit import AuditKind
@@ -247,6 +248,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
         "path": {"change_id": pending_change(c)},
         "json": {"note": "no"},
     },
+    **FLOOR_EXAMPLES,
 }
 
 
@@ -314,7 +316,8 @@ def test_role_matrix(
         )
         after = sum(1 for e in ctx.evidence.entries() if e.kind == AuditKind.ACCESS_DENIED)
         if has_clear_number(answer.text):  # only revealed by a role that may, and audited
-            assert Permission.NUMBERS_UNMASK in TABLE[role], (role, method, path)
+            unmasks = {Permission.NUMBERS_UNMASK, Permission.CALLER_UNMASK}
+            assert unmasks & TABLE[role], (role, method, path)
             assert any(e.payload.get("action") == "reveal_numbers" for e in ctx.evidence.entries())
         if permission in TABLE[role]:
             assert answer.status_code < 300, (role, method, path, answer.text)

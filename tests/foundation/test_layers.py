@@ -20,6 +20,7 @@ OURS = {
     "campaigns",
     "console",
     "flows",
+    "agents",
 }
 
 

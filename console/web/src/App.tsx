@@ -16,6 +16,8 @@ import { Consents } from "./pages/Consents";
 import { Recordings } from "./pages/Recordings";
 import { Rules } from "./pages/Rules";
 import { Qa } from "./pages/Qa";
+import { Agent } from "./pages/Agent";
+import { Floor } from "./pages/Floor";
 
 interface NavItem {
   route: string;
@@ -34,6 +36,8 @@ const NAV: NavItem[] = [
   { route: "qa", label: "nav_qa", permission: "qa.read" },
   { route: "rules", label: "nav_rules", permission: "rules.read" },
   { route: "users", label: "nav_users", permission: "users.read" },
+  { route: "agent", label: "nav_agent", permission: "agents.desk" },
+  { route: "floor", label: "nav_floor", permission: "tickets.read" },
 ];
 
 function route(): string[] {
@@ -108,6 +112,12 @@ export function App() {
       break;
     case "qa":
       body = <Qa me={me} />;
+      break;
+    case "agent":
+      body = <Agent me={me} />;
+      break;
+    case "floor":
+      body = <Floor me={me} />;
       break;
     default:
       body = <Dashboard />;

@@ -8,15 +8,24 @@ With none, the member leaves after ``max-wait-time-with-no-agent`` plus
 ``cc_cause=cancel``, ``cc_cancel_reason=NO_AGENT_TIMEOUT`` (or ``TIMEOUT``), and the dialplan goes
 on with the next action (the shipped dialplan: ``transfer callback_ticket XML ivr``).
 Queue settings come from the dialplan's ``callcenter.conf`` (0 = no limit).
+
+With the switch's :class:`~telephony.simulator.callcenter.CallCenter` the member joins its
+model instead (``cc_base_score`` its priority, ``cc_export_vars`` what the agent's events
+carry) and waits until the dispatcher bridges it to an agent, ``max-wait-time`` passes
+(``TIMEOUT``) or no agent is present for ``max-wait-time-with-no-agent`` (``NO_AGENT_TIMEOUT``);
+the agent talks :attr:`CallerScript.agent_talk_ms`, then the agent's wrap-up begins.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
 from telephony.simulator.apps.bridge import talk_to_agent
+from telephony.simulator.callcenter import CallCenter, Member
 from telephony.simulator.dialplan import QueueConfig
 
 if TYPE_CHECKING:
@@ -35,6 +44,10 @@ async def callcenter(call: SimulatedCall, arg: str) -> str:
         cc_member_session_uuid=call.channel.uuid,
         cc_queue_joined_epoch=str(int(time.time())),
     )
+    if call.callcenter is not None:
+        queue = call.callcenter.queues.get(name, queue)
+        await _queue_in_model(call, call.callcenter, name, queue)
+        return "_none_"
     if call.script.agent_available and not call.script.agent_taken_meanwhile:
         variables["cc_agent"] = "agent@default"
         if await talk_to_agent(call, "callcenter"):
@@ -59,6 +72,67 @@ async def callcenter(call: SimulatedCall, arg: str) -> str:
         cc_queue_canceled_epoch=str(int(time.time())),
     )
     return "_none_"
+
+
+POLL_S = 0.005  # wall seconds between the member's looks at the dispatcher
+
+
+async def _queue_in_model(
+    call: SimulatedCall, center: CallCenter, name: str, queue: QueueConfig
+) -> None:
+    variables = call.channel.variables
+    exported = [v.strip() for v in variables.get("cc_export_vars", "").split(",") if v.strip()]
+    score = variables.get("cc_base_score", "0")
+    member = center.join(
+        name,
+        call.channel.uuid,
+        call.channel.caller,
+        base_score=int(score) if score.lstrip("-").isdigit() else 0,
+        exported={k: variables[k] for k in exported if k in variables},
+    )
+    variables["cc_member_uuid"] = member.uuid
+    reason = await _wait_for_agent(call, center, member, queue)
+    if reason is None:
+        variables["cc_agent"] = member.agent or ""
+        hung = await talk_to_agent(call, "callcenter")
+        center.bridge_end(member)
+        if hung:
+            return
+        variables["cc_cause"] = "answered"
+        if variables.get("hangup_after_bridge", "").lower() == "true":
+            call.start_hangup("NORMAL_CLEARING", "dialplan")
+        return
+    center.cancel(member, reason)
+    if call.channel.hangup_cause is None:
+        variables.update(
+            cc_cause="cancel",
+            cc_cancel_reason=reason,
+            cc_queue_canceled_epoch=str(int(time.time())),
+        )
+
+
+async def _wait_for_agent(
+    call: SimulatedCall, center: CallCenter, member: Member, queue: QueueConfig
+) -> str | None:
+    """``None`` once bridged, else the cancel reason (``NONE`` when the caller hung up)."""
+    alone_since: float | None = None
+    while True:
+        center.dispatch()
+        if member.agent is not None:
+            return None
+        now = center.now()
+        if queue.max_wait > 0 and now - member.joined >= queue.max_wait:
+            return "TIMEOUT"
+        if queue.max_wait_no_agent > 0 and center.agents_present(member.queue) == 0:
+            alone_since = now if alone_since is None else alone_since
+            if now - alone_since >= queue.max_wait_no_agent:
+                return "NO_AGENT_TIMEOUT"
+        else:
+            alone_since = None
+        if call.clock.hungup.is_set():
+            return "NONE"
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(call.clock.hungup.wait(), POLL_S)
 
 
 APPLICATIONS: dict[str, Application] = {"callcenter": callcenter}

@@ -31,6 +31,50 @@ function Chart(props: { title: string; data: object[]; x: string; bars: Array<[s
   );
 }
 
+interface QueueFigures { answered: number; abandoned: number; timed_out: number; wait_mean_s: number | null; wait_p90_s: number | null }
+interface FloorData {
+  desks: Record<string, number>;
+  open_tickets: Record<string, number>;
+  callbacks_waiting: number;
+  callbacks_overdue: number;
+  dead_letters: number;
+  metrics: {
+    calls_active: number; gate_decisions: Record<string, number>; bot_latency_p95_s: number | null;
+    asr_latency_p95_s: number | null; queues: Record<string, QueueFigures>; qa_hits: number;
+    evidence_appends: number; evidence_failures: number; errors: Record<string, number>;
+  };
+}
+
+// The floor's figures: the same Prometheus metrics Grafana shows (ops/grafana/ivr.json).
+function FloorFigures() {
+  const { data } = useApi<FloorData>("/floor");
+  if (!data) return null;
+  const m = data.metrics;
+  const stat = (label: string, value: string | number, id?: string) => (
+    <div className="stat card" data-testid={id}><span>{label}</span><b>{value}</b></div>
+  );
+  const secs = (v: number | null) => (v === null ? "–" : `${v.toFixed(2)} s`);
+  return (
+    <>
+      <h3>{t("floor_figures")}</h3>
+      <div className="stats" data-testid="floor-figures">
+        {stat("calls active", m.calls_active, "calls-active")}
+        {stat("bot p95", secs(m.bot_latency_p95_s))}
+        {stat("ASR p95", secs(m.asr_latency_p95_s))}
+        {stat("QA hits", m.qa_hits)}
+        {stat("evidence appends", m.evidence_appends)}
+        {stat("evidence failures", m.evidence_failures)}
+        {stat("errors", Object.values(m.errors).reduce((a, b) => a + b, 0))}
+        {stat(t("callbacks"), `${data.callbacks_waiting} / ${data.callbacks_overdue} ${t("overdue")}`)}
+        {stat(t("dead_letters"), data.dead_letters)}
+        {Object.entries(data.desks).map(([k, v]) => stat(t("status_" + k), v))}
+        {Object.entries(m.queues).map(([q, f]) => stat(`${q}: wait p90 / abandoned`, `${secs(f.wait_p90_s)} / ${f.abandoned}`))}
+        {Object.entries(m.gate_decisions).map(([r, v]) => stat(`gate ${r}`, v))}
+      </div>
+    </>
+  );
+}
+
 export function Dashboard() {
   const { data, error } = useApi<DashboardData>("/dashboard");
   return (
@@ -52,6 +96,7 @@ export function Dashboard() {
           </div>
         </>
       )}
+      <FloorFigures />
     </div>
   );
 }
