@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from helpers.numbers import fresh_mobile
 
 from actions.scripts import DEFAULT_PRODUCT
 from bot.client import CallMetadata, RasaClient
@@ -18,12 +20,8 @@ from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
 
+D = TypeVar("D", bound=Directive)
 MARKETING_MARKERS = (DEFAULT_PRODUCT.script[:12], DEFAULT_PRODUCT.details[:12], "业绩比较基准")
-
-
-def new_mobile() -> str:
-    """A random valid mainland mobile number (fake, per test)."""
-    return f"139{random.randint(10_000_000, 99_999_999)}"
 
 
 @asynccontextmanager
@@ -51,7 +49,7 @@ class Conversation:
     client: RasaClient
     svc: ComplianceService
     purpose: str = "marketing"
-    caller: str | None = field(default_factory=new_mobile)
+    caller: str | None = field(default_factory=fresh_mobile)
     campaign: str = "wealth-q4"
     call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex}")
     turns: list[tuple[str, list[Directive]]] = field(default_factory=list)
@@ -93,7 +91,7 @@ class Conversation:
         return [d for d in directives if isinstance(d, Say)]
 
 
-def only(directives: list[Directive], kind: type) -> list:  # type: ignore[type-arg]
+def only(directives: list[Directive], kind: type[D]) -> list[D]:
     return [d for d in directives if isinstance(d, kind)]
 
 

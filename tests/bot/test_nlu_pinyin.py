@@ -16,7 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from shell.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
+from ivr.settings import REPO_ROOT
+from shell.rasa_model import RASA_VENV, rasa_env
 
 FEATURES = textwrap.dedent(
     """

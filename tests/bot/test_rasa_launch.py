@@ -7,8 +7,9 @@ import subprocess
 import textwrap
 from typing import Any
 
+from ivr.settings import REPO_ROOT
 from shell import rasa_model
-from shell.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
+from shell.rasa_model import RASA_VENV, rasa_env
 
 CHECK = textwrap.dedent(
     """
