@@ -20,8 +20,9 @@ from actions.call import time_words
 from actions.disclosure import risk_warning_text
 from actions.scripts import DEFAULT_PRODUCT
 from actions.session import ActionSessionStart
-from actions.stores import Stores, reset_stores
+from actions.stores import Stores, get_stores, reset_stores
 from ivr.db import migrate
+from ivr.phone import customer_number
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
 
@@ -70,6 +71,11 @@ def tracker(
 
 
 async def run(action: Action, t: Tracker) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Run ``action``; a ``caller`` slot becomes the caller handle the app would have issued."""
+    number = t.slots.pop("caller", None)
+    if number is not None:
+        handle = await get_stores().handles.issue(t.sender_id, customer_number(number))
+        t.slots["caller_handle"] = handle
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
     return [m["custom"] for m in dispatcher.messages], events
@@ -196,6 +202,27 @@ async def test_inv6_refusal_without_a_usable_caller_number_is_chained_evidence(
     entry = entries[-1]
     assert entry.payload["reason"] == "refused_contact" and entry.payload["dnc"] is False
     assert entry.payload["policy_outcome"] == "refused" and entry.payload["rules_version"]
+
+
+@pytest.mark.parametrize("handle", ["unavailable", "ch_expired-or-unknown"])
+async def test_inv6_refusal_whose_caller_handle_does_not_resolve_is_left_to_the_orchestrator(
+    stores: Stores, handle: str
+) -> None:
+    """The caller has a number the bot cannot name: no DNC entry, no unidentified-refusal
+    evidence; the hangup says dnc_recorded false so the orchestrator records it."""
+    t = tracker("refuse_contact", "别再打了", caller_handle=handle)
+    said, _ = await run(dialogue.ActionRefuseContact(), t)
+    assert said[-1]["outcome"] == "refused" and said[-1]["dnc_recorded"] is False
+    kinds_written = [e.kind for e in SqlEvidenceLog(_engine(stores)).entries(call_id=t.sender_id)]
+    assert "refusal_unidentified" not in kinds_written
+
+
+async def test_inv5_consent_from_a_caller_whose_handle_does_not_resolve_is_not_taken(
+    stores: Stores,
+) -> None:
+    t = tracker("affirm", "可以", caller_handle="unavailable", stage="consent")
+    said, events = await run(dialogue.ActionAffirm(), t)
+    assert "marketing" not in kinds(said) and slot(events, "consent_recorded") is None
 
 
 async def test_service_deny_is_not_a_refusal(stores: Stores) -> None:

@@ -43,7 +43,7 @@ from flows.adapters import SidecarListener
 from flows.orchestrator import CallDeps, CallOrchestrator, OrchestratorConfig
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.db import make_engine, migrate
-from ivr.phone import customer_number
+from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import REPO_ROOT, Settings
 from records.evidence_store import SqlEvidenceLog
 from speech.audio import Audio, write_wav
@@ -120,6 +120,9 @@ class SilentPrompts:
 
 class HangupBot:
     """After consent the shipped flow hands over to the bot: it says goodbye at once."""
+
+    async def caller_handle(self, call_id: str, customer: CustomerNumber | None) -> str | None:
+        return None
 
     async def send(
         self, sender_id: str, text: str, metadata: CallMetadata | None = None
