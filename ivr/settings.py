@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default SQLite under data_dir"
     )
     redis_url: str | None = Field(default=None, description="Redis URL; unset = no Redis")
+    rasa_tracker_redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis of Rasa's tracker and lock stores (endpoints.production.yml; rediss:// for "
+            "TLS, the password in the URL); unset = in-memory trackers, one per Rasa server"
+        ),
+    )
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_processes: int = Field(

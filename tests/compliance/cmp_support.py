@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import redis
 from helpers.clock import FakeClock
 from helpers.evidence import MemorySink
 
@@ -19,7 +16,6 @@ from compliance.service import ComplianceService
 from compliance.sql import SqlLedger
 from compliance.sql_gate import SqlGateStore
 from ivr.db import make_engine
-from shell.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 INDEX_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
@@ -115,51 +111,6 @@ def build(
         clock=clock or FakeClock(SH_NOON),
     )
     return svc, sink
-
-
-class ThrowawayRedis:
-    """A private redis-server (no persistence) that tests may stop and start."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            raise RuntimeError("throwaway redis-server is already running")  # would leak one
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=self.port).ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("throwaway redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 def hammer(url: str, backend: str, prefix: str, number: str, n: int) -> tuple[int, int]:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from cmp_support import REDIS_URL, SH_NOON, ThrowawayRedis, build
+from cmp_support import REDIS_URL, SH_NOON, build
 from helpers.clock import FakeClock
 from helpers.evidence import MemorySink
 from helpers.pg import fresh_database
+from helpers.redis_server import ThrowawayRedis
 
 from compliance.service import ComplianceService
 from ivr.db import migrate

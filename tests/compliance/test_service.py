@@ -9,9 +9,10 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from cmp_support import SH_NOON, ThrowawayRedis, build
+from cmp_support import SH_NOON, build
 from helpers.clock import FakeClock
 from helpers.numbers import customer, fresh_number
+from helpers.redis_server import ThrowawayRedis
 
 from compliance.consent_policy import (
     AnswerContext,
