@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.errors import StoreUnavailableError
 from ivr.phone import CustomerNumber
-from records.sealed_number import NumberSealer, SealedNumber
+from records.sealed_number import NumberSealer, SealedNumber, sealed_number_columns
 
 metadata = sa.MetaData()
 caller_handles = sa.Table(
@@ -38,11 +38,7 @@ caller_handles = sa.Table(
     metadata,
     sa.Column("digest", sa.String(64), primary_key=True),
     sa.Column("call_id", sa.String(64), nullable=False, index=True),
-    sa.Column("customer_bi", sa.String(64), nullable=False),
-    sa.Column("masked_number", sa.String(32), nullable=False),
-    sa.Column("key_id", sa.String(32), nullable=False),
-    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
-    sa.Column("number_sealed", sa.LargeBinary, nullable=False),
+    *sealed_number_columns(),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
@@ -108,12 +104,8 @@ class CallerHandles:
                     caller_handles.insert().values(
                         digest=digest,
                         call_id=call_id,
-                        customer_bi=sealed.blind_index,
-                        masked_number=sealed.masked,
-                        key_id=sealed.key_id,
-                        wrapped_key=sealed.wrapped_key,
-                        number_sealed=sealed.ciphertext,
                         expires_at=now + self._ttl,
+                        **sealed.as_row(),
                     )
                 )
         except SQLAlchemyError as exc:
@@ -132,14 +124,7 @@ class CallerHandles:
             raise StoreUnavailableError("caller handle store unavailable") from exc
         if row is None:
             return None
-        sealed = SealedNumber(
-            blind_index=row.customer_bi,
-            masked=row.masked_number,
-            key_id=row.key_id,
-            wrapped_key=row.wrapped_key,
-            ciphertext=row.number_sealed,
-        )
-        return self._numbers.unseal(sealed, _context(digest))
+        return self._numbers.unseal(SealedNumber.from_row(row._mapping), _context(digest))
 
     def _revoke(self, call_id: str) -> int:
         try:

@@ -244,13 +244,15 @@ async def rasa_actions(ch: Channels, row: Row) -> tuple[str, bool]:
     """(effect, whether marketing was spoken) of the same answer in the bot, at its consent
     stage (the consent question was just asked)."""
     call_id = f"call-{uuid.uuid4().hex}"
+    # the bot knows the caller only by the handle the app issued for this call
+    handle = await ch.stores.handles.issue(call_id, customer_number(row.caller))
     slots = {
         "call_id": call_id,
         "institution": "测试银行",
         "bot_id": "AI-7",
         "purpose": "marketing",
         "campaign": "c1",
-        "caller": row.caller,
+        "caller_handle": handle,
         "stage": "consent",
     }
     latest = {

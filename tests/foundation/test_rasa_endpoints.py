@@ -4,20 +4,18 @@ with them to a password-protected Redis."""
 
 from __future__ import annotations
 
-import json
 import stat
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.rasa_env import run_in_rasa_env
 from helpers.redis_server import ThrowawayRedis
 
 from ivr.errors import ConfigError
-from ivr.settings import REPO_ROOT, Settings
+from ivr.settings import Settings
 from shell.rasa_endpoints import PRODUCTION_TEMPLATE, production_endpoints, redis_store_options
-from shell.rasa_model import RASA_VENV, rasa_env
 
 PASSWORD = "tr4cker/p:w"
 
@@ -79,16 +77,7 @@ def test_rasa_reaches_a_password_protected_redis_with_them(tmp_path: Path) -> No
             print(json.dumps([type(tracker).__name__, type(lock).__name__, lock.red.ping(), db]))
             """
         )
-        out = subprocess.run(
-            [str(RASA_VENV / "bin" / "python"), "-c", probe],
-            cwd=REPO_ROOT,
-            env=rasa_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        assert json.loads(out.stdout.strip().splitlines()[-1]) == [
+        assert run_in_rasa_env(probe, timeout_s=120) == [
             "RedisTrackerStore",
             "RedisLockStore",
             True,
