@@ -146,6 +146,7 @@ class CallFacts:
     last_node: str = ""
     events: list[str] = field(default_factory=list)
     stream: StreamedAudio | None = None
+    terminators: str = "none"  # the channel's playback_terminators now
 
     def offset_ms(self) -> int:
         return int((time.monotonic() - self.started_mono) * 1000)
@@ -438,7 +439,12 @@ class CallOrchestrator:
         barge_in: bool,
     ) -> tuple[str, bool]:
         """Play ``source``; in stream mode the call's audio decides barge-in meanwhile.
-        Returns the playback's response and whether caller speech broke it off."""
+        Returns the playback's response and whether caller speech broke it off. A digit
+        pressed over an interruptible prompt ends it (``playback_terminators``) and stays
+        queued for the turn that follows (issue 13 item 1); over a disclosure or a risk warning
+        it is ignored (invariant 4)."""
+        interruptible = barge_in and kind not in NEVER_INTERRUPTIBLE
+        await self._terminators(session, call, "any" if interruptible else "none")
         stream = call.stream
         if stream is None or stream.closed:
             return await session.play(source), False
@@ -478,6 +484,12 @@ class CallOrchestrator:
             stream.audio.prompt_finished()
         return response, broken
 
+    async def _terminators(self, session: CallSession, call: CallFacts, digits: str) -> None:
+        """Set ``playback_terminators`` when it changes (one ``set`` per change, not per prompt)."""
+        if call.terminators != digits:
+            await session.set_playback_terminators(digits)
+            call.terminators = digits
+
     async def _listen(
         self,
         session: CallSession,
@@ -514,7 +526,7 @@ class CallOrchestrator:
         self, session: CallSession, call: CallFacts, timeout_s: float | None, state: ListenState
     ) -> tuple[Digits | Utterance | NoInput, NluResult | None]:
         if call.asr_down:
-            digits = await session.play_and_get_digits(
+            digits = session.drain_dtmf() or await session.play_and_get_digits(
                 "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
             )
             self._note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
@@ -544,7 +556,10 @@ class CallOrchestrator:
     async def _hear_recorded(self, session: CallSession, call: CallFacts) -> Digits | NoInput | str:
         """Record mode: ``record`` with silence detection, then ASR of the WAV."""
         cfg = self.deps.config
-        session.drain_dtmf()
+        early = session.drain_dtmf()  # pressed over the prompt just played: they count
+        if early:
+            self._note(call, "caller", f"DTMF {early}")
+            return Digits(early)
         wav = call.scratch / f"turn-{call.offset_ms()}.wav"
         await session.record(
             str(wav), max_seconds=cfg.record_max_s, silence_seconds=cfg.record_silence_s
@@ -569,7 +584,6 @@ class CallOrchestrator:
         cfg = self.deps.config
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (timeout_s if timeout_s is not None else cfg.listen_timeout_s)
-        session.drain_dtmf()
         dtmf = asyncio.ensure_future(session.wait_for_dtmf(1))
         try:
             while True:

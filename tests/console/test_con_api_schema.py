@@ -24,7 +24,7 @@ EXAMPLES_PER_OPERATION = 8
 SKIPPED = ("simulate",)  # a whole simulated call per request: tested in test_designer
 
 
-def operation(result: Result[Any, Any]) -> Any:
+def operation_of(result: Result[Any, Any]) -> Any:
     """The operation of one schema result; a schema error fails the test."""
     assert not isinstance(result, Err), result.err()
     return result.ok()
@@ -38,7 +38,7 @@ def test_no_server_error_and_every_response_matches_its_schema(
     headers = {"officer": bearer(client, "officer"), "admin": bearer(client, "root")}
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app)
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
-    operations = [operation(result) for result in schema.get_all_operations()]
+    operations = [operation_of(result) for result in schema.get_all_operations()]
     assert len(operations) > 40
     tested = 0
     calls = 0

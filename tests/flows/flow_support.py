@@ -173,3 +173,13 @@ class FlowStack:
             await switch.close()
             await server.close()
         return self.outcome(switch.results[0])
+
+
+def prompt_file(stack: FlowStack, flow: str, prompt_id: str) -> str:
+    """The cached audio file name a flow's static prompt plays from."""
+    from flows.interpreter import render
+
+    version = stack.deps.registry.get(flow)
+    text = render(version.prompts[prompt_id].text or "", version.flow.variables)
+    cache = stack.deps.prompts.cache  # type: ignore[attr-defined]
+    return str(cache.path_for(text).name)

@@ -158,3 +158,23 @@ async def test_fork_that_cannot_connect_falls_back_to_record_mode(stack: Stack) 
     assert call.result.fork_errors  # the switch could not reach the advertised server
     assert "record" in call.apps
     assert call.transfer == "queue_general XML ivr"  # the call went on, in record mode
+
+
+async def test_digit_pressed_over_the_menu_in_stream_mode_takes_its_branch(stack: Stack) -> None:
+    from flows.interpreter import render
+
+    call = await stack.place(
+        "inbound_service",
+        (Turn.press("", during_prompt=True), Turn.press("1", during_prompt=True, delay_ms=300)),
+    )
+    assert call.result.fork_frames > 0  # the audio was forked; nobody spoke
+    flow = stack.built.deps.registry.get("inbound_service")
+    cache = stack.built.deps.prompts.cache  # type: ignore[attr-defined]
+
+    def file_of(prompt_id: str) -> str:
+        return str(cache.path_for(render(flow.prompts[prompt_id].text or "", {})).name)
+
+    played = [(c.arg or "").rsplit("/", 1)[-1] for c in call.executed if c.app == "playback"]
+    assert played.count(file_of("main_menu")) == 1  # the 1 counted: not asked again
+    assert file_of("account_info") in played
+    assert "escalated" not in call.kinds()
