@@ -7,6 +7,10 @@ write it waits for: a count is durable before the permit, invariant 9) at concur
 baseline. Keys live under a private prefix that is deleted afterwards.
 
     .venv/bin/python bench/bench_gate.py [--redis redis://127.0.0.1:6379/0] [--n 20000]
+    .venv/bin/python bench/bench_gate.py --cluster 3   # a throwaway 3-primary Redis Cluster
+
+With ``--cluster N`` the bench starts N local primaries (``shell/redis_cluster.py``), runs the
+gate's cluster mode (bucket hash tags, redis-py's cluster client) and stops them afterwards.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from compliance.sql import SqlLedger, decision_log_engine
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
+from shell.redis_cluster import LocalRedisCluster
 
 NOON_SHANGHAI = datetime(2025, 6, 2, 4, 0, tzinfo=UTC)
 
@@ -57,7 +62,7 @@ async def measure(
     return total / elapsed, p50, p99
 
 
-async def main(redis_url: str, n: int, timeout_s: float) -> None:
+async def main(redis_url: str, n: int, timeout_s: float, cluster: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-gate-"))
     url = f"sqlite:///{tmp / 'bench.db'}"
     migrate(url)
@@ -65,7 +70,7 @@ async def main(redis_url: str, n: int, timeout_s: float) -> None:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     # Socket timeouts are generous so the GET baseline never fails; the gate's own bound is the
     # service timeout (fail closed with store_unavailable), counted in the deny reasons.
-    gate = RedisGateStore(redis_url, prefix, timeout_s=5.0, max_connections=128)
+    gate = RedisGateStore(redis_url, prefix, timeout_s=5.0, max_connections=128, cluster=cluster)
     svc = ComplianceService(
         holder=RulesHolder(load_rules_file(Settings().rules_path)),
         ledger=SqlLedger(engine, log_engine=decision_log_engine(url)),
@@ -116,6 +121,16 @@ if __name__ == "__main__":
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=0.2, help="gate timeout, seconds")
+    parser.add_argument("--cluster", type=int, default=0, help="start a local N-primary cluster")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(main(args.redis, args.n, args.timeout))
+    if not args.cluster:
+        asyncio.run(main(args.redis, args.n, args.timeout, cluster=False))
+    else:
+        local = LocalRedisCluster(Path(tempfile.mkdtemp(prefix="bench-cluster-")), args.cluster)
+        try:
+            local.start()
+            print(f"Redis Cluster: {args.cluster} primaries on ports {local.ports}")
+            asyncio.run(main(local.url, args.n, args.timeout, cluster=True))
+        finally:
+            local.stop()

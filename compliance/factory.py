@@ -53,7 +53,9 @@ def build_service(
     gate_store: GateStore
     if settings.redis_url:
         prefix = f"{settings.redis_key_prefix}:compliance"
-        gate_store = RedisGateStore(settings.redis_url, prefix, timeout_s)
+        gate_store = RedisGateStore(
+            settings.redis_url, prefix, timeout_s, cluster=settings.redis_cluster
+        )
     else:
         gate_store = SqlGateStore(engine, sql)
     return ComplianceService(

@@ -29,8 +29,9 @@ import time
 from typing import Any, cast
 
 import hiredis
+from redis.asyncio import RedisCluster
 from redis.connection import parse_url
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 
 def pack(*parts: str | int | bytes) -> bytes:
@@ -192,3 +193,24 @@ class PipelinedScript:
         if self._conn is not None:
             self._conn.abort(ConnectionError("redis connection closed"))
             self._conn = None
+
+
+class ClusterScript:
+    """The same script on a Redis Cluster: ``EVALSHA`` through redis-py's cluster client, which
+    routes by the first key's slot and follows MOVED/ASK (all keys must share one slot)."""
+
+    def __init__(self, client: RedisCluster, script: str) -> None:
+        self._client = client
+        self._script = script
+        self._sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis script id
+
+    async def run(self, keys: list[str], args: list[str | int]) -> Any:
+        """The script's reply; raises redis-py's errors."""
+        try:
+            return await self._client.evalsha(self._sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self._client.script_load(self._script)  # loaded on every primary
+            return await self._client.evalsha(self._sha, len(keys), *keys, *args)
+
+    async def close(self) -> None:
+        """The cluster client is the store's; it closes it."""

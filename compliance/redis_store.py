@@ -5,9 +5,14 @@ Keys share the number's hash tag, ``{prefix}:{<index>}:...``, so one script touc
 (today's count) and ``a:<attempt id>`` (count seen by an attempt that was counted: replays do not
 count again, but still see a later DNC). A ``{prefix}:synced`` sentinel says the DNC and DND
 mirrors were rebuilt from SQL; if it is missing (Redis lost its data) the script answers
-``unsynced`` and the service fails closed until :meth:`RedisGateStore.resync` ran. The script
-needs a single Redis primary (with replicas or Sentinel), not Redis Cluster (the sentinel key is
-in another slot).
+``unsynced`` and the service fails closed until :meth:`RedisGateStore.resync` ran.
+
+On a Redis Cluster (``cluster=True``) every key a script run touches must be in one slot: a
+customer's keys carry its bucket's hash tag, ``{prefix}:{b<bucket>}:<index>:...``, and the
+sentinel exists once per bucket, ``{prefix}:{b<bucket>}:synced`` (:mod:`compliance.redis_slots`);
+a primary that restarts empty fails closed for its own buckets only. The script then goes
+through redis-py's cluster client (``EVALSHA`` routed by the first key's slot) instead of the
+single pipelined connection.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from redis.backoff import NoBackoff
 
 from compliance.decision import DndWindow
 from compliance.ports import GateQuery, StoreFacts, StoreUnsyncedError
-from compliance.redis_pipe import PipelinedScript
+from compliance.redis_pipe import ClusterScript, PipelinedScript
+from compliance.redis_slots import bucket_tag, bucket_tags
 from compliance.tables import format_dnd, parse_dnd
 from ivr.errors import StoreUnavailableError
+from ivr.redis_conn import AsyncRedis
 
 COUNT_TTL_S = 3 * 86400
 ATTEMPT_TTL_S = 3 * 86400
@@ -68,8 +75,29 @@ class RedisGateStore:
 
     counts_durably = False  # Redis may lose a count: the decision log makes it durable
 
-    def __init__(self, url: str, prefix: str, timeout_s: float, max_connections: int = 64) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        timeout_s: float,
+        max_connections: int = 64,
+        *,
+        cluster: bool = False,
+    ) -> None:
         self.prefix = prefix
+        self.cluster = cluster
+        self.client: AsyncRedis
+        self._script: PipelinedScript | ClusterScript
+        if cluster:
+            self.client = aioredis.RedisCluster.from_url(
+                url,
+                max_connections=max_connections,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                decode_responses=True,
+            )
+            self._script = ClusterScript(self.client, GATE_LUA)
+            return
         # A blocking pool: at high concurrency callers queue for a connection (bounded by the
         # service's timeout) instead of failing at once with "too many connections".
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -81,15 +109,29 @@ class RedisGateStore:
             retry=Retry(NoBackoff(), 1),  # one immediate retry: a stale pooled connection
             decode_responses=True,
         )
-        self.client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        self.client = aioredis.Redis(connection_pool=pool)
         self._script = PipelinedScript(url, GATE_LUA, timeout_s)
 
     def _k(self, number_index: str, suffix: str) -> str:
+        if self.cluster:
+            return f"{self.prefix}:{{{bucket_tag(number_index)}}}:{number_index}:{suffix}"
         return f"{self.prefix}:{{{number_index}}}:{suffix}"
 
     @property
     def synced_key(self) -> str:
+        """The sentinel on one node (on a cluster: one per bucket, :meth:`synced_key_for`)."""
         return f"{self.prefix}:synced"
+
+    def synced_key_for(self, number_index: str) -> str:
+        """The sentinel the script checks with this customer's keys (same slot on a cluster)."""
+        if not self.cluster:
+            return self.synced_key
+        return f"{self.prefix}:{{{bucket_tag(number_index)}}}:synced"
+
+    def _all_synced_keys(self) -> list[str]:
+        if not self.cluster:
+            return [self.synced_key]
+        return [f"{self.prefix}:{{{tag}}}:synced" for tag in bucket_tags()]
 
     async def _run(self, keys: list[str], args: list[Any]) -> list[Any]:
         try:
@@ -121,7 +163,7 @@ class RedisGateStore:
                 self._k(n, "dnd"),
                 self._k(n, f"n:{query.local_date}"),
                 self._k(n, f"a:{query.attempt_id}"),
-                self.synced_key,
+                self.synced_key_for(n),
             ],
             [
                 query.minute_of_day,
@@ -141,7 +183,7 @@ class RedisGateStore:
                 self._k(n, "dnd"),
                 self._k(n, f"n:{local_date}"),
                 self._k(n, "peek"),  # never set: a peek is never a replay
-                self.synced_key,
+                self.synced_key_for(n),
             ],
             [minute_of_day, 0, "0", COUNT_TTL_S, ATTEMPT_TTL_S],
         )
@@ -168,13 +210,19 @@ class RedisGateStore:
     async def unsync(self) -> None:
         """Force every node to fail closed until the next resync (after a failed mirror)."""
         try:
-            await self.client.delete(self.synced_key)
+            pipe = self.client.pipeline(transaction=False)
+            for key in self._all_synced_keys():
+                pipe.delete(key)
+            await pipe.execute()
         except Exception as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}") from exc
 
     async def is_synced(self) -> bool:
         try:
-            return bool(await self.client.exists(self.synced_key))
+            pipe = self.client.pipeline(transaction=False)
+            for key in self._all_synced_keys():
+                pipe.exists(key)
+            return all(await pipe.execute())
         except Exception as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}") from exc
 
@@ -198,7 +246,8 @@ class RedisGateStore:
             for n, day, c in counted:
                 # Counters lost with Redis come back from the decision log (never lowered).
                 pipe.eval(RAISE_COUNT_LUA, 1, self._k(n, f"n:{day}"), c, COUNT_TTL_S)
-            pipe.set(self.synced_key, "1")
+            for key in self._all_synced_keys():
+                pipe.set(key, "1")
             await pipe.execute()
         except Exception as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}") from exc

@@ -137,9 +137,10 @@ class SqlLedger:
                         "actor": actor,
                         "created_at": at,
                     },
-                )
+                ).returning(dnc.c.number_index)
             )
-            new = res.rowcount == 1
+            # RETURNING, not rowcount: psycopg 3 reports rowcount -1 for an INSERT here
+            new = res.first() is not None
             if new:
                 conn.execute(
                     dnc_events.insert().values(

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
             "TLS, the password in the URL); unset = in-memory trackers, one per Rasa server"
         ),
     )
+    redis_cluster: bool = Field(
+        default=False, description="redis_url names a node of a Redis Cluster (keys hash-tagged)"
+    )
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_processes: int = Field(
@@ -64,6 +67,12 @@ class Settings(BaseSettings):
         default=10.0, description="a call is aborted when FreeSWITCH does not reply this fast"
     )
     esl_max_call_s: float = Field(default=4 * 3600.0, description="hard cap on one call session")
+    esl_workers: int = Field(
+        default=1, ge=1, description="ESL server processes sharing the port (SO_REUSEPORT)"
+    )
+    esl_drain_s: float = Field(
+        default=1800.0, ge=0, description="on stop, how long running calls get to finish"
+    )
     console_host: str = "127.0.0.1"
     console_port: int = 8000
     freeswitch_inbound: str | None = Field(
@@ -196,6 +205,22 @@ class Settings(BaseSettings):
         default="auto", description="auto = path style with an endpoint; OSS needs virtual"
     )
     records_s3_timeout_s: float = Field(default=30.0, description="S3 connect and read timeout")
+    # evidence checkpoints in a second, write-once store (issue 19): S3 object lock (COMPLIANCE)
+    evidence_worm_bucket: str | None = Field(
+        default=None, description="S3 bucket with object lock for chain checkpoints; unset = none"
+    )
+    evidence_worm_endpoint: str | None = Field(
+        default=None, description="its S3-compatible endpoint URL; unset = AWS"
+    )
+    evidence_worm_region: str = "us-east-1"
+    evidence_worm_prefix: str = Field(default="evidence-checkpoints/", description="key prefix")
+    evidence_worm_access_key_id: SecretStr | None = Field(
+        default=None, description="put-only credentials of that bucket (not the database's owner)"
+    )
+    evidence_worm_secret_access_key: SecretStr | None = None
+    evidence_worm_retention_days: int = Field(
+        default=3650, ge=1, description="COMPLIANCE-mode retention of each checkpoint object"
+    )
 
     # web console (issue 15)
     institution_timezone: str = Field(
@@ -230,7 +255,10 @@ class Settings(BaseSettings):
 
     @property
     def rasa_urls(self) -> list[str]:
-        """One URL per Rasa server: ``rasa_url`` and the next ``rasa_processes - 1`` ports."""
+        """One URL per Rasa server: ``rasa_url`` and the next ``rasa_processes - 1`` ports, or,
+        when ``rasa_url`` is a comma-separated list (servers on several hosts), that list."""
+        if "," in self.rasa_url:
+            return [u.strip().rstrip("/") for u in self.rasa_url.split(",") if u.strip()]
         base = urlsplit(self.rasa_url)
         port = base.port or 5005
         host = base.hostname or "127.0.0.1"

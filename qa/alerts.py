@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ivr.errors import StoreUnavailableError
+from ivr.redis_conn import AsyncRedis, async_client
 
 log = logging.getLogger(__name__)
 STREAM_MAXLEN = 100_000
@@ -80,13 +80,14 @@ class AlertSink(Protocol):
 class RedisAlertStream:
     """Live alerts on a Redis stream: ``publish`` (XADD, capped) and ``read`` (XREAD)."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: AsyncRedis, prefix: str) -> None:
         self._redis = redis
         self.key = f"{prefix}:qa:alerts"
 
     @classmethod
-    def from_url(cls, url: str, prefix: str) -> RedisAlertStream:
-        return cls(Redis.from_url(url, decode_responses=True), prefix)
+    def from_url(cls, url: str, prefix: str, *, cluster: bool = False) -> RedisAlertStream:
+        """One stream key, so on a Redis Cluster (``cluster``) it lives on one slot as is."""
+        return cls(async_client(url, cluster=cluster, decode_responses=True), prefix)
 
     async def publish(self, alert: LiveAlert) -> None:
         try:

@@ -52,4 +52,6 @@ def alert_stream(settings: Settings) -> RedisAlertStream:
     """The live-alert stream on ``IVR_REDIS_URL`` (key ``<IVR_REDIS_KEY_PREFIX>:qa:alerts``)."""
     if not settings.redis_url:
         raise ConfigError("live QA alerts need IVR_REDIS_URL (a Redis stream)")
-    return RedisAlertStream.from_url(settings.redis_url, settings.redis_key_prefix)
+    return RedisAlertStream.from_url(
+        settings.redis_url, settings.redis_key_prefix, cluster=settings.redis_cluster
+    )

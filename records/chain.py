@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ivr.crypto import sm3
@@ -190,12 +190,14 @@ class ChainVerifier:
     """
 
     checkpoint: Checkpoint | None = None
+    also: tuple[Checkpoint, ...] = ()
+    """More checkpoints to hold the chain to (e.g. every WORM checkpoint); all must match."""
     _expected_seq: int = 1
     _prev_hash: bytes = GENESIS_HASH
     _checked: int = 0
     _bad_seq: int | None = None
     _reason: str | None = None
-    _checkpoint_seen: bool = field(default=False)
+    _pins_by_seq: dict[int, frozenset[bytes]] | None = None
 
     @property
     def failed(self) -> bool:
@@ -219,12 +221,10 @@ class ChainVerifier:
         if expected != entry.hash:
             self._fail(entry.seq, "entry content does not match its hash")
             return
-        cp = self.checkpoint
-        if cp is not None and entry.seq == cp.seq:
-            self._checkpoint_seen = True
-            if entry.hash != cp.hash:
-                self._fail(entry.seq, "chain differs from the checkpoint (history rewritten)")
-                return
+        pinned = self._pin_map().get(entry.seq)
+        if pinned is not None and pinned != {entry.hash}:
+            self._fail(entry.seq, "chain differs from the checkpoint (history rewritten)")
+            return
         self._checked += 1
         self._prev_hash = entry.hash
         self._expected_seq += 1
@@ -237,8 +237,9 @@ class ChainVerifier:
 
     def result(self) -> VerifyResult:
         head_seq = self._expected_seq - 1
-        if self._bad_seq is None and self.checkpoint is not None:
-            cp = self.checkpoint
+        for cp in sorted(self._pins(), key=lambda c: -c.seq):
+            if self._bad_seq is not None:
+                break
             if cp.seq == 0 and cp.hash != GENESIS_HASH:
                 self._fail(0, "checkpoint at sequence 0 must carry the genesis hash")
             elif cp.seq > head_seq:
@@ -255,13 +256,28 @@ class ChainVerifier:
             reason=self._reason,
         )
 
+    def _pins(self) -> tuple[Checkpoint, ...]:
+        return self.also if self.checkpoint is None else (self.checkpoint, *self.also)
+
+    def _pin_map(self) -> dict[int, frozenset[bytes]]:
+        if self._pins_by_seq is None:
+            by_seq: dict[int, set[bytes]] = {}
+            for cp in self._pins():
+                by_seq.setdefault(cp.seq, set()).add(cp.hash)
+            self._pins_by_seq = {seq: frozenset(h) for seq, h in by_seq.items()}
+        return self._pins_by_seq
+
     def _fail(self, seq: int, reason: str) -> None:
         self._bad_seq = seq
         self._reason = reason
 
 
-def verify(entries: Iterable[Entry], checkpoint: Checkpoint | None = None) -> VerifyResult:
+def verify(
+    entries: Iterable[Entry],
+    checkpoint: Checkpoint | None = None,
+    also: tuple[Checkpoint, ...] = (),
+) -> VerifyResult:
     """Walk ``entries`` (ascending ``seq``) from genesis; see :class:`ChainVerifier`."""
-    verifier = ChainVerifier(checkpoint=checkpoint)
+    verifier = ChainVerifier(checkpoint=checkpoint, also=also)
     verifier.feed_all(entries)
     return verifier.result()

@@ -25,6 +25,7 @@ from ivr.settings import Settings, get_settings
 from records.chain import Checkpoint
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Actor, RecordingQuery, Vault
+from records.worm import WormCheckpointStore, publish_checkpoint
 
 recordings_app = typer.Typer(help="Encrypted call recordings: search, fetch (audited), purge.")
 evidence_app = typer.Typer(help="The SM3 hash-chained evidence log: verify, checkpoint.")
@@ -169,9 +170,17 @@ def evidence_verify(
     checkpoint: Path | None = typer.Option(
         None, help="a checkpoint file from `ivr evidence checkpoint` (detects truncation)"
     ),
+    worm_all: bool = typer.Option(
+        False, "--worm-all", help="hold the chain to every WORM checkpoint ever written"
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Walk the whole chain; name the first bad entry. Exit 1 if the chain is broken."""
+    """Walk the whole chain; name the first bad entry. Exit 1 if the chain is broken.
+
+    With ``IVR_EVIDENCE_WORM_BUCKET`` the chain is also held to the newest checkpoint in the
+    write-once store (or to all of them with ``--worm-all``): a deleted tail with a rewritten
+    head row, or a rewritten history, is found even though the database agrees with itself.
+    """
     cp = None
     if checkpoint is not None:
         try:
@@ -180,10 +189,18 @@ def evidence_verify(
             raise fail(f"cannot read checkpoint {checkpoint}") from exc
     settings = get_settings()
     try:
-        result = SqlEvidenceLog(_engine(settings)).verify(cp)
+        worm = WormCheckpointStore.from_settings(settings)
+        pinned: tuple[Checkpoint, ...] = ()
+        if worm is not None:
+            latest = worm.latest()
+            pinned = tuple(worm.every()) if worm_all else (() if latest is None else (latest,))
+        result = SqlEvidenceLog(_engine(settings)).verify(cp, also=pinned)
     except IvrError as exc:
         raise fail(str(exc)) from exc
-    emit(result.as_dict(), as_json, _format_verify)
+    out = result.as_dict()
+    if worm is not None:
+        out["worm_checkpoints"] = len(pinned)
+    emit(out, as_json, _format_verify)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -199,12 +216,29 @@ def evidence_checkpoint(
     out: Path | None = typer.Option(None, help="also write the checkpoint to this file"),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Verify the chain and export its head (sequence + hash); keep it outside the database."""
+    """Verify the chain and export its head (sequence + hash); keep it outside the database.
+
+    With ``IVR_EVIDENCE_WORM_BUCKET`` the head is also locked into the write-once store
+    (verified against that store's newest checkpoint first).
+    """
     settings = get_settings()
     try:
-        cp = SqlEvidenceLog(_engine(settings)).checkpoint()
+        log = SqlEvidenceLog(_engine(settings))
+        worm = WormCheckpointStore.from_settings(settings)
+        if worm is None:
+            cp, written = log.checkpoint(), False
+        else:
+            worm.check()
+            cp, written = publish_checkpoint(log, worm)
     except IvrError as exc:
         raise fail(str(exc)) from exc
     if out is not None:
         out.write_text(json.dumps(cp.as_dict()) + "\n", encoding="utf-8")
-    emit(cp.as_dict(), as_json, lambda d: f"checkpoint seq {d['seq']} hash {d['hash']}")
+    shown = cp.as_dict() | {
+        "worm": "unset" if worm is None else ("written" if written else "unchanged")
+    }
+    emit(
+        shown,
+        as_json,
+        lambda d: f"checkpoint seq {d['seq']} hash {d['hash']} (WORM store: {d['worm']})",
+    )

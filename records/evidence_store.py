@@ -160,13 +160,16 @@ class SqlEvidenceLog:
             raise IntegrityError(f"chain broken at entry {result.first_bad_seq}: {result.reason}")
         return Checkpoint(seq=result.head_seq, hash=result.head_hash, ts=iso(self._clock()))
 
-    def verify(self, checkpoint: Checkpoint | None = None) -> VerifyResult:
-        """Walk the whole chain (and compare with ``checkpoint``); names the first bad entry.
+    def verify(
+        self, checkpoint: Checkpoint | None = None, *, also: tuple[Checkpoint, ...] = ()
+    ) -> VerifyResult:
+        """Walk the whole chain (and compare with ``checkpoint`` and ``also``, e.g. the WORM
+        store's); names the first bad entry.
 
         Also compares the walked tail with the head row: a tail deleted without moving the
         head is reported as truncation even without a checkpoint.
         """
-        verifier = ChainVerifier(checkpoint=checkpoint)
+        verifier = ChainVerifier(checkpoint=checkpoint, also=also)
         for entry in self.entries():
             verifier.feed(entry)
             if verifier.failed:

@@ -14,7 +14,7 @@ import telephony.cli
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.settings import get_settings
 from shell import doctor as doctor_mod
-from shell import rasa_model, supervisor
+from shell import jobs_cli, rasa_model, supervisor
 
 app = typer.Typer(
     name="ivr",
@@ -65,5 +65,6 @@ for _package in (
     speech.cli,
     console.cli,
     qa.cli,
+    jobs_cli,
 ):
     _package.register(app)

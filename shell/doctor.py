@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 import httpx
 import redis
 import sqlalchemy
+from redis.exceptions import RedisClusterException
 from sqlalchemy.exc import SQLAlchemyError
 
 from compliance.health import rules_health
 from compliance.watch_status import board_for
 from ivr.db import make_engine
+from ivr.redis_conn import SyncRedis, sync_client
 from ivr.settings import Settings, mask_url
 from shell import rasa_model
 
@@ -69,19 +71,27 @@ def check_database(settings: Settings) -> CheckResult:
 def check_redis(settings: Settings) -> CheckResult:
     if not settings.redis_url:
         return CheckResult("redis", "SKIP", "IVR_REDIS_URL not set: embedded mode (SQLite stores)")
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+    client: SyncRedis | None = None
     try:
+        client = sync_client(
+            settings.redis_url,
+            cluster=settings.redis_cluster,
+            socket_timeout=1,
+            socket_connect_timeout=1,
+        )
         client.ping()
-    except redis.RedisError as exc:
+    except (redis.RedisError, RedisClusterException) as exc:
         return CheckResult(
             "redis",
             "FAIL",
             f"{mask_url(settings.redis_url)}: {type(exc).__name__}",
-            "start Redis (redis-server --daemonize yes) or fix IVR_REDIS_URL",
+            "start Redis (redis-server --daemonize yes) or fix IVR_REDIS_URL / IVR_REDIS_CLUSTER",
         )
     finally:
-        client.close()
-    return CheckResult("redis", "OK", mask_url(settings.redis_url))
+        if client is not None:
+            client.close()
+    kind = "cluster" if settings.redis_cluster else "single node"
+    return CheckResult("redis", "OK", f"{mask_url(settings.redis_url)} ({kind})")
 
 
 def _http_check(name: str, url: str, fix: str) -> CheckResult:

@@ -16,6 +16,13 @@ reading or answering, a crashing handler) ends only that call: it is logged with
 and recorded as ``call_aborted`` evidence through the :class:`EvidenceSink` port. A connection
 that ends before the ``connect`` reply (a readiness probe, ``ivr doctor``) is not a call: it is
 counted in :attr:`ServerStats.probes` and writes no evidence.
+
+Several workers behind one FreeSWITCH: each worker process listens on the same port with
+``SO_REUSEPORT`` (the kernel spreads new connections over them) or on its own port (the dialplan
+tries one ``socket`` target after another: a target that refuses the connection lets the
+dialplan go on). Stopping a worker drains it (:meth:`OutboundServer.drain`): it stops
+accepting at once, so new calls go to the other workers, and lets every running call finish
+within the drain time; only calls still running then are cut (counted, logged).
 """
 
 from __future__ import annotations
@@ -86,19 +93,26 @@ class OutboundServer:
         self._server: asyncio.Server | None = None
         self._calls: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str = "127.0.0.1", port: int = 8084) -> tuple[str, int]:
-        """Listen; return the bound address (``port=0`` picks a free port)."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 8084, *, reuse_port: bool = False
+    ) -> tuple[str, int]:
+        """Listen; return the bound address (``port=0`` picks a free port). With
+        ``reuse_port`` other workers may listen on the same port (``SO_REUSEPORT``)."""
         self._server = await asyncio.start_server(
-            self._accept, host, port, limit=1 << 20, backlog=2048
+            self._accept, host, port, limit=1 << 20, backlog=2048, reuse_port=reuse_port or None
         )
         sock = self._server.sockets[0].getsockname()
         log.info("ESL outbound server listening on %s:%s", sock[0], sock[1])
         return str(sock[0]), int(sock[1])
 
-    async def serve_until(self, stop: asyncio.Event) -> None:
-        """Serve until ``stop`` is set, then close gracefully."""
+    async def serve_until(self, stop: asyncio.Event, drain_s: float = 5.0) -> None:
+        """Serve until ``stop`` is set, then drain (calls get ``drain_s`` to finish)."""
         await stop.wait()
-        await self.close()
+        await self.drain(drain_s)
+
+    @property
+    def accepting(self) -> bool:
+        return self._server is not None and self._server.is_serving()
 
     async def wait_idle(self) -> None:
         """Wait until no call is running (tests and benchmarks)."""
@@ -107,14 +121,27 @@ class OutboundServer:
 
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop accepting; give running calls ``grace_s`` seconds, then cancel them."""
+        await self.drain(grace_s)
+
+    async def drain(self, grace_s: float) -> int:
+        """Stop accepting now; wait up to ``grace_s`` for the running calls to end, then cut
+        the rest. Returns how many were cut (0 = no call was cut)."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._calls:
-            _, pending = await asyncio.wait(set(self._calls), timeout=grace_s)
+        running = set(self._calls)
+        if running:
+            log.info(
+                "ESL server draining: %d call(s) running, %.0f s to finish", len(running), grace_s
+            )
+            _, pending = await asyncio.wait(running, timeout=grace_s)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            if pending:
+                log.warning("ESL server drain time over: %d call(s) cut", len(pending))
+            return len(pending)
+        return 0
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.create_task(self._run_call(reader, writer))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from log_scan import LogScanHandler
 
 from ivr.db import migrate
 from ivr.settings import Settings
@@ -76,3 +77,32 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
     finally:
         rasa.stop()
         actions.stop()
+
+
+# -- customer data in log lines (tests/log_scan.py): every record of the run is scanned --------
+
+LOG_SCAN = LogScanHandler()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    LOG_SCAN.install()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    LOG_SCAN.current_test = item.nodeid
+    LOG_SCAN.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if LOG_SCAN.findings and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not LOG_SCAN.findings:
+        return
+    terminalreporter.section("customer data in log lines (tests/log_scan.py)", red=True)
+    for finding in LOG_SCAN.findings[:50]:
+        terminalreporter.line(str(finding))
+    if len(LOG_SCAN.findings) > 50:
+        terminalreporter.line(f"... and {len(LOG_SCAN.findings) - 50} more")

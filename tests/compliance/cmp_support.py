@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from helpers.clock import FakeClock
 from helpers.evidence import MemorySink
+from helpers.numbers import customer
 
 from compliance.guard import SqlPool
 from compliance.redis_store import RedisGateStore
@@ -16,6 +17,7 @@ from compliance.service import ComplianceService
 from compliance.sql import SqlLedger
 from compliance.sql_gate import SqlGateStore
 from ivr.db import make_engine
+from records.evidence_store import SqlEvidenceLog
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 INDEX_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
@@ -87,6 +89,7 @@ def build(
     holder: RulesHolder | None = None,
     watcher: RulesWatcher | None = None,
     settle_s: float = 0.0,
+    cluster: bool = False,
 ) -> tuple[ComplianceService, MemorySink]:
     """A service on ``url`` with the ``backend`` gate store ("redis" or "sql"). A mirror rebuild
     does not wait for other processes' permits (``settle_s``) unless a test asks."""
@@ -95,7 +98,7 @@ def build(
     sql = SqlPool("test-sql", workers=4, max_pending=256)
     gate: RedisGateStore | SqlGateStore
     if backend == "redis":
-        gate = RedisGateStore(redis_url, prefix, timeout_s)
+        gate = RedisGateStore(redis_url, prefix, timeout_s, cluster=cluster)
     else:
         gate = SqlGateStore(engine, sql)
     svc = ComplianceService(
@@ -160,3 +163,62 @@ def dial_until_killed(url: str, redis_url: str, prefix: str, numbers: list[str],
             await asyncio.gather(*(attempt(svc, n) for n in numbers for _ in range(2)))
 
     asyncio.run(main())
+
+
+def write_until_killed(url: str, out: str) -> None:
+    """Run in a child process: DNC adds, consents and evidence appends from 4 concurrent writers,
+    forever, on ``url`` with the real chained evidence log; each write is appended to ``out``
+    the moment it is acknowledged: ``dnc +86…``, ``consent +86… <id>``, ``evidence <seq> <hash>``.
+    """
+    import asyncio
+    import os
+    import random
+
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    async def writer(svc: ComplianceService, log: SqlEvidenceLog, worker: int) -> None:
+        rng = random.Random(worker)
+        i = 0
+        while True:
+            i += 1
+            number = customer(f"+86139{rng.randrange(10**8):08d}")
+            if i % 3 == 0:
+                await svc.add_dnc(number, source="test", reason="kill9", actor="tester")
+                line = f"dnc {number.e164}"
+            elif i % 3 == 1:
+                rec = await svc.grant_consent(
+                    number, purpose="marketing", scope="product", channel="call"
+                )
+                line = f"consent {number.e164} {rec.id}"
+            else:
+                entry = await asyncio.to_thread(
+                    log.append_entry, "test_probe", call_id=f"kill9-{worker}-{i}", payload={"i": i}
+                )
+                line = f"evidence {entry.seq} {entry.hash.hex()}"
+            os.write(fd, f"{line}\n".encode())  # the kernel has it even if we are killed
+
+    async def main() -> None:
+        svc, log = build_chained(url)
+        await svc.start(watch=False)
+        await asyncio.gather(*(writer(svc, log, w) for w in range(4)))
+
+    asyncio.run(main())
+
+
+def build_chained(url: str) -> tuple[ComplianceService, SqlEvidenceLog]:
+    """A service on ``url`` (SQL gate store) whose evidence is the real SM3-chained log."""
+    engine = make_engine(url)
+    log = SqlEvidenceLog(engine)
+    sql = SqlPool("test-sql", workers=4, max_pending=256)
+    svc = ComplianceService(
+        holder=RulesHolder(loaded()),
+        ledger=SqlLedger(engine),
+        gate_store=SqlGateStore(engine, sql),
+        evidence=log,
+        index_key=INDEX_KEY,
+        sql=sql,
+        watcher=None,
+        timeout_s=5.0,
+        clock=FakeClock(SH_NOON),
+    )
+    return svc, log

@@ -17,6 +17,7 @@ from helpers.redis_server import ThrowawayRedis
 
 from compliance.service import ComplianceService
 from ivr.db import migrate
+from shell.redis_cluster import LocalRedisCluster
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +52,23 @@ def redis_prefix() -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """A real 3-primary Redis Cluster on loopback ports for this session, stopped afterwards."""
+    cluster = LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis", "redis-cluster"])
 async def svc_any(
     request: pytest.FixtureRequest, sqlite_url: str, redis_prefix: str
 ) -> AsyncIterator[tuple[ComplianceService, MemorySink, FakeClock]]:
-    """A service on each gate store (SQLite, PostgreSQL, Redis with an SQLite ledger)."""
+    """A service on each gate store (SQLite, PostgreSQL, Redis and a 3-primary Redis Cluster
+    with an SQLite ledger)."""
     clock = FakeClock(SH_NOON)
     backend = request.param
     if backend == "postgres":
@@ -64,6 +77,16 @@ async def svc_any(
     elif backend == "redis":
         svc, sink = build(
             sqlite_url, "redis", prefix=f"{redis_prefix}:{uuid.uuid4().hex[:6]}", clock=clock
+        )
+    elif backend == "redis-cluster":
+        cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        svc, sink = build(
+            sqlite_url,
+            "redis",
+            prefix=f"{redis_prefix}:{uuid.uuid4().hex[:6]}",
+            redis_url=cluster.url,
+            clock=clock,
+            cluster=True,
         )
     else:
         svc, sink = build(sqlite_url, "sql", clock=clock)

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from cmp_support import SH_NOON, build
 from helpers.clock import FakeClock
+from helpers.evidence import MemorySink
 from helpers.numbers import customer, fresh_number
 from helpers.redis_server import ThrowawayRedis
 
@@ -23,7 +24,7 @@ from compliance.consent_policy import (
 )
 from compliance.decision import GateRequest, Reason
 from compliance.redis_store import RedisGateStore
-from compliance.service import InvalidRequestError, mask_transcript
+from compliance.service import ComplianceService, InvalidRequestError, mask_transcript
 from compliance.sql_gate import SqlGateStore
 from ivr.errors import NotAuthorizedError
 from ivr.evidence import EvidenceKind
@@ -171,6 +172,18 @@ async def test_inv3_dnc_removal_needs_officer_and_reason_and_is_evidence(
     assert [e["action"] for e in events] == ["add", "remove"]
     assert n[1:] not in repr(sink.entries) and n[3:] not in repr(events)
     await svc.close()
+
+
+async def test_inv3_a_new_dnc_entry_is_evidence_once_on_every_store(
+    svc_any: tuple[ComplianceService, MemorySink, FakeClock],
+) -> None:
+    # regression: on PostgreSQL (psycopg 3) the INSERT's rowcount is -1, which made every new
+    # entry look like a repeat: no dnc_events row and no dnc_added evidence
+    svc, sink, _ = svc_any
+    n = customer(fresh_number())
+    await svc.add_dnc(n, source="refusal", reason="r", actor="bot")
+    await svc.add_dnc(n, source="agent", reason="again", actor="agent-7")
+    assert sink.kinds().count(EvidenceKind.DNC_ADDED) == 1
 
 
 async def test_inv5_consent_ledger(sqlite_url: str) -> None:

@@ -13,12 +13,14 @@ import sqlalchemy as sa
 from alembic import command
 from helpers.clock import FakeClock
 from helpers.pg import fresh_database
+from moto.server import ThreadedMotoServer
 
 from ivr.db import alembic_config, make_engine
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.vault import RetentionPolicy, Vault
+from shell.services import free_port
 
 GENESIS_HEX = "0" * 64
 
@@ -41,6 +43,18 @@ def reset_pg(url: str) -> None:
         conn.exec_driver_sql("TRUNCATE evidence_log, recording_flags, recording_access, recordings")
         conn.exec_driver_sql(f"UPDATE evidence_head SET seq = 0, hash = '{GENESIS_HEX}'")
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API (moto's server) on a free loopback port, for one test module."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture

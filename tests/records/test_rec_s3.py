@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import pytest
 import sqlalchemy as sa
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from ivr.db import make_engine
@@ -75,17 +73,6 @@ def meta(call_id: str, **kw: Any) -> RecordingMeta:
         campaign="spring",
         **kw,
     )
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
