@@ -30,8 +30,9 @@ from flows.adapters import (
     SidecarListener,
     VaultRecordings,
 )
+from flows.call import PUBLIC_VARIABLES, CallDeps, OrchestratorConfig
 from flows.interpreter import render
-from flows.orchestrator import PUBLIC_VARIABLES, CallDeps, CallOrchestrator, OrchestratorConfig
+from flows.orchestrator import CallOrchestrator
 from flows.ports import Listener
 from flows.registry import FlowRegistry
 from ivr.db import make_engine, migrate

@@ -29,6 +29,7 @@ from actions.dialogue import BotAction
 from actions.stores import Stores, reset_stores
 from bot.client import CallMetadata
 from bot.directives import Directive, Hangup
+from campaigns.callbacks import TicketOutcome
 from compliance.consent_policy import (
     AnswerContext,
     CallerAnswer,
@@ -138,8 +139,12 @@ class NoWebhooks:
 
 
 class NoTickets:
-    async def open(self, **_: object) -> object:
-        return None
+    """No callback in these calls: nobody opens a ticket."""
+
+    async def open(
+        self, *, call_id: str, number: str | None, queue: str, reason: str, now: datetime
+    ) -> TicketOutcome:
+        raise AssertionError("no callback ticket in the consent-channel calls")
 
 
 @dataclass

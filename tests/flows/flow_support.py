@@ -180,6 +180,11 @@ def prompt_file(stack: FlowStack, flow: str, prompt_id: str) -> str:
     from flows.interpreter import render
 
     version = stack.deps.registry.get(flow)
-    text = render(version.prompts[prompt_id].text or "", version.flow.variables)
+    variables = {
+        **version.flow.variables,
+        "institution": stack.settings.institution_name,
+        "bot_id": stack.settings.bot_id,
+    }
+    text = render(version.prompts[prompt_id].text or "", variables)
     cache = stack.deps.prompts.cache  # type: ignore[attr-defined]
     return str(cache.path_for(text).name)

@@ -107,7 +107,7 @@ async def test_barge_in_on_the_menu_by_speech_takes_the_spoken_branch(stack: Sta
 async def test_inv4_speech_over_the_disclosure_does_not_stop_it(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="flows.orchestrator")
+    caplog.set_level(logging.INFO, logger="flows")
     stack.asr.push("我要投诉你们的服务")
     call = await stack.place(
         "inbound_service",
