@@ -145,7 +145,7 @@ async def tell_floor(hook: Awaitable[None]) -> None:
     """The floor's hooks never break a call: a failure is logged and the call goes on."""
     try:
         await hook
-    except Exception:
+    except Exception:  # noqa: BLE001 - a floor failure must never reach the call
         _log.exception("agent floor hook failed")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from agents.tables import metadata as agents_metadata
+from bot.caller_handles import metadata as bot_metadata
 from campaigns.callbacks import metadata as campaigns_metadata
 from campaigns.tables import metadata as dialler_metadata
 from compliance.tables import md as compliance_metadata
@@ -26,4 +27,5 @@ ALL_METADATA: tuple[sa.MetaData, ...] = (
     qa_metadata,
     console_metadata,
     agents_metadata,
+    bot_metadata,
 )

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import CHEAP, Clock, add_user, bearer, console_settings
+from console_support import CHEAP, add_user, bearer, console_settings
 from fastapi.testclient import TestClient
 from floor_switch import ThreadedSwitch, threaded_switch
+from helpers.clock import FakeClock
 
 from console.app import create_app
 from console.context import ConsoleContext, build_context
@@ -17,8 +18,8 @@ from console.permissions import Role
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,7 @@ def floor_switch() -> Iterator[ThreadedSwitch]:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, clock: Clock, floor_switch: ThreadedSwitch) -> ConsoleContext:
+def ctx(tmp_path: Path, clock: FakeClock, floor_switch: ThreadedSwitch) -> ConsoleContext:
     settings = console_settings(
         tmp_path,
         freeswitch_inbound=floor_switch.address,
