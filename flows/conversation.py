@@ -44,7 +44,7 @@ class Conversation:
             bot_id=deps.config.bot_id,
             purpose=call.purpose,
             campaign=call.campaign,
-            caller=call.customer_number,
+            caller_handle=await deps.bot.caller_handle(call.call_id, call.customer),
             extra={"disclosure_done": True, "flow": call.flow.name},
         )
         for _ in range(step.max_turns):

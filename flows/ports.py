@@ -57,7 +57,13 @@ class IntentParser(Protocol):
 
 
 class DialogueBot(Protocol):
-    """One caller turn to the bot's directives (raises DependencyUnavailableError)."""
+    """One caller turn to the bot's directives (raises DependencyUnavailableError).
+
+    The bot never gets the customer's number: :meth:`caller_handle` gives the opaque handle
+    that stands for it in the conversation's metadata (``None``: the caller has no number).
+    """
+
+    async def caller_handle(self, call_id: str, customer: CustomerNumber | None) -> str | None: ...
 
     async def send(
         self, sender_id: str, text: str, metadata: CallMetadata | None = None

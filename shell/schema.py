@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from bot.caller_handles import metadata as bot_metadata
 from campaigns.callbacks import metadata as campaigns_metadata
 from campaigns.tables import metadata as dialler_metadata
 from compliance.tables import md as compliance_metadata
@@ -24,4 +25,5 @@ ALL_METADATA: tuple[sa.MetaData, ...] = (
     dialler_metadata,
     qa_metadata,
     console_metadata,
+    bot_metadata,
 )

@@ -12,7 +12,7 @@ from shell.services import rasa_ready
 pytestmark = pytest.mark.rasa
 
 
-def test_rasa_warm_up_writes_no_evidence(rasa_stack) -> None:  # type: ignore[no-untyped-def]
+def test_rasa_warm_up_writes_no_evidence(rasa_stack) -> None:
     assert rasa_ready(rasa_stack.rasa_url)()  # one more warm-up turn, answered
     log = SqlEvidenceLog(make_engine(rasa_stack.settings.sqlalchemy_url))
     warmups = [e for e in log.entries() if (e.call_id or "").startswith("warmup-")]

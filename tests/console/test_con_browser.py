@@ -13,12 +13,12 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from console_support import PASSWORD, console_settings, seed_recording
+from helpers.wait import wait_until
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from console.audit import AuditKind
@@ -105,14 +105,6 @@ def sign_in(page: Page, live: LiveConsole, user: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     expect(page.get_by_test_id("who")).to_contain_text(user)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def select_node(page: Page, node: str) -> None:
@@ -244,9 +236,9 @@ def test_search_a_recording_and_play_it(live: LiveConsole, page: Page) -> None:
     page.get_by_test_id("play-browser-call-1").click()
     player = page.get_by_test_id("player")
     expect(player).to_be_attached()
-    wait_for(lambda: any(a["allowed"] for a in live.ctx.vault.access_log(rid)))
+    wait_until(lambda: any(a["allowed"] for a in live.ctx.vault.access_log(rid)))
     # the browser decoded the streamed audio (one second long)
-    wait_for(lambda: (player.evaluate("a => a.duration") or 0) > 0.9)
+    wait_until(lambda: (player.evaluate("a => a.duration") or 0) > 0.9)
     access = live.ctx.vault.access_log(rid)[-1]
     assert access["actor_id"] == "sam" and access["reason"] == "客户投诉复核"
     shot(page, "4-recordings-play")
@@ -263,7 +255,7 @@ def test_an_agent_is_refused_the_recordings_page(live: LiveConsole, page: Page) 
     page.get_by_role("button", name="加入免打扰").click()
     expect(page.get_by_test_id("dnc-result")).to_contain_text("139****1234")
     shot(page, "6-agent-adds-dnc")
-    wait_for(
+    wait_until(
         lambda: any(
             e.kind == AuditKind.ACCESS_DENIED and e.payload["actor"] == "alan"
             for e in live.ctx.evidence.entries()

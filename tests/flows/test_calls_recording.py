@@ -109,7 +109,7 @@ async def test_queue_timeout_continues_the_call_books_a_callback_and_ends_once(
     assert "callcenter" in call.result.applications
     assert_once(call, flow_stack)
     assert call.kinds().count("callback_scheduled") == 1
-    tickets = flow_stack.deps.tickets.for_call(call.call_id)  # type: ignore[union-attr]
+    tickets = flow_stack.deps.tickets.for_call(call.call_id)  # type: ignore[attr-defined]
     assert len(tickets) == 1 and tickets[0].masked_number == "139****5678"
     assert prompt_file(flow_stack, "inbound_service", "callback_ticket") in call.played
     assert call.played.count(prompt_file(flow_stack, "inbound_service", "disclosure")) == 1
