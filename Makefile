@@ -24,10 +24,18 @@ services:
 train: setup
 	@$(VENV)/ivr train
 
+# Tests are type-checked too (strictness: pyproject [tool.mypy]). Every tests/ directory with its
+# own conftest.py gets its own mypy run (each conftest is a module named `conftest`); the others
+# share one. MYPYPATH=tests resolves the shared helpers (`helpers.*`).
+TEST_CONFTEST_DIRS = $(patsubst %/conftest.py,%,$(wildcard tests/*/conftest.py))
+TEST_SHARED = $(wildcard tests/*.py) $(filter-out $(addsuffix /,$(TEST_CONFTEST_DIRS)),$(wildcard tests/*/))
+
 lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy $(APP_PACKAGES)
+	MYPYPATH=tests $(VENV)/mypy $(TEST_SHARED)
+	@for d in $(TEST_CONFTEST_DIRS); do echo "mypy $$d"; MYPYPATH=tests $(VENV)/mypy $$d || exit 1; done
 
 format: setup
 	$(VENV)/ruff format .

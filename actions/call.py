@@ -3,13 +3,16 @@
 :class:`Call` is built once per turn from the Rasa tracker: slots (purpose, stage, consent), the
 latest message's NLU result and metadata. :meth:`Call.read_answer` hands the turn to the one
 consent/refusal policy (:func:`compliance.consent_policy.decide_answer`) with the question the
-stage stands for, so the bot reads a caller's answer exactly as the flow engine does. The caller
-slot becomes a :class:`ivr.phone.CustomerNumber` here, at the edge (``None`` for a caller
-without a usable number).
+stage stands for, so the bot reads a caller's answer exactly as the flow engine does. Rasa never
+holds the customer's number: the ``caller_handle`` slot is resolved through the app's database
+(:func:`read_call`, :mod:`bot.caller_handles`) to a :class:`ivr.phone.CustomerNumber`
+(``None`` for a caller without a usable number; ``caller_unresolved`` when the caller has one
+the actions cannot name: the handle store failed or the handle expired).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import scripts
 from actions.scripts import Product
-from actions.stores import MARKETING
+from actions.stores import MARKETING, Stores, StoreUnavailableError
 from bot.directives import callback_payload, hangup_payload, say_payload, transfer_payload
 from compliance.consent_policy import (
     AnswerContext,
@@ -29,7 +32,9 @@ from compliance.consent_policy import (
     decide_answer,
 )
 from compliance.rules import RuleSet
-from ivr.phone import CustomerNumber, customer_number
+from ivr.phone import CustomerNumber
+
+log = logging.getLogger(__name__)
 
 LISTEN = "action_listen"
 OPENING, CONSENT, PITCH, SERVICE, CLOSED = "opening", "consent", "pitch", "service", "closed"
@@ -56,6 +61,7 @@ class Call:
     requested_time: str | None = None
     confidence: float = 1.0
     entities: tuple[tuple[str, str], ...] = ()
+    caller_unresolved: bool = False
 
     @property
     def marketing(self) -> bool:
@@ -79,7 +85,12 @@ class Call:
         return decide_answer(CallerAnswer(nlu=nlu), context, rules)
 
     @classmethod
-    def from_tracker(cls, tracker: Tracker) -> Call:
+    def from_tracker(
+        cls, tracker: Tracker, caller: CustomerNumber | None = None, *, unresolved: bool = False
+    ) -> Call:
+        """The call as the tracker shows it, the customer resolved by the caller (see
+        :func:`read_call`)."""
+
         def text_slot(name: str) -> str | None:
             value = tracker.get_slot(name)
             return str(value) if value not in (None, "") else None
@@ -94,7 +105,7 @@ class Call:
         times = time_words(entities)
         return cls(
             call_id=text_slot("call_id") or tracker.sender_id,
-            caller=customer_number(text_slot("caller")),
+            caller=caller,
             purpose=text_slot("purpose") or "service",
             campaign=campaign,
             product=scripts.product_for(campaign, text_slot("product")),
@@ -111,7 +122,23 @@ class Call:
             entities=tuple(
                 (str(e["entity"]), str(e.get("value", ""))) for e in entities if e.get("entity")
             ),
+            caller_unresolved=unresolved,
         )
+
+
+CALLER_HANDLE_SLOT = "caller_handle"
+
+
+async def read_call(tracker: Tracker, stores: Stores) -> Call:
+    """The call of this turn, its customer resolved from the ``caller_handle`` slot."""
+    handle = tracker.get_slot(CALLER_HANDLE_SLOT)
+    handle = str(handle) if handle else None
+    try:
+        caller = await stores.caller(handle)
+    except StoreUnavailableError:
+        log.error("call %s: caller handle not resolved (store unavailable)", tracker.sender_id)
+        caller = None
+    return Call.from_tracker(tracker, caller, unresolved=handle is not None and caller is None)
 
 
 class Voice:

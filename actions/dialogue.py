@@ -26,7 +26,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import scripts
-from actions.call import CLOSED, CONFIRM_REFUSAL, LISTEN, PITCH, Call, Voice
+from actions.call import CLOSED, CONFIRM_REFUSAL, LISTEN, PITCH, Call, Voice, read_call
 from actions.disclosure import risk_warning_text
 from actions.session import ActionDisclosure
 from actions.steps import (
@@ -67,8 +67,9 @@ class BotAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        call = Call.from_tracker(tracker)
-        events = await self.act(call, Voice(dispatcher), get_stores())
+        stores = get_stores()
+        call = await read_call(tracker, stores)
+        events = await self.act(call, Voice(dispatcher), stores)
         if self.caller_spoke and call.no_input_count:
             events.append(SlotSet("no_input_count", 0.0))
         # Every rule ends by listening: saying so spares Rasa a second policy prediction

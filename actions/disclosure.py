@@ -82,5 +82,5 @@ def call_facts(metadata: Mapping[str, Any] | None) -> dict[str, str]:
     missing = [key for key in ("institution", "bot_id") if not metadata.get(key)]
     if missing:
         raise RemoteProtocolError(f"call metadata lacks {', '.join(missing)}")
-    keys = ("call_id", "institution", "bot_id", "purpose", "campaign", "caller", "product")
+    keys = ("call_id", "institution", "bot_id", "purpose", "campaign", "caller_handle", "product")
     return {key: str(metadata[key]) for key in keys if metadata.get(key) is not None}

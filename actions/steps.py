@@ -81,8 +81,9 @@ async def refuse(
     """A refusal: DNC durably first (invariant 6), then the polite close.
 
     The hangup says ``dnc_recorded``: true once on DNC, false when the store failed (the
-    orchestrator records it again), ``None`` for a caller without a usable number (nothing to
-    put on DNC; the refusal is chained evidence of its own)."""
+    orchestrator records it again) or when the caller's handle did not resolve, ``None`` for a
+    caller without a usable number (nothing to put on DNC; the refusal is chained evidence of
+    its own)."""
     if (
         call.marketing
         and not call.consent_recorded
@@ -99,6 +100,9 @@ async def refuse(
             },
         )
     recorded: bool | None = False
+    if call.caller_unresolved:  # a number the bot cannot name: the orchestrator records it
+        log.error("call %s: refusal left to the orchestrator (caller unresolved)", call.call_id)
+        return close(voice, scripts.CLOSE_REFUSED, "refused", dnc_recorded=False)
     try:
         refusal = await stores.record_refusal(
             call.caller, reason=reason, call_id=call.call_id, decision=decision

@@ -4,7 +4,8 @@ The composition root of the action server: one :class:`compliance.service.Compli
 per process, built lazily from :class:`ivr.settings.Settings` on first use (so ``IVR_DATA_DIR`` /
 ``IVR_DATABASE_URL`` decide where DNC and consent live) on one SQL engine shared with the
 records package's hash-chained evidence log, so every DNC and consent change the actions make is
-chained evidence (invariant 3).
+chained evidence (invariant 3). The customer reaches the actions only as a caller handle that
+:meth:`Stores.caller` resolves through the same database (:mod:`bot.caller_handles`).
 
 Every call is bounded and translated: actions see :class:`ivr.errors.StoreUnavailableError` or
 :class:`compliance.service.InvalidRequestError`, never library exceptions.
@@ -16,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
+from bot.caller_handles import CallerHandles
 from compliance.consent_policy import AnswerDecision
 from compliance.factory import build_service
 from compliance.ports import ConsentRecord, Refusal
@@ -27,6 +29,7 @@ from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.phone import CustomerNumber
 from ivr.settings import Settings, get_settings
 from records.evidence_store import SqlEvidenceLog
+from records.sealed_number import NumberSealer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,9 @@ class Stores:
         self.compliance: ComplianceService = build_service(
             settings, engine=self.engine, evidence=self.evidence
         )
+        self.handles = CallerHandles(
+            self.engine, NumberSealer.from_settings(settings), ttl_s=settings.esl_max_call_s
+        )
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -65,6 +71,18 @@ class Stores:
                 await self.compliance.start(watch=True)
                 self._started = True
         return self.compliance
+
+    async def caller(self, handle: str | None) -> CustomerNumber | None:
+        """The customer behind a caller handle (``None``: none, unknown or expired), retrying
+        a store failure; raises :class:`StoreUnavailableError` when it never answered."""
+        last: Exception | None = None
+        for attempt in range(DNC_ATTEMPTS):
+            try:
+                return await self.handles.resolve(handle)
+            except StoreUnavailableError as exc:
+                last = exc
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise StoreUnavailableError("caller handle store unavailable after retries") from last
 
     async def rules(self) -> RuleSet:
         """The rules in force now (the consent policy reads answers with them)."""

@@ -34,9 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.caller_handles import CallerHandles  # noqa: E402
 from bot.client import CallMetadata, RasaClient, shard_for  # noqa: E402
-from ivr.db import migrate  # noqa: E402
+from ivr.db import make_engine, migrate  # noqa: E402
+from ivr.phone import customer_number  # noqa: E402
 from ivr.settings import Settings  # noqa: E402
+from records.sealed_number import NumberSealer  # noqa: E402
 from shell import rasa_model  # noqa: E402
 from shell.services import (  # noqa: E402
     ManagedProcess,
@@ -107,19 +110,23 @@ class LeanClient:
             writer.close()
 
 
-def call_metadata(call_id: str) -> dict[str, str]:
+def call_metadata(call_id: str, caller_handle: str) -> dict[str, str]:
     return {
         "call_id": call_id,
         "institution": "测试银行",
         "bot_id": "AI-0001",
         "purpose": "marketing",
         "campaign": "bench",
-        "caller": f"135{random.randint(10_000_000, 99_999_999)}",
+        "caller_handle": caller_handle,
     }
 
 
 async def run_level(
-    urls: list[str], concurrency: int, calls_per_worker: int, app_client: bool = False
+    urls: list[str],
+    handles: CallerHandles,
+    concurrency: int,
+    calls_per_worker: int,
+    app_client: bool = False,
 ) -> dict[str, float]:
     latencies: list[float] = []
     lean = [LeanClient(url) for url in urls]
@@ -127,14 +134,18 @@ async def run_level(
 
     async def one_call() -> None:
         call_id = f"bench-{uuid.uuid4().hex}"
-        metadata = call_metadata(call_id)
+        # what the app does once per conversation (not timed): the customer as a caller handle
+        number = customer_number(f"135{random.randint(10_000_000, 99_999_999)}")
+        handle = await handles.issue(call_id, number)
+        assert handle is not None
+        metadata = call_metadata(call_id, handle)
         app_metadata = CallMetadata(
             call_id,
             metadata["institution"],
             metadata["bot_id"],
             purpose=metadata["purpose"],
             campaign=metadata["campaign"],
-            caller=metadata["caller"],
+            caller_handle=handle,
         )
         server = lean[shard_for(call_id, len(urls))]
         for text in TURNS:
@@ -176,6 +187,11 @@ def main() -> None:
         settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ivr.db'}")
         migrate(settings.sqlalchemy_url)
         settings.key_bytes("blind_index")
+        handles = CallerHandles(
+            make_engine(settings.sqlalchemy_url),
+            NumberSealer.from_settings(settings),
+            ttl_s=settings.esl_max_call_s,
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
         env |= {"IVR_DATA_DIR": str(data_dir), "IVR_DATABASE_URL": str(settings.database_url)}
         action_port = free_port()
@@ -194,7 +210,7 @@ def main() -> None:
             for _, server in servers:
                 server.wait_ready()
             urls = [f"http://127.0.0.1:{port}" for port, _ in servers]
-            asyncio.run(run_level(urls, 2, 2))  # warm-up: action paths, SQLite, jieba
+            asyncio.run(run_level(urls, handles, 2, 2))  # warm-up: action paths, SQLite, jieba
             pids = [server.proc.pid for _, server in servers]
             print(f"model {model.path.name}; Rasa RSS after warm-up {rss_mb(pids[0]):.0f} MB each")
             print(
@@ -209,7 +225,13 @@ def main() -> None:
             rows += [(2, level, False) for level in levels] + [(2, 8, True)]
             for n_servers, level, app_client in rows:
                 result = asyncio.run(
-                    run_level(urls[:n_servers], level, CALLS_PER_WORKER.get(level, 5), app_client)
+                    run_level(
+                        urls[:n_servers],
+                        handles,
+                        level,
+                        CALLS_PER_WORKER.get(level, 5),
+                        app_client,
+                    )
                 )
                 memory = sum(rss_mb(pid) for pid in pids[:n_servers])
                 print(

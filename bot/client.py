@@ -30,14 +30,19 @@ from ivr.errors import DependencyUnavailableError, RemoteProtocolError
 
 @dataclass(frozen=True, slots=True)
 class CallMetadata:
-    """Call facts that travel with every message to Rasa (slots are filled from them)."""
+    """Call facts that travel with every message to Rasa (slots are filled from them).
+
+    Never the customer's number: Rasa's tracker store keeps metadata and slots with the
+    transcript. The customer is a ``caller_handle`` (:mod:`bot.caller_handles`) the actions
+    resolve through the app's database.
+    """
 
     call_id: str
     institution: str
     bot_id: str
     purpose: str = "service"
     campaign: str | None = None
-    caller: str | None = None
+    caller_handle: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -49,8 +54,8 @@ class CallMetadata:
         }
         if self.campaign is not None:
             data["campaign"] = self.campaign
-        if self.caller is not None:
-            data["caller"] = self.caller
+        if self.caller_handle is not None:
+            data["caller_handle"] = self.caller_handle
         data.update(self.extra)
         return data
 

@@ -17,7 +17,7 @@ import httpx
 
 from campaigns.callbacks import CallbackTicket, CallbackTickets, TicketOutcome
 from compliance.consent_policy import NluResult
-from flows.orchestrator import CallFacts
+from flows.call import CallFacts
 from ivr.errors import DependencyUnavailableError
 from ivr.phone import customer_number
 from records.vault import RecordingMeta, Vault
@@ -68,7 +68,9 @@ class SidecarListener:
     async def transcribe(self, wav: Path) -> str:
         sidecar = wav.with_name(wav.name + SIDECAR_SUFFIX)
         if sidecar.exists():
-            return sidecar.read_text(encoding="utf-8")
+            text = sidecar.read_text(encoding="utf-8")
+            sidecar.unlink(missing_ok=True)  # what the caller said: not kept past its turn
+            return text
         if self.inner is None:
             return ""
         return await self.inner.transcribe(wav)

@@ -15,7 +15,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot.caller_handles import CallerHandles
 from bot.client import RasaClient
+from bot.rasa_bot import RasaBot
 from campaigns.callbacks import CallbackTickets
 from compliance.factory import build_service
 from compliance.service import ComplianceService
@@ -28,8 +30,9 @@ from flows.adapters import (
     SidecarListener,
     VaultRecordings,
 )
+from flows.call import PUBLIC_VARIABLES, CallDeps, OrchestratorConfig
 from flows.interpreter import render
-from flows.orchestrator import PUBLIC_VARIABLES, CallDeps, CallOrchestrator, OrchestratorConfig
+from flows.orchestrator import CallOrchestrator
 from flows.ports import Listener
 from flows.registry import FlowRegistry
 from ivr.db import make_engine, migrate
@@ -110,10 +113,13 @@ async def build_deps(
         audio_fork = build_audio_fork_server(settings, stream_asr)
         await audio_fork.start()
     nlu = RasaIntentParser(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
-    bot = RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s)
     webhooks = HttpWebhooks()
     vault = Vault.from_settings(settings, engine)
     await asyncio.to_thread(vault.recover)
+    bot = RasaBot(
+        RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s),
+        CallerHandles(engine, vault.numbers, ttl_s=settings.esl_max_call_s),
+    )
     deps = CallDeps(
         registry=registry,
         prompts=CachedPrompts(cache),

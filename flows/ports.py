@@ -13,13 +13,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.client import CallMetadata
 from bot.directives import Directive
+from campaigns.callbacks import TicketOutcome
 from compliance.consent_policy import AnswerDecision, NluResult
 from compliance.rules import RuleSet
 from ivr.phone import CustomerNumber
 from speech.stream_server import CallAudio
 
 if TYPE_CHECKING:
-    from flows.orchestrator import CallFacts
+    from flows.call import CallFacts
+    from flows.interpreter import Digits, NoInput
+    from speech.bargein import PromptKind
+    from speech.context import ListenState
+    from telephony.session import CallSession
 
 
 class PromptAudio(Protocol):
@@ -52,7 +57,13 @@ class IntentParser(Protocol):
 
 
 class DialogueBot(Protocol):
-    """One caller turn to the bot's directives (raises DependencyUnavailableError)."""
+    """One caller turn to the bot's directives (raises DependencyUnavailableError).
+
+    The bot never gets the customer's number: :meth:`caller_handle` gives the opaque handle
+    that stands for it in the conversation's metadata (``None``: the caller has no number).
+    """
+
+    async def caller_handle(self, call_id: str, customer: CustomerNumber | None) -> str | None: ...
 
     async def send(
         self, sender_id: str, text: str, metadata: CallMetadata | None = None
@@ -120,6 +131,36 @@ class CallObserver(Protocol):
 
 
 class TicketDesk(Protocol):
+    """Callback tickets: ``number`` is the caller's E.164 number or ``None`` (then no ticket:
+    :class:`~campaigns.callbacks.NoNumberToCallBack`)."""
+
     async def open(
-        self, *, call_id: str, number: str, queue: str, reason: str, now: datetime
-    ) -> object: ...
+        self, *, call_id: str, number: str | None, queue: str, reason: str, now: datetime
+    ) -> TicketOutcome: ...
+
+
+class TurnTaking(Protocol):
+    """How one call plays prompts and hears the caller's turns (record or stream mode,
+    :mod:`flows.turns`)."""
+
+    async def play(
+        self,
+        session: CallSession,
+        call: CallFacts,
+        source: str,
+        tag: str,
+        kind: PromptKind,
+        barge_in: bool,
+    ) -> tuple[str, bool]:
+        """Play ``source``: the playback's response and whether caller speech broke it off."""
+        ...
+
+    async def hear(
+        self, session: CallSession, call: CallFacts, timeout_s: float | None, state: ListenState
+    ) -> Digits | NoInput | str:
+        """The caller's next turn: digits, nothing, or what was said (maybe ``""``)."""
+        ...
+
+    async def close(self, session: CallSession) -> None:
+        """The call is over: stop what this mode started."""
+        ...

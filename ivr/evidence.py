@@ -24,6 +24,7 @@ class EvidenceKind(StrEnum):
     REFUSAL_UNIDENTIFIED = "refusal_unidentified"  # a refusal from a caller with no number
     ESCALATED = "escalated"
     CALLBACK_SCHEDULED = "callback_scheduled"
+    CALLBACK_UNAVAILABLE = "callback_unavailable"  # no usable number: no ticket, caller told
     RECORDING_STORED = "recording_stored"
     RECORDING_ACCESSED = "recording_accessed"
     RECORDING_PURGED = "recording_purged"

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default SQLite under data_dir"
     )
     redis_url: str | None = Field(default=None, description="Redis URL; unset = no Redis")
+    rasa_tracker_redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis of Rasa's tracker and lock stores (endpoints.production.yml; rediss:// for "
+            "TLS, the password in the URL); unset = in-memory trackers, one per Rasa server"
+        ),
+    )
     redis_cluster: bool = Field(
         default=False, description="redis_url names a node of a Redis Cluster (keys hash-tagged)"
     )

@@ -17,7 +17,11 @@ evidence first (``Vault.search(reveal=True)``, ``CallbackTickets.reveal_number``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
 
 from ivr.crypto import Sealed, blind_index, sm4_gcm_decrypt, sm4_gcm_encrypt
 from ivr.errors import IntegrityError
@@ -42,6 +46,38 @@ class SealedNumber:
     @property
     def wrapped(self) -> WrappedKey:
         return WrappedKey(self.key_id, self.wrapped_key)
+
+    def as_row(self) -> dict[str, str | bytes]:
+        """The values of :func:`sealed_number_columns`."""
+        return {
+            "customer_bi": self.blind_index,
+            "masked_number": self.masked,
+            "key_id": self.key_id,
+            "wrapped_key": self.wrapped_key,
+            "number_sealed": self.ciphertext,
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> SealedNumber:
+        """The sealed number kept in a row's :func:`sealed_number_columns`."""
+        return cls(
+            blind_index=row["customer_bi"],
+            masked=row["masked_number"],
+            key_id=row["key_id"],
+            wrapped_key=row["wrapped_key"],
+            ciphertext=row["number_sealed"],
+        )
+
+
+def sealed_number_columns() -> list[sa.Column[Any]]:
+    """The columns a table keeps one sealed number in (as the callback tickets do)."""
+    return [
+        sa.Column("customer_bi", sa.String(64), nullable=False),
+        sa.Column("masked_number", sa.String(32), nullable=False),
+        sa.Column("key_id", sa.String(32), nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+        sa.Column("number_sealed", sa.LargeBinary, nullable=False),
+    ]
 
 
 class NumberSealer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from bot.caller_handles import metadata as bot_metadata
 from campaigns.callbacks import metadata as campaigns_metadata
 from compliance.tables import md as compliance_metadata
 from console.tables import metadata as console_metadata
@@ -22,4 +23,5 @@ ALL_METADATA: tuple[sa.MetaData, ...] = (
     campaigns_metadata,
     qa_metadata,
     console_metadata,
+    bot_metadata,
 )

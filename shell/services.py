@@ -188,8 +188,13 @@ def tcp_open(host: str, port: int) -> Callable[[], bool]:
     return check
 
 
+WARMUP_METADATA = {"disclosure_done": True, "warmup": True}
+
+
 def rasa_ready(base_url: str) -> Callable[[], bool]:
-    """Ready = model loaded (``/status`` names it) and one warm-up turn answered."""
+    """Ready = model loaded (``/status`` names it) and one warm-up turn answered. The warm-up
+    is not a call (issue 13 item 7): its metadata says the disclosure is done and that it is a
+    warm-up, so the actions speak no disclosure and write no evidence for ``warmup-…``."""
 
     def check() -> bool:
         try:
@@ -198,7 +203,11 @@ def rasa_ready(base_url: str) -> Callable[[], bool]:
                 return False
             warm = httpx.post(
                 f"{base_url}/webhooks/rest/webhook",
-                json={"sender": f"warmup-{uuid.uuid4().hex}", "message": "你好"},
+                json={
+                    "sender": f"warmup-{uuid.uuid4().hex}",
+                    "message": "你好",
+                    "metadata": WARMUP_METADATA,
+                },
                 timeout=30.0,
             )
             return warm.status_code == 200

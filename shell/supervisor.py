@@ -17,6 +17,7 @@ from console.bootstrap import first_admin
 from ivr.errors import IvrError
 from ivr.settings import Settings
 from shell import rasa_model
+from shell.rasa_endpoints import production_endpoints
 from shell.services import (
     ManagedProcess,
     ServiceSpec,
@@ -38,7 +39,11 @@ WHAT_EACH_DOES = {
 
 def build_specs(settings: Settings) -> list[ServiceSpec]:
     model = rasa_model.ensure_model()
-    endpoints = runtime_endpoints(settings.action_server_port, settings.data_dir / "run")
+    run_dir = settings.data_dir / "run"
+    if settings.rasa_tracker_redis_url:  # Rasa nodes sharing conversations in Redis
+        endpoints = production_endpoints(settings, settings.action_server_port, run_dir)
+    else:
+        endpoints = runtime_endpoints(settings.action_server_port, run_dir)
     rasa_servers = []
     for i, url in enumerate(settings.rasa_urls):
         parts = urlsplit(url)

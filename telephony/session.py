@@ -54,6 +54,7 @@ class CallSession(ChannelView):
         self.channel_data = channel_data
         self.uuid: str = channel_data.unique_id or channel_data.get("Channel-Unique-ID") or ""
         self.hangup_cause: str | None = None
+        self.hangup_event: Event | None = None  # CHANNEL_HANGUP, with the channel's variables
         self.released = False
         self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._hangup_complete = asyncio.Event()
@@ -320,8 +321,10 @@ class CallSession(ChannelView):
                 self._dtmf.append(digit)
                 self._dtmf_arrived.set()
         elif name == "CHANNEL_HANGUP":
+            self.hangup_event = self.hangup_event or event
             self._mark_hungup(event.get("Hangup-Cause"))
         elif name == "CHANNEL_HANGUP_COMPLETE":
+            self.hangup_event = self.hangup_event or event
             self._mark_hungup(event.get("Hangup-Cause"))
             self._hangup_complete.set()
         for listener in self._listeners:

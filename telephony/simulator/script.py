@@ -80,7 +80,10 @@ class CallerScript:
     fixed time after connect. ``fault`` makes the switch misbehave after ``fault_after``
     commands. ``turns``, when given, script a whole conversation: each input collection
     consumes the next :class:`Turn` (and ``digits``/``utterance`` are then only used for
-    ``digits_on_answer``); with no turns left the caller stays silent.
+    ``digits_on_answer``); with no turns left the caller stays silent. ``agent_available``:
+    the queues have a free agent (``callcenter_config queue count agents``);
+    ``agent_taken_meanwhile``: the one counted takes another call before this caller is queued,
+    so the caller waits out ``max-wait-time-with-no-agent`` (a queue timeout).
     """
 
     caller: str = "13800138000"
@@ -98,3 +101,4 @@ class CallerScript:
     agent_talk_ms: int = 2000
     turns: tuple[Turn, ...] = ()
     agent_available: bool = True
+    agent_taken_meanwhile: bool = False  # counted Available, but busy before this caller queues

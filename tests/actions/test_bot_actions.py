@@ -3,7 +3,6 @@ compliance stores (SQLite in a temporary directory) and the real evidence log.""
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.numbers import customer, fresh_mobile
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -20,9 +20,9 @@ from actions.call import time_words
 from actions.disclosure import risk_warning_text
 from actions.scripts import DEFAULT_PRODUCT
 from actions.session import ActionSessionStart
-from actions.stores import Stores, reset_stores
+from actions.stores import Stores, get_stores, reset_stores
 from ivr.db import migrate
-from ivr.phone import CustomerNumber, customer_number
+from ivr.phone import customer_number
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
 
@@ -40,16 +40,6 @@ async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
     finally:
         await built.close()
         reset_stores(None)
-
-
-def mobile() -> str:
-    return f"137{random.randint(10_000_000, 99_999_999)}"
-
-
-def customer(number: str) -> CustomerNumber:
-    made = customer_number(number)
-    assert made is not None
-    return made
 
 
 def tracker(
@@ -81,6 +71,11 @@ def tracker(
 
 
 async def run(action: Action, t: Tracker) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Run ``action``; a ``caller`` slot becomes the caller handle the app would have issued."""
+    number = t.slots.pop("caller", None)
+    if number is not None:
+        handle = await get_stores().handles.issue(t.sender_id, customer_number(number))
+        t.slots["caller_handle"] = handle
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
     return [m["custom"] for m in dispatcher.messages], events
@@ -96,7 +91,7 @@ def kinds(payloads: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_inv5_consent_is_recorded_before_the_pitch(stores: Stores) -> None:
-    caller = mobile()
+    caller = fresh_mobile("137")
     t = tracker(
         "affirm",
         "嗯 可以的",
@@ -116,7 +111,7 @@ async def test_inv5_consent_is_recorded_before_the_pitch(stores: Stores) -> None
 
 
 async def test_inv5_affirm_before_the_question_asks_it(stores: Stores) -> None:
-    caller = mobile()
+    caller = fresh_mobile("137")
     said, events = await run(dialogue.ActionAffirm(), tracker("affirm", "嗯", caller=caller))
     assert kinds(said) == ["consent"]
     assert DEFAULT_PRODUCT.name in said[0]["text"]
@@ -125,7 +120,7 @@ async def test_inv5_affirm_before_the_question_asks_it(stores: Stores) -> None:
 
 
 async def test_inv5_an_unsure_yes_is_not_consent(stores: Stores) -> None:
-    caller = mobile()
+    caller = fresh_mobile("137")
     t = tracker("affirm", "是推销吧", confidence=0.6, caller=caller, stage="consent")
     said, _ = await run(dialogue.ActionAffirm(), t)
     assert kinds(said) == ["reply", "consent"]
@@ -144,13 +139,14 @@ async def test_inv5_no_caller_means_no_consent_and_no_pitch(stores: Stores) -> N
 
 async def test_inv5_product_question_without_consent_gets_the_question(stores: Stores) -> None:
     said, _ = await run(
-        dialogue.ActionProductQuestion(), tracker("ask_product", caller=mobile(), stage="consent")
+        dialogue.ActionProductQuestion(),
+        tracker("ask_product", caller=fresh_mobile("137"), stage="consent"),
     )
     assert kinds(said) == ["consent"]
 
 
 async def test_inv5_consent_on_file_lets_the_pitch_start(stores: Stores) -> None:
-    caller = mobile()
+    caller = fresh_mobile("137")
     await stores.compliance.grant_consent(
         customer(caller), purpose="marketing", scope="campaign:c1", channel="voice_bot"
     )
@@ -159,7 +155,7 @@ async def test_inv5_consent_on_file_lets_the_pitch_start(stores: Stores) -> None
 
 
 async def test_inv6_deny_adds_dnc_durably_then_closes(stores: Stores) -> None:
-    caller = mobile()
+    caller = fresh_mobile("137")
     t = tracker("deny", "不需要", caller=caller, stage="consent")
     said, events = await run(dialogue.ActionDeny(), t)
     entry = await stores.compliance.dnc_entry(customer(caller))
@@ -188,7 +184,9 @@ async def test_inv6_dnc_store_failure_is_reported_to_the_orchestrator(
     await stores.ready()
     with sqlite3.connect(tmp_path / "ivr.db") as db:
         db.execute("DROP TABLE compliance_dnc")
-    said, _ = await run(dialogue.ActionRefuseContact(), tracker("refuse_contact", caller=mobile()))
+    said, _ = await run(
+        dialogue.ActionRefuseContact(), tracker("refuse_contact", caller=fresh_mobile("137"))
+    )
     assert said[-1]["outcome"] == "refused" and said[-1]["dnc_recorded"] is False
     assert said[0]["directive"] == "say"  # still a polite close
 
@@ -206,8 +204,29 @@ async def test_inv6_refusal_without_a_usable_caller_number_is_chained_evidence(
     assert entry.payload["policy_outcome"] == "refused" and entry.payload["rules_version"]
 
 
+@pytest.mark.parametrize("handle", ["unavailable", "ch_expired-or-unknown"])
+async def test_inv6_refusal_whose_caller_handle_does_not_resolve_is_left_to_the_orchestrator(
+    stores: Stores, handle: str
+) -> None:
+    """The caller has a number the bot cannot name: no DNC entry, no unidentified-refusal
+    evidence; the hangup says dnc_recorded false so the orchestrator records it."""
+    t = tracker("refuse_contact", "别再打了", caller_handle=handle)
+    said, _ = await run(dialogue.ActionRefuseContact(), t)
+    assert said[-1]["outcome"] == "refused" and said[-1]["dnc_recorded"] is False
+    kinds_written = [e.kind for e in SqlEvidenceLog(_engine(stores)).entries(call_id=t.sender_id)]
+    assert "refusal_unidentified" not in kinds_written
+
+
+async def test_inv5_consent_from_a_caller_whose_handle_does_not_resolve_is_not_taken(
+    stores: Stores,
+) -> None:
+    t = tracker("affirm", "可以", caller_handle="unavailable", stage="consent")
+    said, events = await run(dialogue.ActionAffirm(), t)
+    assert "marketing" not in kinds(said) and slot(events, "consent_recorded") is None
+
+
 async def test_service_deny_is_not_a_refusal(stores: Stores) -> None:
-    caller = mobile()
+    caller = fresh_mobile("137")
     said, _ = await run(dialogue.ActionDeny(), tracker("deny", caller=caller, purpose="service"))
     assert said[-1]["outcome"] == "completed"
     assert not await stores.compliance.is_dnc(customer(caller))
@@ -270,7 +289,7 @@ async def test_busy_schedules_a_callback_with_the_time_words(stores: Stores) -> 
         {"entity": "time", "value": "明天下午三点", "start": 3, "end": 9},
         {"entity": "time", "value": "三点", "start": 7, "end": 9},
     ]
-    t = tracker("busy", "我在忙明天下午三点再打", entities=entities, caller=mobile())
+    t = tracker("busy", "我在忙明天下午三点再打", entities=entities, caller=fresh_mobile("137"))
     said, events = await run(dialogue.ActionCallback(), t)
     assert said[1] == {"directive": "callback", "requested": "明天下午三点", "reason": "busy"}
     assert said[2]["outcome"] == "callback"
@@ -291,7 +310,8 @@ def test_time_words_keeps_longest_non_overlapping_matches() -> None:
 
 async def test_prohibited_promise_gets_no_guarantee_without_barge_in(stores: Stores) -> None:
     said, _ = await run(
-        dialogue.ActionRiskClarification(), tracker("prohibited_mention", caller=mobile())
+        dialogue.ActionRiskClarification(),
+        tracker("prohibited_mention", caller=fresh_mobile("137")),
     )
     assert said[0]["kind"] == said[1]["kind"] == "risk_warning"
     assert not said[0]["barge_in"] and not said[1]["barge_in"]

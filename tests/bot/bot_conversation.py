@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from helpers.numbers import fresh_mobile
 
 from actions.scripts import DEFAULT_PRODUCT
+from bot.caller_handles import CallerHandles
 from bot.client import CallMetadata, RasaClient
 from bot.directives import Callback, Directive, Hangup, Say, Transfer
 from compliance.factory import build_service
@@ -17,13 +20,10 @@ from ivr.db import make_engine
 from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
+from records.sealed_number import NumberSealer
 
+D = TypeVar("D", bound=Directive)
 MARKETING_MARKERS = (DEFAULT_PRODUCT.script[:12], DEFAULT_PRODUCT.details[:12], "业绩比较基准")
-
-
-def new_mobile() -> str:
-    """A random valid mainland mobile number (fake, per test)."""
-    return f"139{random.randint(10_000_000, 99_999_999)}"
 
 
 @asynccontextmanager
@@ -35,6 +35,18 @@ async def compliance_for(settings: Settings) -> AsyncIterator[ComplianceService]
         yield svc
     finally:
         await svc.close()
+        engine.dispose()
+
+
+@asynccontextmanager
+async def handles_for(settings: Settings) -> AsyncIterator[CallerHandles]:
+    """The caller handles the app issues, in the action server's database (same keys)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        yield CallerHandles(
+            engine, NumberSealer.from_settings(settings), ttl_s=settings.esl_max_call_s
+        )
+    finally:
         engine.dispose()
 
 
@@ -50,11 +62,14 @@ class Conversation:
 
     client: RasaClient
     svc: ComplianceService
+    handles: CallerHandles
     purpose: str = "marketing"
-    caller: str | None = field(default_factory=new_mobile)
+    caller: str | None = field(default_factory=fresh_mobile)
     campaign: str = "wealth-q4"
     call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex}")
     turns: list[tuple[str, list[Directive]]] = field(default_factory=list)
+    caller_handle: str | None = None
+    """What Rasa gets for the caller: issued, as the app does, before the first turn."""
 
     @property
     def customer(self) -> CustomerNumber:
@@ -63,19 +78,21 @@ class Conversation:
         assert made is not None
         return made
 
-    @property
-    def meta(self) -> CallMetadata:
+    async def meta(self) -> CallMetadata:
+        if self.caller_handle is None and not self.turns:
+            number = customer_number(self.caller) if self.caller else None
+            self.caller_handle = await self.handles.issue(self.call_id, number)
         return CallMetadata(
             call_id=self.call_id,
             institution="测试银行",
             bot_id="AI-7001",
             purpose=self.purpose,
             campaign=self.campaign,
-            caller=self.caller,
+            caller_handle=self.caller_handle,
         )
 
     async def say(self, text: str) -> list[Directive]:
-        directives = await self.client.send(self.call_id, text, self.meta)
+        directives = await self.client.send(self.call_id, text, await self.meta())
         self.turns.append((text, directives))
         if any(is_marketing(d) for d in directives):
             # invariant 5: marketing content only once consent is on record
@@ -93,7 +110,7 @@ class Conversation:
         return [d for d in directives if isinstance(d, Say)]
 
 
-def only(directives: list[Directive], kind: type) -> list:  # type: ignore[type-arg]
+def only(directives: list[Directive], kind: type[D]) -> list[D]:
     return [d for d in directives if isinstance(d, kind)]
 
 

@@ -6,6 +6,7 @@ Every marketing turn is checked for invariant 5 by :class:`Conversation.say`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot_conversation import (
     Conversation,
     callback,
     compliance_for,
+    handles_for,
     hangup,
     is_marketing,
     only,
@@ -35,10 +37,11 @@ async def new_call(rasa_stack: Any) -> AsyncIterator[NewCall]:
     async with (
         RasaClient(rasa_stack.rasa_url, timeout_s=10) as client,
         compliance_for(rasa_stack.settings) as svc,
+        handles_for(rasa_stack.settings) as handles,
     ):
 
         def make(**kwargs: Any) -> Conversation:
-            return Conversation(client, svc, **kwargs)
+            return Conversation(client, svc, handles, **kwargs)
 
         yield make
 
@@ -355,3 +358,62 @@ async def test_inv4_disclosure_and_escalation_are_evidence(
     assert kinds[0] == "disclosure_played"
     assert "escalated" in kinds
     assert log.verify().ok
+
+
+# --- the customer's number never reaches Rasa (issue #12, defect 5) ------------------------------
+
+
+async def assert_rasa_holds_no_number(call: Conversation) -> None:
+    """Rasa's tracker (what a production tracker store persists: events, slots, metadata)
+    names the caller only by the call's handle."""
+    tracker = await call.client.tracker(call.call_id)
+    text = json.dumps(tracker, ensure_ascii=False)
+    national = call.customer.e164[3:]
+    assert national not in text and national[-8:] not in text
+    assert call.caller_handle is not None and call.caller_handle in text
+    assert tracker["slots"]["caller_handle"] == call.caller_handle
+    assert "caller" not in tracker["slots"]
+    user_metadata = [e.get("metadata") or {} for e in tracker["events"] if e["event"] == "user"]
+    assert user_metadata and all(
+        m.get("caller_handle") == call.caller_handle for m in user_metadata
+    )
+
+
+async def test_inv5_consent_is_recorded_for_the_handles_number_and_rasa_holds_no_number(
+    new_call: NewCall,
+) -> None:
+    call = new_call()
+    await call.say("喂你好")
+    assert_pitch(await call.say("可以 你说吧"))
+    [record] = await call.svc.list_consents(call.customer)
+    assert record.call_id == call.call_id
+    await assert_rasa_holds_no_number(call)
+
+
+async def test_inv6_refusal_puts_the_handles_number_on_dnc_and_rasa_holds_no_number(
+    new_call: NewCall,
+) -> None:
+    call = new_call()
+    await call.say("喂")
+    assert hangup(await call.say("不需要 谢谢")).dnc_recorded is True
+    assert await call.svc.is_dnc(call.customer)
+    await assert_rasa_holds_no_number(call)
+
+
+async def test_callback_and_rasa_holds_no_number(new_call: NewCall) -> None:
+    call = new_call()
+    await call.say("喂")
+    turn = await call.say("我在开会 明天下午三点再打吧")
+    assert callback(turn).requested == "明天下午三点"
+    await assert_rasa_holds_no_number(call)
+
+
+async def test_inv6_a_handle_that_no_longer_resolves_leaves_the_refusal_to_the_app(
+    new_call: NewCall,
+) -> None:
+    call = new_call()
+    await call.say("喂")
+    await call.handles.revoke(call.call_id)  # as if it had expired
+    end = hangup(await call.say("不需要 谢谢"))
+    assert end.outcome == "refused" and end.dnc_recorded is False  # the orchestrator records it
+    assert not await call.svc.is_dnc(call.customer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.directives import (
@@ -17,7 +19,7 @@ from ivr.errors import RemoteProtocolError
 
 
 def test_payloads_parse_back_to_directives() -> None:
-    reply = [
+    reply: list[dict[str, Any]] = [
         {"recipient_id": "c", "custom": say_payload("您好", barge_in=False, kind="disclosure")},
         {"recipient_id": "c", "text": "请问有什么可以帮您？"},
         {"recipient_id": "c", "custom": transfer_payload("senior", priority=9, reason="complaint")},

@@ -4,7 +4,6 @@ share their sound with the training examples still reaching the right intent."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -15,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from helpers.rasa_env import run_in_rasa_env
 
-from shell.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
+from ivr.settings import REPO_ROOT
 
 FEATURES = textwrap.dedent(
     """
@@ -34,16 +34,7 @@ FEATURES = textwrap.dedent(
 
 
 def test_pinyin_features_make_homophones_alike() -> None:
-    out = subprocess.run(
-        [str(RASA_VENV / "bin" / "python"), "-c", FEATURES],
-        cwd=REPO_ROOT,
-        env=rasa_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = run_in_rasa_env(FEATURES, timeout_s=120)
     assert got["syl"] == got["slip"] == ["bie", "zai", "sao", "rao", "wo", "le"]
     assert got["fuzzy"] == ["si", "zan", "nin", "cen", "fu"]
     assert {"s:ke", "s:fu", "s2:ke_fu", "f2:ke_fu"} <= set(got["features"])

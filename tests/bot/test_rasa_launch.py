@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import textwrap
-from typing import Any
+
+from helpers.rasa_env import run_in_rasa_env
 
 from shell import rasa_model
-from shell.rasa_model import RASA_VENV, REPO_ROOT, rasa_env
 
 CHECK = textwrap.dedent(
     """
@@ -104,21 +102,6 @@ CHECK = textwrap.dedent(
     }))
     """
 )
-
-
-def run_in_rasa_env(script: str, *args: str) -> dict[str, Any]:
-    """Run ``script`` with the Rasa environment's Python; its last stdout line is JSON."""
-    out = subprocess.run(
-        [str(RASA_VENV / "bin" / "python"), "-c", script, *args],
-        cwd=REPO_ROOT,
-        env=rasa_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def test_launcher_keeps_action_reply_validation_and_event_lookup() -> None:

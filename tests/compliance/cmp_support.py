@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import redis
+from helpers.clock import FakeClock
+from helpers.evidence import MemorySink
+from helpers.numbers import customer
 
 from compliance.guard import SqlPool
 from compliance.redis_store import RedisGateStore
@@ -19,13 +17,9 @@ from compliance.service import ComplianceService
 from compliance.sql import SqlLedger
 from compliance.sql_gate import SqlGateStore
 from ivr.db import make_engine
-from ivr.evidence import EvidenceKind
-from ivr.phone import CustomerNumber, customer_number
 from records.evidence_store import SqlEvidenceLog
-from shell.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 INDEX_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 BASE_RULES = """
 version: "t-1"
@@ -80,44 +74,6 @@ def loaded(text: str | None = None) -> LoadedRules:
     return LoadedRules(parse_rules(text or rules_text(), "test.yaml"), uuid.uuid4().hex, "t")
 
 
-_seq = iter(range(10**7))
-
-
-def fresh_number() -> str:
-    """A valid mainland mobile number, unique per call in this session."""
-    return f"+86139{uuid.uuid4().int % 10**4:04d}{next(_seq) % 10**4:04d}"
-
-
-def cust(number: str) -> CustomerNumber:
-    """A test number as the customer value object the API takes (made at the edge)."""
-    customer = customer_number(number)
-    assert customer is not None
-    return customer
-
-
-@dataclass
-class MemorySink:
-    """In-memory evidence sink for tests."""
-
-    entries: list[tuple[EvidenceKind, str | None, dict[str, object]]] = field(default_factory=list)
-
-    async def append(
-        self, kind: EvidenceKind, *, call_id: str | None, payload: Mapping[str, object]
-    ) -> None:
-        self.entries.append((kind, call_id, dict(payload)))
-
-    def kinds(self) -> list[EvidenceKind]:
-        return [k for k, _, _ in self.entries]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 SH_NOON = datetime(2025, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 
 
@@ -127,7 +83,7 @@ def build(
     *,
     prefix: str = "",
     redis_url: str = REDIS_URL,
-    clock: Clock | None = None,
+    clock: FakeClock | None = None,
     timeout_s: float = 2.0,
     text: str | None = None,
     holder: RulesHolder | None = None,
@@ -155,65 +111,19 @@ def build(
         watcher=watcher,
         timeout_s=timeout_s,
         settle_s=settle_s,
-        clock=clock or Clock(SH_NOON),
+        clock=clock or FakeClock(SH_NOON),
     )
     return svc, sink
-
-
-class ThrowawayRedis:
-    """A private redis-server (no persistence) that tests may stop and start."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            raise RuntimeError("throwaway redis-server is already running")  # would leak one
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=self.port).ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("throwaway redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 def hammer(url: str, backend: str, prefix: str, number: str, n: int) -> tuple[int, int]:
     """Run in a child process: ``n`` attempts on each of two callee-local days, concurrently."""
     import asyncio
-    import time
 
     from compliance.decision import GateRequest
 
     async def main() -> tuple[int, int]:
-        clocks = (Clock(SH_NOON), Clock(SH_NOON + timedelta(days=1)))
+        clocks = (FakeClock(SH_NOON), FakeClock(SH_NOON + timedelta(days=1)))
         allowed = []
         for clock in clocks:
             svc, _ = build(url, backend, prefix=prefix, clock=clock, timeout_s=30)
@@ -228,7 +138,6 @@ def hammer(url: str, backend: str, prefix: str, number: str, n: int) -> tuple[in
             await svc.close()
         return allowed[0], allowed[1]
 
-    time.sleep(0.01)
     return asyncio.run(main())
 
 
@@ -272,7 +181,7 @@ def write_until_killed(url: str, out: str) -> None:
         i = 0
         while True:
             i += 1
-            number = cust(f"+86139{rng.randrange(10**8):08d}")
+            number = customer(f"+86139{rng.randrange(10**8):08d}")
             if i % 3 == 0:
                 await svc.add_dnc(number, source="test", reason="kill9", actor="tester")
                 line = f"dnc {number.e164}"
@@ -310,6 +219,6 @@ def build_chained(url: str) -> tuple[ComplianceService, SqlEvidenceLog]:
         sql=sql,
         watcher=None,
         timeout_s=5.0,
-        clock=Clock(SH_NOON),
+        clock=FakeClock(SH_NOON),
     )
     return svc, log

@@ -7,18 +7,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
-from cmp_support import (
-    PG_ADMIN,
-    REDIS_URL,
-    SH_NOON,
-    Clock,
-    MemorySink,
-    ThrowawayRedis,
-    build,
-)
+from cmp_support import REDIS_URL, SH_NOON, build
+from helpers.clock import FakeClock
+from helpers.evidence import MemorySink
+from helpers.pg import fresh_database
+from helpers.redis_server import ThrowawayRedis
 
 from compliance.service import ComplianceService
 from ivr.db import migrate
@@ -42,16 +37,8 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this session, migrated, dropped afterwards."""
-    name = f"ivr_compliance_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    try:
-        migrate(url)
+    with fresh_database("ivr_compliance", migrate) as url:
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -79,10 +66,10 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRed
 @pytest.fixture(params=["sqlite", "postgres", "redis", "redis-cluster"])
 async def svc_any(
     request: pytest.FixtureRequest, sqlite_url: str, redis_prefix: str
-) -> AsyncIterator[tuple[ComplianceService, MemorySink, Clock]]:
+) -> AsyncIterator[tuple[ComplianceService, MemorySink, FakeClock]]:
     """A service on each gate store (SQLite, PostgreSQL, Redis and a 3-primary Redis Cluster
     with an SQLite ledger)."""
-    clock = Clock(SH_NOON)
+    clock = FakeClock(SH_NOON)
     backend = request.param
     if backend == "postgres":
         url = request.getfixturevalue("pg_url")

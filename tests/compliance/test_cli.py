@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import token_for
-from cmp_support import fresh_number
+from helpers.numbers import fresh_number
 from typer.testing import CliRunner
 
 from console.permissions import Role
@@ -63,7 +63,8 @@ def test_inv3_dnc_remove_from_the_cli_writes_chained_evidence_that_verifies(
     assert all(number[3:] not in json.dumps(dict(e.payload)) for e in entries)
 
     verified = ivr("evidence", "verify")
-    assert verified["ok"] is True and verified["checked"] >= len(entries)
+    checked = verified["checked"]
+    assert verified["ok"] is True and isinstance(checked, int) and checked >= len(entries)
 
 
 def test_a_bad_number_typed_by_an_officer_is_a_clear_error(data_dir: Path) -> None:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from cmp_support import fresh_number, hammer
+from cmp_support import hammer
+from helpers.numbers import fresh_number
 
 
 @pytest.fixture(scope="module")

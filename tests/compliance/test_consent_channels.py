@@ -29,6 +29,7 @@ from actions.dialogue import BotAction
 from actions.stores import Stores, reset_stores
 from bot.client import CallMetadata
 from bot.directives import Directive, Hangup
+from campaigns.callbacks import TicketOutcome
 from compliance.consent_policy import (
     AnswerContext,
     CallerAnswer,
@@ -43,7 +44,7 @@ from flows.adapters import SidecarListener
 from flows.orchestrator import CallDeps, CallOrchestrator, OrchestratorConfig
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.db import make_engine, migrate
-from ivr.phone import customer_number
+from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import REPO_ROOT, Settings
 from records.evidence_store import SqlEvidenceLog
 from speech.audio import Audio, write_wav
@@ -121,6 +122,9 @@ class SilentPrompts:
 class HangupBot:
     """After consent the shipped flow hands over to the bot: it says goodbye at once."""
 
+    async def caller_handle(self, call_id: str, customer: CustomerNumber | None) -> str | None:
+        return None
+
     async def send(
         self, sender_id: str, text: str, metadata: CallMetadata | None = None
     ) -> list[Directive]:
@@ -135,8 +139,12 @@ class NoWebhooks:
 
 
 class NoTickets:
-    async def open(self, **_: object) -> object:
-        return None
+    """No callback in these calls: nobody opens a ticket."""
+
+    async def open(
+        self, *, call_id: str, number: str | None, queue: str, reason: str, now: datetime
+    ) -> TicketOutcome:
+        raise AssertionError("no callback ticket in the consent-channel calls")
 
 
 @dataclass
@@ -241,13 +249,15 @@ async def rasa_actions(ch: Channels, row: Row) -> tuple[str, bool]:
     """(effect, whether marketing was spoken) of the same answer in the bot, at its consent
     stage (the consent question was just asked)."""
     call_id = f"call-{uuid.uuid4().hex}"
+    # the bot knows the caller only by the handle the app issued for this call
+    handle = await ch.stores.handles.issue(call_id, customer_number(row.caller))
     slots = {
         "call_id": call_id,
         "institution": "测试银行",
         "bot_id": "AI-7",
         "purpose": "marketing",
         "campaign": "c1",
-        "caller": row.caller,
+        "caller_handle": handle,
         "stage": "consent",
     }
     latest = {

@@ -14,7 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
-from cmp_support import ThrowawayRedis, build, dial_until_killed, fresh_number
+from cmp_support import build, dial_until_killed
+from helpers.numbers import fresh_number
+from helpers.redis_server import ThrowawayRedis
 
 from compliance.decision import GateRequest, Reason
 

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cmp_support import build_chained, cust, write_until_killed
+from cmp_support import build_chained, write_until_killed
+from helpers.numbers import customer
 
 ACKS_BEFORE_KILL = 60
 
@@ -53,9 +54,9 @@ async def test_kill_9_mid_writes_loses_no_acknowledged_dnc_consent_or_evidence(
     try:
         for what, *rest in acks:
             if what == "dnc":
-                assert await svc.is_dnc(cust(rest[0])), "an acknowledged DNC entry was lost"
+                assert await svc.is_dnc(customer(rest[0])), "an acknowledged DNC entry was lost"
             elif what == "consent":
-                assert await svc.has_valid_consent(cust(rest[0]), "marketing"), "consent lost"
+                assert await svc.has_valid_consent(customer(rest[0]), "marketing"), "consent lost"
         result = await asyncio.to_thread(log.verify)
         assert result.ok, result.reason
         stored = {e.seq: e for e in log.entries()}
@@ -69,7 +70,7 @@ async def test_kill_9_mid_writes_loses_no_acknowledged_dnc_consent_or_evidence(
         }
         for what, *rest in acks:
             if what == "dnc":
-                assert svc.index(cust(rest[0]).e164) in dnc_evidence, (
+                assert svc.index(customer(rest[0]).e164) in dnc_evidence, (
                     "DNC without its evidence",
                     sorted({e.kind for e in stored.values()}),
                     len(stored),

@@ -8,7 +8,8 @@ import uuid
 from collections import defaultdict
 
 import redis
-from cmp_support import build, cust, fresh_number
+from cmp_support import build
+from helpers.numbers import customer, fresh_number
 from redis.crc import key_slot
 
 from compliance.decision import GateRequest
@@ -27,7 +28,7 @@ async def test_a_customers_keys_share_a_slot_and_customers_spread_over_all_prima
             assert (
                 await svc.check_and_count(GateRequest(n, "marketing", uuid.uuid4().hex))
             ).allowed
-        await svc.add_dnc(cust(numbers[0]), source="test", reason="r", actor="t")
+        await svc.add_dnc(customer(numbers[0]), source="test", reason="r", actor="t")
         slots_of: dict[str, set[int]] = defaultdict(set)
         nodes_used = 0
         for port in redis_cluster.ports:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -11,11 +10,10 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from cmp_support import ThrowawayRedis
+from helpers.redis_server import ThrowawayRedis
 from redis.exceptions import ResponseError
 
 from compliance.redis_pipe import PipelinedScript, pack
-from shell.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ECHO = "return {ARGV[1], redis.call('INCR', KEYS[1])}"
@@ -155,38 +153,12 @@ PASSWORD = "s3cret/with:chars"
 @pytest.fixture
 def password_redis() -> Iterator[int]:
     """A private redis-server that requires ``PASSWORD``; yields its port."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--requirepass",
-            PASSWORD,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = ThrowawayRedis(password=PASSWORD)
+    server.start()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=port, password=PASSWORD).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield port
+        yield server.port
     finally:
-        server.kill()
-        server.wait(10)
+        server.stop()
 
 
 async def test_password_from_the_url_is_sent_before_any_script(password_redis: int) -> None:

@@ -3,19 +3,19 @@ watcher is supervised and its state visible to `ivr doctor` and `/healthz`."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from cmp_support import SH_NOON, MemorySink, build, fresh_number, rules_text
+from cmp_support import SH_NOON, build, rules_text
 from fastapi.testclient import TestClient
+from helpers.evidence import MemorySink
+from helpers.numbers import fresh_number
+from helpers.wait import eventually
 
 from compliance.decision import GateRequest, Reason
 from compliance.health import rules_health
@@ -36,14 +36,6 @@ def write(path: Path, data: str | bytes, tick: int) -> None:
     os.utime(path, ns=(tick * 10**9, tick * 10**9))  # a distinct mtime even within one tick
 
 
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 async def test_inv13_broken_file_keeps_old_rules_and_valid_reload_changes_decisions(
     tmp_path: Path, sqlite_url: str
 ) -> None:
@@ -62,14 +54,14 @@ async def test_inv13_broken_file_keeps_old_rules_and_valid_reload_changes_decisi
     assert (await svc.dry_run(request())).rules_version == "v1"
 
     write(path, rules_text("v2").replace("daily_cap: 3", "daily_cap: three", 1), 2)
-    await wait_for(lambda: watcher.last_error is not None)
+    await eventually(lambda: watcher.last_error is not None)
     assert watcher.last_error is not None
     assert any(i.line and "daily_cap" in i.field for i in watcher.last_error.issues)
     d = await svc.dry_run(request())
     assert d.allowed and d.rules_version == "v1"
 
     write(path, rules_text("v3", marketing_end="11:00"), 3)  # 12:00 is now quiet hours
-    await wait_for(lambda: svc.rules_at().version == "v3")
+    await eventually(lambda: svc.rules_at().version == "v3")
     d = await svc.check_and_count(request())
     assert d.rules_version == "v3" and d.reasons == (Reason.QUIET_HOURS,)
     assert watcher.last_error is None
@@ -179,11 +171,11 @@ async def test_inv13_watcher_is_restarted_after_a_crash_and_reports_it(tmp_path:
     watcher.start()
     try:
         write(path, rules_text("v2"), 2)
-        await wait_for(lambda: holder.at(datetime.now(UTC)).version == "v2")
+        await eventually(lambda: holder.at(datetime.now(UTC)).version == "v2")
         status = watcher.status()
         assert status.running and status.restarts == 1
         assert status.last_crash == "RuntimeError: defect in install"
-        await wait_for(lambda: [s.active_version for s in board.read_all()] == ["v2"])
+        await eventually(lambda: [s.active_version for s in board.read_all()] == ["v2"])
         [published] = board.read_all()
         assert published.restarts == 1 and published.pid == os.getpid()
     finally:
@@ -209,14 +201,14 @@ async def test_inv13_doctor_and_healthz_show_a_rejected_file_and_a_stale_watcher
     watcher = RulesWatcher(path, holder, MemorySink(), 0.01, status=board)
     watcher.start()
     try:
-        await wait_for(lambda: len(board.read_all()) == 1)
+        await eventually(lambda: len(board.read_all()) == 1)
         ok = check_rules(settings)
         assert ok.status == "OK" and "version v1" in ok.detail
         health = console.get("/healthz").json()
         assert health["status"] == "ok" and health["rules"]["status"] == "ok"
 
         write(path, b"\xff\xfe binary", 2)
-        await wait_for(lambda: bool(board.read_all()[0].rejected))
+        await eventually(lambda: bool(board.read_all()[0].rejected))
         rejected = check_rules(settings)
         assert rejected.status == "FAIL" and "not UTF-8" in rejected.detail
         health = console.get("/healthz").json()

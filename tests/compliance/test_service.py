@@ -9,15 +9,11 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from cmp_support import (
-    SH_NOON,
-    Clock,
-    MemorySink,
-    ThrowawayRedis,
-    build,
-    cust,
-    fresh_number,
-)
+from cmp_support import SH_NOON, build
+from helpers.clock import FakeClock
+from helpers.evidence import MemorySink
+from helpers.numbers import customer, fresh_number
+from helpers.redis_server import ThrowawayRedis
 
 from compliance.consent_policy import (
     AnswerContext,
@@ -51,7 +47,7 @@ async def test_inv2_redis_stopped_mid_run_fails_closed_then_recovers(
     await svc.start(watch=False)
     try:
         blocked, free = fresh_number(), fresh_number()
-        await svc.add_dnc(cust(blocked), source="refusal", reason="不要再打", actor="bot")
+        await svc.add_dnc(customer(blocked), source="refusal", reason="不要再打", actor="bot")
         assert (await svc.check_and_count(req(free))).allowed
         throwaway_redis.stop()
         decisions = await asyncio.gather(
@@ -136,7 +132,7 @@ async def test_inv1_dnc_added_while_100_attempts_in_flight(
 
     async def refuse() -> None:
         await twenty_done.wait()  # the refusal lands while attempts are in flight
-        await svc.add_dnc(cust(n), source="refusal", reason="拒绝", actor="bot")
+        await svc.add_dnc(customer(n), source="refusal", reason="拒绝", actor="bot")
         acked_at.append(time.monotonic())
         acked.set()
 
@@ -153,18 +149,22 @@ async def test_inv3_dnc_removal_needs_officer_and_reason_and_is_evidence(
 ) -> None:
     svc, sink = build(sqlite_url, "sql")
     n = fresh_number()
-    entry = await svc.add_dnc(cust(n), source="refusal", reason="r", actor="bot", call_id="call-9")
-    again = await svc.add_dnc(cust(n), source="agent", reason="again", actor="agent-7")
+    entry = await svc.add_dnc(
+        customer(n), source="refusal", reason="r", actor="bot", call_id="call-9"
+    )
+    again = await svc.add_dnc(customer(n), source="agent", reason="again", actor="agent-7")
     assert again == entry  # idempotent: the first entry stays
     with pytest.raises(NotAuthorizedError):
-        await svc.remove_dnc(cust(n), actor="bob", actor_role="agent", reason="please")
+        await svc.remove_dnc(customer(n), actor="bob", actor_role="agent", reason="please")
     with pytest.raises(InvalidRequestError):
-        await svc.remove_dnc(cust(n), actor="alice", actor_role="compliance_officer", reason=" ")
-    assert await svc.is_dnc(cust(n))
+        await svc.remove_dnc(
+            customer(n), actor="alice", actor_role="compliance_officer", reason=" "
+        )
+    assert await svc.is_dnc(customer(n))
     assert await svc.remove_dnc(
-        cust(n), actor="alice", actor_role="compliance_officer", reason="误登"
+        customer(n), actor="alice", actor_role="compliance_officer", reason="误登"
     )
-    assert not await svc.is_dnc(cust(n))
+    assert not await svc.is_dnc(customer(n))
     assert sink.kinds() == [EvidenceKind.DNC_ADDED, EvidenceKind.DNC_REMOVED]
     removed = sink.entries[1][2]
     assert removed["actor_role"] == "compliance_officer" and removed["reason"] == "误登"
@@ -175,24 +175,24 @@ async def test_inv3_dnc_removal_needs_officer_and_reason_and_is_evidence(
 
 
 async def test_inv3_a_new_dnc_entry_is_evidence_once_on_every_store(
-    svc_any: tuple[ComplianceService, MemorySink, Clock],
+    svc_any: tuple[ComplianceService, MemorySink, FakeClock],
 ) -> None:
     # regression: on PostgreSQL (psycopg 3) the INSERT's rowcount is -1, which made every new
     # entry look like a repeat: no dnc_events row and no dnc_added evidence
     svc, sink, _ = svc_any
-    n = cust(fresh_number())
+    n = customer(fresh_number())
     await svc.add_dnc(n, source="refusal", reason="r", actor="bot")
     await svc.add_dnc(n, source="agent", reason="again", actor="agent-7")
     assert sink.kinds().count(EvidenceKind.DNC_ADDED) == 1
 
 
 async def test_inv5_consent_ledger(sqlite_url: str) -> None:
-    clock = Clock(SH_NOON)
+    clock = FakeClock(SH_NOON)
     svc, sink = build(sqlite_url, "sql", clock=clock)
     n = fresh_number()
-    assert not await svc.has_valid_consent(cust(n), "marketing")
+    assert not await svc.has_valid_consent(customer(n), "marketing")
     rec = await svc.grant_consent(
-        cust(n),
+        customer(n),
         purpose="marketing",
         scope="信用卡分期产品",
         channel="call",
@@ -201,19 +201,21 @@ async def test_inv5_consent_ledger(sqlite_url: str) -> None:
         transcript_excerpt="可以，我同意。我的号码是13912345678",
     )
     assert rec.expires_at == clock.now.replace(month=4, day=9)  # 30 days
-    assert await svc.has_valid_consent(cust(n), "marketing")
-    assert not await svc.has_valid_consent(cust(n), "loans")
-    [stored] = await svc.list_consents(cust(n))
+    assert await svc.has_valid_consent(customer(n), "marketing")
+    assert not await svc.has_valid_consent(customer(n), "loans")
+    [stored] = await svc.list_consents(customer(n))
     assert stored.call_id == "call-1" and stored.recording_offset_ms == 12_500
     assert stored.transcript_excerpt is not None and "13912345678" not in stored.transcript_excerpt
     assert (
-        await svc.revoke_consent(cust(n), "marketing", actor="customer", channel="call", reason="x")
+        await svc.revoke_consent(
+            customer(n), "marketing", actor="customer", channel="call", reason="x"
+        )
         == 1
     )
-    assert not await svc.has_valid_consent(cust(n), "marketing")
+    assert not await svc.has_valid_consent(customer(n), "marketing")
     assert sink.kinds() == [EvidenceKind.CONSENT_GRANTED, EvidenceKind.CONSENT_REVOKED]
     with pytest.raises(InvalidRequestError):
-        await svc.grant_consent(cust(n), purpose="lottery", scope="s", channel="call")
+        await svc.grant_consent(customer(n), purpose="lottery", scope="s", channel="call")
     await svc.close()
 
 
@@ -249,8 +251,8 @@ async def test_inv6_refusal_from_a_known_number_goes_on_dnc_with_its_rules_versi
 ) -> None:
     svc, sink = build(sqlite_url, "sql")
     n = fresh_number()
-    refusal = await svc.record_refusal(cust(n), source="call", reason="refused", actor="ivr")
-    assert refusal.dnc_recorded and await svc.is_dnc(cust(n))
+    refusal = await svc.record_refusal(customer(n), source="call", reason="refused", actor="ivr")
+    assert refusal.dnc_recorded and await svc.is_dnc(customer(n))
     [(kind, _, payload)] = sink.entries
     assert kind is EvidenceKind.DNC_ADDED and payload["rules_version"] == "t-1"
     assert (await svc.check_and_count(req(n))).reasons == (Reason.DNC,)
@@ -264,7 +266,7 @@ async def test_logs_never_carry_the_number(
     svc, _ = build(sqlite_url, "redis", prefix="t", redis_url=throwaway_redis.url, timeout_s=0.2)
     await svc.start(watch=False)
     n = fresh_number()
-    await svc.add_dnc(cust(n), source="refusal", reason="r", actor="bot")
+    await svc.add_dnc(customer(n), source="refusal", reason="r", actor="bot")
     await svc.check_and_count(req(n))
     throwaway_redis.stop()
     await svc.check_and_count(req(n))
@@ -289,7 +291,3 @@ async def test_resync_restores_lost_counters_from_the_decision_log(
     await svc.resync()
     assert (await svc.check_and_count(req(n))).reasons == (Reason.DAILY_CAP,)
     await svc.close()
-
-
-async def test_service_type_exported() -> None:
-    assert ComplianceService.check_and_count.__doc__

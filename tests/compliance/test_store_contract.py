@@ -6,12 +6,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cmp_support import Clock, MemorySink, cust, fresh_number
+from helpers.clock import FakeClock
+from helpers.evidence import MemorySink
+from helpers.numbers import customer, fresh_number
 
 from compliance.decision import GateRequest, Reason
 from compliance.service import ComplianceService
 
-Svc = tuple[ComplianceService, MemorySink, Clock]
+Svc = tuple[ComplianceService, MemorySink, FakeClock]
 
 
 def req(number: str, purpose: str = "marketing", attempt: str | None = None) -> GateRequest:
@@ -54,7 +56,7 @@ async def test_inv1_replay_after_dnc_is_denied(svc_any: Svc) -> None:
     svc, _, _ = svc_any
     n = fresh_number()
     assert (await svc.check_and_count(req(n, attempt="a-2"))).allowed
-    await svc.add_dnc(cust(n), source="refusal", reason="客户拒绝", actor="bot")
+    await svc.add_dnc(customer(n), source="refusal", reason="客户拒绝", actor="bot")
     replay = await svc.check_and_count(req(n, attempt="a-2"))
     assert not replay.allowed and Reason.DNC in replay.reasons
 
@@ -62,21 +64,23 @@ async def test_inv1_replay_after_dnc_is_denied(svc_any: Svc) -> None:
 async def test_inv3_dnc_denies_and_is_not_counted(svc_any: Svc) -> None:
     svc, _, _ = svc_any
     n = fresh_number()
-    await svc.add_dnc(cust(n), source="refusal", reason="客户拒绝", actor="bot", call_id="call-1")
+    await svc.add_dnc(
+        customer(n), source="refusal", reason="客户拒绝", actor="bot", call_id="call-1"
+    )
     d = await svc.check_and_count(req(n))
     assert not d.allowed and d.reasons == (Reason.DNC,) and d.retry_after is None
     assert not d.counted
-    assert await svc.is_dnc(cust(n))
+    assert await svc.is_dnc(customer(n))
 
 
 async def test_inv8_dnd_window_denies_with_retry_after(svc_any: Svc) -> None:
     svc, _, clock = svc_any
     n = fresh_number()
-    await svc.set_dnd(cust(n), ["11:30-13:00"])  # now is 12:00 Shanghai
+    await svc.set_dnd(customer(n), ["11:30-13:00"])  # now is 12:00 Shanghai
     d = await svc.check_and_count(req(n))
     assert d.reasons == (Reason.DND,) and not d.counted
     assert d.retry_after == clock.now + timedelta(hours=1)
-    await svc.set_dnd(cust(n), [])
+    await svc.set_dnd(customer(n), [])
     assert (await svc.check_and_count(req(n))).allowed
 
 
@@ -107,7 +111,7 @@ async def test_inv5_before_dial_consent(svc_any: Svc) -> None:
     n = fresh_number()
     d = await svc.check_and_count(req(n, "loans"))
     assert d.reasons == (Reason.NO_CONSENT,) and d.retry_after is None and not d.counted
-    await svc.grant_consent(cust(n), purpose="loans", scope="personal loans", channel="call")
+    await svc.grant_consent(customer(n), purpose="loans", scope="personal loans", channel="call")
     assert (await svc.check_and_count(req(n, "loans"))).allowed
     clock.now += timedelta(days=31)  # consent_valid_days: 30
     assert (await svc.check_and_count(req(n, "loans"))).reasons == (Reason.NO_CONSENT,)
@@ -123,9 +127,9 @@ async def test_invalid_number_denied_without_store(svc_any: Svc) -> None:
 async def test_remove_dnc_restores_calls(svc_any: Svc) -> None:
     svc, _, _ = svc_any
     n = fresh_number()
-    await svc.add_dnc(cust(n), source="refusal", reason="no", actor="bot")
+    await svc.add_dnc(customer(n), source="refusal", reason="no", actor="bot")
     assert await svc.remove_dnc(
-        cust(n), actor="alice", actor_role="compliance_officer", reason="误登记"
+        customer(n), actor="alice", actor_role="compliance_officer", reason="误登记"
     )
     assert (await svc.check_and_count(req(n))).allowed
 

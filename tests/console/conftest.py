@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import CHEAP, Clock, add_user, bearer, console_settings
+from console_support import CHEAP, add_user, bearer, console_settings
 from fastapi.testclient import TestClient
+from helpers.clock import FakeClock
 
 from console.app import create_app
 from console.context import ConsoleContext, build_context
@@ -16,12 +17,12 @@ from console.permissions import Role
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, clock: Clock) -> ConsoleContext:
+def ctx(tmp_path: Path, clock: FakeClock) -> ConsoleContext:
     return build_context(console_settings(tmp_path), hasher=CHEAP, clock=clock)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import jwt
 import sqlalchemy as sa
-from console_support import PASSWORD, Clock, add_user, bearer
+from console_support import PASSWORD, add_user, bearer
 from fastapi.testclient import TestClient
+from helpers.clock import FakeClock
 
 from console.audit import AuditKind
 from console.context import ConsoleContext
@@ -73,7 +74,7 @@ def test_wrong_password_is_refused_with_a_problem_and_is_evidence(
 
 
 def test_lockout_after_repeated_failures_then_expires(
-    ctx: ConsoleContext, client: TestClient, clock: Clock
+    ctx: ConsoleContext, client: TestClient, clock: FakeClock
 ) -> None:
     add_user(ctx, "alice", Role.ADMIN)
     for _ in range(ctx.settings.console_lockout_failures):
@@ -86,7 +87,7 @@ def test_lockout_after_repeated_failures_then_expires(
     assert ok.status_code == 200
 
 
-def test_access_token_expires(ctx: ConsoleContext, client: TestClient, clock: Clock) -> None:
+def test_access_token_expires(ctx: ConsoleContext, client: TestClient, clock: FakeClock) -> None:
     add_user(ctx, "alice", Role.ADMIN)
     headers = bearer(client, "alice")
     assert client.get("/api/v1/users", headers=headers).status_code == 200
@@ -103,7 +104,7 @@ def test_forged_tokens_are_refused(ctx: ConsoleContext, client: TestClient) -> N
     claims = {"iss": "ivr-console", "sub": user.id, "role": "admin", "ver": 1, "typ": "access"}
     claims |= {"exp": int(ctx.auth.clock().timestamp()) + 600}
     other_key = jwt.encode(claims, b"k" * 32, algorithm="HS256")
-    unsigned = jwt.encode(claims, None, algorithm="none")
+    unsigned = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]  # alg none
     real = bearer(client, "alice")["Authorization"][7:]
     head, _body, sig = real.split(".")
     tampered = f"{head}.{jwt.utils.base64url_encode(b'{}').decode()}.{sig}"

@@ -23,9 +23,9 @@ from browser_support import (
     new_page,
     shot,
     sign_in,
-    wait_for,
 )
 from console_support import seed_recording
+from helpers.wait import wait_until
 from playwright.sync_api import Browser, Page, expect
 
 from console.audit import AuditKind
@@ -189,9 +189,9 @@ def test_search_a_recording_and_play_it(live: LiveConsole, page: Page) -> None:
     page.get_by_test_id("play-browser-call-1").click()
     player = page.get_by_test_id("player")
     expect(player).to_be_attached()
-    wait_for(lambda: any(a["allowed"] for a in live.ctx.vault.access_log(rid)))
+    wait_until(lambda: any(a["allowed"] for a in live.ctx.vault.access_log(rid)))
     # the browser decoded the streamed audio (one second long)
-    wait_for(lambda: (player.evaluate("a => a.duration") or 0) > 0.9)
+    wait_until(lambda: (player.evaluate("a => a.duration") or 0) > 0.9)
     access = live.ctx.vault.access_log(rid)[-1]
     assert access["actor_id"] == "sam" and access["reason"] == "客户投诉复核"
     shot(page, "4-recordings-play")
@@ -208,7 +208,7 @@ def test_an_agent_is_refused_the_recordings_page(live: LiveConsole, page: Page) 
     page.get_by_role("button", name="加入免打扰").click()
     expect(page.get_by_test_id("dnc-result")).to_contain_text("139****1234")
     shot(page, "6-agent-adds-dnc")
-    wait_for(
+    wait_until(
         lambda: any(
             e.kind == AuditKind.ACCESS_DENIED and e.payload["actor"] == "alan"
             for e in live.ctx.evidence.entries()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from console_support import Clock
 from fastapi.testclient import TestClient
+from helpers.clock import FakeClock
 
 from console.context import ConsoleContext
 from console.dashboard import Event, summarise
@@ -41,7 +41,10 @@ def test_summary_counts_in_the_institution_zone() -> None:
 
 
 def test_dashboard_endpoint_reads_the_evidence(
-    ctx: ConsoleContext, client: TestClient, clock: Clock, role_headers: dict[Role, dict[str, str]]
+    ctx: ConsoleContext,
+    client: TestClient,
+    clock: FakeClock,
+    role_headers: dict[Role, dict[str, str]],
 ) -> None:
     SqlEvidenceLog(ctx.engine, clock=clock).append_entry(
         "call_started", call_id="live-1", payload={"flow": "x"}

@@ -4,6 +4,7 @@ concurrency, publish (now or four-eyes), approve, roll back, the prompt table, s
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from console_support import add_user, bearer, promo_flow
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from console.audit import AuditKind
 from console.context import ConsoleContext
 from console.permissions import Role
+from flows.model import DisclosureNode, MenuNode
 from flows.registry import FlowRegistry
 
 PROBLEM = "application/problem+json"
@@ -29,8 +31,19 @@ def people(ctx: ConsoleContext, client: TestClient) -> dict[str, dict[str, str]]
     return {name: bearer(client, name) for name in ("dora", "dave", "olga", "omar")}
 
 
+def notice_timeout_s(ctx: ConsoleContext) -> float:
+    """The published outbound notice menu's timeout."""
+    notice = FlowRegistry(ctx.settings.flows_dir).get("outbound_notice").flow.nodes["notice"]
+    assert isinstance(notice, MenuNode)
+    return notice.timeout_s
+
+
 def save(
-    client: TestClient, who: dict[str, str], flow: dict, base: int, name: str = "wealth_promo"
+    client: TestClient,
+    who: dict[str, str],
+    flow: dict[str, Any],
+    base: int,
+    name: str = "wealth_promo",
 ):
     return client.put(
         f"/api/v1/flows/{name}/draft",
@@ -106,7 +119,8 @@ def test_draft_publish_four_eyes_approve_and_the_registry_picks_it_up(
     assert approved.json()["version"] == 1 and approved.json()["approved_by"] == "olga"
 
     registry = FlowRegistry(ctx.settings.flows_dir)
-    assert registry.get("wealth_promo").flow.nodes["disclosure"].next == "consent"
+    disclosure = registry.get("wealth_promo").flow.nodes["disclosure"]
+    assert isinstance(disclosure, DisclosureNode) and disclosure.next == "consent"
     kinds = [(e.kind, e.payload) for e in ctx.evidence.entries()]
     approvals = [p for k, p in kinds if k == AuditKind.CHANGE_APPROVED]
     assert approvals[-1]["actor"] == "olga" and approvals[-1]["author"] == "dora"
@@ -139,18 +153,12 @@ def test_a_change_not_touching_regulated_nodes_publishes_at_once_and_rolls_back(
         "/api/v1/flows/outbound_notice/publish", json={"base_revision": 1}, headers=people["dora"]
     )
     assert done.status_code == 201 and done.json()["version"]["version"] == 2
-    assert (
-        FlowRegistry(ctx.settings.flows_dir).get("outbound_notice").flow.nodes["notice"].timeout_s
-        == 6
-    )
+    assert notice_timeout_s(ctx) == 6
     back = client.post(
         "/api/v1/flows/outbound_notice/rollback", json={"version": 1}, headers=people["dora"]
     )
     assert back.status_code == 201 and back.json()["version"]["source"] == "rollback"
-    assert (
-        FlowRegistry(ctx.settings.flows_dir).get("outbound_notice").flow.nodes["notice"].timeout_s
-        == 4
-    )
+    assert notice_timeout_s(ctx) == 4
     assert AuditKind.ROLLED_BACK in [e.kind for e in ctx.evidence.entries()]
 
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from console import cli
 from console.audit import AuditKind
 from console.context import build_context
+from console.permissions import Role
 from ivr.settings import get_settings
 from records.evidence_store import SqlEvidenceLog
 
@@ -80,11 +81,11 @@ def test_without_authentication_nothing_is_changed(app: typer.Typer) -> None:
 
 def test_a_mapped_os_user_acts_with_its_role_and_refusals_are_evidence(app: typer.Typer) -> None:
     ctx = build_context(get_settings())
-    ctx.auth.add_user(None, "ops", cli.Role.AGENT, PASSWORD, os_user=getpass.getuser())
+    ctx.auth.add_user(None, "ops", Role.AGENT, PASSWORD, os_user=getpass.getuser())
     code, out = run(app, "add", "eve", "--role", "admin", "--password", PASSWORD)
     assert code == 4 and "may not users.manage" in out
     denied = [p for k, p in evidence_kinds() if k == AuditKind.ACCESS_DENIED]
     assert denied[-1]["actor"] == "ops" and denied[-1]["permission"] == "users.manage"
-    ctx.auth.set_role(None, "ops", cli.Role.ADMIN)
+    ctx.auth.set_role(None, "ops", Role.ADMIN)
     code, out = run(app, "add", "eve", "--role", "designer", "--password", PASSWORD)
     assert code == 0, out

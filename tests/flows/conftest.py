@@ -11,12 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from flow_support import FlowStack
+from flow_support import FlowStack, stack_settings
 
 from flows.adapters import SidecarListener
 from flows.app import build_deps
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
-from ivr.settings import Settings
 
 DAYTIME = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 11:00 Asia/Shanghai
 
@@ -24,21 +23,6 @@ DAYTIME = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 11:00 Asia/Shanghai
 @pytest.fixture(scope="session")
 def prompt_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("prompt-cache")
-
-
-def stack_settings(
-    tmp_path: Path, rasa_url: str, prompt_cache_dir: Path, **extra: object
-) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        rasa_url=rasa_url,
-        rasa_processes=1,  # the test stack runs one Rasa server
-        rasa_timeout_s=5.0,
-        institution_name="测试银行",
-        bot_id="AI-7",
-        prompt_cache_dir=prompt_cache_dir,
-        **extra,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture

@@ -10,32 +10,23 @@ dialplan with ``via_dialplan``), ``originate`` places an outbound leg the way th
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from helpers.wait import eventually
 
 from flows.app import Built
 from flows.channel_vars import LegVariables
 from flows.orchestrator import CallDeps, CallOrchestrator
 from ivr.evidence import EvidenceKind
 from ivr.settings import Settings
+from telephony.esl import Api, Execute
 from telephony.esl.dialstring import Extension
 from telephony.inbound import InboundClient
 from telephony.server import OutboundServer, ServerConfig
 from telephony.simulator import CallerScript, CallResult, Dialplan, InboundSwitch, SimulatedCall
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    """Wait (polling, bounded) until ``condition()`` holds; fail if it never does."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -50,22 +41,31 @@ class CallOutcome:
         return self.result.uuid
 
     @property
+    def executed(self) -> list[Execute]:
+        """The dialplan applications the app ran on the channel, in order."""
+        return [c for c in self.result.commands if isinstance(c, Execute)]
+
+    @property
     def apps(self) -> list[str]:
-        return [c.app for c in self.result.commands if getattr(c, "app", None)]
+        return [c.app for c in self.executed]
 
     @property
     def played(self) -> list[str]:
         return [
             c.arg.rsplit("/", 1)[-1]
-            for c in self.result.commands
-            if getattr(c, "app", None) in ("playback", "play_and_get_digits") and c.arg
+            for c in self.executed
+            if c.app in ("playback", "play_and_get_digits") and c.arg
         ]
 
     @property
     def transfer(self) -> str | None:
-        return next(
-            (c.arg for c in self.result.commands if getattr(c, "app", None) == "transfer"), None
-        )
+        return next((c.arg for c in self.executed if c.app == "transfer"), None)
+
+    def api(self, command: str) -> list[str]:
+        """The arguments of every ``api <command>`` the app sent."""
+        return [
+            c.arg or "" for c in self.result.commands if isinstance(c, Api) and c.command == command
+        ]
 
     @property
     def hangup_by(self) -> str | None:
@@ -79,6 +79,20 @@ class CallOutcome:
 
     def payloads(self, kind: EvidenceKind) -> list[dict[str, object]]:
         return [p for k, p in self.evidence if k == kind.value]
+
+
+def stack_settings(tmp_path: Path, rasa_url: str, prompt_cache_dir: Path, **extra: Any) -> Settings:
+    """Settings of a test call stack: private data dir, one Rasa server, the shared cache."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        rasa_url=rasa_url,
+        rasa_processes=1,  # the test stack runs one Rasa server
+        rasa_timeout_s=5.0,
+        institution_name="测试银行",
+        bot_id="AI-7",
+        prompt_cache_dir=prompt_cache_dir,
+        **extra,
+    )
 
 
 class FlowStack:
@@ -166,6 +180,11 @@ def prompt_file(stack: FlowStack, flow: str, prompt_id: str) -> str:
     from flows.interpreter import render
 
     version = stack.deps.registry.get(flow)
-    text = render(version.prompts[prompt_id].text or "", version.flow.variables)
+    variables = {
+        **version.flow.variables,
+        "institution": stack.settings.institution_name,
+        "bot_id": stack.settings.bot_id,
+    }
+    text = render(version.prompts[prompt_id].text or "", variables)
     cache = stack.deps.prompts.cache  # type: ignore[attr-defined]
     return str(cache.path_for(text).name)

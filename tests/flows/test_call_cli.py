@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rasa_stack) -> Path:
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rasa_stack) -> Iterator[Path]:
     monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("IVR_RASA_URL", rasa_stack.rasa_url)
     monkeypatch.setenv("IVR_RASA_PROCESSES", "1")  # the test stack runs one Rasa server

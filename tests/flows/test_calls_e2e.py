@@ -6,28 +6,22 @@ is real audio through faster-whisper."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-import pytest_asyncio
+from flow_support import CallOutcome, FlowStack
 
 from compliance.decision import GateRequest
 from flows.adapters import SidecarListener
-from flows.app import Built, build_deps
-from flows.orchestrator import CallOrchestrator
-from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
+from flows.orchestrator import CallDeps
 from ivr.errors import ConfigError
 from ivr.evidence import EvidenceKind
 from ivr.phone import CustomerNumber, customer_number
-from ivr.settings import Settings
 from records.vault import Actor, RecordingQuery
 from shell.services import free_port
-from telephony.server import OutboundServer, ServerConfig
-from telephony.simulator import CallerScript, SimulatedCall, Turn
+from telephony.simulator import CallerScript, Turn
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
@@ -45,28 +39,31 @@ DAYTIME = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 11:00 Asia/Shanghai
 SAMPLES = Path(__file__).resolve().parent.parent / "speech" / "fixtures"
 
 
-@dataclass
 class Stack:
-    built: Built
-    settings: Settings
-    flows_dir: Path
-    place: Callable[..., Awaitable[CallOutcome]]
+    """The flow stack (:class:`flow_support.FlowStack`), placing calls from caller turns."""
 
+    def __init__(self, flows: FlowStack) -> None:
+        self.flows = flows
+        self.built = flows.built
+        self.settings = flows.settings
+        self.flows_dir = flows.flows_dir
 
-@dataclass
-class CallOutcome:
-    call_id: str
-    played: list[str]
-    apps: list[str]
-    transfer: str | None
-    hangup_by: str | None
-    evidence: list[tuple[str, dict[str, object]]]
+    @property
+    def deps(self) -> CallDeps:
+        return self.flows.deps
 
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.evidence]
+    def use(self, **changes: Any) -> None:
+        self.flows.use(**changes)
 
-    def payload(self, kind: EvidenceKind) -> dict[str, object]:
-        return next(p for k, p in self.evidence if k == kind.value)
+    async def place(self, flow: str, turns: tuple[Turn, ...] = (), **script: Any) -> CallOutcome:
+        destination = str(script.pop("destination", "95588"))
+        caller = str(script.pop("caller", CUSTOMER))
+        variables = {"ivr_customer_number": CUSTOMER} if flow.startswith("outbound") else {}
+        return await self.flows.place(
+            flow,
+            CallerScript(caller=caller, destination=destination, turns=turns, **script),
+            variables=variables,
+        )
 
 
 def say(text: str) -> Turn:
@@ -96,74 +93,19 @@ class SlowCrm:
         return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/risk"
 
 
-@pytest.fixture(scope="session")
-def prompt_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prompt-cache")
-
-
-@pytest_asyncio.fixture
-async def stack(
-    rasa_stack, tmp_path: Path, prompt_cache_dir: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Stack]:
-    rasa_url = getattr(request, "param", {}).get("rasa_url", rasa_stack.rasa_url)
-    flows_dir = tmp_path / "flows"
-    shutil.copytree(DEFAULT_FLOWS_DIR, flows_dir)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        rasa_url=rasa_url,
-        rasa_processes=1,  # the test stack runs one Rasa server
-        rasa_timeout_s=5.0,
-        institution_name="测试银行",
-        bot_id="AI-7",
-        prompt_cache_dir=prompt_cache_dir,
-    )
-    registry = FlowRegistry(flows_dir)
-    built = await build_deps(settings, listener=SidecarListener(None), registry=registry)
-    deps = built.deps
-    object.__setattr__(deps, "clock", lambda: DAYTIME)
-    evidence_log = deps.evidence
-
-    async def place(flow: str, turns: tuple[Turn, ...] = (), **script: object) -> CallOutcome:
-        server = OutboundServer(
-            CallOrchestrator(deps), evidence_log, ServerConfig(reply_timeout_s=10)
-        )
-        host, port = await server.start("127.0.0.1", 0)
-        destination = str(script.pop("destination", "95588"))
-        caller = str(script.pop("caller", CUSTOMER))
-        sim = SimulatedCall(
-            CallerScript(caller=caller, destination=destination, turns=turns, **script),
-            time_scale=0,
-            write_requested_paths=True,
-        )
-        sim.channel.variables["ivr_flow"] = flow  # what the dialplan or the dialler sets
-        if flow.startswith("outbound"):
-            sim.channel.variables["ivr_customer_number"] = CUSTOMER
-        result = await sim.run(host, port, deadline_s=120)
-        await server.wait_idle()
-        await server.close()
-        entries = [(e.kind, dict(e.payload)) for e in evidence_log.entries(call_id=result.uuid)]
-        played = [
-            c.arg.rsplit("/", 1)[-1]
-            for c in result.commands
-            if getattr(c, "app", None) in ("playback", "play_and_get_digits") and c.arg
-        ]
-        apps = [c.app for c in result.commands if getattr(c, "app", None)]
-        transfer = next(
-            (c.arg for c in result.commands if getattr(c, "app", None) == "transfer"), None
-        )
-        return CallOutcome(result.uuid, played, apps, transfer, result.hangup_by, entries)
-
-    yield Stack(built, settings, flows_dir, place)
-    await built.aclose()
+@pytest.fixture
+def stack(flow_stack: FlowStack) -> Stack:
+    return Stack(flow_stack)
 
 
 def pitch_file(stack: Stack) -> str:
-    cache = stack.built.deps.prompts.cache  # type: ignore[attr-defined]
-    flow = stack.built.deps.registry.get("outbound_marketing")
+    cache = stack.deps.prompts.cache  # type: ignore[attr-defined]
+    flow = stack.deps.registry.get("outbound_marketing")
     from flows.interpreter import render
 
     text = render(flow.prompts["pitch"].text or "", flow.flow.variables)
-    return cache.path_for(text).name
+    name: str = cache.path_for(text).name
+    return name
 
 
 # ---- inbound service ----
@@ -174,8 +116,9 @@ async def test_inv4_inbound_disclosure_first_then_menu_account_and_bot(stack: St
     kinds = call.kinds()
     assert kinds[0] == "call_started"
     assert kinds[1] == "disclosure_played"
-    assert call.apps[:3] == ["answer", "set", "record_session"]
-    assert call.apps[3] == "playback"  # the disclosure is the first thing the caller hears
+    first_play = call.apps.index("playback")
+    assert call.apps[0] == "answer" and "record_session" in call.apps[:first_play]
+    assert "play_and_get_digits" not in call.apps[:first_play]  # the disclosure is first
     assert kinds[-2:] == ["call_ended", "recording_stored"]
     assert call.payload(EvidenceKind.CALL_ENDED)["last_node"] in ("assistant", "goodbye")
 
@@ -217,7 +160,7 @@ async def test_inv7_no_free_agent_gives_a_callback_ticket(stack: Stack) -> None:
     call = await stack.place("inbound_service", (Turn.press("0"),), agent_available=False)
     assert call.transfer is None
     assert "callback_scheduled" in call.kinds()
-    tickets = stack.built.deps.tickets.for_call(call.call_id)  # type: ignore[attr-defined]
+    tickets = stack.deps.tickets.for_call(call.call_id)  # type: ignore[attr-defined]
     assert len(tickets) == 1 and tickets[0].masked_number == "139****5678"
     assert call.payload(EvidenceKind.CALL_ENDED)["last_node"] == "goodbye"
 
@@ -227,7 +170,7 @@ async def test_crm_webhook_timeout_takes_the_default_branch(stack: Stack) -> Non
     url = await crm.start()
     path = stack.flows_dir / "inbound_service.yaml"
     path.write_text(path.read_text().replace("http://127.0.0.1:8000/api/v1/demo/crm/risk", url))
-    assert stack.built.deps.registry.reload() == ["inbound_service"]
+    assert stack.deps.registry.reload() == ["inbound_service"]
     call = await stack.place("inbound_service", (Turn.press("0"),))
     assert call.payload(EvidenceKind.ESCALATED)["queue"] == "general"  # menu, not senior
     assert crm.server is not None
@@ -239,14 +182,16 @@ async def test_crm_high_risk_routes_to_senior(stack: Stack) -> None:
     url = await crm.start()
     path = stack.flows_dir / "inbound_service.yaml"
     path.write_text(path.read_text().replace("http://127.0.0.1:8000/api/v1/demo/crm/risk", url))
-    stack.built.deps.registry.reload()
+    stack.deps.registry.reload()
     call = await stack.place("inbound_service")
     assert call.payload(EvidenceKind.ESCALATED)["queue"] == "senior"
     assert crm.server is not None
     crm.server.close()
 
 
-@pytest.mark.parametrize("stack", [{"rasa_url": f"http://127.0.0.1:{free_port()}"}], indirect=True)
+@pytest.mark.parametrize(
+    "flow_stack", [{"rasa_url": f"http://127.0.0.1:{free_port()}"}], indirect=True
+)
 async def test_rasa_down_falls_back_to_a_human_never_silence(stack: Stack) -> None:
     call = await stack.place("inbound_service", (Turn.press("2"), say("我想查账单")))
     assert call.transfer == "queue_general XML ivr"
@@ -259,7 +204,7 @@ async def test_caller_hangup_mid_menu_writes_end_evidence_and_stores_recording(
     call = await stack.place("inbound_service", (Turn.hang_up(),))
     ended = call.payload(EvidenceKind.CALL_ENDED)
     assert ended["reason"] == "caller_hangup" and ended["last_node"] == "menu"
-    vault = stack.built.deps.recordings.vault  # type: ignore[attr-defined]
+    vault = stack.deps.recordings.vault  # type: ignore[union-attr]
     found = vault.search(Actor("qa", "compliance_officer"), RecordingQuery(call_id=call.call_id))
     assert len(found) == 1 and found[0].direction == "inbound"
 
@@ -306,9 +251,7 @@ async def test_real_audio_refusal_through_whisper_goes_to_dnc(stack: Stack) -> N
     from flows.adapters import AsrListener
     from speech.factory import build_asr
 
-    object.__setattr__(
-        stack.built.deps, "listener", SidecarListener(AsrListener(build_asr(stack.settings)))
-    )
+    stack.use(listener=SidecarListener(AsrListener(build_asr(stack.settings))))
     call = await stack.place("outbound_marketing", (Turn.say(SAMPLES / "a08.wav"),))
     assert await stack.built.compliance.is_dnc(CUSTOMER_NUMBER)
     assert "consent_refused" in call.kinds()
@@ -333,24 +276,24 @@ async def test_notice_zero_transfers_to_a_human(stack: Stack) -> None:
 
 
 async def test_invalid_flow_change_is_rejected_while_calls_go_on(stack: Stack) -> None:
-    before = stack.built.deps.registry.get("outbound_notice").version
+    before = stack.deps.registry.get("outbound_notice").version
     path = stack.flows_dir / "outbound_notice.yaml"
     path.write_text(path.read_text().replace("next: goodbye", "next: nowhere"))
-    assert stack.built.deps.registry.reload() == []
-    assert "outbound_notice.yaml" in stack.built.deps.registry.rejected
+    assert stack.deps.registry.reload() == []
+    assert "outbound_notice.yaml" in stack.deps.registry.rejected
     call = await stack.place("outbound_notice", (Turn.press("0"),))
     assert call.payload(EvidenceKind.CALL_STARTED)["flow_version"] == before
 
 
 async def test_inv12_calls_leave_a_valid_evidence_chain(stack: Stack) -> None:
     await stack.place("outbound_marketing", (Turn.press("2"),))
-    result = stack.built.deps.evidence.verify()  # type: ignore[attr-defined]
+    result = stack.deps.evidence.verify()  # type: ignore[attr-defined]
     assert result.ok, result
 
 
 async def test_unknown_flow_is_a_config_error(stack: Stack) -> None:
     with pytest.raises(ConfigError):
-        stack.built.deps.registry.get("no_such_flow")
+        stack.deps.registry.get("no_such_flow")
 
 
 # ---- speech engines down: never silence ----
@@ -370,26 +313,25 @@ class FailingPrompts:
     async def file_for(self, text: str, *, sensitive: bool, scratch: Path) -> Path:
         if self.everything or sensitive:
             raise OSError("TTS engine unavailable")
-        return await self.inner.file_for(text, sensitive=sensitive, scratch=scratch)
+        path: Path = await self.inner.file_for(text, sensitive=sensitive, scratch=scratch)
+        return path
 
 
 async def test_asr_down_falls_back_to_dtmf_menu(stack: Stack) -> None:
-    object.__setattr__(stack.built.deps, "listener", BrokenListener())
+    stack.use(listener=BrokenListener())
     call = await stack.place("inbound_service", (say("我要投诉"), Turn.press("0")))
     assert call.transfer == "queue_general XML ivr"
     assert call.apps.count("play_and_get_digits") >= 1  # the retry was a DTMF menu
 
 
 async def test_tts_down_for_bot_replies_takes_the_bot_fallback(stack: Stack) -> None:
-    deps = stack.built.deps
-    object.__setattr__(deps, "prompts", FailingPrompts(deps.prompts, everything=False))
+    stack.use(prompts=FailingPrompts(stack.deps.prompts, everything=False))
     call = await stack.place("inbound_service", (Turn.press("2"), say("我想查一下信用卡账单")))
     assert call.transfer == "queue_general XML ivr"
 
 
 async def test_tts_down_entirely_hands_the_caller_to_a_human(stack: Stack) -> None:
-    deps = stack.built.deps
-    object.__setattr__(deps, "prompts", FailingPrompts(deps.prompts, everything=True))
+    stack.use(prompts=FailingPrompts(stack.deps.prompts, everything=True))
     call = await stack.place("inbound_service")
     assert call.transfer == "queue_general XML ivr"
     assert call.payload(EvidenceKind.ESCALATED)["reason"] == "tts_unavailable"

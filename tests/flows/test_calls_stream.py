@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
+from flow_support import CallOutcome, FlowStack, stack_settings
 
 from flows.adapters import SidecarListener
-from flows.app import Built, build_deps
-from flows.orchestrator import CallOrchestrator
+from flows.app import build_deps
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.evidence import EvidenceKind
 from ivr.phone import CustomerNumber, customer_number
-from ivr.settings import Settings
 from shell.services import free_port
 from speech.fakes import ScriptedASR
-from telephony.esl import Api
-from telephony.server import OutboundServer, ServerConfig
-from telephony.simulator import CallerScript, CallResult, SimulatedCall, Turn
+from telephony.simulator import CallerScript, Turn
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
@@ -48,53 +43,32 @@ REFUSAL = SAMPLES / "a08.wav"  # 以后别再给我打电话了
 TIME_SCALE = 0.1
 
 
-@dataclass
-class Outcome:
-    result: CallResult
-    evidence: list[tuple[str, dict[str, object]]]
+class Stack:
+    """The flow stack in stream mode, with the scripted ASR behind the audio fork server."""
 
-    @property
-    def transfer(self) -> str | None:
-        return next(
-            (c.arg for c in self.result.commands if getattr(c, "app", None) == "transfer"), None
+    def __init__(self, flows: FlowStack, asr: ScriptedASR) -> None:
+        self.flows = flows
+        self.built = flows.built
+        self.asr = asr
+
+    async def place(self, flow: str, turns: tuple[Turn, ...]) -> CallOutcome:
+        variables = {"ivr_customer_number": CUSTOMER} if flow.startswith("outbound") else {}
+        return await self.flows.place(
+            flow,
+            CallerScript(caller=CUSTOMER, destination="95588", turns=turns),
+            variables=variables,
+            time_scale=TIME_SCALE,
         )
 
-    def api(self, command: str) -> list[str]:
-        return [
-            c.arg or "" for c in self.result.commands if isinstance(c, Api) and c.command == command
-        ]
 
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.evidence]
-
-    def payload(self, kind: EvidenceKind) -> dict[str, object]:
-        return next(p for k, p in self.evidence if k == kind.value)
-
-
-@dataclass
-class Stack:
-    built: Built
-    asr: ScriptedASR
-    place: Callable[..., Awaitable[Outcome]]
-
-
-@pytest.fixture(scope="session")
-def prompt_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prompt-cache")
-
-
-@pytest_asyncio.fixture
+@pytest.fixture
 async def stack(rasa_stack, tmp_path: Path, prompt_cache_dir: Path) -> AsyncIterator[Stack]:
     flows_dir = tmp_path / "flows"
     shutil.copytree(DEFAULT_FLOWS_DIR, flows_dir)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        rasa_url=rasa_stack.rasa_url,
-        rasa_processes=1,  # the test stack runs one Rasa server
-        rasa_timeout_s=5.0,
-        institution_name="测试银行",
-        bot_id="AI-7",
-        prompt_cache_dir=prompt_cache_dir,
+    settings = stack_settings(
+        tmp_path,
+        rasa_stack.rasa_url,
+        prompt_cache_dir,
         audio_mode="stream",
         audio_stream_port=free_port(),
     )
@@ -103,33 +77,11 @@ async def stack(rasa_stack, tmp_path: Path, prompt_cache_dir: Path) -> AsyncIter
         settings, listener=SidecarListener(None), registry=FlowRegistry(flows_dir), stream_asr=asr
     )
     assert built.audio_fork is not None and built.deps.audio_streams is built.audio_fork
-    deps = built.deps
-    evidence_log = deps.evidence
-
-    async def place(flow: str, turns: tuple[Turn, ...]) -> Outcome:
-        server = OutboundServer(
-            CallOrchestrator(deps), evidence_log, ServerConfig(reply_timeout_s=10)
-        )
-        host, port = await server.start("127.0.0.1", 0)
-        sim = SimulatedCall(
-            CallerScript(caller=CUSTOMER, destination="95588", turns=turns),
-            time_scale=TIME_SCALE,
-            write_requested_paths=True,
-        )
-        sim.channel.variables["ivr_flow"] = flow
-        if flow.startswith("outbound"):
-            sim.channel.variables["ivr_customer_number"] = CUSTOMER
-        result = await sim.run(host, port, deadline_s=120)
-        await server.wait_idle()
-        await server.close()
-        entries = [(e.kind, dict(e.payload)) for e in evidence_log.entries(call_id=result.uuid)]
-        return Outcome(result, entries)
-
-    yield Stack(built, asr, place)
+    yield Stack(FlowStack(built, settings, flows_dir, tmp_path / "fs-recordings"), asr)
     await built.aclose()
 
 
-def assert_forked(call: Outcome) -> None:
+def assert_forked(call: CallOutcome) -> None:
     starts = [a for a in call.api("uuid_audio_fork") if " start " in a]
     assert len(starts) == 1 and "/audio/" in starts[0] and " mono 8k " in starts[0]
     assert call.result.fork_errors == [] and call.result.fork_speech_frames > 0
@@ -148,14 +100,14 @@ async def test_barge_in_on_the_menu_by_speech_takes_the_spoken_branch(stack: Sta
     escalated = call.payload(EvidenceKind.ESCALATED)
     assert (escalated["queue"], escalated["priority"]) == ("senior", 9)
     assert call.transfer == "queue_senior XML ivr"
-    assert not any(c.app == "record" for c in call.result.commands if hasattr(c, "app"))
+    assert "record" not in call.apps
     assert stack.asr.calls == 1
 
 
 async def test_inv4_speech_over_the_disclosure_does_not_stop_it(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="flows.orchestrator")
+    caplog.set_level(logging.INFO, logger="flows")
     stack.asr.push("我要投诉你们的服务")
     call = await stack.place(
         "inbound_service",
@@ -196,13 +148,15 @@ async def test_fork_that_cannot_connect_falls_back_to_record_mode(stack: Stack) 
     import dataclasses
     from datetime import UTC, datetime
 
-    deps = stack.built.deps
-    object.__setattr__(deps, "audio_streams", DeadForkTarget(deps.audio_streams))
-    object.__setattr__(deps, "config", dataclasses.replace(deps.config, stream_connect_s=0.5))
-    object.__setattr__(deps, "clock", lambda: datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
+    deps = stack.flows.deps
+    stack.flows.use(
+        audio_streams=DeadForkTarget(deps.audio_streams),
+        config=dataclasses.replace(deps.config, stream_connect_s=0.5),
+        clock=lambda: datetime(2026, 11, 27, 3, 0, tzinfo=UTC),
+    )
     call = await stack.place("inbound_service", (Turn.press("0"),))
     assert call.result.fork_errors  # the switch could not reach the advertised server
-    assert any(c.app == "record" for c in call.result.commands if hasattr(c, "app"))
+    assert "record" in call.apps
     assert call.transfer == "queue_general XML ivr"  # the call went on, in record mode
 
 
@@ -220,11 +174,7 @@ async def test_digit_pressed_over_the_menu_in_stream_mode_takes_its_branch(stack
     def file_of(prompt_id: str) -> str:
         return str(cache.path_for(render(flow.prompts[prompt_id].text or "", {})).name)
 
-    played = [
-        (c.arg or "").rsplit("/", 1)[-1]
-        for c in call.result.commands
-        if getattr(c, "app", None) == "playback"
-    ]
+    played = [(c.arg or "").rsplit("/", 1)[-1] for c in call.executed if c.app == "playback"]
     assert played.count(file_of("main_menu")) == 1  # the 1 counted: not asked again
     assert file_of("account_info") in played
     assert "escalated" not in call.kinds()

@@ -17,6 +17,7 @@ from flows.interpreter import (
     FlowRun,
     Gather,
     HangupCall,
+    Instruction,
     NoInput,
     OpenCallbackTicket,
     Played,
@@ -41,10 +42,12 @@ def run(name: str, **kwargs: object) -> FlowRun:
     return FlowRun(version.flow, version.prompts, VARS, **kwargs)  # type: ignore[arg-type]
 
 
-def drive(flow: FlowRun, answers: dict[type, list[object]], now: datetime = DAY) -> list[object]:
+def drive(
+    flow: FlowRun, answers: dict[type, list[object]], now: datetime = DAY
+) -> list[Instruction]:
     """Run to the end, answering each instruction type from ``answers`` (Played by default)."""
-    trace: list[object] = []
-    instruction = flow.start(now)
+    trace: list[Instruction] = []
+    instruction: Instruction | None = flow.start(now)
     while instruction is not None:
         trace.append(instruction)
         queue = answers.get(type(instruction))
@@ -53,7 +56,7 @@ def drive(flow: FlowRun, answers: dict[type, list[object]], now: datetime = DAY)
     return trace
 
 
-def kinds(trace: list[object]) -> list[str]:
+def kinds(trace: list[Instruction]) -> list[str]:
     return [type(i).__name__ for i in trace]
 
 
@@ -86,7 +89,7 @@ def test_inv5_refusal_never_reaches_marketing() -> None:
 def test_consent_no_answer_closes_without_marketing() -> None:
     trace = drive(run("outbound_marketing"), {AskConsent: [ConsentAnswer("no_answer")]})
     assert kinds(trace) == ["Speak", "AskConsent", "HangupCall"]
-    assert trace[-1].node == "no_answer"  # type: ignore[attr-defined]
+    assert trace[-1].node == "no_answer"
 
 
 def test_runtime_guard_refuses_marketing_without_consent() -> None:
@@ -116,7 +119,7 @@ def test_inbound_menu_digit_one_goes_to_account_then_bot() -> None:
         "account",
         "assistant",
         "assistant",
-    ]  # type: ignore[attr-defined]
+    ]
 
 
 def test_inbound_high_risk_from_crm_goes_to_senior_with_priority() -> None:
@@ -141,7 +144,7 @@ def test_inbound_webhook_failure_takes_the_default_branch_to_the_menu() -> None:
             TransferCall: [TransferOutcome(True)],
         },
     )
-    assert [i.node for i in trace][-2:] == ["menu", "general"]  # type: ignore[attr-defined]
+    assert [i.node for i in trace][-2:] == ["menu", "general"]
 
 
 def test_inv7_spoken_complaint_in_menu_goes_to_senior() -> None:
@@ -189,7 +192,7 @@ def test_human_request_out_of_hours_gets_closed_notice_and_ticket() -> None:
         {CallWebhook: [WebhookResult(True, {})], Gather: [Digits("0")]},
         now=NIGHT,
     )
-    assert [i.node for i in trace][-3:] == ["closed", "ticket", "goodbye"]  # type: ignore[attr-defined]
+    assert [i.node for i in trace][-3:] == ["closed", "ticket", "goodbye"]
 
 
 def test_bot_failure_falls_back_to_a_human() -> None:
@@ -223,7 +226,7 @@ def test_notice_flow_has_no_consent_and_no_marketing() -> None:
     trace = drive(run("outbound_notice"), {Gather: [Digits("1"), NoInput()]})
     assert not any(isinstance(i, AskConsent) for i in trace)
     assert all(getattr(i, "kind", "") != "marketing" for i in trace)
-    assert [i.node for i in trace] == ["disclosure", "notice", "notice_again", "goodbye"]  # type: ignore[attr-defined]
+    assert [i.node for i in trace] == ["disclosure", "notice", "notice_again", "goodbye"]
 
 
 def test_render_fills_known_placeholders_only() -> None:

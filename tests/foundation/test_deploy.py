@@ -7,6 +7,7 @@ from __future__ import annotations
 import configparser
 import importlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ PROBE_PATHS = {"esl": None, "console": "/healthz", "rasa": "/status", "actions":
 GRACE_S = {"esl": 600}  # calls must be let finish: at least 10 minutes
 
 
-def module_of(argv: list[str] | tuple[str, ...]) -> str:
+def module_of(argv: Sequence[str]) -> str:
     args = list(argv)
     return args[args.index("-m") + 1]
 

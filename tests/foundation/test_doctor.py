@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from shell.services import free_port
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("IVR_RASA_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("IVR_ACTION_SERVER_PORT", str(free_port()))

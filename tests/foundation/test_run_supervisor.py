@@ -3,6 +3,7 @@ everything and leaves no process behind; a taken port fails fast with one clear 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers.wait import wait_until
 
 from ivr.settings import REPO_ROOT
 from shell.services import free_port, free_port_block
@@ -102,9 +104,13 @@ def test_run_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
     assert proc.returncode == 0
-    time.sleep(0.5)
-    alive = [pid for pid in children if _running(pid)]
-    assert alive == [], f"left behind: {alive}"
+
+    def left_behind() -> list[int]:
+        return [pid for pid in children if _running(pid)]
+
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not left_behind(), 5.0)  # the last ones may still be exiting
+    assert left_behind() == [], f"left behind: {left_behind()}"
 
 
 def test_taken_port_fails_fast_with_one_clear_line(tmp_path: Path) -> None:

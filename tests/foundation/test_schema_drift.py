@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from helpers.pg import fresh_database
 
 from ivr.db import make_engine, migrate
 from shell.schema import ALL_METADATA
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,16 +22,8 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         migrate(url)
         yield url
         return
-    name = f"ivr_drift_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    try:
-        migrate(url)
+    with fresh_database("ivr_drift", migrate) as url:
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def drift(url: str, metadata: list[sa.MetaData]) -> list[object]:
@@ -42,7 +31,8 @@ def drift(url: str, metadata: list[sa.MetaData]) -> list[object]:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            return list(compare_metadata(context, metadata))
+            # alembic compares a sequence of MetaData too (its stubs say one)
+            return list(compare_metadata(context, metadata))  # type: ignore[arg-type]
     finally:
         engine.dispose()
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from helpers.wait import eventually
 from prometheus_client import CollectorRegistry
 
-from qa.alerts import AlertCounter, RedisAlertStream
+from qa.alerts import AlertCounter, LiveAlert, RedisAlertStream
 from qa.calls import Turn
 from qa.compiled import CompiledRules
 from qa.hooks import AsrFinal, QaHooks
@@ -64,14 +64,12 @@ async def test_a_live_hit_by_an_agent_is_alerted_within_a_second_and_counted(
     hooks = hooks_for(shipped, redis_stream, evidence)
     await hooks.start()
     try:
-        for _ in range(500):  # until the counter has found where the stream ends
-            if counter.last_id is not None:
-                break
-            await asyncio.sleep(0.01)
+        # until the counter has found where the stream ends
+        await eventually(lambda: counter.last_id is not None, 5.0)
         assert hooks.heard(AsrFinal(Speaker.CALLER, "这个保本吗", 500, 1500), CTX) == ()
         fed = time.monotonic()
         (alert,) = hooks.heard(AsrFinal(Speaker.AGENT, "放心，这个零分险", 10_000, 12_000), CTX)
-        got: list[object] = []
+        got: list[tuple[str, LiveAlert]] = []
         while not got and time.monotonic() - fed < 1.0:
             got = await redis_stream.read(block_ms=100)
         assert got, "no alert on the stream within one second"
@@ -80,9 +78,9 @@ async def test_a_live_hit_by_an_agent_is_alerted_within_a_second_and_counted(
         assert (read.speaker, read.rule, read.phrase) == ("agent", "promise_no_risk", "零分险")
         assert 10_000 < read.offset_ms < 12_000 and read.rules_version == shipped.version
         labels = {"category": "prohibited_promise", "speaker": "agent"}
-        while registry.get_sample_value("ivr_qa_live_alerts_total", labels) != 1.0:
-            assert time.monotonic() - fed < 5.0
-            await asyncio.sleep(0.01)
+        await eventually(
+            lambda: registry.get_sample_value("ivr_qa_live_alerts_total", labels) == 1.0, 5.0
+        )
     finally:
         await hooks.close()
         await counter.stop()

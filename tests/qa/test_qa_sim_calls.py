@@ -16,6 +16,7 @@ from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, PROMPTS_FILE, FlowRegistry
 from ivr.settings import Settings
 from qa.calls import FindingKind, inspect_call
+from qa.calls import Turn as QaTurn
 from qa.compiled import CompiledRules
 from qa.observer import TurnRecorder
 from qa.verdict import SpeechContext
@@ -27,7 +28,7 @@ FLOWS = Path(__file__).parent / "flows"
 DAYTIME = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
-async def place(tmp_path: Path, flow: str) -> tuple[list[object], Settings]:
+async def place(tmp_path: Path, flow: str) -> tuple[list[QaTurn], Settings]:
     flows_dir = tmp_path / "flows"
     flows_dir.mkdir()
     shutil.copy(DEFAULT_FLOWS_DIR / PROMPTS_FILE, flows_dir / PROMPTS_FILE)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from helpers.clock import FakeClock
+from helpers.pg import fresh_database
 from moto.server import ThreadedMotoServer
 
 from ivr.db import alembic_config, make_engine
@@ -22,8 +22,6 @@ from records.keys import Keyring
 from records.vault import RetentionPolicy, Vault
 from shell.services import free_port
 
-PG_ADMIN = os.environ.get("IVR_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-PG_URL_BASE = os.environ.get("IVR_TEST_PG_URL_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432")
 GENESIS_HEX = "0" * 64
 
 
@@ -35,16 +33,8 @@ def migrate_records(url: str) -> None:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this session, migrated, dropped afterwards."""
-    name = f"records_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_URL_BASE}/{name}"
-    try:
-        migrate_records(url)
+    with fresh_database("records_test", migrate_records) as url:
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def reset_pg(url: str) -> None:
@@ -108,16 +98,6 @@ def unguarded(engine: sa.Engine) -> Iterator[sa.Engine]:
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE evidence_log ENABLE TRIGGER evidence_log_append_only")
-
-
-class FakeClock:
-    """A settable clock (aware UTC)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from flows.app import build_deps
-from ivr import keyfiles
 from ivr.errors import ConfigError
 from ivr.settings import Settings
 from records.vault import Vault
@@ -55,7 +55,7 @@ def test_key_file_is_private_from_its_first_instant_whatever_the_umask(
         real_link(src, dst)
         seen.append((stat.S_IMODE(os.stat(dst).st_mode), Path(dst).read_bytes()))
 
-    monkeypatch.setattr(keyfiles.os, "link", link)
+    monkeypatch.setattr(os, "link", link)
     old = os.umask(0)
     try:
         key = Settings(data_dir=tmp_path).key_bytes("blind_index")
@@ -83,12 +83,14 @@ def test_a_key_file_readable_by_others_or_malformed_is_refused(tmp_path: Path) -
 
 
 def test_configured_keys_are_used_and_checked(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, master_key="ab" * 16, blind_index_key="cd" * 16)
+    settings = Settings(
+        data_dir=tmp_path, master_key=SecretStr("ab" * 16), blind_index_key=SecretStr("cd" * 16)
+    )
     assert settings.key_bytes("master") == bytes.fromhex("ab" * 16)
     assert settings.key_bytes("blind_index") == bytes.fromhex("cd" * 16)
     assert not (tmp_path / "keys").exists()
     with pytest.raises(ConfigError, match="IVR_MASTER_KEY must be 32 hex digits"):
-        Settings(data_dir=tmp_path, master_key="ab" * 8).key_bytes("master")
+        Settings(data_dir=tmp_path, master_key=SecretStr("ab" * 8)).key_bytes("master")
 
 
 def test_production_refuses_generated_keys_naming_the_settings(
@@ -112,7 +114,7 @@ def test_production_refuses_generated_keys_naming_the_settings(
 async def test_production_composition_root_refuses_before_building_anything(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, env="production", master_key="ab" * 16)
+    settings = Settings(data_dir=tmp_path, env="production", master_key=SecretStr("ab" * 16))
     with pytest.raises(ConfigError, match="IVR_BLIND_INDEX_KEY"):
         await build_deps(settings)
     assert not (tmp_path / "keys").exists()
@@ -126,7 +128,7 @@ def test_production_with_every_key_configured_needs_no_key_files(tmp_path: Path)
         data_dir=tmp_path,
         env="production",
         records_keyring_file=ring,
-        blind_index_key="22" * 16,
+        blind_index_key=SecretStr("22" * 16),
     )
     assert settings.missing_production_keys() == []
     vault = Vault.from_settings(settings)

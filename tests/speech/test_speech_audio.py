@@ -41,7 +41,7 @@ def test_g711_reference_values() -> None:
 @pytest.mark.parametrize(
     ("encode", "decode"), [(ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode)]
 )
-def test_g711_round_trip(encode, decode) -> None:  # type: ignore[no-untyped-def]
+def test_g711_round_trip(encode, decode) -> None:
     codes = bytes(range(256))
     recoded = encode(decode(codes))
     decoded_again = decode(recoded)
@@ -93,7 +93,7 @@ def test_levels_and_normalize() -> None:
     assert rms_dbfs(silence) == float("-inf")
 
 
-def test_wav_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_wav_round_trip(tmp_path) -> None:
     tone = _tone(440.0, 0.25, 16000)
     path = tmp_path / "t.wav"
     write_wav(path, tone)

@@ -158,7 +158,7 @@ async def test_call_audio_disclosure_is_not_interrupted() -> None:
 
 async def test_asr_failure_becomes_an_event() -> None:
     class DownASR(ScriptedASR):
-        async def transcribe(self, audio, context=None):  # type: ignore[no-untyped-def]
+        async def transcribe(self, audio, context=None):
             raise DependencyUnavailableError("FunASR server unreachable")
 
     call = _call(DownASR())

@@ -4,6 +4,7 @@ and the streamed call hears each turn once, biased by what the dialogue expects.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def test_context_biases_for_refusals_everywhere_and_consent_answers_at_the_quest
     assert consent.end_silence_ms is not None and consent.end_silence_ms < 600
 
 
-def frames(ender: TurnEnder, silences: list[float]) -> list[list[object]]:
+def frames(ender: TurnEnder, silences: list[float]) -> list[list[Speculate | EndTurn]]:
     """Drive the ender through one segment starting at 1.0 s, speech ending at 2.0 s."""
     return [ender.on_frame(True, 1.0, 2.0, s) for s in silences]
 
@@ -81,7 +82,7 @@ def _tone_turns(gap_s: float) -> Audio:
     )
 
 
-async def _run(call: CallAudio, audio: Audio) -> list[object]:
+async def _run(call: CallAudio, audio: Audio) -> list[Any]:
     for start in range(0, len(audio.pcm), 320):
         call.feed(audio.pcm[start : start + 320])
         await asyncio.sleep(0)  # let speculative ASR tasks run, as a live call would

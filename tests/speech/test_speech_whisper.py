@@ -86,7 +86,7 @@ async def test_streaming_partials_then_final(whisper_asr: Any, samples: list[Sam
     assert final.is_final and "投诉" in final.text
 
 
-def test_missing_model_file_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_model_file_named(tmp_path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         check_whisper_dir(tmp_path / "absent")
     (tmp_path / "model.bin").write_bytes(b"")

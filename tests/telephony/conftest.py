@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tel_support import TEST_CONFIG, MemoryEvidence, RunningServer
+from helpers.evidence import MemorySink
+from tel_support import TEST_CONFIG, RunningServer
 
 from telephony.handler import CallHandler
 from telephony.server import OutboundServer, ServerConfig
@@ -23,7 +24,7 @@ async def start_server() -> AsyncIterator[Callable[..., object]]:
     async def start(
         handler: CallHandler | None = None, config: ServerConfig = TEST_CONFIG
     ) -> RunningServer:
-        evidence = MemoryEvidence()
+        evidence = MemorySink()
         server = OutboundServer(handler, evidence, config)
         host, port = await server.start("127.0.0.1", 0)
         servers.append(server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from helpers.wait import eventually
 
 from ivr.errors import IvrError
 from telephony.esl import Event
@@ -34,20 +35,24 @@ async def test_api_bgapi_and_originate(switch) -> None:
         ok = await client.originate(
             "sofia/gateway/carrier/13800000001", variables={"ivr_campaign": "c1"}
         )
-        assert ok.ok and ok.uuid in sim.channels
-        assert await client.uuid_setvar(ok.uuid, "ivr_x", "1")
-        assert await client.uuid_getvar(ok.uuid, "ivr_x") == "1"
-        assert await client.uuid_getvar(ok.uuid, "nope") is None
+        uuid = ok.uuid
+        assert ok.ok and uuid is not None and uuid in sim.channels
+        assert await client.uuid_setvar(uuid, "ivr_x", "1")
+        assert await client.uuid_getvar(uuid, "ivr_x") == "1"
+        assert await client.uuid_getvar(uuid, "nope") is None
         busy = await client.originate("sofia/gateway/carrier/13800000002")
         assert not busy.ok and busy.cause == "USER_BUSY"
         failed = await client.originate("error/no_answer")
         assert failed.cause == "NO_ANSWER"
-        assert await client.uuid_kill(ok.uuid)
-        assert not await client.uuid_kill(ok.uuid)
-        await asyncio.sleep(0.05)
-        names = [e.name for e in events]
-        assert "CHANNEL_CREATE" in names and "CHANNEL_ANSWER" in names
-        assert "CHANNEL_HANGUP_COMPLETE" in names and names.count("BACKGROUND_JOB") == 4
+        assert await client.uuid_kill(uuid)
+        assert not await client.uuid_kill(uuid)
+
+        def names() -> list[str]:
+            return [e.name for e in events]
+
+        await eventually(lambda: names().count("BACKGROUND_JOB") == 4)
+        await eventually(lambda: "CHANNEL_HANGUP_COMPLETE" in names())
+        assert "CHANNEL_CREATE" in names() and "CHANNEL_ANSWER" in names()
     finally:
         await client.close()
 
@@ -67,11 +72,7 @@ async def test_reconnects_and_resubscribes(switch) -> None:
     try:
         await client.subscribe_filter("Event-Name", "BACKGROUND_JOB")
         sim.drop_connections()
-        for _ in range(200):
-            if client.connects == 2:
-                break
-            await asyncio.sleep(0.01)
-        assert client.connects == 2
+        await eventually(lambda: client.connects == 2, 2.0)
         assert "is ready" in await client.bgapi("status")
         (listener,) = sim._listeners
         assert listener.filters == [("Event-Name", "BACKGROUND_JOB")]
@@ -93,11 +94,7 @@ async def test_originate_into_the_outbound_server(start_server) -> None:
             "sofia/gateway/carrier/13800000009", Application("socket", "127.0.0.1:8084 async full")
         )
         assert result.ok
-        for _ in range(300):
-            if server.server.stats.completed == 1 and not sim.channels:
-                break
-            await asyncio.sleep(0.01)
-        assert server.server.stats.completed == 1 and not sim.channels
+        await eventually(lambda: server.server.stats.completed == 1 and not sim.channels, 3.0)
     finally:
         await client.close()
         await sim.close()

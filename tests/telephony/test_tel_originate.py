@@ -13,9 +13,9 @@ import wave
 from pathlib import Path
 
 import pytest
+from helpers.wait import eventually
 from hypothesis import given
 from hypothesis import strategies as st
-from tel_support import eventually
 
 from telephony.esl import EslLocalError
 from telephony.esl.dialstring import (

@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tel_captures import CAPTURE_DIR, server_bytes
@@ -227,7 +228,7 @@ async def test_break_events_have_the_captures_shape(
     simulated = Parser().feed(b"".join(d for who, d in result.traffic if who == "server"))
     real = Parser().feed(server_bytes(CAPTURE_DIR / "inbound-uuid-commands.esl"))
 
-    def tails(messages: list) -> tuple[list[str], list[str]]:
+    def tails(messages: list[Any]) -> tuple[list[str], list[str]]:
         stop = next(
             m.event
             for m in messages
@@ -252,6 +253,9 @@ class _Media:
     def __init__(self) -> None:
         self.calls: list[tuple[str, object]] = []
         self.running = False
+
+    def last(self) -> tuple[str, object]:
+        return self.calls[-1]
 
     def break_playback(self, flush: bool) -> None:
         self.calls.append(("break", flush))
@@ -280,15 +284,15 @@ def test_fork_and_break_api_replies() -> None:
     assert (
         api("uuid_audio_fork", f"{uuid} start ws://h:1/audio/x mono 16k {meta}") == "+OK Success\n"
     )
-    assert media.calls[-1] == ("start", ("ws://h:1/audio/x", 16000, meta))
+    assert media.last() == ("start", ("ws://h:1/audio/x", 16000, meta))
     assert api("uuid_audio_fork", f"{uuid} start ws://h:1/a mono 8k") == "-ERR Operation Failed\n"
     assert api("uuid_audio_stream", f"{uuid} stop") == "+OK Success\n"
     assert api("uuid_audio_fork", f"{uuid} stop") == "-ERR Operation Failed\n"
     assert api("uuid_audio_fork", f"{uuid} start ws://h:1/a stereo 8k") == "-ERR Operation Failed\n"
     assert api("uuid_audio_fork", "nope start ws://h:1/a mono 8k") == "-ERR Operation Failed\n"
     assert api("uuid_audio_fork", f"{uuid} start").startswith("-USAGE: <uuid> [start | stop")
-    assert api("uuid_break", f"{uuid} all") == "+OK\n" and media.calls[-1] == ("break", True)
-    assert api("uuid_break", uuid) == "+OK\n" and media.calls[-1] == ("break", False)
+    assert api("uuid_break", f"{uuid} all") == "+OK\n" and media.last() == ("break", True)
+    assert api("uuid_break", uuid) == "+OK\n" and media.last() == ("break", False)
     assert api("uuid_break", "nope") == "-ERR No such channel!\n"
     # a channel without media (the inbound switch's): break answers, a fork fails
     assert run_api("uuid_break", uuid, channels, kill=lambda ch, cause: None) == "+OK\n"

@@ -14,7 +14,8 @@ import logging
 import wave
 from pathlib import Path
 
-from tel_support import RunningServer, eventually
+from helpers.wait import eventually
+from tel_support import RunningServer
 
 from telephony.esl import Parser
 from telephony.session import CallSession
@@ -51,7 +52,9 @@ async def _raw_session(script_arg: str, commands: list[bytes]) -> list[str]:
             while True:
                 messages = [m for m in parser.feed(await reader.read(65536)) if m.is_reply]
                 if messages:
-                    replies.append(messages[0].headers.get("Socket-Mode") or messages[0].reply_text)
+                    replies.append(
+                        messages[0].headers.get("Socket-Mode") or messages[0].reply_text or ""
+                    )
                     break
         writer.close()
         done.set()

@@ -9,7 +9,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tel_support import TEST_CONFIG, MemoryEvidence, eventually
+from helpers.evidence import MemorySink
+from helpers.wait import eventually
+from tel_support import TEST_CONFIG
 
 from telephony.server import OutboundServer
 from telephony.session import CallSession
@@ -23,8 +25,8 @@ async def answer_and_hang_up(session: CallSession) -> None:
 
 
 async def test_two_workers_on_one_port_both_take_calls(tmp_path: Path) -> None:
-    first = OutboundServer(answer_and_hang_up, MemoryEvidence(), TEST_CONFIG)
-    second = OutboundServer(answer_and_hang_up, MemoryEvidence(), TEST_CONFIG)
+    first = OutboundServer(answer_and_hang_up, MemorySink(), TEST_CONFIG)
+    second = OutboundServer(answer_and_hang_up, MemorySink(), TEST_CONFIG)
     host, port = await first.start("127.0.0.1", 0, reuse_port=True)
     await second.start(host, port, reuse_port=True)
     try:
@@ -67,7 +69,7 @@ async def refuses_connections(host: str, port: int) -> bool:
 
 async def test_drain_refuses_new_calls_and_lets_running_calls_finish(tmp_path: Path) -> None:
     handler = HeldCalls()
-    server = OutboundServer(handler, MemoryEvidence(), TEST_CONFIG)
+    server = OutboundServer(handler, MemorySink(), TEST_CONFIG)
     host, port = await server.start("127.0.0.1", 0)
     calls = [SimulatedCall(CallerScript(), time_scale=0.001, record_dir=tmp_path) for _ in range(3)]
     running = [asyncio.create_task(c.run(host, port, deadline_s=30)) for c in calls]
@@ -85,7 +87,7 @@ async def test_drain_refuses_new_calls_and_lets_running_calls_finish(tmp_path: P
 
 async def test_a_call_outlasting_the_drain_time_is_cut_and_counted(tmp_path: Path) -> None:
     handler = HeldCalls()
-    server = OutboundServer(handler, MemoryEvidence(), TEST_CONFIG)
+    server = OutboundServer(handler, MemorySink(), TEST_CONFIG)
     host, port = await server.start("127.0.0.1", 0)
     call = asyncio.create_task(
         SimulatedCall(CallerScript(), time_scale=0.001, record_dir=tmp_path).run(
@@ -115,7 +117,7 @@ def test_worker_processes_get_the_same_arguments_with_reuse_port(
         def poll(self) -> int:
             return 0
 
-    monkeypatch.setattr(entry.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr("telephony.__main__.subprocess.Popen", FakeProcess)
     assert entry.run_workers(2, [*argv, "--port", "9000"]) == 0
     assert len(started) == 2
     assert started[0][-6:] == ["serve", "--port", "9000", "--workers", "1", "--reuse-port"]

@@ -1,6 +1,7 @@
 """mod_callcenter's ``callcenter <queue>`` for the member (caller) leg.
 
-With an agent available (:attr:`CallerScript.agent_available`) the caller is bridged to one
+With an agent available (:attr:`CallerScript.agent_available`, and not
+:attr:`CallerScript.agent_taken_meanwhile`) the caller is bridged to one
 (``cc_cause=answered``) and, with ``hangup_after_bridge=true``, hung up when the agent ends.
 With none, the member leaves after ``max-wait-time-with-no-agent`` plus
 ``max-wait-time-with-no-agent-time-reached`` seconds (``max-wait-time`` caps any wait):
@@ -34,7 +35,7 @@ async def callcenter(call: SimulatedCall, arg: str) -> str:
         cc_member_session_uuid=call.channel.uuid,
         cc_queue_joined_epoch=str(int(time.time())),
     )
-    if call.script.agent_available:
+    if call.script.agent_available and not call.script.agent_taken_meanwhile:
         variables["cc_agent"] = "agent@default"
         if await talk_to_agent(call, "callcenter"):
             return "_none_"

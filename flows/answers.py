@@ -1,0 +1,168 @@
+"""Hearing the caller's answers: every turn read by the one consent/refusal policy
+(:func:`compliance.consent_policy.decide_answer`), and a refusal heard anywhere acted on.
+
+- DTMF pressed while listening wins; else ASR, then NLU (a DTMF-only fallback once ASR failed);
+- a refusal closes the call (invariant 6): the number goes to DNC durably first (a caller
+  without a usable number: refusal evidence saying why there is no DNC entry), then the polite
+  ``refusal_close``, then the flow stops; a no at the consent question is routed by the consent
+  node instead;
+- an answer the policy cannot read as a refusal or not (``NEEDS_CONFIRMATION``, a leaning no)
+  gets the ``refusal_confirm`` prompt of the prompt table ("您是说不需要了，对吗？"), asked once:
+  the answer to it decides; anything unclear after it is not an answer (and never consent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from compliance.consent_policy import (
+    AnswerContext,
+    AnswerDecision,
+    AnswerReason,
+    CallerAnswer,
+    Confirm,
+    NluResult,
+    Outcome,
+    Question,
+    decide_answer,
+)
+from flows.call import CallDeps, CallFacts, CallOver, Heard, PromptUnavailableError
+from flows.interpreter import Digits, NoInput, Utterance
+from flows.ports import TurnTaking
+from flows.speaking import Speaker
+from ivr.evidence import EvidenceKind
+from speech.bargein import PromptKind
+from speech.context import ListenState
+from telephony.session import CallSession
+
+log = logging.getLogger(__name__)
+CONFIRM_PROMPT = "refusal_confirm"
+
+
+class Answers:
+    """Listens for one call's turns and reads them by the consent policy."""
+
+    def __init__(self, deps: CallDeps, turns: TurnTaking, speaker: Speaker) -> None:
+        self.deps = deps
+        self.turns = turns
+        self.speaker = speaker
+
+    async def listen(
+        self,
+        session: CallSession,
+        call: CallFacts,
+        timeout_s: float | None = None,
+        state: ListenState = ListenState.CONVERSE,
+        *,
+        question: Question = Question.OTHER,
+    ) -> Heard:
+        """One caller turn, read after ``question``; ``state`` tells the speech side what is
+        expected (speech.context: end-pointing, biasing). A refusal closes the call here,
+        except a no at the consent question, which the consent node routes through the flow."""
+        heard = await self._read(session, call, timeout_s, state, question)
+        needs = heard.answer.outcome is Outcome.NEEDS_CONFIRMATION
+        if needs and heard.answer.confirm is Confirm.REFUSAL:
+            heard = await self._confirm_refusal(session, call, heard, timeout_s)
+        answer = heard.answer
+        if answer.outcome is Outcome.REFUSED and (
+            question is not Question.CONSENT or answer.reason is AnswerReason.REFUSAL_INTENT
+        ):
+            await self.refusal(session, call, reason="refused_contact", answer=answer)
+        return heard
+
+    async def _confirm_refusal(
+        self, session: CallSession, call: CallFacts, heard: Heard, timeout_s: float | None
+    ) -> Heard:
+        """Ask once whether the caller means no; its answer decides (never consent)."""
+        prompt = self.speaker.fixed_prompt(call, CONFIRM_PROMPT, call.last_node)
+        if prompt is None:
+            log.error(
+                "call %s: no %r prompt; the answer is not taken", call.call_id, CONFIRM_PROMPT
+            )
+            return Heard(NoInput(), heard.answer)
+        self.deps.note(call, "ivr", "unclear answer: confirming the refusal")
+        await self.speaker.speak(session, call, prompt)
+        confirmed = await self._read(
+            session, call, timeout_s, ListenState.CONSENT, Question.CONFIRM_REFUSAL
+        )
+        if confirmed.answer.outcome is Outcome.REFUSED:
+            return confirmed
+        return Heard(NoInput(), confirmed.answer)  # not a refusal, and not an answer either
+
+    async def _read(
+        self,
+        session: CallSession,
+        call: CallFacts,
+        timeout_s: float | None,
+        state: ListenState,
+        question: Question,
+    ) -> Heard:
+        turn, nlu = await self._hear_turn(session, call, timeout_s, state)
+        rules = self.deps.compliance.rules_at(self.deps.clock())
+        digits = turn.digits if isinstance(turn, Digits) else ""
+        answer = decide_answer(
+            CallerAnswer(nlu=nlu, digits=digits),
+            AnswerContext(question, caller_identified=call.customer is not None),
+            rules,
+        )
+        if isinstance(turn, Utterance) and nlu is not None:
+            policy = rules.consent_policy
+            confident = nlu.confidence >= policy.min_confidence.intent
+            if not confident or nlu.intent in policy.unclassified_intents:
+                turn = Utterance(turn.text, None)
+        return Heard(turn, answer)
+
+    async def _hear_turn(
+        self, session: CallSession, call: CallFacts, timeout_s: float | None, state: ListenState
+    ) -> tuple[Digits | Utterance | NoInput, NluResult | None]:
+        if call.asr_down:
+            digits = session.drain_dtmf() or await session.play_and_get_digits(
+                "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
+            )
+            self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
+            return (Digits(digits) if digits else NoInput()), None
+        heard = await self.turns.hear(session, call, timeout_s, state)
+        if isinstance(heard, Digits | NoInput):
+            return heard, None
+        text = heard
+        if not text.strip():
+            self.deps.note(call, "caller", "(silence)")
+            return NoInput(), None
+        nlu = await self.deps.nlu.parse(text)
+        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}")
+        call.transcript_tail = text[-120:]
+        return Utterance(text, nlu.intent), nlu
+
+    async def record_refusal(
+        self, call: CallFacts, *, reason: str, answer: AnswerDecision | None = None
+    ) -> None:
+        """Invariant 6: the number goes to DNC durably before the call ends; a caller without a
+        usable number is recorded as refusal evidence with why there is no DNC entry."""
+        basis = answer.evidence() if answer is not None else {}
+        await self.deps.record(EvidenceKind.CONSENT_REFUSED, call, reason=reason, **basis)
+        await self.deps.compliance.record_refusal(
+            call.customer,
+            source="call",
+            reason=reason,
+            actor="ivr",
+            call_id=call.call_id,
+            decision=answer,
+        )
+
+    async def refusal(
+        self, session: CallSession, call: CallFacts, *, reason: str, answer: AnswerDecision
+    ) -> None:
+        """A refusal heard anywhere: DNC first, then a polite close, then stop the flow."""
+        await self.record_refusal(call, reason=reason, answer=answer)
+        close = call.flow.prompts.get("refusal_close")
+        if close is not None and close.text:
+            with contextlib.suppress(PromptUnavailableError):
+                path = str(await self.speaker.render(call, close.text, sensitive=False))
+                await self.speaker.play(
+                    session, call, path, "refusal_close", PromptKind.INFO, barge_in=False
+                )
+        call.ended_reason = "refused"
+        self.deps.note(call, "ivr", "refusal: number added to DNC, call closed")
+        await session.hangup("NORMAL_CLEARING")
+        raise CallOver
