@@ -2,13 +2,14 @@
 concurrent clients, each beside a baseline measured in the same run.
 
     .venv/bin/python bench/bench_console.py [--rows 1000000] [--queries 200] [--clients 50]
-                                            [--requests 3000] [--keep]
+                                            [--requests 3000] [--keep] [--no-api]
 
 Search: the benchmark creates a PostgreSQL database, migrates it and seeds ``--rows`` stored
 recordings with COPY (index columns as the vault writes them: customer blind index from the
 real key, masked number, business type, campaign, flow version, direction, start time over 90
 days; 5 % carry a QA flag). It then times ``Vault.search`` as the API calls it, per query shape
-(by customer, by day + business type, by campaign + week, by flow, by QA flag), p50/p99; the
+(by customer, by day + business type, by campaign + week, by disposition + day, by business type
+alone newest first, by flow, by QA flag), p50/p99; the
 baseline is a primary-key lookup of one row. Target: search p99 <= 50 ms at 1M rows.
 
 API: the console (uvicorn, as ``make run`` starts it) on that database; ``--clients`` concurrent
@@ -57,6 +58,7 @@ PG_URL_BASE = os.environ.get(
 BUSINESS = ["wealth", "loan", "card", "insurance", "service", "collections"]
 CAMPAIGNS = [f"camp-{i:03d}" for i in range(200)]
 FLOWS = ["outbound_marketing", "outbound_notice", "inbound_service", "wealth_promo"]
+DISPOSITIONS = ["completed", "refused", "no_answer", "transferred", "callback", "aborted"]
 PASSWORD = "bench password 1"
 T_END = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -111,6 +113,7 @@ def seed(url: str, settings: Settings, rows: int, customers: list[str]) -> None:
                             str(int((end - at).total_seconds() * 1000)),
                             "AI-0001",
                             f"{rnd.choice(FLOWS)}@{rnd.randint(1, 9)}",
+                            rnd.choice(DISPOSITIONS),
                             "audio/wav",
                             (end + timedelta(days=800)).replace(tzinfo=None).isoformat(),
                             f"k/{rid}",
@@ -127,8 +130,8 @@ def seed(url: str, settings: Settings, rows: int, customers: list[str]) -> None:
             columns = (
                 "recording_id, call_id, status, customer_bi, customer_masked, customer_enc, "
                 "business_type, campaign, direction, started_at, ended_at, duration_ms, agent_id, "
-                "flow_version, media_type, retain_until, storage_key, key_id, wrapped_key, "
-                "size_bytes, created_at"
+                "flow_version, disposition, media_type, retain_until, storage_key, key_id, "
+                "wrapped_key, size_bytes, created_at"
             )
             with cur.copy(f"COPY recordings ({columns}) FROM STDIN") as copy:
                 copy.write(buf.getvalue())
@@ -168,6 +171,17 @@ def bench_search(vault: Vault, engine: sa.Engine, queries: int, customers: list[
                 limit=50,
             )
         )(day()),
+        "disposition + day": lambda: (
+            lambda d: RecordingQuery(
+                started_from=d,
+                started_to=d + timedelta(days=1),
+                disposition=rnd.choice(DISPOSITIONS),
+                limit=50,
+            )
+        )(day()),
+        "business type (newest)": lambda: RecordingQuery(
+            business_type=rnd.choice(BUSINESS), limit=50
+        ),
         "flow": lambda: RecordingQuery(flow=rnd.choice(FLOWS), limit=50),
         "QA flag + business type": lambda: RecordingQuery(
             flags=("complaint",), business_type=rnd.choice(BUSINESS), limit=50
@@ -280,6 +294,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--no-api", action="store_true", help="only the search benchmark")
     args = parser.parse_args()
     name = f"ivr_bench_console_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -303,8 +318,9 @@ def main() -> None:
                 f"recordings search, PostgreSQL, {args.rows:,} rows, {args.queries} queries/shape"
             )
             bench_search(vault, engine, args.queries, customers)
-            print(f"console API, {args.requests} requests")
-            bench_api(settings, args.clients, args.requests, customers)
+            if not args.no_api:
+                print(f"console API, {args.requests} requests")
+                bench_api(settings, args.clients, args.requests, customers)
             engine.dispose()
     finally:
         if not args.keep:

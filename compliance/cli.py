@@ -109,10 +109,12 @@ def gate_check(
     at: str | None = typer.Option(None, "--at", help="ISO 8601 instant (default now)"),
     campaign: str | None = typer.Option(None, "--campaign"),
     profile_tz: str | None = typer.Option(None, "--tz", help="customer profile time zone"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Decide as the gate would (a dry run: nothing is counted)."""
     when = _when(at)
+    acting_principal(Permission.GATE_CHECK, token, "gate")
     req = GateRequest(number, purpose, f"dry-{uuid.uuid4().hex}", campaign, profile_tz)
     d = _run(lambda svc: svc.dry_run(req, when)).as_dict()
 
@@ -161,9 +163,10 @@ def dnc_add(
 
 
 @dnc_app.command("check")
-def dnc_check(number: str, as_json: bool = JSON_OPTION) -> None:
+def dnc_check(number: str, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Is the number on the DNC list?"""
     customer = _customer(number)
+    acting_principal(Permission.DNC_CHECK, token, "dnc")
     entry = _run(lambda svc: svc.dnc_entry(customer))
     data: dict[str, Any] = {"number": customer.masked, "dnc": entry is not None}
     if entry is not None:
@@ -237,9 +240,12 @@ def consent_grant(
 
 
 @consent_app.command("list")
-def consent_list(number: str, as_json: bool = JSON_OPTION) -> None:
+def consent_list(
+    number: str, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION
+) -> None:
     """Every consent on file for the number (revoked and expired included)."""
     customer = _customer(number)
+    acting_principal(Permission.CONSENT_READ, token, "consents")
     recs = [r.as_dict() for r in _run(lambda svc: svc.list_consents(customer))]
 
     def human(rows: list[dict[str, Any]]) -> str:

@@ -1,5 +1,10 @@
 """Versioned rules in a running process: the holder (atomic swap) and the supervised watcher.
 
+The machinery is generic over any versioned rules document (:class:`Versioned`: a version,
+an ``effective_from``, the file's digest and source), so the compliance rules and the QA rules
+(``qa/reload.py``) share one holder (:class:`VersionHolder`) and one file watcher
+(:class:`FileWatcher`); :class:`RulesHolder` and :class:`RulesWatcher` are the compliance ones.
+
 :class:`RulesHolder` keeps the loaded versions ordered by ``effective_from`` and answers
 ``at(now)``: the newest version already in effect (the first version ever loaded also covers the
 time before its ``effective_from``: there is nothing older). :class:`RulesWatcher` polls the
@@ -22,9 +27,11 @@ import bisect
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 from compliance.rules import RulesError, RuleSet, RulesIssue, parse_rules
 from compliance.watch_status import StatusBoard, WatcherStatus
@@ -37,8 +44,48 @@ _READ_ATTEMPTS = 3
 Stamp = tuple[int, int, int, int]  # inode, mtime ns, ctime ns, size
 
 
+class Versioned(Protocol):
+    """A rules document as installed: what the holder and watcher need to know of it."""
+
+    @property
+    def version(self) -> str: ...
+    @property
+    def effective_from(self) -> datetime: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+V = TypeVar("V", bound=Versioned)
+Parse = Callable[[bytes, str], V]  # (file bytes, source) -> the document; raises RulesError
+
+
+class _RuleVersion(Protocol):
+    @property
+    def version(self) -> str: ...
+    @property
+    def effective_from(self) -> datetime: ...
+
+
+class VersionOfRules:
+    """Mixin of an installed document holding its parsed ``rules``: their version and
+    ``effective_from`` (for :class:`Versioned`)."""
+
+    __slots__ = ()
+    rules: _RuleVersion
+
+    @property
+    def version(self) -> str:
+        return self.rules.version
+
+    @property
+    def effective_from(self) -> datetime:
+        return self.rules.effective_from
+
+
 @dataclass(frozen=True, slots=True)
-class LoadedRules:
+class LoadedRules(VersionOfRules):
     rules: RuleSet
     digest: str  # sha256 of the file bytes
     source: str
@@ -56,12 +103,10 @@ def stamp_of(path: Path) -> Stamp | None:
     return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
-def read_rules(path: Path) -> tuple[LoadedRules, Stamp | None]:
-    """Read and validate a rules file once; returns the rules and the file's stamp.
-
-    Raises :class:`RulesError` for every problem (:class:`FileChangedWhileReadError` when the
-    file changed between the stat before and the stat after reading it).
-    """
+def read_versioned(path: Path, parse: Parse[V]) -> tuple[V, Stamp | None]:
+    """Read a rules file once and ``parse`` its bytes; returns the document and the file's
+    stamp. Raises :class:`RulesError` for every problem (:class:`FileChangedWhileReadError`
+    when the file changed between the stat before and the stat after reading it)."""
     before = stamp_of(path)
     try:
         data = path.read_bytes()
@@ -73,45 +118,61 @@ def read_rules(path: Path) -> tuple[LoadedRules, Stamp | None]:
         raise FileChangedWhileReadError(
             [RulesIssue(str(path), None, "", "the file changed while it was read")]
         )
-    rules = parse_rules(data, str(path))
-    return LoadedRules(rules, hashlib.sha256(data).hexdigest(), str(path)), after
+    return parse(data, str(path)), after
 
 
-def load_rules_file(path: Path) -> LoadedRules:
-    """Read and validate a rules file (re-read if it was replaced meanwhile); raises
+def load_versioned(path: Path, parse: Parse[V]) -> V:
+    """Read and parse a rules file (read again if it was replaced meanwhile); raises
     :class:`RulesError`."""
     for attempt in range(_READ_ATTEMPTS):
         try:
-            return read_rules(path)[0]
+            return read_versioned(path, parse)[0]
         except FileChangedWhileReadError:
             if attempt == _READ_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-class RulesHolder:
-    """The loaded rule versions; readers never see a half-installed state."""
+def parse_loaded(data: bytes, source: str) -> LoadedRules:
+    """The compliance rules of a file's bytes (:func:`compliance.rules.parse_rules`)."""
+    return LoadedRules(parse_rules(data, source), hashlib.sha256(data).hexdigest(), source)
 
-    def __init__(self, initial: LoadedRules) -> None:
-        self._versions: tuple[LoadedRules, ...] = (initial,)
+
+def read_rules(path: Path) -> tuple[LoadedRules, Stamp | None]:
+    """Read and validate a compliance rules file once (see :func:`read_versioned`)."""
+    return read_versioned(path, parse_loaded)
+
+
+def load_rules_file(path: Path) -> LoadedRules:
+    """Read and validate a compliance rules file; raises :class:`RulesError`."""
+    return load_versioned(path, parse_loaded)
+
+
+class VersionHolder(Generic[V]):
+    """The loaded versions of one rules document; readers never see a half-installed state."""
+
+    def __init__(self, initial: V) -> None:
+        self._versions: tuple[V, ...] = (initial,)
 
     @property
-    def latest(self) -> LoadedRules:
-        return max(self._versions, key=lambda v: v.rules.effective_from)
+    def latest(self) -> V:
+        """The installed version that takes effect last."""
+        return self._versions[-1]
 
-    def versions(self) -> tuple[LoadedRules, ...]:
+    def versions(self) -> tuple[V, ...]:
         return self._versions
 
-    def at(self, now: datetime) -> RuleSet:
+    def version_at(self, now: datetime) -> V:
+        """The newest version already in effect at ``now`` (the first ever loaded also
+        covers the time before its ``effective_from``: there is nothing older)."""
         versions = self._versions
-        keys = [v.rules.effective_from for v in versions]
-        i = bisect.bisect_right(keys, now)
-        return versions[max(i - 1, 0)].rules
+        i = bisect.bisect_right([v.effective_from for v in versions], now)
+        return versions[max(i - 1, 0)]
 
-    def install(self, loaded: LoadedRules) -> bool:
+    def install(self, loaded: V) -> bool:
         """Add a version; ``False`` if it was already loaded. Raises on a version clash."""
         for v in self._versions:
-            if v.rules.version == loaded.rules.version:
+            if v.version == loaded.version:
                 if v.digest == loaded.digest:
                     return False
                 raise RulesError(
@@ -120,18 +181,106 @@ class RulesHolder:
                             loaded.source,
                             None,
                             "version",
-                            f"version {loaded.rules.version!r} is already loaded with different "
+                            f"version {loaded.version!r} is already loaded with different "
                             "content; give changed rules a new version",
                         )
                     ]
                 )
-        merged = sorted((*self._versions, loaded), key=lambda v: v.rules.effective_from)
+        merged = sorted((*self._versions, loaded), key=lambda v: v.effective_from)
         self._versions = tuple(merged[-_KEEP_VERSIONS:])
         return True
 
 
-class RulesWatcher:
-    """Polls one rules file and installs valid changes into a :class:`RulesHolder`."""
+class RulesHolder(VersionHolder[LoadedRules]):
+    """The compliance rule versions; ``at(now)`` is the rule set in effect."""
+
+    def at(self, now: datetime) -> RuleSet:
+        return self.version_at(now).rules
+
+
+class FileWatcher(Generic[V]):
+    """Polls one rules file and installs valid changes into a :class:`VersionHolder`.
+
+    :meth:`check_once` reads the file off the event loop when its stamp changed; every problem
+    of the file itself is kept in :attr:`last_error` (the active version stays); the poll loop
+    runs supervised (:class:`ivr.supervise.Supervised`). Subclasses add what an installed
+    version means to them (:meth:`installed`) and where the watcher's state goes
+    (:meth:`publish`).
+    """
+
+    what = "rules"
+
+    def __init__(
+        self, path: Path, holder: VersionHolder[V], parse: Parse[V], poll_s: float = 2.0
+    ) -> None:
+        self.path = path
+        self.holder = holder
+        self.parse = parse
+        self.poll_s = poll_s
+        self.last_error: RulesError | None = None
+        self.last_poll_at: datetime | None = None
+        self._stamp = stamp_of(path)
+        self._loop = Supervised(f"{self.what} watcher", self.run, backoff_s=min(poll_s, 0.5))
+
+    async def check_once(self) -> V | None:
+        """Reload if the file changed; returns the newly installed version, if any.
+
+        Raises only for a defect (the supervisor restarts the loop): every problem of the file
+        itself is kept in :attr:`last_error`.
+        """
+        self.last_poll_at = datetime.now(UTC)
+        stamp = stamp_of(self.path)
+        if stamp == self._stamp:
+            return None
+        try:
+            loaded, read_stamp = await asyncio.to_thread(read_versioned, self.path, self.parse)
+            installed = self.holder.install(loaded)
+        except FileChangedWhileReadError as exc:
+            self.last_error = exc  # the stamp is not recorded: the next poll reads again
+            log.warning("%s file %s changed while it was read; reading again", self.what, self.path)
+            return None
+        except RulesError as exc:
+            self._stamp = stamp
+            self.last_error = exc
+            for issue in exc.issues:
+                log.error("%s rejected, previous version stays active: %s", self.what, issue)
+            return None
+        self._stamp = read_stamp
+        self.last_error = None
+        if not installed:
+            return None
+        log.info(
+            "%s version %s installed (effective %s)",
+            self.what,
+            loaded.version,
+            loaded.effective_from.isoformat(),
+        )
+        await self.installed(loaded)
+        return loaded
+
+    async def installed(self, loaded: V) -> None:
+        """Called once per newly installed version (nothing by default)."""
+
+    def publish(self) -> None:
+        """Where the watcher's state goes after each poll (nowhere by default)."""
+
+    async def run(self) -> None:
+        """The poll loop (supervised by :meth:`start`)."""
+        while True:
+            await self.check_once()
+            self.publish()
+            await asyncio.sleep(self.poll_s)
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+
+class RulesWatcher(FileWatcher[LoadedRules]):
+    """The compliance rules watcher: each installed version is ``rules_reloaded`` evidence and
+    each poll publishes the watcher's :class:`WatcherStatus` to the status board."""
 
     def __init__(
         self,
@@ -142,48 +291,12 @@ class RulesWatcher:
         *,
         status: StatusBoard | None,
     ) -> None:
-        self.path = path
-        self.holder = holder
+        super().__init__(path, holder, parse_loaded, poll_s)
+        self.rules_holder = holder
         self.evidence = evidence
-        self.poll_s = poll_s
         self.status_board = status
-        self.last_error: RulesError | None = None
-        self.last_poll_at: datetime | None = None
-        self._stamp = stamp_of(path)
-        self._loop = Supervised("rules watcher", self.run, backoff_s=min(poll_s, 0.5))
 
-    async def check_once(self) -> LoadedRules | None:
-        """Reload if the file changed; returns the newly installed rules, if any.
-
-        Raises only for a defect (the supervisor restarts the loop): every problem of the file
-        itself is kept in :attr:`last_error`.
-        """
-        self.last_poll_at = datetime.now(UTC)
-        stamp = stamp_of(self.path)
-        if stamp == self._stamp:
-            return None
-        try:
-            loaded, read_stamp = await asyncio.to_thread(read_rules, self.path)
-            installed = self.holder.install(loaded)
-        except FileChangedWhileReadError as exc:
-            self.last_error = exc  # the stamp is not recorded: the next poll reads again
-            log.warning("rules file %s changed while it was read; reading again", self.path)
-            return None
-        except RulesError as exc:
-            self._stamp = stamp
-            self.last_error = exc
-            for issue in exc.issues:
-                log.error("rules rejected, previous version stays active: %s", issue)
-            return None
-        self._stamp = read_stamp
-        self.last_error = None
-        if not installed:
-            return None
-        log.info(
-            "rules version %s installed (effective %s)",
-            loaded.rules.version,
-            loaded.rules.effective_from.isoformat(),
-        )
+    async def installed(self, loaded: LoadedRules) -> None:
         try:
             await self.evidence.append(
                 EvidenceKind.RULES_RELOADED,
@@ -197,12 +310,11 @@ class RulesWatcher:
             )
         except Exception:
             log.exception("rules %s reloaded but evidence append failed", loaded.rules.version)
-        return loaded
 
     def status(self) -> WatcherStatus:
         state = self._loop.state
         now = datetime.now(UTC)
-        active = next(v for v in self.holder.versions() if v.rules is self.holder.at(now))
+        active = self.holder.version_at(now)
         return WatcherStatus(
             pid=os.getpid(),
             path=str(self.path),
@@ -220,17 +332,7 @@ class RulesWatcher:
         if self.status_board is not None:
             self.status_board.publish(self.status())
 
-    async def run(self) -> None:
-        """The poll loop (supervised by :meth:`start`)."""
-        while True:
-            await self.check_once()
-            self.publish()
-            await asyncio.sleep(self.poll_s)
-
-    def start(self) -> None:
-        self._loop.start()
-
     async def stop(self) -> None:
-        await self._loop.stop()
+        await super().stop()
         if self.status_board is not None:
             self.status_board.withdraw()

@@ -26,10 +26,13 @@ from compliance.health import rules_health
 from compliance.watch_status import board_for
 from console.api import (
     auth_routes,
+    changes_routes,
     compliance_routes,
     dashboard_routes,
     flows_routes,
     problems,
+    prompts_routes,
+    qa_routes,
     recordings_routes,
     rules_routes,
     users_routes,
@@ -106,11 +109,14 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         running += 1
         if running == 1:
             await ctx.compliance.start(watch=True)  # the rules watcher, the decision-log writer
+            ctx.qa.runtime.watcher.start()  # QA rules hot reload for batch jobs
         try:
             yield
         finally:
             running -= 1
             if running == 0:
+                await ctx.qa.stop()
+                await ctx.qa.runtime.watcher.stop()
                 await ctx.compliance.close()
 
     app = FastAPI(
@@ -142,10 +148,13 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         auth_routes.router,
         users_routes.router,
         flows_routes.router,
+        prompts_routes.router,
+        changes_routes.router,
         recordings_routes.router,
         dashboard_routes.router,
         rules_routes.router,
         compliance_routes.router,
+        qa_routes.router,
     ):
         app.include_router(router)
     if (WEB_DIST / "index.html").exists():

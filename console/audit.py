@@ -37,6 +37,7 @@ class AuditKind(StrEnum):
     PUBLISHED = "console_published"
     ROLLED_BACK = "console_rolled_back"
     RULES_RELOAD_REQUESTED = "console_rules_reload_requested"
+    QA_BATCH_STARTED = "console_qa_batch_started"
 
 
 class Audit:

@@ -1,8 +1,10 @@
 """The console's composition root: every dependency built explicitly from settings.
 
 ``build_context`` migrates the database and wires the evidence log (required), the audit,
-sign-in, the document store of the designer and the capability services; ``console.app``
-turns a context into the FastAPI app. Tests build a context over their own database.
+sign-in, the document store of the designer and the capability services (compliance, the
+vault, QA: ``qa_inspector`` replaces the ASR-backed recording inspector of batch jobs);
+``console.app`` turns a context into the FastAPI app. Tests build a context over their own
+database.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from console.designer.publisher import Publisher
 from console.designer.rules_docs import rules_kind
 from console.designer.service import DesignerService
 from console.designer.simulate import SimulationAudio
+from console.qa import ConsoleQa, InspectorFactory
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
+from qa.service import build_qa
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Vault
 
@@ -43,6 +47,7 @@ class ConsoleContext:
     simulations: SimulationAudio
     vault: Vault
     compliance: ComplianceService
+    qa: ConsoleQa
 
     def gate_denials(self, since: datetime) -> dict[str, int]:
         """Gate denials by reason since ``since`` (the compliance decision log; dry runs not
@@ -71,6 +76,7 @@ def build_context(
     hasher: PasswordHasher | None = None,
     clock: Callable[[], datetime] = utc_now,
     migrate_db: bool = True,
+    qa_inspector: InspectorFactory | None = None,
 ) -> ConsoleContext:
     if migrate_db:
         migrate(settings.sqlalchemy_url)
@@ -91,6 +97,7 @@ def build_context(
     compliance = build_service(
         settings, engine=engine, evidence=evidence, clock=clock, migrate_db=False
     )
+    qa = ConsoleQa(settings, build_qa(settings, evidence, engine), vault, qa_inspector)
     return ConsoleContext(
-        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault, compliance
+        settings, engine, evidence, audit, auth, designer, SimulationAudio(), vault, compliance, qa
     )

@@ -59,6 +59,10 @@ class Permission(StrEnum):
     EVIDENCE_VERIFY = "evidence.verify"
     CAMPAIGNS_READ = "campaigns.read"  # campaigns, their status and masked results
     CAMPAIGNS_MANAGE = "campaigns.manage"  # create, import lists, start/pause/resume/stop
+    QA_READ = "qa.read"  # per-call QA results and their hits
+    QA_ALERTS = "qa.alerts"  # the live alert stream (supervisor view)
+    QA_REPORTS = "qa.reports"  # daily/weekly QA reports (HTML, PDF)
+    QA_BATCH = "qa.batch"  # start batch QA of stored recordings
 
 
 P = Permission
@@ -120,6 +124,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.NUMBERS_UNMASK,
             P.EVIDENCE_READ,
             P.EVIDENCE_VERIFY,
+            P.QA_READ,
+            P.QA_ALERTS,
+            P.QA_REPORTS,
+            P.QA_BATCH,
         },
         # runs the floor: listens to calls, sees masked data
         Role.SUPERVISOR: _EVERYONE
@@ -137,6 +145,10 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.RECORDINGS_PLAY,
             P.CAMPAIGNS_READ,
             P.CAMPAIGNS_MANAGE,
+            P.QA_READ,
+            P.QA_ALERTS,
+            P.QA_REPORTS,
+            P.QA_BATCH,
         },
         # talks to customers: records what they say (DNC, consent), nothing more
         Role.AGENT: _EVERYONE
@@ -163,6 +175,8 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.EVIDENCE_READ,
             P.EVIDENCE_VERIFY,
             P.CAMPAIGNS_READ,
+            P.QA_READ,
+            P.QA_REPORTS,
         },
     }
 )

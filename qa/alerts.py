@@ -47,6 +47,9 @@ class LiveAlert:
     agent_id: str = ""
     blocked: bool = False  # a bot sentence stopped before synthesis
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
     def to_fields(self) -> dict[str, str]:
         return {k: str(int(v) if isinstance(v, bool) else v) for k, v in asdict(self).items()}
 
@@ -110,6 +113,14 @@ class RedisAlertStream:
             for entry_id, fields in entries:
                 out.append((entry_id, LiveAlert.from_fields(fields)))
         return out
+
+    async def recent(self, count: int = 100) -> list[tuple[str, LiveAlert]]:
+        """The newest ``count`` alerts, oldest first (what a supervisor sees on opening)."""
+        try:
+            newest: Any = await self._redis.xrevrange(self.key, count=count)
+        except RedisError as exc:
+            raise StoreUnavailableError("QA alert stream unavailable") from exc
+        return [(entry_id, LiveAlert.from_fields(fields)) for entry_id, fields in reversed(newest)]
 
     async def last_id(self) -> str:
         """The id of the newest alert on the stream (``"0-0"`` when empty)."""

@@ -9,6 +9,7 @@ job stopped anywhere (Ctrl-C, crash) resumes where it stopped: items already don
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from qa.tables import qa_batch_items, qa_batch_jobs
-from records.timeutil import to_db, utcnow
+from records.timeutil import from_db, to_db, utcnow
 from records.vault import RecordingQuery, Vault
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class JobStatus:
     done: int
     failed: int
     resumed: bool = False
+    started_from: datetime | None = None  # the job's range of call start times
+    started_to: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -43,6 +46,8 @@ class JobStatus:
             "done": self.done,
             "failed": self.failed,
             "resumed": self.resumed,
+            "started_from": self.started_from.isoformat() if self.started_from else None,
+            "started_to": self.started_to.isoformat() if self.started_to else None,
         }
 
 
@@ -117,10 +122,27 @@ class BatchJobs:
                 .where((i.job_id == job_id) & (i.status == "failed"))
                 .values(status="pending", error=None)
             )
-        status = self.status(job_id)
-        return JobStatus(
-            status.job_id, status.status, status.total, status.done, status.failed, resumed=True
-        )
+        return dataclasses.replace(self.status(job_id), resumed=True)
+
+    def jobs(self, limit: int = 20) -> list[JobStatus]:
+        """The newest jobs first, with their progress."""
+        j = qa_batch_jobs.c
+        with self._engine.connect() as conn:
+            ids = [
+                r.job_id
+                for r in conn.execute(
+                    sa.select(j.job_id).order_by(j.created_at.desc(), j.job_id).limit(limit)
+                )
+            ]
+        return [self.status(job_id) for job_id in ids]
+
+    def find(self, job_id: str) -> JobStatus | None:
+        """The job's status, ``None`` when there is no such job."""
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                sa.select(qa_batch_jobs.c.job_id).where(qa_batch_jobs.c.job_id == job_id)
+            ).first()
+        return self.status(job_id) if found else None
 
     def status(self, job_id: str) -> JobStatus:
         i = qa_batch_items.c
@@ -143,6 +165,8 @@ class BatchJobs:
             int(job["total"]),
             int(counts.get("done", 0)),
             int(counts.get("failed", 0)),
+            started_from=from_db(job["started_from"]),
+            started_to=from_db(job["started_to"]),
         )
 
     async def run(

@@ -1,6 +1,7 @@
 """`ivr qa call|batch|report`: QA of stored calls, batch jobs and reports (registered by
-:mod:`qa.cli`). Each builds its dependencies explicitly from settings (vault, evidence log,
-ASR through :mod:`speech.factory`); every command takes ``--json``.
+:mod:`qa.cli`). Each authenticates the person at the terminal (``--token``/``IVR_TOKEN`` or a
+mapped OS user; ``qa.read``, ``qa.batch``, ``qa.reports``), builds its dependencies explicitly
+from settings (vault, evidence log, ASR through :mod:`speech.factory`) and takes ``--json``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from console.cli import TOKEN_OPTION, acting_principal
+from console.permissions import Permission
 from ivr.db import make_engine, migrate
 from ivr.errors import IvrError
 from ivr.output import JSON_OPTION, emit, fail
@@ -23,11 +26,9 @@ from qa.batch import BatchJobs
 from qa.postcall import RecordingQa
 from qa.render import render_html, render_pdf
 from qa.report import build_report, day_bounds
-from qa.service import build_qa
+from qa.service import build_qa, build_recording_qa
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Actor, RecordingQuery, Vault
-
-ZONE = "Asia/Shanghai"
 
 
 def register(qa_app: typer.Typer) -> None:
@@ -47,32 +48,22 @@ def _engine(settings: Settings) -> sa.Engine:
 
 
 def _recording_qa(settings: Settings, engine: sa.Engine) -> tuple[Vault, RecordingQa]:
-    from speech.factory import build_asr, build_vad
-
     vault = Vault.from_settings(settings, engine)
-    runtime = build_qa(settings, vault.evidence, engine)
-    rqa = RecordingQa(
-        vault,
-        runtime.store,
-        build_asr(settings),
-        lambda rate: build_vad(settings, rate),
-        lambda: runtime.holder.current,
-        settings.institution_name,
-        frozenset({settings.bot_id}),
-    )
-    return vault, rqa
+    return vault, build_recording_qa(settings, vault, build_qa(settings, vault.evidence, engine))
 
 
-def _local(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(ZONE))
+def _local(value: datetime, zone: str) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(zone))
 
 
 def call(
     call_id: str = typer.Argument(..., help="the call id"),
     recheck: bool = typer.Option(False, help="QA the stored recording again"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a call's QA result; QA its stored recording first if it has none (or --recheck)."""
+    acting_principal(Permission.QA_READ, token, "qa")
     settings = get_settings()
     engine = _engine(settings)
     store = build_qa(settings, SqlEvidenceLog(engine), engine).store
@@ -111,14 +102,17 @@ def _format_results(data: list[dict[str, Any]]) -> str:
 def batch(
     start: datetime = typer.Option(..., "--from", help="calls started from (ISO 8601)"),
     end: datetime = typer.Option(..., "--to", help="calls started before (ISO 8601)"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """QA every stored recording of calls started in [--from, --to): resumable, with progress."""
+    acting_principal(Permission.QA_BATCH, token, "qa")
     settings = get_settings()
     engine = _engine(settings)
     vault, rqa = _recording_qa(settings, engine)
     jobs = BatchJobs(engine, vault)
-    opened = jobs.open(_local(start), _local(end))
+    zone = settings.institution_timezone
+    opened = jobs.open(_local(start, zone), _local(end, zone))
 
     async def inspect(recording_id: str) -> str:
         result_id, _ = await rqa.inspect(recording_id)
@@ -155,17 +149,20 @@ def report(
     fmt: str = typer.Option("html", "--format", help="html or pdf"),
     period: str = typer.Option("day", help="day or week"),
     out: Path | None = typer.Option(None, help="file to write (default qa-report-FROM-TO.EXT)"),
+    token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Daily or weekly QA report per campaign, flow and agent, as HTML or PDF with charts."""
     if fmt not in ("html", "pdf") or period not in ("day", "week"):
         raise fail("--format is html or pdf, --period is day or week", 2)
+    acting_principal(Permission.QA_REPORTS, token, "qa")
     settings = get_settings()
     engine = _engine(settings)
     store = build_qa(settings, SqlEvidenceLog(engine), engine).store
     first, last = start.date(), end.date()
-    lo, hi = day_bounds(first, last, ZONE)
-    rep = build_report(store.results(started_from=lo, started_to=hi), first, last, period, ZONE)
+    zone = settings.institution_timezone
+    lo, hi = day_bounds(first, last, zone)
+    rep = build_report(store.results(started_from=lo, started_to=hi), first, last, period, zone)
     path = out or Path(f"qa-report-{first}-{last}.{fmt}")
     try:
         if fmt == "pdf":

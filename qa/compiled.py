@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from compliance.reload import VersionOfRules
 from compliance.rules import RulesError, RulesIssue
 from ivr.yaml_lines import Located
 from qa.matcher import Matcher
@@ -18,17 +19,13 @@ from qa.rules import QaRules, parse_qa_rules
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledRules:
+class CompiledRules(VersionOfRules):
     """One installed rules version: the rules, their matcher, the text's digest and source."""
 
     rules: QaRules
     matcher: Matcher
     digest: str
     source: str
-
-    @property
-    def version(self) -> str:
-        return self.rules.version
 
 
 def compile_rules(text: str, source: str = "<qa rules>") -> CompiledRules:

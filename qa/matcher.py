@@ -9,7 +9,8 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
   ``near_homophone`` (same loose syllables, e.g. 分险 for 风险); phrases of at most
   ``strict_sound_max`` characters accept exact homophones only;
 - a pattern rule's regexes run on the folded text, only when one of its anchors (matched by
-  sound) occurs;
+  sound) occurs, and again on the text in exact-homophone codes (each Hanzi of the regex
+  translated the same way), so 比存款还安权 matches what 比存款还安全 matches (``homophone``);
 - phrases of at least ``fuzzy_min`` characters also match a window with one edit (two from 10
   characters) by rapidfuzz, tried once per phrase and line when one of its anchor bigrams
   occurs, never across a clause boundary or an inserted negation;
@@ -31,9 +32,20 @@ from rapidfuzz import fuzz
 
 from qa.context import BOUNDARIES, ContextJudge, fold_regex
 from qa.rules import Category, PhraseRule, QaRules, Severity, Speaker
-from qa.text import fold, original_offsets, phrase_sounds, sounds, toneless
+from qa.text import (
+    TONELESS,
+    fold,
+    is_hanzi,
+    original_offsets,
+    phrase_sounds,
+    sounds,
+    toneless,
+    toneless_sounds,
+)
 
 MAX_LINE = 20_000  # characters matched per line; longer text is matched in overlapping pieces
+HOMOPHONE_MIN = 4  # a pattern matched only by sound spans at least this many characters
+FUNCTION_CHARS = frozenset("的地得是事在再了吗么嘛呢吧啊呀那哪他她它这着做作")
 
 
 class MatchKind(StrEnum):
@@ -82,6 +94,55 @@ class _Entry:
     tones: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """One written pattern of a rule, compiled for the folded text and for its exact-homophone
+    codes (:func:`qa.text.toneless_sounds`)."""
+
+    rule: int
+    written: str
+    rx: re.Pattern[str]
+    by_sound: re.Pattern[str]
+    anchors: frozenset[str]  # the rule's anchors (folded) this pattern may match; empty: any
+    chars: frozenset[str]  # the Hanzi it spells
+    codes: frozenset[str]  # and their homophone codes
+
+    @classmethod
+    def compile(cls, rule: int, written: str, anchors: Iterable[str]) -> _Pattern:
+        folded = fold_regex(written)
+        chars = frozenset(ch for ch in folded if is_hanzi(ch))
+        return cls(
+            rule,
+            written,
+            re.compile(folded, re.IGNORECASE),
+            re.compile(folded.translate(TONELESS), re.IGNORECASE),
+            # an anchor whose characters all occur in the pattern may be part of its match
+            frozenset(a for a in (fold(x) for x in anchors) if a and set(a) <= set(folded)),
+            chars,
+            frozenset(toneless_sounds(ch) for ch in chars),
+        )
+
+    def may_slip(self, folded: str, homophones: str) -> bool:
+        """Whether the line holds a homophone of one of its characters, written otherwise."""
+        codes, chars = self.codes, self.chars
+        return any(c in codes and ch not in chars for ch, c in zip(folded, homophones, strict=True))
+
+    def plausible_slip(self, said: str) -> bool:
+        """A match only by sound counts when it is long enough (``HOMOPHONE_MIN`` characters)
+        and its slipped characters (homophones of its own, not written in it) are few and not
+        function words (的 for 得 is grammar, not an ASR slip)."""
+        if len(said) < HOMOPHONE_MIN:
+            return False
+        slips = [
+            ch
+            for ch in said
+            if is_hanzi(ch) and ch not in self.chars and toneless_sounds(ch) in self.codes
+        ]
+        return 0 < len(slips) <= max(1, len(said) // 4) and not any(
+            ch in FUNCTION_CHARS for ch in slips
+        )
+
+
 @dataclass(slots=True)
 class _Candidate:
     rule: int
@@ -99,18 +160,11 @@ class Matcher:
         self.version = rules.version
         self.judge = ContextJudge(rules.negation)
         self._rules: tuple[PhraseRule, ...] = rules.rules
-        # one alternation per rule (named groups tell which written pattern matched)
-        self._patterns: list[tuple[re.Pattern[str], tuple[str, ...]] | None] = [
-            (
-                re.compile(
-                    "|".join(f"(?P<p{k}>{fold_regex(p)})" for k, p in enumerate(r.patterns)),
-                    re.IGNORECASE,
-                ),
-                r.patterns,
-            )
-            if r.patterns
-            else None
-            for r in self._rules
+        # each written pattern compiled twice (folded text; exact-homophone codes), run only
+        # when one of the rule's anchors that it spells occurs (always, if it spells none)
+        self._rule_patterns: list[tuple[_Pattern, ...]] = [
+            tuple(_Pattern.compile(i, p, r.anchors) for p in r.patterns)
+            for i, r in enumerate(self._rules)
         ]
         self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
         table: dict[str, list[_Entry]] = defaultdict(list)
@@ -197,7 +251,7 @@ class Matcher:
 
     def _candidates(self, folded: str, sound: str, speaker: Speaker | None) -> list[_Candidate]:
         cands: list[_Candidate] = []
-        anchored: set[int] = set()
+        anchored: dict[int, set[str]] = defaultdict(set)  # rule -> its anchors found
         fuzzy_at: dict[tuple[int, str], list[int]] = defaultdict(list)
         excluded: dict[int, list[tuple[int, int]]] = defaultdict(list)
         safe: list[tuple[int, int]] = []
@@ -212,20 +266,36 @@ class Matcher:
                 elif e.kind == _EXCLUDE:
                     excluded[e.rule].append((start, end))
                 elif e.kind == _ANCHOR:
-                    anchored.add(e.rule)
+                    anchored[e.rule].add(e.wording)
                 else:
                     how = self._how(folded[start:end], e)
                     if how is not None:
                         cands.append(_Candidate(e.rule, start, end, e.wording, how))
-        for i in anchored:
-            compiled = self._patterns[i]
-            if compiled is None:
-                continue
-            rx, written = compiled
-            for m in rx.finditer(folded):
-                if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
-                    which = written[int((m.lastgroup or "p0")[1:])]
-                    cands.append(_Candidate(i, m.start(), m.end(), which, MatchKind.PATTERN))
+        homophones: str | None = None
+        for i, words in anchored.items():
+            for pat in self._rule_patterns[i]:
+                if pat.anchors and pat.anchors.isdisjoint(words):
+                    continue
+                matched: list[tuple[int, int]] = []
+                for m in pat.rx.finditer(folded):
+                    if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
+                        cands.append(
+                            _Candidate(i, m.start(), m.end(), pat.written, MatchKind.PATTERN)
+                        )
+                        matched.append((m.start(), m.end()))
+                if homophones is None:
+                    homophones = toneless_sounds(folded)
+                if not pat.may_slip(folded, homophones):
+                    continue  # nothing sounds like its words but is written otherwise
+                for m in pat.by_sound.finditer(homophones):
+                    if (
+                        not any(b in m.group() for b in BOUNDARIES)
+                        and not any(s < m.end() and m.start() < e for s, e in matched)
+                        and pat.plausible_slip(folded[m.start() : m.end()])
+                    ):
+                        cands.append(
+                            _Candidate(i, m.start(), m.end(), pat.written, MatchKind.HOMOPHONE)
+                        )
         for (i, key), positions in fuzzy_at.items():
             if positions:
                 found = self._fuzzy_candidate(i, key, positions, folded, sound, cands)

@@ -11,6 +11,7 @@ silent fallback). The console reads results with :attr:`QaRuntime.store` and ale
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,10 @@ from qa.alerts import AlertSink, RedisAlertStream
 from qa.hooks import QaHooks
 from qa.reload import QaRulesHolder, QaRulesWatcher, load_rules_file
 from qa.store import QaResultStore
+
+if TYPE_CHECKING:
+    from qa.postcall import RecordingQa
+    from records.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,4 +59,21 @@ def alert_stream(settings: Settings) -> RedisAlertStream:
         raise ConfigError("live QA alerts need IVR_REDIS_URL (a Redis stream)")
     return RedisAlertStream.from_url(
         settings.redis_url, settings.redis_key_prefix, cluster=settings.redis_cluster
+    )
+
+
+def build_recording_qa(settings: Settings, vault: Vault, runtime: QaRuntime) -> RecordingQa:
+    """Post-call QA of stored recordings with the configured ASR and VAD (``speech.factory``;
+    the engines load here, so build this only when a recording is to be inspected)."""
+    from qa.postcall import RecordingQa
+    from speech.factory import build_asr, build_vad
+
+    return RecordingQa(
+        vault,
+        runtime.store,
+        build_asr(settings),
+        lambda rate: build_vad(settings, rate),
+        lambda: runtime.holder.current,
+        settings.institution_name,
+        frozenset({settings.bot_id}),
     )

@@ -196,17 +196,20 @@ class QaResultStore:
         started_from: datetime | None = None,
         started_to: datetime | None = None,
         call_id: str | None = None,
+        passed: bool | None = None,
         limit: int = 100_000,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[StoredResult]:
+        """Results of calls started in ``[started_from, started_to)`` (oldest first, or newest
+        first for the console), each with its findings."""
         r = qa_results.c
-        stmt = sa.select(qa_results)
-        if started_from is not None:
-            stmt = stmt.where(r.call_started_at >= to_db(started_from))
-        if started_to is not None:
-            stmt = stmt.where(r.call_started_at < to_db(started_to))
-        if call_id is not None:
-            stmt = stmt.where(r.call_id == call_id)
-        stmt = stmt.order_by(r.call_started_at, r.call_id, r.source).limit(limit)
+        stmt = sa.select(qa_results).where(*self._where(started_from, started_to, call_id, passed))
+        if newest_first:
+            stmt = stmt.order_by(r.call_started_at.desc(), r.call_id, r.source)
+        else:
+            stmt = stmt.order_by(r.call_started_at, r.call_id, r.source)
+        stmt = stmt.limit(limit).offset(offset)
         try:
             with self._engine.connect() as conn:
                 rows = [dict(x) for x in conn.execute(stmt).mappings()]
@@ -242,3 +245,42 @@ class QaResultStore:
             )
             for x in rows
         ]
+
+    def count(
+        self,
+        *,
+        started_from: datetime | None = None,
+        started_to: datetime | None = None,
+        call_id: str | None = None,
+        passed: bool | None = None,
+    ) -> int:
+        """How many results :meth:`results` would list without a limit."""
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(qa_results)
+            .where(*self._where(started_from, started_to, call_id, passed))
+        )
+        try:
+            with self._engine.connect() as conn:
+                return int(conn.execute(stmt).scalar_one())
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("QA result store unavailable") from exc
+
+    @staticmethod
+    def _where(
+        started_from: datetime | None,
+        started_to: datetime | None,
+        call_id: str | None,
+        passed: bool | None,
+    ) -> list[sa.ColumnElement[bool]]:
+        r = qa_results.c
+        where: list[sa.ColumnElement[bool]] = []
+        if started_from is not None:
+            where.append(r.call_started_at >= to_db(started_from))
+        if started_to is not None:
+            where.append(r.call_started_at < to_db(started_to))
+        if call_id is not None:
+            where.append(r.call_id == call_id)
+        if passed is not None:
+            where.append(r.passed.is_(passed))
+        return where

@@ -14,12 +14,14 @@ Two per-character tables, both filled lazily and kept for the process:
 
 Matching a phrase on the sound string therefore finds the phrase, its homophones and its near
 homophones with one exact (Aho-Corasick) search; :func:`toneless` gives the strict toneless
-reading to tell exact homophones from loose ones.
+reading to tell exact homophones from loose ones, and :func:`toneless_sounds` the text in
+exact-homophone codes that pattern rules also run on.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 from pypinyin import Style, pinyin
@@ -31,6 +33,7 @@ _DELETE = frozenset(" \t\u3000\u00a0嗯呃唔")
 _KEEP_SYMBOLS = frozenset("%")
 _DIGITS = "零一二三四五六七八九"
 _SOUND_BASE = 0xE000  # Unicode private-use area: one code per loose syllable
+_TONELESS_BASE = 0xF0000  # supplementary private-use area: one code per toneless syllable
 
 
 def _fold_char(ch: str) -> str | None:
@@ -128,14 +131,20 @@ def _sound_char(ch: str) -> str:
     return sound_code(loose(toneless(ch)))
 
 
-class _SoundTable(dict[int, str]):
+class _CharTable(dict[int, str]):
+    """``str.translate`` table computing each character's code on first sight."""
+
+    def __init__(self, code_of: Callable[[str], str]) -> None:
+        super().__init__()
+        self._code_of = code_of
+
     def __missing__(self, code: int) -> str:
-        out = _sound_char(chr(code))
+        out = self._code_of(chr(code))
         self[code] = out
         return out
 
 
-SOUND: dict[int, str] = _SoundTable()
+SOUND: dict[int, str] = _CharTable(_sound_char)
 
 
 def sounds(folded: str) -> str:
@@ -157,3 +166,27 @@ def phrase_sounds(folded: str) -> set[str]:
                 )
             )
     return out
+
+
+_TONELESS_CODES: dict[str, str] = {}
+
+
+def _toneless_char(ch: str) -> str:
+    if not is_hanzi(ch):
+        return ch
+    syllable = toneless(ch)
+    code = _TONELESS_CODES.get(syllable)
+    if code is None:
+        code = chr(_TONELESS_BASE + len(_TONELESS_CODES))
+        _TONELESS_CODES[syllable] = code
+    return code
+
+
+TONELESS: dict[int, str] = _CharTable(_toneless_char)
+
+
+def toneless_sounds(folded: str) -> str:
+    """Folded text with each Hanzi replaced by one code for its exact toneless syllable (same
+    length): a regex translated the same way matches the homophones of what it spells
+    (保险 and 宝险, 安全 and 安权), not the looser near homophones."""
+    return folded.translate(TONELESS)

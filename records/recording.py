@@ -37,6 +37,7 @@ class RecordingMeta:
     consent_state: str | None = None
     qa_flags: Sequence[str] = ()
     media_type: str = "audio/wav"
+    disposition: str | None = None  # how the call ended (completed, refused, transferred, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class RecordingInfo:
     size_bytes: int | None
     media_type: str
     key_id: str
+    disposition: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +84,7 @@ class RecordingInfo:
             "size_bytes": self.size_bytes,
             "media_type": self.media_type,
             "key_id": self.key_id,
+            "disposition": self.disposition,
         }
 
 
@@ -100,6 +103,7 @@ class RecordingQuery:
     agent_id: str | None = None
     call_id: str | None = None
     flow: str | None = None
+    disposition: str | None = None
     limit: int = 100
     offset: int = 0
 

@@ -162,6 +162,7 @@ class RecordingIndex:
             (r.direction, query.direction),
             (r.agent_id, query.agent_id),
             (r.call_id, query.call_id),
+            (r.disposition, query.disposition),
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
@@ -300,4 +301,5 @@ def to_info(row: Mapping[str, Any], customer: str | None) -> RecordingInfo:
         size_bytes=row["size_bytes"],
         media_type=row["media_type"],
         key_id=row["key_id"],
+        disposition=row.get("disposition"),
     )

@@ -51,6 +51,7 @@ recordings = sa.Table(
     sa.Column("agent_id", sa.String(128)),
     sa.Column("flow_version", sa.String(64)),
     sa.Column("consent_state", sa.String(32)),
+    sa.Column("disposition", sa.String(32)),  # how the call ended (written when it is sealed)
     sa.Column("media_type", sa.String(64), nullable=False),
     sa.Column("retain_until", sa.DateTime, nullable=False),
     sa.Column("storage_key", sa.String(255), nullable=False),
@@ -62,8 +63,11 @@ recordings = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("stored_at", sa.DateTime),
 )
-for _col in ("call_id", "customer_bi", "campaign", "business_type", "started_at", "status"):
+for _col in ("call_id", "customer_bi", "started_at", "status"):
     sa.Index(f"ix_recordings_{_col}", recordings.c[_col])
+# searches filter on one of these and page newest first (records_0003)
+for _col in ("business_type", "campaign", "disposition"):
+    sa.Index(f"ix_recordings_{_col}_started_at", recordings.c[_col], recordings.c.started_at)
 
 recording_flags = sa.Table(
     "recording_flags",

@@ -206,6 +206,7 @@ class Vault:
             "agent_id": meta.agent_id,
             "flow_version": meta.flow_version,
             "consent_state": meta.consent_state,
+            "disposition": meta.disposition,
             "media_type": meta.media_type,
             "retain_until": to_db(
                 self._retention.policy.retain_until(meta.business_type, meta.ended_at)

@@ -1,4 +1,5 @@
-"""``/api/v1/flows``, ``/api/v1/prompts``, ``/api/v1/changes``: the flow designer's API.
+"""``/api/v1/flows``: the flow designer's API (the prompt table and four-eyes changes are
+``prompts_routes`` and ``changes_routes``; their shared models ``designer_models``).
 
 Drafts are saved with optimistic concurrency (``base_revision``: a stale one gets 409 with what
 is stored, and nothing is lost); checks are the product's own validator; publishing makes a new
@@ -8,68 +9,39 @@ is not the author) approves; rolling back publishes an old version again.
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from console.api.deps import context, require
+from console.api.designer_models import (
+    MAX_INT,
+    DiffOut,
+    DraftOut,
+    IssueOut,
+    Position,
+    PublishRequest,
+    PublishResult,
+    RollbackRequest,
+    VersionOut,
+    draft_out,
+    outcome_out,
+    version_out,
+)
 from console.api.pagination import Page, PageParams, page_params
 from console.api.problems import PROBLEM_RESPONSES, ApiProblem
-from console.designer.documents import Change, Draft, NotFoundError, Version
 from console.designer.flowdoc import check_text
-from console.designer.service import DesignerService, PublishOutcome, flow_json_of
 from console.designer.simulate import CallerTurn, simulate_call
-from console.designer.touches import REGULATED_PROMPTS
 from console.identity import Principal
 from console.permissions import Permission
 from flows.cli import flow_json_schema
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
-MAX_INT = 2**31 - 1  # what SQL integer columns hold
-
-
-class Position(BaseModel):
-    x: float
-    y: float
-
-
-class IssueOut(BaseModel):
-    code: str
-    message: str
-    line: int = 1
-    node: str | None = None
-    path: list[dict[str, str | None]] = Field(default_factory=list)
-    flow: str | None = None
-
-
-class VersionOut(BaseModel):
-    version: int
-    sha256: str
-    source: str
-    author: str
-    approved_by: str | None
-    change_id: str | None
-    published_at: datetime
-    content: str
-    document: dict[str, Any]
-    layout: dict[str, Any]
-
-
-class DraftOut(BaseModel):
-    revision: int
-    base_version: int
-    updated_by: str
-    updated_at: datetime
-    content: str
-    document: dict[str, Any]
-    layout: dict[str, Any]
-    issues: list[IssueOut] = Field(default_factory=list)
 
 
 class FlowSummary(BaseModel):
@@ -105,43 +77,6 @@ class CheckResult(BaseModel):
     issues: list[IssueOut]
 
 
-class PublishRequest(BaseModel):
-    base_revision: int = Field(ge=1, le=MAX_INT)
-
-
-class RollbackRequest(BaseModel):
-    version: int = Field(ge=1, le=MAX_INT)
-
-
-class ChangeOut(BaseModel):
-    id: str
-    kind: str
-    name: str
-    base_version: int
-    touches: list[str]
-    author: str
-    submitted_at: datetime
-    status: str
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_note: str | None
-    diff: str = ""
-
-
-class PublishResult(BaseModel):
-    status: Literal["published", "pending"]
-    version: VersionOut | None = None
-    change: ChangeOut | None = None
-
-
-class DecisionRequest(BaseModel):
-    note: str = Field(default="", max_length=2000)
-
-
-class DiffOut(BaseModel):
-    diff: str
-
-
 class TurnIn(BaseModel):
     kind: Literal["say", "dtmf", "silent", "hangup"]
     value: str = Field(default="", max_length=200)
@@ -171,74 +106,6 @@ class SimulationOut(BaseModel):
     hangup_cause: str | None
     transfer: str | None
     evidence: list[str]
-
-
-class PromptsOut(BaseModel):
-    published: VersionOut | None
-    draft: DraftOut | None
-    regulated: list[str]
-
-
-class SavePrompts(BaseModel):
-    prompts: dict[str, dict[str, Any]]
-    base_revision: int = Field(ge=0, le=MAX_INT)
-
-
-def _doc(content: str) -> dict[str, Any]:
-    return flow_json_of(content)
-
-
-def version_out(v: Version) -> VersionOut:
-    return VersionOut(
-        version=v.version,
-        sha256=v.sha256,
-        source=v.source,
-        author=v.author,
-        approved_by=v.approved_by,
-        change_id=v.change_id,
-        published_at=v.published_at,
-        content=v.content,
-        document=_doc(v.content),
-        layout=v.layout,
-    )
-
-
-def draft_out(d: Draft, issues: list[dict[str, Any]] | None = None) -> DraftOut:
-    return DraftOut(
-        revision=d.revision,
-        base_version=d.base_version,
-        updated_by=d.updated_by,
-        updated_at=d.updated_at,
-        content=d.content,
-        document=_doc(d.content),
-        layout=d.layout,
-        issues=[IssueOut.model_validate(i) for i in issues or []],
-    )
-
-
-def change_out(c: Change, diff: str = "") -> ChangeOut:
-    return ChangeOut(
-        id=c.id,
-        kind=c.kind,
-        name=c.name,
-        base_version=c.base_version,
-        touches=c.touches,
-        author=c.author,
-        submitted_at=c.submitted_at,
-        status=c.status,
-        decided_by=c.decided_by,
-        decided_at=c.decided_at,
-        decision_note=c.decision_note,
-        diff=diff,
-    )
-
-
-def outcome_out(o: PublishOutcome) -> PublishResult:
-    return PublishResult(
-        status="published" if o.status == "published" else "pending",
-        version=version_out(o.version) if o.version else None,
-        change=change_out(o.change) if o.change else None,
-    )
 
 
 def _pending(request: Request, kind: str, name: str) -> list[str]:
@@ -438,106 +305,6 @@ def simulation_audio(
             404, "not_found", "no such simulated prompt (simulations are kept a while)"
         )
     return Response(data, media_type="audio/wav")
-
-
-# -- the prompt table ---------------------------------------------------------------------------
-
-
-@router.get("/prompts", tags=["prompts"])
-def get_prompts(request: Request, _: Principal = require(Permission.FLOWS_READ)) -> PromptsOut:
-    designer = context(request).designer
-    designer.publisher.sync()
-    latest = designer.store.latest("prompts", "prompts")
-    draft = designer.store.draft("prompts", "prompts")
-    return PromptsOut(
-        published=version_out(latest) if latest else None,
-        draft=draft_out(draft) if draft else None,
-        regulated=sorted(REGULATED_PROMPTS),
-    )
-
-
-@router.put("/prompts/draft", tags=["prompts"])
-def save_prompts_draft(
-    body: SavePrompts, request: Request, actor: Principal = require(Permission.PROMPTS_EDIT)
-) -> DraftOut:
-    """Save the prompt table draft; regulated wording (disclosure, risk warning) needs
-    ``prompts.edit_regulated`` (compliance officers)."""
-    draft = context(request).designer.save_prompts_draft(actor, body.prompts, body.base_revision)
-    return draft_out(draft)
-
-
-@router.post("/prompts/publish", tags=["prompts"])
-def publish_prompts(
-    body: PublishRequest,
-    request: Request,
-    response: Response,
-    actor: Principal = require(Permission.PROMPTS_EDIT),
-) -> PublishResult:
-    outcome = context(request).designer.publish(actor, "prompts", "prompts", body.base_revision)
-    response.status_code = 201 if outcome.status == "published" else 202
-    return outcome_out(outcome)
-
-
-# -- changes (four eyes) ----------------------------------------------------------------------
-
-
-@router.get("/changes", tags=["changes"])
-def list_changes(
-    request: Request,
-    status: Literal["pending", "approved", "rejected", "superseded"] | None = Query(None),
-    kind: Literal["flow", "prompts", "rules"] | None = Query(None),
-    page: PageParams = Depends(page_params),
-    _: Principal = require(Permission.CHANGES_READ),
-) -> Page[ChangeOut]:
-    found, total = context(request).designer.store.changes(status, kind, page.limit, page.offset)
-    return Page(
-        items=[change_out(c) for c in found], total=total, limit=page.limit, offset=page.offset
-    )
-
-
-@router.get("/changes/{change_id}", tags=["changes"])
-def get_change(
-    change_id: str, request: Request, _: Principal = require(Permission.CHANGES_READ)
-) -> ChangeOut:
-    designer = context(request).designer
-    change = designer.store.change(change_id)
-    return change_out(change, change_diff(designer, change))
-
-
-def change_diff(designer: DesignerService, change: Change) -> str:
-    try:
-        base = designer.store.version(change.kind, change.name, change.base_version).content
-    except NotFoundError:  # a new document has no base version
-        base = ""
-    return "".join(
-        difflib.unified_diff(
-            base.splitlines(keepends=True),
-            change.content.splitlines(keepends=True),
-            fromfile=f"{change.name} v{change.base_version}",
-            tofile=f"{change.name} change",
-        )
-    )
-
-
-@router.post("/changes/{change_id}/approve", tags=["changes"])
-def approve_change(
-    change_id: str,
-    body: DecisionRequest,
-    request: Request,
-    approver: Principal = require(Permission.CHANGES_APPROVE),
-) -> VersionOut:
-    """Approve and publish (four eyes: not by its author); the approval is evidence."""
-    return version_out(context(request).designer.approve(approver, change_id, body.note))
-
-
-@router.post("/changes/{change_id}/reject", tags=["changes"])
-def reject_change(
-    change_id: str,
-    body: DecisionRequest,
-    request: Request,
-    approver: Principal = require(Permission.CHANGES_APPROVE),
-) -> ChangeOut:
-    return change_out(context(request).designer.reject(approver, change_id, body.note))
 
 
 def _valid_name(name: str) -> bool:

@@ -40,6 +40,7 @@ class RecordingSearch(BaseModel):
     direction: str | None = Field(default=None, max_length=16)
     agent_id: str | None = Field(default=None, max_length=64)
     call_id: str | None = Field(default=None, max_length=128)
+    disposition: str | None = Field(default=None, max_length=32, description="how the call ended")
     flags: list[str] = Field(default_factory=list, max_length=10)
     reveal: bool = Field(default=False, description="clear numbers (numbers.unmask; audited)")
     reason: str = Field(default="", max_length=500)
@@ -60,6 +61,7 @@ class RecordingOut(BaseModel):
     agent_id: str | None
     flow_version: str | None
     consent_state: str | None
+    disposition: str | None
     qa_flags: list[str]
     retain_until: datetime
     size_bytes: int
@@ -135,6 +137,7 @@ def search_recordings(
         agent_id=body.agent_id,
         call_id=body.call_id,
         flow=body.flow,
+        disposition=body.disposition,
         limit=body.limit + 1,
         offset=body.offset,
     )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from console.api.deps import context, require
-from console.api.flows_routes import (
+from console.api.designer_models import (
     DiffOut,
     DraftOut,
     IssueOut,

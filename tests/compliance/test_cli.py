@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_support import token_for
 from helpers.numbers import fresh_number
 from typer.testing import CliRunner
 
-from console.auth.service import build_auth_service
 from console.permissions import Role
-from ivr.db import make_engine, migrate
+from ivr.db import make_engine
 from ivr.settings import get_settings
 from records.evidence_store import SqlEvidenceLog
 from shell.cli import app
@@ -27,15 +26,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
-
-
-def token_for(name: str, role: Role) -> str:
-    """An access token of a console user (the CLI authenticates; no typed actor or role)."""
-    settings = get_settings()
-    migrate(settings.sqlalchemy_url)
-    auth = build_auth_service(settings)
-    user = auth.users.by_username(name) or auth.add_user(None, name, role, "a long password")
-    return auth.tokens.issue(user.id, user.role.value, user.token_version, datetime.now(UTC))
 
 
 def ivr(*args: str) -> dict[str, object]:
@@ -81,3 +71,22 @@ def test_a_bad_number_typed_by_an_officer_is_a_clear_error(data_dir: Path) -> No
     result = CliRunner().invoke(app, ["dnc", "add", "12", "--reason", "r"])
     assert result.exit_code == 2
     assert "invalid phone number" in result.output
+
+
+def test_read_only_commands_that_show_customer_data_authenticate(data_dir: Path) -> None:
+    """dnc check, consent list and gate check read customer data: an unauthenticated caller
+    is refused, a role without the permission too; a permitted one sees masked numbers."""
+    number = fresh_number()
+    auditor = token_for("audrey", Role.AUDITOR)
+    designer = token_for("dora", Role.DESIGNER)
+    for args in (
+        ["dnc", "check", number],
+        ["consent", "list", number],
+        ["gate", "check", number, "--purpose", "service"],
+    ):
+        anonymous = CliRunner().invoke(app, [*args, "--json"], env={"IVR_TOKEN": ""})
+        assert anonymous.exit_code != 0 and number not in anonymous.output
+    assert CliRunner().invoke(app, ["consent", "list", number, "--token", designer]).exit_code == 4
+    checked = ivr("dnc", "check", number, "--token", auditor)
+    assert checked["dnc"] is False and checked["number"] != number
+    assert ivr("consent", "list", number, "--token", auditor) == []

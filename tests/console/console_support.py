@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import shutil
 import struct
 import wave
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
@@ -16,6 +20,7 @@ from console.context import ConsoleContext
 from console.permissions import Role
 from ivr.settings import REPO_ROOT, Settings
 
+T = TypeVar("T")
 PASSWORD = "correct horse battery"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -30,13 +35,13 @@ def console_settings(data_dir: Path, **extra: object) -> Settings:
     if not rules.exists():
         rules.parent.mkdir(parents=True)
         shutil.copy(REPO_ROOT / "compliance" / "rules" / "default.yaml", rules)
+    options: dict[str, object] = {"redis_url": None, **extra}
     return Settings(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'ivr.db'}",
-        redis_url=None,
         flows_dir=flows_dir,
         rules_path=rules,
-        **extra,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -94,8 +99,13 @@ CLEAR_NUMBER = "13812345678"
 CLEAR_FORMS = ("13812345678", "8613812345678", "138 1234 5678", "138-1234-5678")
 
 
-def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = CLEAR_NUMBER) -> str:
-    """One stored recording of a call with ``number``; returns its id."""
+def seed_recording(
+    ctx: ConsoleContext,
+    call_id: str = "call-1",
+    number: str = CLEAR_NUMBER,
+    disposition: str | None = "completed",
+) -> str:
+    """One stored recording of a call with ``number`` that ended as ``disposition``."""
     from ivr.phone import customer_number
     from records.recording import RecordingMeta
 
@@ -123,6 +133,7 @@ def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = C
             campaign="spring",
             agent_id="AI-0001",
             flow_version="outbound_marketing@1",
+            disposition=disposition,
         ),
     )
     return info.recording_id
@@ -130,3 +141,45 @@ def seed_recording(ctx: ConsoleContext, call_id: str = "call-1", number: str = C
 
 def has_clear_number(text: str) -> bool:
     return any(form in text for form in CLEAR_FORMS)
+
+
+QA_STARTED = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+PROHIBITED = "这款理财保本保收益，您放心买"
+
+
+def seed_qa_result(
+    ctx: ConsoleContext,
+    call_id: str,
+    said: str = PROHIBITED,
+    *,
+    source: str = "call",
+    started: datetime = QA_STARTED,
+    purpose: str = "marketing",
+) -> str:
+    """A stored QA result of a call (of ``purpose``) in which the bot said ``said`` 4 s in."""
+    from qa.calls import Turn, inspect_call
+    from qa.rules import Speaker
+    from qa.verdict import SpeechContext
+
+    rules = ctx.qa.runtime.holder.current
+    turns = [
+        Turn(
+            Speaker.BOT,
+            f"您好，我是{ctx.settings.institution_name}智能客服，工号001，本次通话将录音",
+            0,
+            3000,
+        ),
+        Turn(Speaker.BOT, said, 4000, 6000, kind="marketing"),
+    ]
+    context = SpeechContext(
+        call_id, purpose, "spring", "wealth_promo@1", "AI-0001", ctx.settings.institution_name
+    )
+    result = inspect_call(turns, context, rules)
+    return run_coroutine(ctx.qa.store.save(result, source=source, call_started_at=started))
+
+
+def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end on a loop of its own, in a worker thread (callable from tests
+    whose thread runs a loop already, e.g. Playwright's sync API)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

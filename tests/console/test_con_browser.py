@@ -8,103 +8,56 @@ it; an agent is refused the recordings page. Screenshots go to tests/console/art
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import PASSWORD, console_settings, seed_recording
+from browser_support import (
+    CHROMIUM,
+    LiveConsole,
+    chromium,
+    live_console,
+    new_page,
+    shot,
+    sign_in,
+)
+from console_support import seed_recording
 from helpers.wait import wait_until
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from console.audit import AuditKind
-from console.context import ConsoleContext, build_context
 from console.permissions import Role
-from shell.services import ManagedProcess, console_spec, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 IVR = Path(sys.executable).parent / "ivr"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
-
-
-@dataclasses.dataclass
-class LiveConsole:
-    url: str
-    env: dict[str, str]
-    ctx: ConsoleContext
+USERS = {
+    "dora": Role.DESIGNER,
+    "olga": Role.COMPLIANCE_OFFICER,
+    "sam": Role.SUPERVISOR,
+    "alan": Role.AGENT,
+}
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConsole]:
-    data = tmp_path_factory.mktemp("console-live")
-    settings = console_settings(data)
-    ctx = build_context(settings)
-    for name, role in (
-        ("dora", Role.DESIGNER),
-        ("olga", Role.COMPLIANCE_OFFICER),
-        ("sam", Role.SUPERVISOR),
-        ("alan", Role.AGENT),
-    ):
-        ctx.auth.add_user(None, name, role, PASSWORD)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
-    env |= {
-        "IVR_DATA_DIR": str(settings.data_dir),
-        "IVR_DATABASE_URL": str(settings.database_url),
-        "IVR_FLOWS_DIR": str(settings.flows_dir),
-        "IVR_RULES_PATH": str(settings.rules_path),
-        "IVR_CONSOLE_ADMIN_PASSWORD": PASSWORD,
-    }
-    port = free_port()
-    spec = dataclasses.replace(console_spec("127.0.0.1", port), env=env)
-    server = ManagedProcess(spec, data / "log")
-    try:
-        server.wait_ready()
-        yield LiveConsole(f"http://127.0.0.1:{port}", env, ctx)
-    finally:
-        server.stop()
+    with live_console(tmp_path_factory.mktemp("console-live"), USERS) as console:
+        yield console
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 960}, locale="zh-CN")
-    p = context.new_page()
-    yield p
-    context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def sign_in(page: Page, live: LiveConsole, user: str) -> None:
-    page.goto(live.url + "/")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_test_id("who")).to_contain_text(user)
+    with new_page(browser) as p:
+        yield p
 
 
 def select_node(page: Page, node: str) -> None:

@@ -77,3 +77,28 @@ def test_an_agent_is_refused_recordings_and_the_refusal_is_evidence(
     denied = [e.payload for e in ctx.evidence.entries() if e.kind == AuditKind.ACCESS_DENIED]
     assert [d["permission"] for d in denied[-2:]] == ["recordings.search", "recordings.play"]
     assert all(d["actor"] == "agent" for d in denied[-2:])
+
+
+def test_search_by_disposition(
+    ctx: ConsoleContext, client: TestClient, role_headers: dict[Role, dict[str, str]]
+) -> None:
+    done = seed_recording(ctx, "call-done")
+    refused = seed_recording(ctx, "call-refused", disposition="refused")
+    legacy = seed_recording(ctx, "call-legacy", disposition=None)  # sealed before dispositions
+
+    def search(**body: object) -> list[str]:
+        answer = client.post(
+            "/api/v1/recordings/search", json=body, headers=role_headers[Role.SUPERVISOR]
+        )
+        assert answer.status_code == 200, answer.text
+        return sorted(r["recording_id"] for r in answer.json()["items"])
+
+    assert search(disposition="refused") == [refused]
+    assert search(disposition="completed", campaign="spring") == [done]
+    assert search() == sorted([done, refused, legacy])
+    [item] = client.post(
+        "/api/v1/recordings/search",
+        json={"call_id": "call-refused"},
+        headers=role_headers[Role.SUPERVISOR],
+    ).json()["items"]
+    assert item["disposition"] == "refused"

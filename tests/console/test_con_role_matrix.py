@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
-from console_support import CLEAR_NUMBER, PASSWORD, has_clear_number, promo_flow, seed_recording
+from console_support import (
+    CLEAR_NUMBER,
+    PASSWORD,
+    has_clear_number,
+    promo_flow,
+    seed_qa_result,
+    seed_recording,
+)
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -96,6 +104,17 @@ def rules_draft(ctx: ConsoleContext, tag: str) -> int:
 def rules_version_1(ctx: ConsoleContext) -> int:
     ctx.designer.publisher.sync()
     return 1
+
+
+def qa_call(ctx: ConsoleContext, call_id: str) -> str:
+    seed_qa_result(ctx, call_id)
+    return call_id
+
+
+def qa_job(ctx: ConsoleContext) -> str:
+    """An (empty) batch job's id."""
+    start = datetime(2019, 1, 1, tzinfo=UTC)
+    return ctx.qa.jobs.open(start, start + timedelta(days=1)).job_id
 
 
 def draft_revision(ctx: ConsoleContext, kind: str, name: str) -> int:
@@ -206,6 +225,19 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     ("POST", "/api/v1/rules/reload"): lambda r, c: {},
     ("GET", "/api/v1/evidence/verify"): lambda r, c: {},
     ("POST", "/api/v1/evidence/checkpoint"): lambda r, c: {},
+    ("GET", "/api/v1/qa/results"): lambda r, c: {"params": {"passed": "false"}},
+    ("GET", "/api/v1/qa/calls/{call_id}"): lambda r, c: {
+        "path": {"call_id": qa_call(c, f"qa-{r.value}")}
+    },
+    ("GET", "/api/v1/qa/alerts"): lambda r, c: {"params": {"wait_ms": 0}},
+    ("GET", "/api/v1/qa/report"): lambda r, c: {
+        "params": {"start": "2026-11-30", "end": "2026-12-01", "format": "html"}
+    },
+    ("POST", "/api/v1/qa/batch"): lambda r, c: {
+        "json": {"started_from": "2020-01-01T00:00:00Z", "started_to": "2020-01-02T00:00:00Z"}
+    },
+    ("GET", "/api/v1/qa/batch"): lambda r, c: {},
+    ("GET", "/api/v1/qa/batch/{job_id}"): lambda r, c: {"path": {"job_id": qa_job(c)}},
     ("GET", "/api/v1/changes/{change_id}"): lambda r, c: {"path": {"change_id": pending_change(c)}},
     ("POST", "/api/v1/changes/{change_id}/approve"): lambda r, c: {
         "path": {"change_id": pending_change(c)},

@@ -1,4 +1,4 @@
-"""`ivr qa check` and `ivr qa rules`: the operator's view of the matcher."""
+"""`ivr qa ...`: the operator's view of the matcher, and QA of stored calls (authenticated)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_support import token_for
 from typer.testing import CliRunner
 
+from console.permissions import Role
 from ivr.db import make_engine, migrate
 from ivr.settings import get_settings
 from records.vault import Vault
@@ -59,6 +61,7 @@ def test_batch_call_and_report_on_a_stored_recording(
         migrate(settings.sqlalchemy_url)
         vault = Vault.from_settings(settings, make_engine(settings.sqlalchemy_url))
         ingest(vault, tmp_path, "call-cli", START)
+        monkeypatch.setenv("IVR_TOKEN", token_for("olga", Role.COMPLIANCE_OFFICER))
         window = ["--from", "2026-11-30T00:00:00+08:00", "--to", "2026-12-01T00:00:00+08:00"]
         code, out = run("qa", "batch", *window, "--json")
         assert code == 0, out
@@ -98,5 +101,20 @@ def test_batch_call_and_report_on_a_stored_recording(
             str(tmp_path / "r.html"),
         )
         assert code == 0 and "1 calls" in out
+    finally:
+        get_settings.cache_clear()
+
+
+def test_qa_of_stored_calls_authenticates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("IVR_TOKEN", raising=False)
+    get_settings.cache_clear()
+    try:
+        code, out = run("qa", "call", "any-call", "--json")
+        assert code == 4 and "not mapped" in out  # nobody signed in
+        agent = token_for("alan", Role.AGENT)
+        code, out = run("qa", "report", "--from", "2026-11-30", "--to", "2026-12-01",
+                        "--token", agent)  # fmt: skip
+        assert code == 4 and "qa.reports" in out
     finally:
         get_settings.cache_clear()

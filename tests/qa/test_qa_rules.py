@@ -65,7 +65,7 @@ def test_the_shipped_rules_are_valid() -> None:
     assert compiled.version and compiled.rules.mandatory.purposes["marketing"]
 
 
-def test_inv13_hot_reload_installs_valid_and_keeps_the_old_on_bad(tmp_path: Path) -> None:
+async def test_inv13_hot_reload_installs_valid_and_keeps_the_old_on_bad(tmp_path: Path) -> None:
     path = tmp_path / "qa.yaml"
     good = HEAD + "  - id: x\n    category: prohibited_promise\n    phrases: [保本]\n"
     path.write_text(good, encoding="utf-8")
@@ -73,7 +73,7 @@ def test_inv13_hot_reload_installs_valid_and_keeps_the_old_on_bad(tmp_path: Path
     watcher = QaRulesWatcher(path, holder)
     path.write_text(good.replace('"t1"', '"t2"').replace("[保本]", "[零风险]"), encoding="utf-8")
     os.utime(path, ns=(1, 1))
-    assert watcher.check_once() is not None
+    assert await watcher.check_once() is not None
     assert holder.current.version == "t2"
     assert holder.current.matcher.scan("零风险") and not holder.current.matcher.scan("保本")
     bad = good.replace('"t1"', '"t3"').replace(
@@ -81,9 +81,9 @@ def test_inv13_hot_reload_installs_valid_and_keeps_the_old_on_bad(tmp_path: Path
     )
     path.write_text(bad, encoding="utf-8")
     os.utime(path, ns=(2, 2))
-    assert watcher.check_once() is None
+    assert await watcher.check_once() is None
     assert watcher.last_error is not None and holder.current.version == "t2"
     path.write_text(good.replace("[保本]", "[稳赚不赔]"), encoding="utf-8")  # t1, other text
     os.utime(path, ns=(3, 3))
-    assert watcher.check_once() is None and "already loaded" in str(watcher.last_error)
+    assert await watcher.check_once() is None and "already loaded" in str(watcher.last_error)
     assert holder.at(datetime(2020, 1, 1, tzinfo=UTC)).version == "t1"

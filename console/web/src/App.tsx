@@ -15,6 +15,7 @@ import { Dnc } from "./pages/Dnc";
 import { Consents } from "./pages/Consents";
 import { Recordings } from "./pages/Recordings";
 import { Rules } from "./pages/Rules";
+import { Qa } from "./pages/Qa";
 
 interface NavItem {
   route: string;
@@ -30,6 +31,7 @@ const NAV: NavItem[] = [
   { route: "dnc", label: "nav_dnc", permission: "dnc.check" },
   { route: "consents", label: "nav_consents", permission: "consent.read" },
   { route: "recordings", label: "nav_recordings", permission: "recordings.search" },
+  { route: "qa", label: "nav_qa", permission: "qa.read" },
   { route: "rules", label: "nav_rules", permission: "rules.read" },
   { route: "users", label: "nav_users", permission: "users.read" },
 ];
@@ -103,6 +105,9 @@ export function App() {
       break;
     case "rules":
       body = <Rules me={me} />;
+      break;
+    case "qa":
+      body = <Qa me={me} />;
       break;
     default:
       body = <Dashboard />;

@@ -8,11 +8,11 @@ import { Refused } from "./common";
 
 interface Recording {
   recording_id: string; call_id: string; started_at: string; duration_ms: number; direction: string;
-  business_type: string; campaign: string | null; customer: string | null;
+  business_type: string; campaign: string | null; customer: string | null; disposition: string | null;
 }
 
 export function Recordings(props: { me: Me }) {
-  const [query, setQuery] = useState({ customer: "", started_from: "", started_to: "", business_type: "", campaign: "", flow: "" });
+  const [query, setQuery] = useState({ customer: "", started_from: "", started_to: "", business_type: "", campaign: "", flow: "", disposition: "" });
   const [page, setPage] = useState<Page<Recording> | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [reason, setReason] = useState("");
@@ -41,6 +41,7 @@ export function Recordings(props: { me: Me }) {
         <input placeholder={t("business_type")} value={query.business_type} onChange={(e) => setQuery({ ...query, business_type: e.target.value })} />
         <input placeholder={t("campaign")} value={query.campaign} onChange={(e) => setQuery({ ...query, campaign: e.target.value })} />
         <input placeholder={t("flow")} value={query.flow} onChange={(e) => setQuery({ ...query, flow: e.target.value })} />
+        <input data-testid="rec-disposition" placeholder={t("disposition")} value={query.disposition} onChange={(e) => setQuery({ ...query, disposition: e.target.value })} />
         <button data-testid="rec-search" onClick={search}>{t("search")}</button>
       </div>
       <div className="row">
@@ -49,13 +50,13 @@ export function Recordings(props: { me: Me }) {
       {msg && <div className="banner error">{msg}</div>}
       {playing && <audio data-testid="player" controls autoPlay src={playing} onError={() => setMsg(t("playback_failed"))} />}
       <table className="list" data-testid="recordings">
-        <thead><tr><th>{t("started_at")}</th><th>{t("duration")}</th><th>{t("direction")}</th><th>{t("business_type")}</th><th>{t("campaign")}</th><th>{t("customer_number")}</th><th /></tr></thead>
+        <thead><tr><th>{t("started_at")}</th><th>{t("duration")}</th><th>{t("direction")}</th><th>{t("business_type")}</th><th>{t("campaign")}</th><th>{t("disposition")}</th><th>{t("customer_number")}</th><th /></tr></thead>
         <tbody>
           {page?.items.map((r) => (
             <tr key={r.recording_id}>
               <td>{when(r.started_at, lang())}</td>
               <td>{Math.round(r.duration_ms / 1000)}s</td>
-              <td>{r.direction}</td><td>{r.business_type}</td><td>{r.campaign ?? "—"}</td>
+              <td>{r.direction}</td><td>{r.business_type}</td><td>{r.campaign ?? "—"}</td><td>{r.disposition ?? "—"}</td>
               <td data-testid="rec-number">{r.customer ?? "—"}</td>
               <td>{props.me.permissions.includes("recordings.play") && <button data-testid={`play-${r.call_id}`} onClick={() => play(r.recording_id)}>▶ {t("play")}</button>}</td>
             </tr>

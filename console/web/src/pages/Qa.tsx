@@ -1,0 +1,252 @@
+// Quality inspection: per-call results with every hit (speaker, offset into the recording,
+// phrase, rule, rules version), the live alert stream for supervisors (long polling of
+// /qa/alerts), report downloads (HTML, PDF) and batch QA of stored recordings with progress.
+import { Fragment, useEffect, useRef, useState } from "react";
+import { api, ApiError, type Me, type Page } from "../api";
+import { when } from "../format";
+import { lang, t } from "../i18n";
+import { Refused, errorText } from "./common";
+
+interface Finding {
+  kind: string; rule: string; category: string; severity: string; speaker: string | null;
+  offset_ms: number | null; phrase: string; wording: string; rules_version: string;
+}
+interface Result {
+  result_id: string; call_id: string; source: string; purpose: string; campaign: string | null;
+  flow: string | null; agent_id: string | null; call_started_at: string; score: number;
+  passed: boolean; rules_version: string; findings: Finding[];
+}
+interface Alert {
+  id: string; call_id: string; speaker: string; offset_ms: number; rule: string; category: string;
+  severity: string; phrase: string; rules_version: string; raised_at: number; campaign: string;
+  agent_id: string; blocked: boolean;
+}
+interface Alerts { available: boolean; alerts: Alert[]; last_id: string }
+interface Job {
+  job_id: string; status: string; running: boolean; total: number; done: number; failed: number;
+  started_from: string | null; started_to: string | null;
+}
+
+const TABS: Array<[string, string]> = [
+  ["results", "qa.read"], ["alerts", "qa.alerts"], ["reports", "qa.reports"], ["batch", "qa.batch"],
+];
+
+function offset(ms: number | null): string {
+  if (ms === null) return "—";
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function iso(local: string): string | undefined {
+  return local ? new Date(local).toISOString() : undefined;
+}
+
+function Results() {
+  const [query, setQuery] = useState({ started_from: "", started_to: "", call_id: "", passed: "" });
+  const [page, setPage] = useState<Page<Result> | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const search = async () => {
+    const params = new URLSearchParams({ limit: "50" });
+    const from = iso(query.started_from), to = iso(query.started_to);
+    if (from) params.set("started_from", from);
+    if (to) params.set("started_to", to);
+    if (query.call_id) params.set("call_id", query.call_id);
+    if (query.passed) params.set("passed", query.passed);
+    try { setPage(await api<Page<Result>>("GET", "/qa/results?" + params)); setError(null); }
+    catch (e) { if (e instanceof ApiError) setError(e); else throw e; }
+  };
+  useEffect(() => { search(); }, []);  // eslint-disable-line react-hooks/exhaustive-deps
+  if (error) return <Refused error={error} />;
+  return (
+    <div>
+      <div className="row wrap">
+        <label>{t("from")} <input type="datetime-local" value={query.started_from} onChange={(e) => setQuery({ ...query, started_from: e.target.value })} /></label>
+        <label>{t("to")} <input type="datetime-local" value={query.started_to} onChange={(e) => setQuery({ ...query, started_to: e.target.value })} /></label>
+        <input placeholder={t("call_id")} value={query.call_id} onChange={(e) => setQuery({ ...query, call_id: e.target.value })} />
+        <select data-testid="qa-passed" value={query.passed} onChange={(e) => setQuery({ ...query, passed: e.target.value })}>
+          <option value="">{t("qa_all")}</option>
+          <option value="false">{t("qa_failed")}</option>
+          <option value="true">{t("qa_passed")}</option>
+        </select>
+        <button data-testid="qa-search" onClick={search}>{t("search")}</button>
+      </div>
+      <table className="list" data-testid="qa-results">
+        <thead><tr><th>{t("started_at")}</th><th>{t("call_id")}</th><th>{t("source")}</th><th>{t("campaign")}</th><th>{t("agent")}</th><th>{t("qa_score")}</th><th>{t("qa_verdict")}</th><th>{t("qa_findings")}</th><th>{t("rules_version")}</th></tr></thead>
+        <tbody>
+          {page?.items.map((r) => (
+            <Fragment key={r.result_id}>
+              <tr className="clickable" data-testid={`qa-row-${r.call_id}`} onClick={() => setOpen(open === r.result_id ? null : r.result_id)}>
+                <td>{when(r.call_started_at, lang())}</td><td>{r.call_id}</td><td>{t("qa_source_" + r.source)}</td>
+                <td>{r.campaign ?? "—"}</td><td>{r.agent_id ?? "—"}</td><td>{r.score}</td>
+                <td className={r.passed ? "ok" : "bad"}>{r.passed ? t("qa_passed") : t("qa_failed")}</td>
+                <td>{r.findings.length}</td><td>{r.rules_version}</td>
+              </tr>
+              {open === r.result_id && (
+                <tr>
+                  <td colSpan={9}>
+                    <table className="list inner" data-testid="qa-hits">
+                      <thead><tr><th>{t("qa_offset")}</th><th>{t("qa_speaker")}</th><th>{t("qa_kind")}</th><th>{t("qa_category")}</th><th>{t("qa_rule")}</th><th>{t("qa_phrase")}</th><th>{t("rules_version")}</th></tr></thead>
+                      <tbody>
+                        {r.findings.map((f, i) => (
+                          <tr key={i}>
+                            <td>{offset(f.offset_ms)}</td><td>{f.speaker ? t("qa_speaker_" + f.speaker) : "—"}</td>
+                            <td>{t("qa_kind_" + f.kind)}</td><td>{t("qa_cat_" + f.category)}</td><td>{f.rule}</td>
+                            <td className="phrase">{f.phrase}</td><td>{f.rules_version}</td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  </td>
+                </tr>
+              )}
+            </Fragment>
+          ))}
+        </tbody>
+      </table>
+      {page && <p className="muted">{t("total")}: {page.total}</p>}
+      {page && page.items.length === 0 && <p className="muted">{t("no_items")}</p>}
+    </div>
+  );
+}
+
+function LiveAlerts() {
+  const [alerts, setAlerts] = useState<Alert[]>([]);
+  const [available, setAvailable] = useState<boolean | null>(null);
+  const [error, setError] = useState<string>("");
+  const [refused, setRefused] = useState<ApiError | null>(null);
+  useEffect(() => {
+    let live = true;
+    let after: string | null = null;
+    (async () => {
+      while (live) {
+        try {
+          const path: string = after === null ? "/qa/alerts?limit=100" : `/qa/alerts?after=${after}&wait_ms=5000`;
+          const got: Alerts = await api<Alerts>("GET", path);
+          if (!live) return;
+          setAvailable(got.available);
+          setError("");
+          if (!got.available) return;
+          after = got.last_id;
+          if (got.alerts.length) setAlerts((old) => [...got.alerts.slice().reverse(), ...old].slice(0, 200));
+        } catch (e) {
+          if (!live) return;
+          if (e instanceof ApiError && e.status === 403) { setRefused(e); return; }
+          setError(errorText(e));
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      }
+    })();
+    return () => { live = false; };
+  }, []);
+  if (refused) return <Refused error={refused} />;
+  return (
+    <div>
+      {available === false && <div className="banner info" data-testid="qa-alerts-off">{t("qa_alerts_off")}</div>}
+      {available && <div className="banner ok">{t("qa_alerts_live")}</div>}
+      {error && <div className="banner error">{error}</div>}
+      <table className="list" data-testid="qa-alerts">
+        <thead><tr><th>{t("qa_raised_at")}</th><th>{t("call_id")}</th><th>{t("qa_speaker")}</th><th>{t("qa_offset")}</th><th>{t("qa_category")}</th><th>{t("qa_rule")}</th><th>{t("qa_phrase")}</th><th>{t("campaign")}</th><th>{t("agent")}</th></tr></thead>
+        <tbody>
+          {alerts.map((a) => (
+            <tr key={a.id} className={a.severity === "critical" ? "bad" : ""}>
+              <td>{when(new Date(a.raised_at * 1000).toISOString(), lang())}</td><td>{a.call_id}</td>
+              <td>{t("qa_speaker_" + a.speaker)}{a.blocked ? ` (${t("qa_blocked")})` : ""}</td><td>{offset(a.offset_ms)}</td>
+              <td>{t("qa_cat_" + a.category)}</td><td>{a.rule}</td><td className="phrase">{a.phrase}</td>
+              <td>{a.campaign || "—"}</td><td>{a.agent_id || "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {available && alerts.length === 0 && <p className="muted">{t("qa_no_alerts")}</p>}
+    </div>
+  );
+}
+
+function day(offsetDays: number): string {
+  const d = new Date(Date.now() + offsetDays * 86400000);
+  return d.toISOString().slice(0, 10);
+}
+
+function Reports() {
+  const [q, setQ] = useState({ start: day(-7), end: day(1), period: "day" });
+  const href = (fmt: string) => `/api/v1/qa/report?${new URLSearchParams({ ...q, format: fmt })}`;
+  return (
+    <div className="row wrap">
+      <label>{t("qa_first_day")} <input type="date" data-testid="qa-report-start" value={q.start} onChange={(e) => setQ({ ...q, start: e.target.value })} /></label>
+      <label>{t("qa_day_after")} <input type="date" data-testid="qa-report-end" value={q.end} onChange={(e) => setQ({ ...q, end: e.target.value })} /></label>
+      <select value={q.period} onChange={(e) => setQ({ ...q, period: e.target.value })}>
+        <option value="day">{t("qa_daily")}</option>
+        <option value="week">{t("qa_weekly")}</option>
+      </select>
+      <a className="button" data-testid="qa-report-html" href={href("html")} download>{t("qa_download")} HTML</a>
+      <a className="button" data-testid="qa-report-pdf" href={href("pdf")} download>{t("qa_download")} PDF</a>
+    </div>
+  );
+}
+
+function Batch() {
+  const [range, setRange] = useState({ started_from: "", started_to: "" });
+  const [jobs, setJobs] = useState<Job[]>([]);
+  const [msg, setMsg] = useState("");
+  const [refused, setRefused] = useState<ApiError | null>(null);
+  const timer = useRef<number | undefined>(undefined);
+  const load = async () => {
+    try {
+      const got = await api<Job[]>("GET", "/qa/batch");
+      setJobs(got);
+      window.clearTimeout(timer.current);
+      if (got.some((j) => j.running)) timer.current = window.setTimeout(load, 1000);
+    } catch (e) { if (e instanceof ApiError && e.status === 403) setRefused(e); else setMsg(errorText(e)); }
+  };
+  useEffect(() => { load(); return () => window.clearTimeout(timer.current); }, []);  // eslint-disable-line react-hooks/exhaustive-deps
+  const start = async () => {
+    const from = iso(range.started_from), to = iso(range.started_to);
+    if (!from || !to) { setMsg(t("qa_pick_range")); return; }
+    try { await api<Job>("POST", "/qa/batch", { started_from: from, started_to: to }); setMsg(""); load(); }
+    catch (e) { setMsg(errorText(e)); }
+  };
+  if (refused) return <Refused error={refused} />;
+  return (
+    <div>
+      <div className="row wrap">
+        <label>{t("from")} <input type="datetime-local" data-testid="qa-batch-from" value={range.started_from} onChange={(e) => setRange({ ...range, started_from: e.target.value })} /></label>
+        <label>{t("to")} <input type="datetime-local" data-testid="qa-batch-to" value={range.started_to} onChange={(e) => setRange({ ...range, started_to: e.target.value })} /></label>
+        <button data-testid="qa-batch-start" onClick={start}>{t("qa_batch_start")}</button>
+      </div>
+      {msg && <div className="banner error">{msg}</div>}
+      <table className="list" data-testid="qa-jobs">
+        <thead><tr><th>{t("from")}</th><th>{t("to")}</th><th>{t("status")}</th><th>{t("qa_progress")}</th><th>{t("qa_failed_items")}</th></tr></thead>
+        <tbody>
+          {jobs.map((j) => (
+            <tr key={j.job_id} data-testid={`qa-job-${j.status}`}>
+              <td>{when(j.started_from, lang())}</td><td>{when(j.started_to, lang())}</td>
+              <td>{j.running ? t("qa_running") : t("qa_job_" + j.status)}</td>
+              <td><progress max={Math.max(j.total, 1)} value={j.done + j.failed} /> {j.done + j.failed}/{j.total}</td>
+              <td>{j.failed}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Qa(props: { me: Me }) {
+  const mine = TABS.filter(([, p]) => props.me.permissions.includes(p));
+  const [tab, setTab] = useState(mine[0]?.[0] ?? "results");
+  return (
+    <div>
+      <h2>{t("nav_qa")}</h2>
+      <div className="tabs">
+        {mine.map(([name]) => (
+          <button key={name} data-testid={`qa-tab-${name}`} className={tab === name ? "on" : ""} onClick={() => setTab(name)}>{t("qa_tab_" + name)}</button>
+        ))}
+      </div>
+      {tab === "results" && <Results />}
+      {tab === "alerts" && <LiveAlerts />}
+      {tab === "reports" && <Reports />}
+      {tab === "batch" && <Batch />}
+    </div>
+  );
+}
