@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from cmp_support import BASE_RULES, INDEX_KEY, PG_ADMIN, REDIS_URL, Clock
+from cmp_support import BASE_RULES, INDEX_KEY, REDIS_URL
 
 from campaigns.dialler import Dialler, DiallerConfig
 from campaigns.importer import ListImporter
@@ -51,6 +51,19 @@ from telephony.server import OutboundServer, ServerConfig
 from telephony.session import CallSession
 from telephony.simulator import Dialplan, InboundSwitch
 from telephony.simulator.dialing import DialOutcome, OutcomeMix
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class Clock:
+    """A settable clock."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
 
 MASTER_KEY = bytes.fromhex("ffeeddccbbaa99887766554433221100")
 RULES = BASE_RULES.replace(

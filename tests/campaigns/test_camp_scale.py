@@ -174,7 +174,7 @@ async def test_two_processes_share_a_campaign_and_the_daily_cap_across_campaigns
 async def test_redis_restarted_mid_run_no_originate_while_down_then_resumes(
     camp_sqlite_url, tmp_path
 ) -> None:
-    from cmp_support import ThrowawayRedis
+    from helpers.redis_server import ThrowawayRedis
 
     from campaigns.pacing import RedisPacer
 

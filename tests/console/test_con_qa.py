@@ -12,7 +12,6 @@ import pytest
 from console_support import (
     CHEAP,
     PROHIBITED,
-    Clock,
     add_user,
     bearer,
     console_settings,
@@ -21,6 +20,7 @@ from console_support import (
     seed_recording,
 )
 from fastapi.testclient import TestClient
+from helpers.clock import FakeClock
 from redis.asyncio import Redis
 
 from console.app import create_app
@@ -117,7 +117,7 @@ def alert(call_id: str, phrase: str) -> LiveAlert:
 def redis_ctx(tmp_path: Path) -> Iterator[ConsoleContext]:
     prefix = f"test-con-qa-{uuid.uuid4().hex[:10]}"
     settings = console_settings(tmp_path, redis_url=REDIS_URL, redis_key_prefix=prefix)
-    yield build_context(settings, hasher=CHEAP, clock=Clock())
+    yield build_context(settings, hasher=CHEAP, clock=FakeClock())
 
     async def clean() -> None:
         redis = Redis.from_url(REDIS_URL)
@@ -182,7 +182,7 @@ def test_a_batch_job_inspects_stored_recordings_in_the_background_with_progress(
         return inspect
 
     ctx = build_context(
-        console_settings(tmp_path), hasher=CHEAP, clock=Clock(), qa_inspector=make_inspector
+        console_settings(tmp_path), hasher=CHEAP, clock=FakeClock(), qa_inspector=make_inspector
     )  # type: ignore[arg-type]
     ids = [seed_recording(ctx, f"call-{n}") for n in range(3)]
     add_user(ctx, "olga", Role.COMPLIANCE_OFFICER)
