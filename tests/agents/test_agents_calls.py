@@ -81,7 +81,7 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(rasa_stack, tmp_path: Path) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+async def stack(rasa_stack, tmp_path: Path) -> AsyncIterator[Stack]:
     flows_dir = tmp_path / "flows"
     shutil.copytree(DEFAULT_FLOWS_DIR, flows_dir)
     settings = Settings(

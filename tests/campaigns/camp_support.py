@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from cmp_support import BASE_RULES, INDEX_KEY, REDIS_URL
+from helpers.compliance_data import BASE_RULES, INDEX_KEY
+from helpers.compliance_data import REDIS_URL as REDIS_URL
 
 from campaigns.dialler import Dialler, DiallerConfig
 from campaigns.importer import ListImporter
@@ -81,7 +82,7 @@ class RunningClock(Clock):
         self._base = now
         self._t0 = time.monotonic()
 
-    @property  # type: ignore[override]
+    @property
     def now(self) -> datetime:
         return self._base + timedelta(seconds=time.monotonic() - self._t0)
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from camp_support import fresh_numbers
@@ -40,7 +41,7 @@ def token_for(name: str, role: Role) -> str:
     return auth.tokens.issue(user.id, user.role.value, user.token_version, datetime.now(UTC))
 
 
-def ivr(*args: str, code: int = 0) -> dict:
+def ivr(*args: str, code: int = 0) -> Any:
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == code, result.output
     return json.loads(result.stdout) if code == 0 else {"stderr": result.stderr}

@@ -3,6 +3,8 @@ sealed numbers only, idempotent re-import; bad files write nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from camp_support import cust, fresh_numbers
@@ -14,7 +16,7 @@ from campaigns.tables import attempts, contacts, imports
 from records.sealed_number import SealedNumber
 
 
-def rows_of(env, table) -> list[dict]:
+def rows_of(env, table) -> list[dict[str, Any]]:
     with env.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.select(table))]
 

@@ -182,8 +182,11 @@ def test_a_batch_job_inspects_stored_recordings_in_the_background_with_progress(
         return inspect
 
     ctx = build_context(
-        console_settings(tmp_path), hasher=CHEAP, clock=FakeClock(), qa_inspector=make_inspector
-    )  # type: ignore[arg-type]
+        console_settings(tmp_path),
+        hasher=CHEAP,
+        clock=FakeClock(),
+        qa_inspector=make_inspector,  # type: ignore[arg-type]
+    )
     ids = [seed_recording(ctx, f"call-{n}") for n in range(3)]
     add_user(ctx, "olga", Role.COMPLIANCE_OFFICER)
     with TestClient(create_app(ctx)) as client:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-from tel_support import eventually
+from helpers.wait import eventually
 
 from telephony.esl import Event
 from telephony.inbound import InboundClient
