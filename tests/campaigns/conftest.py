@@ -13,7 +13,6 @@ import pytest
 import redis
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "compliance"))  # cmp_support
 
 from camp_support import PG_ADMIN, REDIS_URL, SH_NOON, DiallerEnv, RunningClock, build_env
 

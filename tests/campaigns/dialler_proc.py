@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "compliance"))
+sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/: the shared helpers
 
 from camp_support import REDIS_URL, SH_NOON, build_env
 
