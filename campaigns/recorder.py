@@ -1,0 +1,100 @@
+"""Recording what became of an attempt: back to the queue, closed, denied, ended with a retry.
+
+:class:`OutcomeRecorder` is the only part of the dialler that writes an attempt's end to the
+queue (:class:`campaigns.queue.AttemptQueue`, sync SQL in a thread): a requeue (outside the
+window, paced, the gate said later), a close with a disposition, the gate's denial mapped to a
+disposition (DNC cancels every queued attempt of the number; ``store_unavailable`` waits, fail
+closed; a ``retry_after`` requeues then; an invalid number or anything else closes), and a
+call's end: the retry policy's next attempt at the later of its delay and any gate
+``retry_after``, and a refusal (or DNC entry written during the call) cancelling every queued
+attempt of the number in every campaign.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from campaigns.dialler_config import STORE_RETRY_S, DiallerStats
+from campaigns.model import Disposition, next_attempt_at
+from campaigns.queue import AttemptQueue, ClaimedAttempt
+from campaigns.repository import Campaign
+from compliance.decision import Reason
+from compliance.gate import GateAnswer
+
+
+class OutcomeRecorder:
+    """Writes attempts' ends to the queue and counts them in ``stats`` (module docstring)."""
+
+    def __init__(
+        self, queue: AttemptQueue, stats: DiallerStats, clock: Callable[[], datetime]
+    ) -> None:
+        self.queue = queue
+        self.stats = stats
+        self.clock = clock
+
+    async def requeue(self, att: ClaimedAttempt, at: datetime, *reasons: str) -> bool:
+        """Back to the queue, due ``at``; returns ``False`` (no call was placed)."""
+        self.stats.requeued += 1
+        await asyncio.to_thread(self.queue.requeue, att.id, due_at=at, reasons=reasons)
+        return False
+
+    async def close(
+        self,
+        att: ClaimedAttempt,
+        d: Disposition,
+        *,
+        cause: str | None = None,
+        reasons: tuple[str, ...] = (),
+        retry_at: datetime | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        self.stats.finished += 1
+        await asyncio.to_thread(
+            self.queue.finish,
+            att.id,
+            d,
+            now=self.clock(),
+            cause=cause,
+            reasons=reasons,
+            retry_at=retry_at,
+            cancelled=cancelled,
+        )
+
+    async def denied(self, att: ClaimedAttempt, answer: GateAnswer) -> None:
+        d = answer.decision
+        self.stats.denied += 1
+        reasons = tuple(r.value for r in d.reasons)
+        if Reason.DNC in d.reasons:
+            await self.close(att, Disposition.DNC, cancelled=True, reasons=reasons)
+            await asyncio.to_thread(
+                self.queue.cancel_number, att.number_bi, Disposition.DNC, now=self.clock()
+            )
+        elif Reason.STORE_UNAVAILABLE in d.reasons:
+            await self.requeue(att, self.clock() + timedelta(seconds=STORE_RETRY_S), *reasons)
+        elif d.retry_after is not None:
+            await self.requeue(att, d.retry_after, *reasons)
+        elif Reason.INVALID_NUMBER in d.reasons:
+            await self.close(att, Disposition.INVALID_NUMBER, reasons=reasons)
+        else:
+            await self.close(att, Disposition.NOT_ALLOWED, reasons=reasons)
+
+    async def ended(
+        self, att: ClaimedAttempt, camp: Campaign, disposition: Disposition, cause: str | None
+    ) -> None:
+        now = self.clock()
+        spec = camp.spec
+        retry_at = next_attempt_at(
+            spec.retry,
+            disposition,
+            previous=(*att.previous, disposition),
+            attempts_made=att.attempt_no,
+            max_attempts=spec.max_attempts,
+            ended_at=now,
+        )
+        await self.close(att, disposition, cause=cause, retry_at=retry_at)
+        if disposition in (Disposition.REFUSED, Disposition.DNC):
+            await asyncio.to_thread(
+                self.queue.cancel_number, att.number_bi, Disposition.DNC, now=now
+            )
