@@ -13,7 +13,8 @@
 5. ``dialling`` is committed, then :func:`campaigns.originate.originate_permitted` sends
    ``bgapi originate`` with the permit;
 6. the disposition comes from the hangup cause, then from the flow's outcome in the evidence
-   chain; :meth:`campaigns.recorder.OutcomeRecorder.ended` closes it (retry, refusal).
+   chain (:class:`campaigns.outcomes.OutcomePoller`);
+   :meth:`campaigns.recorder.OutcomeRecorder.ended` closes it (retry, refusal).
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ from campaigns.model import (
     next_open,
 )
 from campaigns.originate import Originator, OutboundRoute, originate_permitted
-from campaigns.outcomes import EvidenceOutcomes, FlowOutcome, HangupWatcher
+from campaigns.outcomes import HangupWatcher, OutcomePoller
 from campaigns.pacing import Caps, Pacer
-from campaigns.queue import AttemptQueue, ClaimedAttempt, contact_context
+from campaigns.queue import ClaimedAttempt, contact_context
 from campaigns.recorder import OutcomeRecorder
 from campaigns.repository import Campaign
+from campaigns.writes import GroupWriter, MarkDialling, Requeue
 from compliance.decision import GateRequest
 from compliance.numbers import parse_number, zone_or_none
 from compliance.rules import RuleSet
@@ -66,12 +68,12 @@ class AttemptRunner:
     def __init__(
         self,
         *,
-        queue: AttemptQueue,
+        writer: GroupWriter,
         gate: Gatekeeper,
         esl: Originator,
         esl_ready: Callable[[], bool],
         hangups: HangupWatcher,
-        outcomes: EvidenceOutcomes,
+        outcomes: OutcomePoller,
         pacer: Pacer,
         sealer: NumberSealer,
         recorder: OutcomeRecorder,
@@ -80,7 +82,7 @@ class AttemptRunner:
         state_of: Callable[[str], CampaignState],
         clock: Callable[[], datetime],
     ) -> None:
-        self.queue = queue
+        self.writer = writer
         self.gate = gate
         self.esl = esl
         self.esl_ready = esl_ready
@@ -106,9 +108,7 @@ class AttemptRunner:
         except Exception:
             log.exception("dialler %s: attempt %s failed; requeued", self.worker, att.id)
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(
-                    self.queue.requeue, att.id, due_at=self.clock() + timedelta(seconds=5)
-                )
+                await self.writer.write(Requeue(att.id, self.clock() + timedelta(seconds=5)))
         finally:
             if slot:
                 with contextlib.suppress(StoreUnavailableError):
@@ -209,10 +209,9 @@ class AttemptRunner:
             caller_id,
             originate_timeout_s=self.config.originate_timeout_s,
         )
-        ok = await asyncio.to_thread(
-            self.queue.mark_dialling, att.id, self.worker, caller_id=caller_id,
-            now=self.clock(), lease_s=self.config.lease_s,
-        )  # fmt: skip
+        ok = await self.writer.write(  # committed before the originate
+            MarkDialling(att.id, self.worker, caller_id, self.clock(), self.config.lease_s)
+        )
         if not ok:
             log.warning("dialler %s: lost the claim on %s; not dialled", self.worker, att.id)
             return
@@ -238,7 +237,7 @@ class AttemptRunner:
             cause = "MAX_CALL_TIME"
         finally:
             self.hangups.forget(att.id)
-        outcome = await self._flow_outcome(att.id)
+        outcome = await self.outcomes.wait(att.id, OUTCOME_WAIT_S)
         disposition = (
             disposition_for_flow(outcome.ended_reason, consent_granted=outcome.consent_granted)
             if outcome is not None
@@ -247,14 +246,6 @@ class AttemptRunner:
         if outcome is not None and outcome.dnc_added:
             disposition = Disposition.REFUSED
         await self.recorder.ended(att, camp, disposition, cause)
-
-    async def _flow_outcome(self, call_id: str) -> FlowOutcome | None:
-        deadline = time.monotonic() + OUTCOME_WAIT_S
-        while True:
-            outcome = await asyncio.to_thread(self.outcomes.read, call_id)
-            if outcome is not None or time.monotonic() > deadline:
-                return outcome
-            await asyncio.sleep(0.1)
 
     def _caller_id(self, camp: Campaign) -> str:
         pool = self._caller_ids.get(camp.id)

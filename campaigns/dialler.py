@@ -35,11 +35,12 @@ from campaigns.dialler_config import (
 )
 from campaigns.model import CampaignState
 from campaigns.originate import Originator
-from campaigns.outcomes import EvidenceOutcomes, HangupWatcher
+from campaigns.outcomes import EvidenceOutcomes, HangupWatcher, OutcomePoller
 from campaigns.pacing import Pacer
 from campaigns.queue import AttemptQueue
 from campaigns.recorder import OutcomeRecorder
 from campaigns.repository import Campaign, CampaignRepository
+from campaigns.writes import GroupWriter
 from ivr.errors import IvrError, StoreUnavailableError
 from records.sealed_number import NumberSealer
 
@@ -78,14 +79,15 @@ class Dialler:
         self.config = config
         self.clock = clock
         self.stats = DiallerStats()
-        self.recorder = OutcomeRecorder(queue, self.stats, clock)
+        self.writer = GroupWriter(queue.write)
+        self.recorder = OutcomeRecorder(self.writer, self.stats, clock)
         self.runner = AttemptRunner(
-            queue=queue,
+            writer=self.writer,
             gate=gate,
             esl=esl,
             esl_ready=esl_ready,
             hangups=hangups,
-            outcomes=outcomes,
+            outcomes=OutcomePoller(outcomes),
             pacer=pacer,
             sealer=sealer,
             recorder=self.recorder,
@@ -109,13 +111,19 @@ class Dialler:
 
     # --- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Dial until :meth:`stop`; in-flight calls are followed to their end."""
-        last_poll = last_house = -math.inf
+        """Dial until :meth:`stop`; in-flight calls are followed to their end. Housekeeping
+        runs first, then beside the claims (a slow sweep does not hold the claiming back)."""
+        last_poll = -math.inf
+        await self.housekeeping()
+        last_house = time.monotonic()
+        house: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
                 mono = time.monotonic()
-                if mono - last_house >= min(HOUSEKEEPING_S, self.config.lease_s / 3):
-                    await self.housekeeping()
+                if mono - last_house >= min(HOUSEKEEPING_S, self.config.lease_s / 3) and (
+                    house is None or house.done()
+                ):
+                    house = asyncio.create_task(self.housekeeping(), name="dialler-housekeeping")
                     last_house = mono
                 if mono - last_poll >= STATE_POLL_S:
                     await self.refresh()
@@ -124,6 +132,8 @@ class Dialler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), TICK_S)
         finally:
+            if house is not None:
+                await house
             await self.drain()
 
     def stop(self) -> None:

@@ -31,9 +31,10 @@ from campaigns.listfile import (
     read_cells,
 )
 from campaigns.model import CampaignState
-from campaigns.queue import QUEUED, contact_context
+from campaigns.queue import contact_context
 from campaigns.repository import Campaign
 from campaigns.tables import attempts, contacts, imports
+from campaigns.writes import QUEUED
 from records.sealed_number import NumberSealer
 from records.timeutil import to_db
 

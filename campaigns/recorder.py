@@ -1,7 +1,7 @@
 """Recording what became of an attempt: back to the queue, closed, denied, ended with a retry.
 
 :class:`OutcomeRecorder` is the only part of the dialler that writes an attempt's end to the
-queue (:class:`campaigns.queue.AttemptQueue`, sync SQL in a thread): a requeue (outside the
+queue, through the group commit (:class:`campaigns.writes.GroupWriter`): a requeue (outside the
 window, paced, the gate said later), a close with a disposition, the gate's denial mapped to a
 disposition (DNC cancels every queued attempt of the number; ``store_unavailable`` waits, fail
 closed; a ``retry_after`` requeues then; an invalid number or anything else closes), and a
@@ -12,14 +12,14 @@ attempt of the number in every campaign.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from campaigns.dialler_config import STORE_RETRY_S, DiallerStats
 from campaigns.model import Disposition, next_attempt_at
-from campaigns.queue import AttemptQueue, ClaimedAttempt
+from campaigns.queue import ClaimedAttempt
 from campaigns.repository import Campaign
+from campaigns.writes import CancelNumber, Finish, GroupWriter, Requeue
 from compliance.decision import Reason
 from compliance.gate import GateAnswer
 
@@ -28,16 +28,16 @@ class OutcomeRecorder:
     """Writes attempts' ends to the queue and counts them in ``stats`` (module docstring)."""
 
     def __init__(
-        self, queue: AttemptQueue, stats: DiallerStats, clock: Callable[[], datetime]
+        self, writer: GroupWriter, stats: DiallerStats, clock: Callable[[], datetime]
     ) -> None:
-        self.queue = queue
+        self.writer = writer
         self.stats = stats
         self.clock = clock
 
     async def requeue(self, att: ClaimedAttempt, at: datetime, *reasons: str) -> bool:
         """Back to the queue, due ``at``; returns ``False`` (no call was placed)."""
         self.stats.requeued += 1
-        await asyncio.to_thread(self.queue.requeue, att.id, due_at=at, reasons=reasons)
+        await self.writer.write(Requeue(att.id, at, reasons))
         return False
 
     async def close(
@@ -51,15 +51,8 @@ class OutcomeRecorder:
         cancelled: bool = False,
     ) -> None:
         self.stats.finished += 1
-        await asyncio.to_thread(
-            self.queue.finish,
-            att.id,
-            d,
-            now=self.clock(),
-            cause=cause,
-            reasons=reasons,
-            retry_at=retry_at,
-            cancelled=cancelled,
+        await self.writer.write(
+            Finish(att.id, d, self.clock(), cause, reasons, retry_at, cancelled)
         )
 
     async def denied(self, att: ClaimedAttempt, answer: GateAnswer) -> None:
@@ -68,9 +61,7 @@ class OutcomeRecorder:
         reasons = tuple(r.value for r in d.reasons)
         if Reason.DNC in d.reasons:
             await self.close(att, Disposition.DNC, cancelled=True, reasons=reasons)
-            await asyncio.to_thread(
-                self.queue.cancel_number, att.number_bi, Disposition.DNC, now=self.clock()
-            )
+            await self.writer.write(CancelNumber(att.number_bi, Disposition.DNC, self.clock()))
         elif Reason.STORE_UNAVAILABLE in d.reasons:
             await self.requeue(att, self.clock() + timedelta(seconds=STORE_RETRY_S), *reasons)
         elif d.retry_after is not None:
@@ -95,6 +86,4 @@ class OutcomeRecorder:
         )
         await self.close(att, disposition, cause=cause, retry_at=retry_at)
         if disposition in (Disposition.REFUSED, Disposition.DNC):
-            await asyncio.to_thread(
-                self.queue.cancel_number, att.number_bi, Disposition.DNC, now=now
-            )
+            await self.writer.write(CancelNumber(att.number_bi, Disposition.DNC, now))
