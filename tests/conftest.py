@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis
 import pytest
 from log_scan import LogScanHandler
 
@@ -20,6 +21,15 @@ from shell.services import (
     rasa_spec,
     runtime_endpoints,
 )
+
+# Property tests check behaviour, not speed: on a loaded 2-core machine example generation and
+# single examples can be slow, which must not fail a run (the examples and their count stay).
+hypothesis.settings.register_profile(
+    "ivr",
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
+)
+hypothesis.settings.load_profile("ivr")
 
 
 @dataclass(frozen=True)
