@@ -37,7 +37,10 @@ from flows.orchestrator import CallOrchestrator
 from flows.ports import Listener
 from flows.registry import FlowRegistry
 from ivr.db import make_engine, migrate
+from ivr.events import EventBus, PublishingEvidence
+from ivr.evidence import EvidenceSink
 from ivr.metrics import serve_metrics
+from ivr.redis_conn import async_client
 from ivr.settings import Settings, get_settings
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Vault
@@ -97,7 +100,7 @@ async def build_deps(
     url = settings.sqlalchemy_url
     await asyncio.to_thread(migrate, url)
     engine = make_engine(url)
-    evidence = SqlEvidenceLog(engine)
+    evidence, publisher = evidence_sink(settings, SqlEvidenceLog(engine))
     compliance = build_service(settings, engine=engine, evidence=evidence, migrate_db=False)
     await compliance.start(watch=True)
     registry = registry or FlowRegistry(settings.flows_dir)
@@ -143,7 +146,26 @@ async def build_deps(
         audio_streams=audio_fork,
         floor=build_floor_hooks(settings, engine, vault.numbers, evidence),
     )
-    return Built(deps, compliance, [nlu, bot, webhooks], audio_fork)
+    closers: list[Any] = [nlu, bot, webhooks]
+    if publisher is not None:
+        closers.append(publisher)
+    return Built(deps, compliance, closers, audio_fork)
+
+
+def evidence_sink(
+    settings: Settings, log_: SqlEvidenceLog
+) -> tuple[EvidenceSink, PublishingEvidence | None]:
+    """The chained log; with Redis configured, also each entry's kind and call id published on
+    the ``calls`` event stream (``ivr.events``) for dashboards and other consumers."""
+    if not settings.redis_url:
+        log.info("no Redis configured: call events are not published (evidence log only)")
+        return log_, None
+    bus = EventBus(
+        async_client(settings.redis_url, cluster=settings.redis_cluster, decode_responses=True),
+        settings.redis_key_prefix,
+    )
+    publisher = PublishingEvidence(log_, bus)
+    return publisher, publisher
 
 
 async def reload_flows_forever(registry: FlowRegistry, every_s: float) -> None:
