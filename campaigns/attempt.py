@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from campaigns.agent_pacing import AgentPacing
 from campaigns.dialler_config import (
     OUTCOME_WAIT_S,
     PACING_WAIT_S,
@@ -81,6 +82,7 @@ class AttemptRunner:
         stats: DiallerStats,
         state_of: Callable[[str], CampaignState],
         clock: Callable[[], datetime],
+        agent_pacing: AgentPacing | None = None,
     ) -> None:
         self.writer = writer
         self.gate = gate
@@ -95,6 +97,7 @@ class AttemptRunner:
         self.stats = stats
         self.state_of = state_of
         self.clock = clock
+        self.agent_pacing = agent_pacing
         self._caller_ids: dict[str, itertools.cycle[str]] = {}
 
     @property
@@ -231,6 +234,8 @@ class AttemptRunner:
                 att, camp, disposition_for_cause(result.cause, answered=False), result.cause
             )
             return
+        if self.agent_pacing is not None:
+            self.agent_pacing.answered(camp.id, att.id)
         try:
             cause = await asyncio.wait_for(hangup, self.config.max_call_s)
         except TimeoutError:

@@ -3,8 +3,10 @@
 One :class:`Dialler` per process; any number of processes share the SQL queue and the Redis
 pacing. Per tick (:data:`~campaigns.dialler_config.TICK_S`) it re-reads campaign states (so
 pause, resume and stop take effect within a second), and for each running campaign claims up to
-what its caps let it start (:meth:`campaigns.queue.AttemptQueue.claim`). Each claimed attempt
-then runs as its own task in :class:`campaigns.attempt.AttemptRunner` (windows, pacing, the
+what its caps let it start (:meth:`campaigns.queue.AttemptQueue.claim`); a campaign that
+hands calls to agents (pacing ``agent``) also claims no more than its adaptive dial level lets
+start (:class:`campaigns.agent_pacing.AgentPacing`; none given: it never dials). Each claimed
+attempt then runs as its own task in :class:`campaigns.attempt.AttemptRunner` (windows, pacing, the
 gate's permit at dial time, originate, outcome), whose ends
 :class:`campaigns.recorder.OutcomeRecorder` writes.
 
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from campaigns.agent_pacing import AgentPacing
 from campaigns.attempt import AttemptRunner
 from campaigns.dialler_config import (
     HOUSEKEEPING_S,
@@ -33,7 +36,7 @@ from campaigns.dialler_config import (
     DiallerStats,
     Gatekeeper,
 )
-from campaigns.model import CampaignState
+from campaigns.model import CampaignState, PacingMode
 from campaigns.originate import Originator
 from campaigns.outcomes import EvidenceOutcomes, HangupWatcher, OutcomePoller
 from campaigns.pacing import Pacer
@@ -66,6 +69,7 @@ class Dialler:
         sealer: NumberSealer,
         config: DiallerConfig,
         clock: Callable[[], datetime],
+        agent_pacing: AgentPacing | None = None,
     ) -> None:
         self.campaigns = campaigns
         self.queue = queue
@@ -78,9 +82,10 @@ class Dialler:
         self.sealer = sealer
         self.config = config
         self.clock = clock
+        self.agent_pacing = agent_pacing
         self.stats = DiallerStats()
         self.writer = GroupWriter(queue.write)
-        self.recorder = OutcomeRecorder(self.writer, self.stats, clock)
+        self.recorder = OutcomeRecorder(self.writer, self.stats, clock, agent_pacing)
         self.runner = AttemptRunner(
             writer=self.writer,
             gate=gate,
@@ -95,6 +100,7 @@ class Dialler:
             stats=self.stats,
             state_of=self._state_of,
             clock=clock,
+            agent_pacing=agent_pacing,
         )
         self._states: dict[str, CampaignState] = {}
         self._running: dict[str, Campaign] = {}
@@ -177,6 +183,8 @@ class Dialler:
             # what the CPS cap lets start since the last claim (at most a second's worth)
             since = min(1.0, mono - self._last_claim.get(camp.id, mono - TICK_S))
             limit = min(room, max(1, math.ceil(spec.max_cps * since)), MAX_CLAIM)
+            if limit > 0 and spec.pacing is PacingMode.AGENT:
+                limit = min(limit, await self._agent_room(camp, now))
             if limit <= 0:
                 continue
             try:
@@ -200,6 +208,15 @@ class Dialler:
             claimed += len(batch)
         self.stats.claimed += claimed
         return claimed
+
+    async def _agent_room(self, camp: Campaign, now: datetime) -> int:
+        if self.agent_pacing is None:
+            log.warning("dialler %s: campaign %s paces by agents; no agent pacing", self.worker,
+                        camp.id)  # fmt: skip
+            return 0
+        return await self.agent_pacing.room(
+            camp.id, camp.spec.abandon_target, self.inflight(camp.id), now
+        )
 
     def _done(self, campaign_id: str, attempt_id: str, _task: asyncio.Task[None]) -> None:
         self._inflight.get(campaign_id, {}).pop(attempt_id, None)

@@ -7,7 +7,8 @@ disposition (DNC cancels every queued attempt of the number; ``store_unavailable
 closed; a ``retry_after`` requeues then; an invalid number or anything else closes), and a
 call's end: the retry policy's next attempt at the later of its delay and any gate
 ``retry_after``, and a refusal (or DNC entry written during the call) cancelling every queued
-attempt of the number in every campaign.
+attempt of the number in every campaign. An agent campaign's result also goes to its
+adaptive dial level (:class:`campaigns.agent_pacing.AgentPacing`).
 """
 
 from __future__ import annotations
@@ -15,22 +16,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from campaigns.agent_pacing import AgentPacing
 from campaigns.dialler_config import STORE_RETRY_S, DiallerStats
-from campaigns.model import Disposition, next_attempt_at
+from campaigns.model import Disposition, PacingMode, next_attempt_at
 from campaigns.queue import ClaimedAttempt
 from campaigns.repository import Campaign
 from campaigns.writes import CancelNumber, Finish, GroupWriter, Requeue
 from compliance.decision import Reason
 from compliance.gate import GateAnswer
 
+_UNANSWERED = frozenset(
+    {Disposition.BUSY, Disposition.NO_ANSWER, Disposition.REJECTED, Disposition.FAILED,
+     Disposition.INVALID_NUMBER}
+)  # fmt: skip
+
 
 class OutcomeRecorder:
     """Writes attempts' ends to the queue and counts them in ``stats`` (module docstring)."""
 
     def __init__(
-        self, writer: GroupWriter, stats: DiallerStats, clock: Callable[[], datetime]
+        self,
+        writer: GroupWriter,
+        stats: DiallerStats,
+        clock: Callable[[], datetime],
+        agent_pacing: AgentPacing | None = None,
     ) -> None:
         self.writer = writer
+        self.agent_pacing = agent_pacing
         self.stats = stats
         self.clock = clock
 
@@ -85,5 +97,10 @@ class OutcomeRecorder:
             ended_at=now,
         )
         await self.close(att, disposition, cause=cause, retry_at=retry_at)
+        if self.agent_pacing is not None and spec.pacing is PacingMode.AGENT:
+            self.agent_pacing.ended(
+                camp.id, att.id, answered=disposition not in _UNANSWERED,
+                abandoned=disposition is Disposition.ABANDONED, now=now,
+            )  # fmt: skip
         if disposition in (Disposition.REFUSED, Disposition.DNC):
             await self.writer.write(CancelNumber(att.number_bi, Disposition.DNC, now))
