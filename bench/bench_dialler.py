@@ -113,6 +113,7 @@ async def switch_main(db_url: str, data: Path, out: Path) -> None:
     """``--switch``: the simulated switch and the far end, until stdin closes; then the
     originate log to ``out`` (JSON)."""
     logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # legs left at exit: not news
     engine = make_engine(db_url)
     evidence = SqlEvidenceLog(engine)
     server = OutboundServer(FarEnd(evidence), evidence, ServerConfig(reply_timeout_s=20))
@@ -314,7 +315,7 @@ async def main(n: int, campaign: int) -> None:
                 f"campaign {campaign:,} numbers (cap 200/s): wall {r['wall_s']:.1f} s, "
                 f"{campaign / r['wall_s']:,.1f} calls/s end to end, "
                 f"{r['originates']} originates, import {r['import_s']:.1f} s, "
-                f"audit violations {r['violations']}"
+                f"audit violations {r['violations']}; {r['dispositions']}"
             )
     client = redis.Redis.from_url(REDIS)
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
