@@ -1,0 +1,401 @@
+"""The bounded fault soak (issue 19, item 3): inbound calls through the real orchestrator and a
+running outbound campaign on private Redis and PostgreSQL while faults are injected
+(:mod:`soak_faults`), then the independent audit (:mod:`soak_audit`) and a summary.
+
+``make soak`` runs :func:`main` (30 minutes, 1,000 concurrent inbound calls by default; see
+``--help``); ``tests/soak/test_soak.py`` runs a short version in ``make test``.
+
+One process hosts it all: the orchestrator's ESL server, the simulated switch (inbound callers
+and the dialler's outbound legs, routed by the shipped dialplan to ``ivr_outbound``), the
+dialler with the Redis gate store and pacer, and the compliance service both share. The bot is
+a stub server (default) or the real Rasa + action server (``--bot rasa``), in their own
+processes so they can be killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for _extra in (HERE, HERE.parent, HERE.parent / "campaigns", HERE.parent / "flows"):
+    if str(_extra) not in sys.path:
+        sys.path.insert(0, str(_extra))
+
+import sqlalchemy as sa  # noqa: E402
+from camp_support import (  # noqa: E402
+    MASTER_KEY,
+    RULES,
+    Switchboard,
+    build_env,
+    cust,
+    fresh_numbers,
+    make_dialler,
+)
+from flow_support import stack_settings  # noqa: E402
+from helpers.compliance_data import INDEX_KEY  # noqa: E402
+from helpers.redis_server import ThrowawayRedis  # noqa: E402
+from soak_audit import (  # noqa: E402
+    Audit,
+    acknowledgements,
+    audit_chain_and_ends,
+    audit_ledgers,
+    audit_originates,
+    audit_silence,
+    audit_unacknowledged,
+)
+from soak_calls import CalleeBehaviour, InboundLoad, played, prompt_file  # noqa: E402
+from soak_faults import Faults  # noqa: E402
+from soak_services import BotServer, PrivatePostgres, RealRasa, SlowListener, SoakClock, StubBot  # noqa: E402
+
+from campaigns.model import CampaignState  # noqa: E402
+from campaigns.outcomes import HangupWatcher  # noqa: E402
+from campaigns.pacing import RedisPacer  # noqa: E402
+from campaigns.repository import Campaign  # noqa: E402
+from campaigns.tables import attempts  # noqa: E402
+from flows.adapters import SidecarListener  # noqa: E402
+from flows.app import build_deps  # noqa: E402
+from flows.orchestrator import CallOrchestrator  # noqa: E402
+from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry  # noqa: E402
+from ivr.db import migrate  # noqa: E402
+from records.evidence_store import SqlEvidenceLog  # noqa: E402
+from telephony.inbound import InboundClient  # noqa: E402
+from telephony.server import OutboundServer, ServerConfig  # noqa: E402
+from telephony.simulator import CallResult, Dialplan, InboundSwitch  # noqa: E402
+from telephony.simulator.dialing import ANSWERED, OriginateRecord, OutcomeMix  # noqa: E402
+
+MORNING = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai: never the wall clock
+
+
+@dataclass(frozen=True)
+class SoakParams:
+    duration_s: float = 1800.0
+    inbound_concurrency: int = 1000
+    time_scale: float = 0.2  # media time: 1.0 = real time
+    campaign_size: int = 400  # fresh numbers per campaign (a new one starts when one finishes)
+    hot_numbers: int = 20  # in every campaign: the daily cap is tested across campaigns
+    seeded_dnc: int = 10  # on DNC before the start, also in every campaign
+    campaign_concurrency: int = 40
+    campaign_cps: float = 10.0
+    cycle_s: float | None = None  # one cycle of every fault per cycle_s (default: the run)
+    hold_s: float = 2.0  # how long a fault lasts
+    bot: str = "stub"  # stub | rasa
+    drain_s: float = 180.0
+    # the dialler waits this long for a leg's CHANNEL_HANGUP: one missed while its inbound ESL
+    # connection was dropped would otherwise hold the attempt (and the drain) for an hour
+    max_call_s: float = 60.0
+    seed: int = 19
+
+
+@dataclass
+class SoakReport:
+    params: SoakParams
+    counts: Counter[str] = field(default_factory=Counter)
+    faults: list[str] = field(default_factory=list)
+    fault_errors: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def summary(self) -> str:
+        c = self.counts
+        lines = [
+            f"fault soak: {self.elapsed_s:.0f} s wall, bot={self.params.bot}, "
+            f"{self.params.inbound_concurrency} concurrent inbound calls, "
+            f"time scale {self.params.time_scale}",
+            f"  inbound calls: {c['inbound_calls']} (faulted {c['inbound_dropped']}, "
+            f"errors {c['inbound_errors']}, peak in flight {c['inbound_peak']})",
+            f"  campaigns: {c['campaigns']}, originates: {c['originates']} "
+            f"(answered {c['answered']}), attempts with a disposition: {c['dispositions']}, "
+            f"dialler drain {c['dialler_drain_s']} s, legs whose hangup the dialler never saw "
+            f"(closed after max_call_s): {c['hangups_missed']}",
+            f"  refusals acknowledged: {c['refusals_acknowledged']}, consents acknowledged: "
+            f"{c['consents_acknowledged']}, evidence entries: {c['evidence_entries']}, "
+            f"ended without a prompt: {c['ended_without_a_prompt']}",
+            f"  refusals never acknowledged: {c['refusals_unacknowledged']} (not on DNC: "
+            f"{c['lost_in_outage_dnc_lost']} in an outage, {c['lost_in_fault_refusal']} on a "
+            f"dropped connection)",
+            f"  calls without end evidence in a PostgreSQL outage: {c['lost_in_outage_no_end']}"
+            " (no evidence spool: see README, Fault soak)",
+            f"  faults injected ({len(self.faults)}): {', '.join(self.faults)}",
+        ]
+        if self.fault_errors:
+            lines.append(f"  faults that failed to inject: {self.fault_errors}")
+        lines.append(f"  violations={len(self.violations)}")
+        lines += [f"    {v}" for v in self.violations[:50]]
+        return "\n".join(lines)
+
+
+def _flows_copy(dest: Path, crm_url: str) -> Path:
+    shutil.copytree(DEFAULT_FLOWS_DIR, dest)
+    inbound = dest / "inbound_service.yaml"
+    text = inbound.read_text(encoding="utf-8")
+    inbound.write_text(
+        text.replace("http://127.0.0.1:8000/api/v1/demo/crm/risk", crm_url), encoding="utf-8"
+    )
+    return dest
+
+
+async def _until(condition: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakReport:
+    """Run the soak in ``work`` (a fresh directory) and return its report."""
+    t0 = time.monotonic()
+    report = SoakReport(params)
+    rng = random.Random(params.seed)
+    stack: contextlib.AsyncExitStack = contextlib.AsyncExitStack()
+    async with stack:
+        pg = PrivatePostgres()
+        stack.callback(pg.close)
+        await asyncio.to_thread(pg.start)
+        url = await asyncio.to_thread(pg.create_database, "soak")
+        await asyncio.to_thread(migrate, url)
+        redis_server = ThrowawayRedis()
+        stack.callback(redis_server.stop)
+        await asyncio.to_thread(redis_server.start)
+        rules = work / "rules.yaml"
+        rules.write_text(RULES, encoding="utf-8")
+        settings = stack_settings(
+            work, "http://127.0.0.1:1", prompt_cache, database_url=url,
+            redis_url=redis_server.url, redis_key_prefix="soak",
+            blind_index_key=INDEX_KEY.hex(), master_key=MASTER_KEY.hex(), rules_path=rules,
+        )  # fmt: skip
+        bot: BotServer
+        if params.bot == "rasa":
+            env_vars = {
+                "IVR_DATABASE_URL": url, "IVR_REDIS_URL": redis_server.url,
+                "IVR_REDIS_KEY_PREFIX": "soak", "IVR_DATA_DIR": str(work / "data"),
+                "IVR_BLIND_INDEX_KEY": INDEX_KEY.hex(), "IVR_MASTER_KEY": MASTER_KEY.hex(),
+                "IVR_RULES_PATH": str(rules),
+            }  # fmt: skip
+            base = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+            bot = RealRasa(work / "rasa-run", base | env_vars)
+        else:
+            bot = StubBot()
+        stack.callback(bot.close)
+        await asyncio.to_thread(bot.start)
+        crm = f"{bot.url}/risk" if params.bot == "stub" else "http://127.0.0.1:1/risk"
+        settings = settings.model_copy(update={"rasa_url": bot.url})
+        flows_dir = _flows_copy(work / "flows", crm)
+        listener = SlowListener(SidecarListener(None))
+        built = await build_deps(settings, listener=listener, registry=FlowRegistry(flows_dir))
+        stack.push_async_callback(built.aclose)
+        clock = SoakClock(MORNING)
+        env = build_env(url, clock, redis_prefix="soak:compliance", redis_url=redis_server.url)
+        await env.svc.start(watch=False)
+        stack.push_async_callback(env.close)
+        deps = dataclasses.replace(built.deps, compliance=env.svc, clock=clock)
+        server = OutboundServer(
+            CallOrchestrator(deps), deps.evidence, ServerConfig(reply_timeout_s=10)
+        )
+        host, port = await server.start("127.0.0.1", 0)
+        stack.push_async_callback(server.close, 5.0)
+        behaviour = CalleeBehaviour(OutcomeMix(busy=0.15, no_answer=0.1, ring_s=(0.0, 0.3)))
+        switch = InboundSwitch(
+            socket_target=(host, port), behaviour=behaviour, time_scale=params.time_scale,
+            dialplan=Dialplan.shipped({"recordings_dir": str(work / "fs")}),
+        )  # fmt: skip
+        shost, sport = await switch.start()
+        stack.push_async_callback(switch.close)
+        client = InboundClient(shost, sport, "ClueCon", backoff_s=(0.05, 0.5))
+        hangups = HangupWatcher()
+        client.add_listener(hangups.on_event)
+        await client.connect()
+        stack.push_async_callback(client.close)
+        pacer = RedisPacer(redis_server.url, "soak:dialler", timeout_s=0.3)
+        stack.push_async_callback(pacer.close)
+        dialler = make_dialler(env, Switchboard(switch, client, server, hangups), pacer=pacer,
+                               lease_s=6.0, max_call_s=params.max_call_s)  # fmt: skip
+
+        hot = fresh_numbers(params.hot_numbers)
+        seeded = fresh_numbers(params.seeded_dnc)
+        for number in seeded:
+            await env.svc.add_dnc(cust(number), source="soak", reason="seeded", actor="soak")
+        listed: list[str] = [*hot]
+        campaigns: list[Campaign] = []
+        lists_dir = work / "lists"
+        lists_dir.mkdir()
+
+        def new_campaign() -> None:
+            numbers = fresh_numbers(params.campaign_size)
+            listed.extend(numbers)
+            camp = env.campaign(max_concurrency=params.campaign_concurrency,
+                                max_cps=params.campaign_cps, max_attempts=3)  # fmt: skip
+            env.load(camp, lists_dir, [*numbers, *hot, *seeded])
+            env.start(camp)
+            campaigns.append(camp)
+
+        def inbound_number() -> str:
+            # campaign numbers call in too: a refusal there must stop the dialler
+            return rng.choice(listed) if rng.random() < 0.4 else fresh_numbers(1)[0]
+
+        await asyncio.to_thread(new_campaign)
+        load = InboundLoad(host, port, inbound_number, params.inbound_concurrency,
+                           params.time_scale, seed=params.seed)  # fmt: skip
+        faults = Faults(redis_server, pg, bot, listener, load, switch.drop_connections, clock,
+                        hold_s=params.hold_s)  # fmt: skip
+        stop = asyncio.Event()
+        end_at = t0 + params.duration_s
+
+        async def keep_campaigns() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(Exception):  # PostgreSQL may be restarting
+                    state = await asyncio.to_thread(lambda: env.repo.get(campaigns[-1].id).state)
+                    if state is CampaignState.FINISHED and time.monotonic() < end_at - 10:
+                        await asyncio.to_thread(new_campaign)
+
+        async def watch_peak() -> None:
+            while not stop.is_set():
+                report.counts["inbound_peak"] = max(report.counts["inbound_peak"], load.in_flight())
+                await asyncio.sleep(0.5)
+
+        dial_task = asyncio.create_task(dialler.run())
+        load_task = asyncio.create_task(load.run())
+        helpers = [asyncio.create_task(keep_campaigns()), asyncio.create_task(watch_peak())]
+        remaining = max(0.0, end_at - time.monotonic())
+        await faults.run(remaining, params.cycle_s or remaining, stop)
+        await asyncio.sleep(max(0.0, end_at - time.monotonic()))
+        # drain: no new calls, campaigns stopped, every call followed to its end
+        stop.set()
+        load.stop()
+        for task in helpers:
+            task.cancel()
+        for camp in campaigns:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(env.repo.apply, camp.id, "stop", now=clock())
+        await asyncio.wait_for(load_task, params.drain_s)
+        dialler.stop()
+        drain_t0 = time.monotonic()
+        await asyncio.wait_for(dial_task, params.drain_s)
+        report.counts["dialler_drain_s"] = round(time.monotonic() - drain_t0)
+        await _until(lambda: not switch.calls, params.drain_s)
+        await server.wait_idle()
+
+        # the audit
+        spans = {name: [(f.start_mono, f.end_mono) for f in faults.records if f.name == name]
+                 for name in ("postgres_restart", "bot_kill")}  # fmt: skip
+        audit = Audit(db_down=spans["postgres_restart"], bot_down=spans["bot_kill"])
+        log = list(switch.originate_log)
+        by_uuid = {r.uuid: r for r in log}
+        outbound = {
+            res.uuid: (by_uuid[res.uuid], res) for res in switch.results if res.uuid in by_uuid
+        }
+        inst, bot_id = settings.institution_name, settings.bot_id
+        closes = set()
+        for flow in ("outbound_marketing", "inbound_service"):
+            with contextlib.suppress(KeyError):
+                closes.add(prompt_file(deps, inst, bot_id, flow, "refusal_close"))
+        pitch = prompt_file(deps, inst, bot_id, "outbound_marketing", "pitch")
+        acks = acknowledgements(load.calls, outbound, refusal_close=closes, pitch=pitch)
+        audit_originates(log, clock, seeded_dnc=set(seeded), acks=acks, audit=audit)
+        await audit_ledgers(env.svc, acks, audit)
+        await audit_unacknowledged(env.svc, load.calls, acks, audit)
+        evidence = SqlEvidenceLog(env.engine)
+        kinds = await asyncio.to_thread(audit_chain_and_ends, evidence, env.engine,
+                                        load.calls, log, audit)  # fmt: skip
+        if os.environ.get("SOAK_DEBUG"):
+            _dump(Path(os.environ["SOAK_DEBUG"]), load, outbound, log, kinds, faults, t0)
+        audit_silence([("inbound", c.result) for c in load.calls if c.result is not None], audit)
+        audit_silence([("outbound", res) for _, res in outbound.values()], audit)
+        for call in load.calls:
+            if call.error is not None:
+                audit.flag("no_end", f"inbound call failed in the simulator: {call.error}")
+
+        c = report.counts
+        c.update(audit.counts)
+        c["inbound_calls"] = len(load.calls)
+        c["inbound_dropped"] = sum(1 for x in load.calls if x.fault is not None)
+        c["inbound_errors"] = sum(1 for x in load.calls if x.error is not None)
+        c["campaigns"] = len(campaigns)
+        c["originates"] = len(log)
+        c["answered"] = sum(1 for r in log if r.outcome == ANSWERED)
+        with env.engine.connect() as conn:
+            c["dispositions"] = int(conn.execute(
+                sa.select(sa.func.count()).where(attempts.c.disposition.is_not(None))
+            ).scalar_one())  # fmt: skip
+            c["hangups_missed"] = int(conn.execute(
+                sa.select(sa.func.count()).where(attempts.c.hangup_cause == "MAX_CALL_TIME")
+            ).scalar_one())  # fmt: skip
+        report.faults = [f"{f.name} {f.end_mono - f.start_mono:.1f}s" for f in faults.records]
+        report.fault_errors = [f"{f.name}: {f.error}" for f in faults.records if f.error]
+        report.violations = audit.violations
+    report.elapsed_s = time.monotonic() - t0
+    return report
+
+
+def _dump(path: Path, load: InboundLoad, outbound: dict[str, tuple[OriginateRecord, CallResult]],
+          log: list[OriginateRecord], kinds: dict[str, set[str]], faults: Faults, t0: float,
+          ) -> None:  # fmt: skip
+    """Per-call details for a soak that found something (``SOAK_DEBUG=file``)."""
+    rows: list[dict[str, object]] = []
+    for call in load.calls:
+        r = call.result
+        rows.append({"dir": "in", "kind": call.kind, "fault": str(call.fault),
+                     "end": round(call.ended_mono - t0, 2), "error": call.error,
+                     "uuid": r.uuid if r else None, "by": r.hangup_by if r else None,
+                     "played": len(played(r)) if r else 0,
+                     "evidence": sorted(kinds.get(r.uuid, ())) if r else []})  # fmt: skip
+    for rec, res in outbound.values():
+        rows.append({"dir": "out", "end": round((rec.ended_at or 0) - t0, 2), "uuid": rec.uuid,
+                     "by": res.hangup_by, "played": len(played(res)), "outcome": rec.outcome,
+                     "evidence": sorted(kinds.get(rec.uuid, ()))})  # fmt: skip
+    spans = [
+        (f.name, round(f.start_mono - t0, 2), round(f.end_mono - t0, 2)) for f in faults.records
+    ]
+    legs = [{"uuid": r.uuid, "at": round(r.received_at - t0, 2), "outcome": r.outcome,
+             "end": round((r.ended_at or 0) - t0, 2), "n": r.variables.get("ivr_customer_number",
+             "")[-4:], "attempt": r.variables.get("ivr_attempt_id")} for r in log]  # fmt: skip
+    path.write_text(json.dumps({"faults": spans, "calls": rows, "legs": legs}, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="the bounded fault soak (README: Fault soak)")
+    d = SoakParams()
+    p.add_argument("--minutes", type=float, default=d.duration_s / 60)
+    p.add_argument("--calls", type=int, default=d.inbound_concurrency, help="concurrent inbound")
+    p.add_argument("--time-scale", type=float, default=d.time_scale)
+    p.add_argument("--campaign-size", type=int, default=d.campaign_size)
+    p.add_argument("--campaign-concurrency", type=int, default=d.campaign_concurrency)
+    p.add_argument("--campaign-cps", type=float, default=d.campaign_cps)
+    p.add_argument("--cycle-minutes", type=float, default=5.0, help="one cycle of every fault")
+    p.add_argument("--hold", type=float, default=d.hold_s, help="seconds each fault lasts")
+    p.add_argument("--bot", choices=("stub", "rasa"), default=d.bot)
+    a = p.parse_args(argv)
+    params = SoakParams(
+        duration_s=a.minutes * 60, inbound_concurrency=a.calls, time_scale=a.time_scale,
+        campaign_size=a.campaign_size, campaign_concurrency=a.campaign_concurrency,
+        campaign_cps=a.campaign_cps, cycle_s=a.cycle_minutes * 60, hold_s=a.hold, bot=a.bot,
+    )  # fmt: skip
+    work = Path(tempfile.mkdtemp(prefix="ivr-soak-"))
+    cache = HERE.parent.parent / "var" / "soak-prompt-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        report = asyncio.run(run_soak(params, work, cache))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(report.summary())
+    return 0 if not report.violations and not report.fault_errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
