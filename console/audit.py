@@ -38,6 +38,7 @@ class AuditKind(StrEnum):
     ROLLED_BACK = "console_rolled_back"
     RULES_RELOAD_REQUESTED = "console_rules_reload_requested"
     QA_BATCH_STARTED = "console_qa_batch_started"
+    CAMPAIGN_CHANGED = "console_campaign_changed"
 
 
 class Audit:

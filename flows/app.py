@@ -121,6 +121,7 @@ async def build_deps(
     webhooks = HttpWebhooks()
     vault = Vault.from_settings(settings, engine)
     await asyncio.to_thread(vault.recover)
+    await asyncio.to_thread(vault.ensure_partitions)
     bot = RasaBot(
         RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s),
         CallerHandles(engine, vault.numbers, ttl_s=settings.esl_max_call_s),
