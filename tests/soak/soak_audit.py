@@ -68,6 +68,7 @@ class Audit:
     bot_down: list[Span] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    per_day: Counter[tuple[str, object]] = field(default_factory=Counter)  # (number, day) → n
 
     def flag(self, check: str, what: str) -> None:
         self.counts[f"violations_{check}"] += 1
@@ -125,7 +126,7 @@ def audit_originates(
     cap: int = 3,
     audit: Audit,
 ) -> None:
-    per_day: Counter[tuple[str, object]] = Counter()
+    per_day = audit.per_day
     for rec in log:
         national = rec.variables.get("ivr_customer_number", "")[-11:]
         local = clock.at(rec.received_at).astimezone(SHANGHAI)

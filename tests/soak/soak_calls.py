@@ -133,10 +133,13 @@ class InboundLoad:
 @dataclass
 class CalleeBehaviour:
     """The switch's dialling outcomes: busy / no answer by probability per attempt (``mix``),
-    otherwise the callee answers and plays the script of its kind (fixed per number)."""
+    otherwise the callee answers and plays the script of its kind (fixed per number); the
+    ``always_busy`` numbers (the hot ones, in every campaign) are busy every time, so every
+    campaign retries them and only the daily cap stops them."""
 
     mix: OutcomeMix
     kinds: dict[str, str] = field(default_factory=dict)  # national number -> outbound kind
+    always_busy: set[str] = field(default_factory=set)  # retried until the daily cap stops them
     seed: int = 20
 
     def kind_of(self, national: str) -> str:
@@ -149,6 +152,8 @@ class CalleeBehaviour:
         return kind
 
     def __call__(self, request: OriginateRequest, destination: str) -> DialOutcome:
+        if destination[-11:] in self.always_busy:
+            return DialOutcome("USER_BUSY", 0.05)
         drawn = self.mix(request, destination)
         if drawn.cause is not None:
             return drawn

@@ -57,7 +57,7 @@ from soak_audit import (  # noqa: E402
     audit_silence,
     audit_unacknowledged,
 )
-from soak_calls import CalleeBehaviour, InboundLoad, played, prompt_file  # noqa: E402
+from soak_calls import REFUSING_INBOUND, CalleeBehaviour, InboundLoad, played, prompt_file  # noqa: E402
 from soak_faults import Faults  # noqa: E402
 from soak_services import BotServer, PrivatePostgres, RealRasa, SlowListener, SoakClock, StubBot  # noqa: E402
 
@@ -86,6 +86,7 @@ class SoakParams:
     inbound_concurrency: int = 1000
     time_scale: float = 0.2  # media time: 1.0 = real time
     campaign_size: int = 400  # fresh numbers per campaign (a new one starts when one finishes)
+    campaigns_at_once: int = 2  # running side by side, each with the hot and seeded numbers
     hot_numbers: int = 20  # in every campaign: the daily cap is tested across campaigns
     seeded_dnc: int = 10  # on DNC before the start, also in every campaign
     campaign_concurrency: int = 40
@@ -119,10 +120,12 @@ class SoakReport:
             f"errors {c['inbound_errors']}, peak in flight {c['inbound_peak']})",
             f"  campaigns: {c['campaigns']}, originates: {c['originates']} "
             f"(answered {c['answered']}), attempts with a disposition: {c['dispositions']}, "
-            f"dialler drain {c['dialler_drain_s']} s, legs whose hangup the dialler never saw "
+            f"dialler drain {c['dialler_drain_s']} s, most originates to a hot number in a day: "
+            f"{c['hot_max_per_day']} (cap 3), legs whose hangup the dialler never saw "
             f"(closed after max_call_s): {c['hangups_missed']}",
             f"  refusals acknowledged: {c['refusals_acknowledged']}, consents acknowledged: "
-            f"{c['consents_acknowledged']}, evidence entries: {c['evidence_entries']}, "
+            f"{c['consents_acknowledged']}, campaign numbers that refused on an inbound call: "
+            f"{c['refused_inbound_then_listed']}, evidence entries: {c['evidence_entries']}, "
             f"ended without a prompt: {c['ended_without_a_prompt']}",
             f"  refusals never acknowledged: {c['refusals_unacknowledged']} (not on DNC: "
             f"{c['lost_in_outage_dnc_lost']} in an outage, {c['lost_in_fault_refusal']} on a "
@@ -227,6 +230,7 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
                                lease_s=6.0, max_call_s=params.max_call_s)  # fmt: skip
 
         hot = fresh_numbers(params.hot_numbers)
+        behaviour.always_busy.update(hot)
         seeded = fresh_numbers(params.seeded_dnc)
         for number in seeded:
             await env.svc.add_dnc(cust(number), source="soak", reason="seeded", actor="soak")
@@ -235,12 +239,12 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
         lists_dir = work / "lists"
         lists_dir.mkdir()
 
-        def new_campaign() -> None:
-            numbers = fresh_numbers(params.campaign_size)
+        def new_campaign(size: int = params.campaign_size) -> None:
+            numbers = fresh_numbers(size)
             listed.extend(numbers)
             camp = env.campaign(max_concurrency=params.campaign_concurrency,
                                 max_cps=params.campaign_cps, max_attempts=3)  # fmt: skip
-            env.load(camp, lists_dir, [*numbers, *hot, *seeded])
+            env.load(camp, lists_dir, [*hot, *seeded, *numbers])
             env.start(camp)
             campaigns.append(camp)
 
@@ -248,7 +252,11 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
             # campaign numbers call in too: a refusal there must stop the dialler
             return rng.choice(listed) if rng.random() < 0.4 else fresh_numbers(1)[0]
 
-        await asyncio.to_thread(new_campaign)
+        # a campaign of the hot numbers alone retries them at once: with the others (which
+        # list them first) they are wanted more than 3 times a day
+        await asyncio.to_thread(new_campaign, 0)
+        for _ in range(params.campaigns_at_once):
+            await asyncio.to_thread(new_campaign)
         load = InboundLoad(host, port, inbound_number, params.inbound_concurrency,
                            params.time_scale, seed=params.seed)  # fmt: skip
         faults = Faults(redis_server, pg, bot, listener, load, switch.drop_connections, clock,
@@ -260,9 +268,10 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
             while not stop.is_set():
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(Exception):  # PostgreSQL may be restarting
-                    state = await asyncio.to_thread(lambda: env.repo.get(campaigns[-1].id).state)
-                    if state is CampaignState.FINISHED and time.monotonic() < end_at - 10:
-                        await asyncio.to_thread(new_campaign)
+                    for camp in campaigns[1:][-params.campaigns_at_once :]:
+                        state = (await asyncio.to_thread(env.repo.get, camp.id)).state
+                        if state is CampaignState.FINISHED and time.monotonic() < end_at - 10:
+                            await asyncio.to_thread(new_campaign)
 
         async def watch_peak() -> None:
             while not stop.is_set():
@@ -329,6 +338,14 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
         c["campaigns"] = len(campaigns)
         c["originates"] = len(log)
         c["answered"] = sum(1 for r in log if r.outcome == ANSWERED)
+        hot_set = set(hot)
+        c["hot_max_per_day"] = max(
+            (n for (num, _), n in audit.per_day.items() if num in hot_set), default=0
+        )
+        c["refused_inbound_then_listed"] = sum(
+            1 for x in load.calls
+            if x.number in acks.refusals and x.number in listed and x.kind in REFUSING_INBOUND
+        )  # fmt: skip
         with env.engine.connect() as conn:
             c["dispositions"] = int(conn.execute(
                 sa.select(sa.func.count()).where(attempts.c.disposition.is_not(None))

@@ -18,6 +18,7 @@ SHORT = SoakParams(
     inbound_concurrency=60,
     time_scale=0.1,
     campaign_size=60,
+    campaigns_at_once=1,
     hot_numbers=8,
     seeded_dnc=5,
     campaign_concurrency=10,
@@ -41,3 +42,4 @@ async def test_short_fault_soak_finds_no_violation(tmp_path: Path) -> None:
     c = report.counts
     assert c["inbound_calls"] >= SHORT.inbound_concurrency and c["originates"] > 0
     assert c["refusals_acknowledged"] > 0 and c["consents_acknowledged"] > 0
+    assert c["hot_max_per_day"] == 3  # the hot numbers were retried up to the daily cap
