@@ -64,7 +64,7 @@ fuzz: setup
 
 # The bounded fault soak (README "Fault soak"): 30 minutes, 1,000 concurrent inbound calls and a
 # campaign under faults, then the audit; SOAK_ARGS="--minutes 5 --calls 200" (see --help).
-soak: setup services
+soak: setup
 	$(VENV)/python tests/soak/soak_run.py $(SOAK_ARGS)
 
 clean:
