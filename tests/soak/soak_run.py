@@ -9,7 +9,7 @@ One process hosts it all: the orchestrator's ESL server, the simulated switch (i
 and the dialler's outbound legs, routed by the shipped dialplan to ``ivr_outbound``), the
 dialler with the Redis gate store and pacer, and the compliance service both share. The bot is
 a stub server (default) or the real Rasa + action server (``--bot rasa``), in their own
-processes so they can be killed.
+processes so they can be killed. :mod:`soak_stack` builds it all.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import random
@@ -27,7 +26,6 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,18 +34,7 @@ for _extra in (HERE, HERE.parent, HERE.parent / "campaigns", HERE.parent / "flow
         sys.path.insert(0, str(_extra))
 
 import sqlalchemy as sa  # noqa: E402
-from camp_support import (  # noqa: E402
-    MASTER_KEY,
-    RULES,
-    Switchboard,
-    build_env,
-    cust,
-    fresh_numbers,
-    make_dialler,
-)
-from flow_support import stack_settings  # noqa: E402
-from helpers.compliance_data import INDEX_KEY  # noqa: E402
-from helpers.redis_server import ThrowawayRedis  # noqa: E402
+from camp_support import cust, fresh_numbers  # noqa: E402
 from soak_audit import (  # noqa: E402
     Audit,
     acknowledgements,
@@ -57,48 +44,18 @@ from soak_audit import (  # noqa: E402
     audit_silence,
     audit_unacknowledged,
 )
-from soak_calls import REFUSING_INBOUND, CalleeBehaviour, InboundLoad, played, prompt_file  # noqa: E402
+from soak_calls import REFUSING_INBOUND, InboundLoad, played, prompt_file  # noqa: E402
 from soak_faults import Faults  # noqa: E402
-from soak_services import BotServer, PrivatePostgres, RealRasa, SlowListener, SoakClock, StubBot  # noqa: E402
+from soak_stack import SoakParams, build_stack  # noqa: E402
 
 from campaigns.model import CampaignState  # noqa: E402
-from campaigns.outcomes import HangupWatcher  # noqa: E402
-from campaigns.pacing import RedisPacer  # noqa: E402
 from campaigns.repository import Campaign  # noqa: E402
 from campaigns.tables import attempts  # noqa: E402
-from flows.adapters import SidecarListener  # noqa: E402
-from flows.app import build_deps  # noqa: E402
-from flows.orchestrator import CallOrchestrator  # noqa: E402
-from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry  # noqa: E402
-from ivr.db import migrate  # noqa: E402
 from records.evidence_store import SqlEvidenceLog  # noqa: E402
-from telephony.inbound import InboundClient  # noqa: E402
-from telephony.server import OutboundServer, ServerConfig  # noqa: E402
-from telephony.simulator import CallResult, Dialplan, InboundSwitch  # noqa: E402
-from telephony.simulator.dialing import ANSWERED, OriginateRecord, OutcomeMix  # noqa: E402
+from telephony.simulator import CallResult  # noqa: E402
+from telephony.simulator.dialing import ANSWERED, OriginateRecord  # noqa: E402
 
-MORNING = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai: never the wall clock
-
-
-@dataclass(frozen=True)
-class SoakParams:
-    duration_s: float = 1800.0
-    inbound_concurrency: int = 1000
-    time_scale: float = 0.2  # media time: 1.0 = real time
-    campaign_size: int = 400  # fresh numbers per campaign (a new one starts when one finishes)
-    campaigns_at_once: int = 2  # running side by side, each with the hot and seeded numbers
-    hot_numbers: int = 20  # in every campaign: the daily cap is tested across campaigns
-    seeded_dnc: int = 10  # on DNC before the start, also in every campaign
-    campaign_concurrency: int = 40
-    campaign_cps: float = 10.0
-    cycle_s: float | None = None  # one cycle of every fault per cycle_s (default: the run)
-    hold_s: float = 2.0  # how long a fault lasts
-    bot: str = "stub"  # stub | rasa
-    drain_s: float = 180.0
-    # the dialler waits this long for a leg's CHANNEL_HANGUP: one missed while its inbound ESL
-    # connection was dropped would otherwise hold the attempt (and the drain) for an hour
-    max_call_s: float = 60.0
-    seed: int = 19
+__all__ = ["SoakParams", "SoakReport", "main", "run_soak"]
 
 
 @dataclass
@@ -141,16 +98,6 @@ class SoakReport:
         return "\n".join(lines)
 
 
-def _flows_copy(dest: Path, crm_url: str) -> Path:
-    shutil.copytree(DEFAULT_FLOWS_DIR, dest)
-    inbound = dest / "inbound_service.yaml"
-    text = inbound.read_text(encoding="utf-8")
-    inbound.write_text(
-        text.replace("http://127.0.0.1:8000/api/v1/demo/crm/risk", crm_url), encoding="utf-8"
-    )
-    return dest
-
-
 async def _until(condition: object, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while not condition():  # type: ignore[operator]
@@ -167,68 +114,9 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
     rng = random.Random(params.seed)
     stack: contextlib.AsyncExitStack = contextlib.AsyncExitStack()
     async with stack:
-        pg = PrivatePostgres()
-        stack.callback(pg.close)
-        await asyncio.to_thread(pg.start)
-        url = await asyncio.to_thread(pg.create_database, "soak")
-        await asyncio.to_thread(migrate, url)
-        redis_server = ThrowawayRedis()
-        stack.callback(redis_server.stop)
-        await asyncio.to_thread(redis_server.start)
-        rules = work / "rules.yaml"
-        rules.write_text(RULES, encoding="utf-8")
-        settings = stack_settings(
-            work, "http://127.0.0.1:1", prompt_cache, database_url=url,
-            redis_url=redis_server.url, redis_key_prefix="soak",
-            blind_index_key=INDEX_KEY.hex(), master_key=MASTER_KEY.hex(), rules_path=rules,
-        )  # fmt: skip
-        bot: BotServer
-        if params.bot == "rasa":
-            env_vars = {
-                "IVR_DATABASE_URL": url, "IVR_REDIS_URL": redis_server.url,
-                "IVR_REDIS_KEY_PREFIX": "soak", "IVR_DATA_DIR": str(work / "data"),
-                "IVR_BLIND_INDEX_KEY": INDEX_KEY.hex(), "IVR_MASTER_KEY": MASTER_KEY.hex(),
-                "IVR_RULES_PATH": str(rules),
-            }  # fmt: skip
-            base = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
-            bot = RealRasa(work / "rasa-run", base | env_vars)
-        else:
-            bot = StubBot()
-        stack.callback(bot.close)
-        await asyncio.to_thread(bot.start)
-        crm = f"{bot.url}/risk" if params.bot == "stub" else "http://127.0.0.1:1/risk"
-        settings = settings.model_copy(update={"rasa_url": bot.url})
-        flows_dir = _flows_copy(work / "flows", crm)
-        listener = SlowListener(SidecarListener(None))
-        built = await build_deps(settings, listener=listener, registry=FlowRegistry(flows_dir))
-        stack.push_async_callback(built.aclose)
-        clock = SoakClock(MORNING)
-        env = build_env(url, clock, redis_prefix="soak:compliance", redis_url=redis_server.url)
-        await env.svc.start(watch=False)
-        stack.push_async_callback(env.close)
-        deps = dataclasses.replace(built.deps, compliance=env.svc, clock=clock)
-        server = OutboundServer(
-            CallOrchestrator(deps), deps.evidence, ServerConfig(reply_timeout_s=10)
-        )
-        host, port = await server.start("127.0.0.1", 0)
-        stack.push_async_callback(server.close, 5.0)
-        behaviour = CalleeBehaviour(OutcomeMix(busy=0.15, no_answer=0.1, ring_s=(0.0, 0.3)))
-        switch = InboundSwitch(
-            socket_target=(host, port), behaviour=behaviour, time_scale=params.time_scale,
-            dialplan=Dialplan.shipped({"recordings_dir": str(work / "fs")}),
-        )  # fmt: skip
-        shost, sport = await switch.start()
-        stack.push_async_callback(switch.close)
-        client = InboundClient(shost, sport, "ClueCon", backoff_s=(0.05, 0.5))
-        hangups = HangupWatcher()
-        client.add_listener(hangups.on_event)
-        await client.connect()
-        stack.push_async_callback(client.close)
-        pacer = RedisPacer(redis_server.url, "soak:dialler", timeout_s=0.3)
-        stack.push_async_callback(pacer.close)
-        dialler = make_dialler(env, Switchboard(switch, client, server, hangups), pacer=pacer,
-                               lease_s=6.0, max_call_s=params.max_call_s)  # fmt: skip
-
+        st = await build_stack(params, work, prompt_cache, stack)
+        env, switch, clock, deps, dialler = st.env, st.switch, st.clock, st.deps, st.dialler
+        host, port, behaviour, settings = st.host, st.port, st.behaviour, st.settings
         hot = fresh_numbers(params.hot_numbers)
         behaviour.always_busy.update(hot)
         seeded = fresh_numbers(params.seeded_dnc)
@@ -259,8 +147,8 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
             await asyncio.to_thread(new_campaign)
         load = InboundLoad(host, port, inbound_number, params.inbound_concurrency,
                            params.time_scale, seed=params.seed)  # fmt: skip
-        faults = Faults(redis_server, pg, bot, listener, load, switch.drop_connections, clock,
-                        hold_s=params.hold_s)  # fmt: skip
+        faults = Faults(st.redis, st.postgres, st.bot, st.listener, load,
+                        switch.drop_connections, clock, hold_s=params.hold_s)  # fmt: skip
         stop = asyncio.Event()
         end_at = t0 + params.duration_s
 
@@ -298,7 +186,7 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
         await asyncio.wait_for(dial_task, params.drain_s)
         report.counts["dialler_drain_s"] = round(time.monotonic() - drain_t0)
         await _until(lambda: not switch.calls, params.drain_s)
-        await server.wait_idle()
+        await st.server.wait_idle()
 
         # the audit
         spans = {name: [(f.start_mono, f.end_mono) for f in faults.records if f.name == name]
