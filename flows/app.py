@@ -2,7 +2,9 @@
 
 ``python -m telephony serve --handler flows.app:FlowCallHandler`` (what ``make run`` starts)
 uses :class:`FlowCallHandler`; ``ivr call`` and the tests use :func:`build_deps` directly.
-Flows are reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
+Quality inspection of calls is built here too (``qa.service.build_call_qa``: the bot gate,
+live alerts, per-call results; off only by ``IVR_QA_CALLS=false``, logged). Flows are
+reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
 With ``IVR_AUDIO_MODE=stream`` one :class:`speech.stream_server.AudioForkServer` per process
 (``IVR_AUDIO_STREAM_HOST``/``PORT``) receives every call's forked audio and runs the ASR.
 """
@@ -39,6 +41,7 @@ from flows.registry import FlowRegistry
 from ivr.db import make_engine, migrate
 from ivr.metrics import serve_metrics
 from ivr.settings import Settings, get_settings
+from qa.service import build_call_qa
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Vault
 from speech.factory import build_asr, build_audio_fork_server, build_prompt_cache
@@ -122,6 +125,7 @@ async def build_deps(
         RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s),
         CallerHandles(engine, vault.numbers, ttl_s=settings.esl_max_call_s),
     )
+    qa = await build_call_qa(settings, evidence, engine)  # QaOff only by IVR_QA_CALLS=false
     deps = CallDeps(
         registry=registry,
         prompts=CachedPrompts(cache),
@@ -140,10 +144,11 @@ async def build_deps(
             max_call_s=settings.esl_max_call_s,
             audio_mode=settings.audio_mode,
         ),
+        qa=qa,
         audio_streams=audio_fork,
         floor=build_floor_hooks(settings, engine, vault.numbers, evidence),
     )
-    return Built(deps, compliance, [nlu, bot, webhooks], audio_fork)
+    return Built(deps, compliance, [nlu, bot, webhooks, qa], audio_fork)
 
 
 async def reload_flows_forever(registry: FlowRegistry, every_s: float) -> None:

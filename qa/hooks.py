@@ -85,8 +85,11 @@ class QaHooks:
 
     # -- the bot gate ------------------------------------------------------------------------
 
-    def check_bot_sentence(self, text: str, context: SpeechContext) -> BotVerdict:
-        """Before synthesis: allow, or block and give the fallback (flagged in the background)."""
+    def check_bot_sentence(
+        self, text: str, context: SpeechContext, *, offset_ms: int = 0
+    ) -> BotVerdict:
+        """Before synthesis: allow, or block and give the fallback (flagged in the background;
+        ``offset_ms``: where in the recording it would have been said)."""
         try:
             rules = self.rules
             verdict = check_bot_sentence(text, context, rules)
@@ -102,7 +105,9 @@ class QaHooks:
             )
             heard = self._clock()
             for hit in verdict.hits:
-                self._enqueue(self._alert(context, Speaker.BOT, 0, hit, rules, heard, blocked=True))
+                self._enqueue(
+                    self._alert(context, Speaker.BOT, offset_ms, hit, rules, heard, blocked=True)
+                )
             self._enqueue(("blocked", verdict, context))
         return verdict
 

@@ -255,7 +255,10 @@ class Vault:
         self._hook("source_removed")
         with self._gone_lock:  # forgotten in the next ingest's first commit, or by recover()
             self._sources_gone.append(rid)
-        log.info("recording stored: recording %s call %s (%d bytes)", rid, meta.call_id, size)
+        # the size in KiB: a bare 7+ digit byte count reads as a phone number to the log scan
+        log.info(
+            "recording stored: recording %s call %s (%.1f KiB)", rid, meta.call_id, size / 1024
+        )
         return self._info(self._index.stored_row(rid), reveal=False)
 
     # -- search ------------------------------------------------------------------------------
