@@ -146,7 +146,7 @@ async def test_an_alert_never_waits_behind_the_evidence_of_a_blocked_sentence(
         QaRulesHolder(shipped),
         redis_stream,
         stuck,
-        QaResultStore(evidence.engine, evidence),  # type: ignore[arg-type]
+        QaResultStore(evidence.engine, evidence),
     )
     await hooks.start()
     try:
