@@ -53,10 +53,10 @@ bench: setup services train
 	@$(VENV)/pip install -q --no-deps -r constraints/bench-nodeps.txt
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
 
-# Coverage-guided fuzzing (atheris) of the ESL codec, the flow loader and the rules parser: 1M
-# executions each; a defect leaves its input as var/fuzz/NAME-crash-* (see fuzz/__init__.py).
+# Coverage-guided fuzzing (atheris) of the ESL codec, the flow loader, the rules parser and the
+# campaign list reader: 1M executions each; a defect leaves its input as var/fuzz/NAME-crash-* (see fuzz/__init__.py).
 fuzz: setup
-	@mkdir -p var/fuzz; for h in esl flows rules; do echo "== fuzz $$h (log: var/fuzz/$$h.log)"; \
+	@mkdir -p var/fuzz; for h in esl flows rules lists; do echo "== fuzz $$h (log: var/fuzz/$$h.log)"; \
 	  start=$$(date +%s); $(VENV)/python -m fuzz.run $$h --runs 1000000 > var/fuzz/$$h.log 2>&1 \
 	  || { tail -40 var/fuzz/$$h.log; exit 1; }; \
 	  grep -E "^Done" var/fuzz/$$h.log; echo "fuzz $$h: $$(( $$(date +%s) - start )) s"; done

@@ -1,4 +1,5 @@
-"""rasa-sdk action server (runs in the app environment: ``python -m rasa_sdk --actions actions``).
+"""rasa-sdk action server (runs in the app environment: ``python -m shell.action_server
+--actions actions``, rasa-sdk plus ``/metrics``).
 
 Importing this package registers every custom action with rasa-sdk.
 """

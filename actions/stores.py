@@ -26,6 +26,7 @@ from compliance.service import ComplianceService, InvalidRequestError
 from ivr.db import make_engine
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.metrics import count_errors
 from ivr.phone import CustomerNumber
 from ivr.settings import Settings, get_settings
 from records.evidence_store import SqlEvidenceLog
@@ -54,6 +55,7 @@ class Stores:
     """The compliance service and evidence sink the actions use."""
 
     def __init__(self, settings: Settings) -> None:
+        count_errors()  # the action process's logged errors are metrics too
         self.engine = make_engine(settings.sqlalchemy_url)
         self.evidence: EvidenceSink = SqlEvidenceLog(self.engine)
         self.compliance: ComplianceService = build_service(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,9 +25,10 @@ from sqlalchemy import Engine
 from agents.announce_audio import PromptAnnouncements
 from agents.announcer import AnnouncementAudio, announce_forever
 from agents.callback_dial import GatedCallbackDialler
-from agents.callbacks import CallbackDialler, CallbackItem, CallbackWork, watch_overdue
+from agents.callbacks import CallbackDialler, CallbackWork, watch_overdue
 from agents.desk import AgentDesk
 from agents.floor import FloorHooksAdapter, follow_switch
+from agents.overdue import OverdueAlerts
 from agents.ports import CallCenterControl
 from agents.queue_metrics import QueueMetrics
 from agents.screenpop import ScreenPops
@@ -37,7 +38,9 @@ from agents.work_tickets import WorkTickets
 from campaigns.callbacks import CallbackTickets
 from compliance.service import ComplianceService
 from ivr.errors import ConfigError, DependencyUnavailableError
+from ivr.events import EventBus
 from ivr.evidence import EvidenceSink
+from ivr.redis_conn import async_client
 from ivr.settings import Settings
 from ivr.supervise import Supervised
 from records.sealed_number import NumberSealer
@@ -108,7 +111,7 @@ class FloorRuntime:
     outbox: WebhookOutbox | None
     esl: InboundClient | None
     dialler: CallbackDialler | None
-    overdue_alert: Callable[[CallbackItem], Awaitable[None]]
+    overdue_alert: OverdueAlerts
     control: CallCenterControl = field(default_factory=lambda: NoSwitch())
     announce_audio: AnnouncementAudio | None = None
     announce_interval_s: float = 0.0
@@ -153,17 +156,17 @@ class FloorRuntime:
         if self.esl is not None:
             with contextlib.suppress(Exception):
                 await self.esl.close()
+        with contextlib.suppress(Exception):
+            await self.overdue_alert.aclose()
 
 
-async def log_overdue(item: CallbackItem) -> None:
-    """The default overdue alert: a warning with the ticket id and masked number only."""
-    log.warning(
-        "callback ticket %s (%s, queue %s) is overdue since %s",
-        item.ticket_id,
-        item.masked_number,
-        item.queue,
-        item.due_at.isoformat(),
-    )
+def overdue_alerts(settings: Settings) -> OverdueAlerts:
+    """Overdue alerts on the event bus when Redis is configured, else log and counter only."""
+    if not settings.redis_url:
+        log.info("no Redis configured: overdue callbacks are alerted by log and metric only")
+        return OverdueAlerts(None)
+    client = async_client(settings.redis_url, cluster=settings.redis_cluster, decode_responses=True)
+    return OverdueAlerts(EventBus(client, settings.redis_key_prefix))
 
 
 def build_floor_runtime(
@@ -188,7 +191,9 @@ def build_floor_runtime(
             events=FLOOR_EVENTS,
         )
         control = EslCallCenter(esl)
-        dialler = GatedCallbackDialler(compliance, esl, endpoint=settings.floor_callback_endpoint)
+        dialler = GatedCallbackDialler(
+            compliance, esl, endpoint=settings.floor_callback_endpoint, clock=clock
+        )
     tickets = CallbackTickets(engine, numbers, evidence)
     return FloorRuntime(
         desk=AgentDesk(engine, control, clock=clock),
@@ -198,7 +203,7 @@ def build_floor_runtime(
         outbox=build_outbox(settings, engine),
         esl=esl,
         dialler=dialler,
-        overdue_alert=log_overdue,
+        overdue_alert=overdue_alerts(settings),
         control=control,
         announce_audio=PromptAnnouncements(settings) if esl is not None else None,
         announce_interval_s=settings.floor_announce_interval_s,

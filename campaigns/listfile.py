@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,14 +98,19 @@ def _cells_csv(data: bytes) -> Iterator[list[str]]:
 def _cells_xlsx(data: bytes) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
+    # An uploaded workbook is untrusted bytes: whatever openpyxl, zipfile, zlib or the XML
+    # parser raise on it (BadZipFile, zlib.error, KeyError, ParseError, TypeError...) means the
+    # file is not a readable workbook, a user's error; found by fuzz/fuzz_lists.py.
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - see above
         raise ListFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
     try:
         sheet = book.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
             yield ["" if v is None else _cell_text(v) for v in values]
+    except Exception as exc:  # noqa: BLE001 - see above
+        raise ListFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
     finally:
         book.close()
 

@@ -110,14 +110,27 @@ class OutboundRoute:
 
 
 async def originate_permitted(
-    client: Originator, permit: DialPermit, route: OutboundRoute, *, now: datetime
+    client: Originator,
+    permit: DialPermit,
+    route: OutboundRoute,
+    *,
+    now: datetime,
+    extra_variables: Mapping[str, str] | None = None,
 ) -> OriginateResult:
-    """Originate the call ``permit`` allows (see the module docstring). Spends the permit."""
+    """Originate the call ``permit`` allows (see the module docstring). Spends the permit.
+
+    ``extra_variables`` add leg variables of the caller's own (``ivr_callback_ticket``...); they
+    never override the route's (the number, the uuid, the purpose are the permit's).
+    """
+    variables = route.variables(permit)
+    clash = set(extra_variables or {}) & set(variables)
+    if clash:
+        raise LocalProtocolError(f"extra leg variables may not override {sorted(clash)}")
     permit.spend(now)
     return await client.originate(
         route.endpoint_for(permit.number.e164),
         route.target,
-        variables=route.variables(permit),
+        variables={**variables, **(extra_variables or {})},
         uuid=permit.attempt_id,
         timeout_s=route.originate_timeout_s + BGAPI_MARGIN_S,
     )

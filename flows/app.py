@@ -39,7 +39,10 @@ from flows.orchestrator import CallOrchestrator
 from flows.ports import Listener
 from flows.registry import FlowRegistry
 from ivr.db import make_engine, migrate
+from ivr.events import EventBus, PublishingEvidence
+from ivr.evidence import EvidenceSink
 from ivr.metrics import serve_metrics
+from ivr.redis_conn import async_client
 from ivr.settings import Settings, get_settings
 from qa.service import build_call_qa
 from records.evidence_store import SqlEvidenceLog
@@ -100,7 +103,7 @@ async def build_deps(
     url = settings.sqlalchemy_url
     await asyncio.to_thread(migrate, url)
     engine = make_engine(url)
-    evidence = SqlEvidenceLog(engine)
+    evidence, publisher = evidence_sink(settings, SqlEvidenceLog(engine))
     compliance = build_service(settings, engine=engine, evidence=evidence, migrate_db=False)
     await compliance.start(watch=True)
     registry = registry or FlowRegistry(settings.flows_dir)
@@ -121,6 +124,7 @@ async def build_deps(
     webhooks = HttpWebhooks()
     vault = Vault.from_settings(settings, engine)
     await asyncio.to_thread(vault.recover)
+    await asyncio.to_thread(vault.ensure_partitions)
     bot = RasaBot(
         RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s),
         CallerHandles(engine, vault.numbers, ttl_s=settings.esl_max_call_s),
@@ -148,7 +152,26 @@ async def build_deps(
         audio_streams=audio_fork,
         floor=build_floor_hooks(settings, engine, vault.numbers, evidence),
     )
-    return Built(deps, compliance, [nlu, bot, webhooks, qa], audio_fork)
+    closers: list[Any] = [nlu, bot, webhooks, qa]  # QA drains into the evidence first
+    if publisher is not None:
+        closers.append(publisher)
+    return Built(deps, compliance, closers, audio_fork)
+
+
+def evidence_sink(
+    settings: Settings, log_: SqlEvidenceLog
+) -> tuple[EvidenceSink, PublishingEvidence | None]:
+    """The chained log; with Redis configured, also each entry's kind and call id published on
+    the ``calls`` event stream (``ivr.events``) for dashboards and other consumers."""
+    if not settings.redis_url:
+        log.info("no Redis configured: call events are not published (evidence log only)")
+        return log_, None
+    bus = EventBus(
+        async_client(settings.redis_url, cluster=settings.redis_cluster, decode_responses=True),
+        settings.redis_key_prefix,
+    )
+    publisher = PublishingEvidence(log_, bus)
+    return publisher, publisher
 
 
 async def reload_flows_forever(registry: FlowRegistry, every_s: float) -> None:

@@ -235,6 +235,9 @@ class FlowRun:
         self.path: list[str] = []
         self.finished = False
         self._now: datetime | None = None
+        self._no_agent_queue: str | None = None
+        """The queue of the last transfer that found no agent (a ticket without a queue of its
+        own is filed there, with that queue's SLA: a senior caller stays a senior ticket)."""
         self._steps = self._walk()
 
     def start(self, now: datetime) -> Instruction:
@@ -317,6 +320,7 @@ class FlowRun:
                     )
                     if isinstance(result, TransferOutcome) and result.connected:
                         return
+                    self._no_agent_queue = node.queue
                     node_id = node.on_no_agent
                 case BusinessHoursNode():
                     node_id = node.open if self._is_open(node) else node.closed
@@ -350,7 +354,8 @@ class FlowRun:
                     notice = (
                         self._speak(node_id, node.prompt, False, "prompt") if node.prompt else None
                     )
-                    yield OpenCallbackTicket(node_id, node.queue, node.reason, notice)
+                    queue = node.queue or self._no_agent_queue or "general"
+                    yield OpenCallbackTicket(node_id, queue, node.reason, notice)
                     node_id = node.next
                 case HangupNode():
                     goodbye = (

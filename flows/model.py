@@ -189,10 +189,13 @@ class WebhookNode(_Strict):
 
 
 class CallbackTicketNode(_Strict):
-    """Open a callback ticket (no agent free, caller busy) and continue."""
+    """Open a callback ticket (no agent free, caller busy) and continue.
+
+    Without a ``queue`` of its own the ticket goes to the queue of the transfer that found no
+    agent free (its team and SLA), else to ``general``."""
 
     type: Literal["callback_ticket"]
-    queue: Queue = "general"
+    queue: Queue | None = None
     reason: str
     prompt: str | None = "callback_ticket"
     next: NodeId

@@ -1,4 +1,4 @@
-"""Run one harness under atheris: ``python -m fuzz.run esl|flows|rules [--runs N]``.
+"""Run one harness under atheris: ``python -m fuzz.run esl|flows|rules|lists [--runs N]``.
 
 The harness modules are imported under atheris' instrumentation (coverage of the parsers, not
 only of the harness); the seed corpus is written to ``var/fuzz/NAME`` (or ``--corpus DIR``,
@@ -17,14 +17,16 @@ from types import ModuleType
 
 import atheris
 
-HARNESSES = ("esl", "flows", "rules")
-MAX_LEN = {"esl": 4096, "flows": 1024, "rules": 1024}
+HARNESSES = ("esl", "flows", "rules", "lists")
+MAX_LEN = {"esl": 4096, "flows": 1024, "rules": 1024, "lists": 8192}
 """Longest input per harness: YAML documents past 1 KiB cost ~10 ms each to parse (PyYAML's
 Python scanner), which would put 1M executions beyond an hour."""
 
 
 def _load(name: str) -> ModuleType:
-    with atheris.instrument_imports(include=["telephony", "flows", "compliance", "ivr", "fuzz"]):
+    with atheris.instrument_imports(
+        include=["telephony", "flows", "compliance", "campaigns", "ivr", "fuzz"]
+    ):
         return importlib.import_module(f"fuzz.fuzz_{name}")
 
 

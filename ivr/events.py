@@ -136,3 +136,7 @@ class PublishingEvidence:
         except StoreUnavailableError:
             self.publish_failures += 1
             log.warning("call event not published (%s); the evidence is stored", kind)
+
+    async def aclose(self) -> None:
+        """Close the bus (the chained log belongs to whoever built it)."""
+        await self._bus.close()

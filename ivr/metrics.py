@@ -53,6 +53,9 @@ EVIDENCE_FAILURES = Counter(
 WORK_TICKETS = Counter("ivr_work_tickets_total", "work tickets the system wrote", ["kind"])
 WEBHOOKS = Counter("ivr_webhooks_total", "outbound webhook attempts", ["target", "outcome"])
 CALLBACKS_OVERDUE = Gauge("ivr_callbacks_overdue", "callback tickets past their due time")
+CALLBACK_OVERDUE_ALERTS = Counter(
+    "ivr_callbacks_overdue_alerts_total", "overdue callback tickets alerted (once each)", ["queue"]
+)
 ERRORS = Counter("ivr_errors_total", "errors logged, by component", ["component"])
 
 

@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=None, description="/metrics port of the call process (the console serves its own)"
     )
+    actions_metrics_port: int | None = Field(
+        default=None, description="/metrics port of the Rasa action server (127.0.0.1)"
+    )
     floor_announce_interval_s: float = Field(
         default=30.0, description="waiting callers hear their place and wait this often; 0 = off"
     )

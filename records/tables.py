@@ -31,6 +31,10 @@ evidence_log = sa.Table(
 sa.Index("ix_evidence_log_call_id", evidence_log.c.call_id)
 sa.Index("ix_evidence_log_kind", evidence_log.c.kind)
 
+# On PostgreSQL the recordings index is partitioned by month of ``started_at`` (records_0004,
+# ``records.partitions``): two years and more of calls (100M rows) stay searchable, each month
+# its own table and indexes. A partitioned table's primary key must hold the partition key, so
+# the key is (recording_id, started_at); recording ids are random UUIDs, unique on their own.
 recordings = sa.Table(
     "recordings",
     metadata,
@@ -45,7 +49,7 @@ recordings = sa.Table(
     sa.Column("campaign", sa.String(128)),
     sa.Column("business_type", sa.String(64), nullable=False),
     sa.Column("direction", sa.String(16), nullable=False),
-    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("started_at", sa.DateTime, primary_key=True),
     sa.Column("ended_at", sa.DateTime, nullable=False),
     sa.Column("duration_ms", sa.BigInteger, nullable=False),
     sa.Column("agent_id", sa.String(128)),
@@ -62,6 +66,7 @@ recordings = sa.Table(
     sa.Column("source_path", sa.Text),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("stored_at", sa.DateTime),
+    postgresql_partition_by="RANGE (started_at)",
 )
 for _col in ("call_id", "customer_bi", "started_at", "status"):
     sa.Index(f"ix_recordings_{_col}", recordings.c[_col])
@@ -69,15 +74,12 @@ for _col in ("call_id", "customer_bi", "started_at", "status"):
 for _col in ("business_type", "campaign", "disposition"):
     sa.Index(f"ix_recordings_{_col}_started_at", recordings.c[_col], recordings.c.started_at)
 
+# No foreign key to ``recordings``: a key cannot reference part of a partitioned table's
+# primary key; the repository (records.recording_index) deletes a recording's flags with it.
 recording_flags = sa.Table(
     "recording_flags",
     metadata,
-    sa.Column(
-        "recording_id",
-        sa.String(64),
-        sa.ForeignKey("recordings.recording_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    sa.Column("recording_id", sa.String(64), primary_key=True),
     sa.Column("flag", sa.String(64), primary_key=True),
 )
 sa.Index("ix_recording_flags_flag", recording_flags.c.flag)

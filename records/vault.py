@@ -53,6 +53,7 @@ from records.access import (
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
+from records.partitions import ensure_partitions
 from records.ports import BlobStore
 from records.recording import (
     FetchResult,
@@ -255,7 +256,6 @@ class Vault:
         self._hook("source_removed")
         with self._gone_lock:  # forgotten in the next ingest's first commit, or by recover()
             self._sources_gone.append(rid)
-        # the size in KiB: a bare 7+ digit byte count reads as a phone number to the log scan
         log.info(
             "recording stored: recording %s call %s (%.1f KiB)", rid, meta.call_id, size / 1024
         )
@@ -369,6 +369,11 @@ class Vault:
         :mod:`records.recovery`."""
         self._index.clear_sources(self._take_sources_gone())
         return self._recovery.recover(lease_s)
+
+    def ensure_partitions(self) -> list[str]:
+        """Create the recordings index's monthly partitions due now (PostgreSQL; idempotent);
+        see :mod:`records.partitions`. Run at every start of the call process and daily."""
+        return ensure_partitions(self._index.engine, self._clock())
 
     def rewrap(self, batch: int = 500) -> int:
         """Rewrap every data key not under the current master key; returns how many moved."""

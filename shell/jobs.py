@@ -95,6 +95,8 @@ def register_jobs(broker: AsyncBroker, settings: Settings) -> None:
     def retention_purge() -> dict[str, Any]:
         engine = make_engine(settings.sqlalchemy_url)
         try:
-            return Vault.from_settings(settings, engine).purge().as_dict()
+            vault = Vault.from_settings(settings, engine)
+            partitions = vault.ensure_partitions()  # next months' tables, well before they start
+            return vault.purge().as_dict() | {"partitions_created": partitions}
         finally:
             engine.dispose()

@@ -234,7 +234,15 @@ def action_server_spec(
     must never listen on a public interface (rasa-sdk binds 0.0.0.0 unless SANIC_HOST says)."""
     return ServiceSpec(
         name="actions",
-        argv=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+        argv=[
+            str(APP_PYTHON),
+            "-m",
+            "shell.action_server",
+            "--actions",
+            "actions",
+            "-p",
+            str(port),
+        ],
         host="127.0.0.1",
         port=port,
         ready=http_ok(f"http://127.0.0.1:{port}/health"),

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis
 import pytest
 from log_scan import LogScanHandler
 
@@ -21,6 +22,15 @@ from shell.services import (
     runtime_endpoints,
 )
 
+# Property tests check behaviour, not speed: on a loaded 2-core machine example generation and
+# single examples can be slow, which must not fail a run (the examples and their count stay).
+hypothesis.settings.register_profile(
+    "ivr",
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
+)
+hypothesis.settings.load_profile("ivr")
+
 
 @dataclass(frozen=True)
 class RasaStack:
@@ -28,6 +38,8 @@ class RasaStack:
 
     rasa_url: str
     action_url: str
+    actions_metrics_url: str
+    """The action server's Prometheus ``/metrics`` (``IVR_ACTIONS_METRICS_PORT``)."""
     rasa: ManagedProcess
     actions: ManagedProcess
     settings: Settings
@@ -54,11 +66,12 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
     model = rasa_model.ensure_model()
     run_dir: Path = tmp_path_factory.mktemp("rasa-run")
     settings = isolated_settings(tmp_path_factory.mktemp("bot-data"))
-    action_port, rasa_port = free_port(), free_port()
+    action_port, rasa_port, metrics_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
     env |= {
         "IVR_DATA_DIR": str(settings.data_dir),
         "IVR_DATABASE_URL": str(settings.database_url),
+        "IVR_ACTIONS_METRICS_PORT": str(metrics_port),
     }
     actions = ManagedProcess(action_server_spec(action_port, env=env), run_dir)
     rasa = ManagedProcess(
@@ -70,6 +83,7 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
         yield RasaStack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             action_url=f"http://127.0.0.1:{action_port}",
+            actions_metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
             rasa=rasa,
             actions=actions,
             settings=settings,

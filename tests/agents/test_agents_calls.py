@@ -199,7 +199,10 @@ async def test_no_senior_agent_gives_a_ticket_that_becomes_a_gated_callback(
     stack.floor.switch.socket_target = stack.address
     stack.floor.switch.dialplan = Dialplan.shipped({"recordings_dir": str(stack.fs_dir)})
     dialler = GatedCallbackDialler(
-        stack.built.compliance, stack.floor.esl, endpoint="sofia/gateway/carrier/{national}"
+        stack.built.compliance,
+        stack.floor.esl,
+        endpoint="sofia/gateway/carrier/{national}",
+        clock=lambda: DAYTIME,
     )
     attempt = await work.call_back(ticket.id, actor=Actor("alice", Role.AGENT), dialler=dialler)
     assert attempt.outcome == "connected", attempt

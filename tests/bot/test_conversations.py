@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import pytest
 from bot_conversation import (
     Conversation,
@@ -21,6 +22,7 @@ from bot_conversation import (
     only,
     transfer,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from actions.disclosure import risk_warning_text
 from bot.client import RasaClient
@@ -95,12 +97,27 @@ async def test_inv5_marketing_consent_then_pitch_with_risk_warning(new_call: New
     assert not await call.svc.is_dnc(call.customer)
 
 
-async def test_inv6_deny_at_consent_question_goes_to_dnc(new_call: NewCall) -> None:
+def evidence_appends(rasa_stack: Any, kind: str) -> float:
+    """``ivr_evidence_appends_total{kind}`` as the action server's ``/metrics`` says now."""
+    text = httpx.get(rasa_stack.actions_metrics_url, timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "ivr_evidence_appends_total" and sample.labels["kind"] == kind:
+                return sample.value
+    return 0.0
+
+
+async def test_inv6_deny_at_consent_question_goes_to_dnc(
+    new_call: NewCall, rasa_stack: Any
+) -> None:
+    before = evidence_appends(rasa_stack, "dnc_added")
     call = new_call()
     await call.say("喂")
     close = await call.say("不需要 谢谢")
     end = hangup(close)
     assert end.outcome == "refused" and end.dnc_recorded is True
+    # the action server's own /metrics counted the DNC evidence it chained
+    assert evidence_appends(rasa_stack, "dnc_added") == before + 1
     entry = await call.svc.dnc_entry(call.customer)
     assert entry is not None
     assert entry.call_id == call.call_id and entry.source == "voice_bot"

@@ -17,6 +17,7 @@ from camp_support import SH_NOON, CalleeApp, cust, fresh_numbers, switchboard, u
 from campaigns.originate import OutboundRoute, originate_permitted
 from compliance.decision import Decision, GateRequest, Reason
 from compliance.permit import PERMIT_TTL_S, DialPermit, PermitError
+from ivr.errors import LocalProtocolError
 
 ROUTE = OutboundRoute("sofia/gateway/carrier/{national}", "outbound_marketing", "95588")
 
@@ -91,5 +92,38 @@ async def test_originate_takes_the_permit_once_and_dials_the_gated_number(
                 now=env.clock() + timedelta(seconds=PERMIT_TTL_S + 1),
             )
         assert len(board.switch.originate_log) == 1
+    finally:
+        await board.close()
+
+
+async def test_extra_leg_variables_never_override_the_permits(sqlite_env, tmp_path) -> None:
+    env = sqlite_env
+    (number,) = fresh_numbers(1)
+    app = CalleeApp(env)
+    board = await switchboard(app, tmp_path)
+    try:
+        answer = await env.svc.check_and_permit(
+            GateRequest(cust(number).e164, "service", str(uuid.uuid4()), campaign="callbacks")
+        )
+        assert answer.permit is not None
+        with pytest.raises(LocalProtocolError, match="ivr_customer_number"):
+            await originate_permitted(
+                board.client,
+                answer.permit,
+                ROUTE,
+                now=env.clock(),
+                extra_variables={"ivr_customer_number": "+8613900000001"},
+            )
+        assert board.switch.originate_log == [] and not answer.permit.spent
+        result = await originate_permitted(
+            board.client,
+            answer.permit,
+            ROUTE,
+            now=env.clock(),
+            extra_variables={"ivr_callback_ticket": "t-1"},
+        )
+        assert result.ok
+        (rec,) = board.switch.originate_log
+        assert rec.variables["ivr_callback_ticket"] == "t-1" and rec.destination == number
     finally:
         await board.close()

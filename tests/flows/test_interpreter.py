@@ -169,6 +169,21 @@ def test_inv7_no_agent_free_gives_a_callback_ticket_not_a_dropped_call() -> None
     )
     assert kinds(trace)[-2:] == ["OpenCallbackTicket", "HangupCall"]
     assert isinstance(trace[-2], OpenCallbackTicket)
+    # a high-risk caller no senior agent could take stays with the senior team (and its SLA)
+    assert trace[-2].queue == "senior"
+
+
+def test_no_general_agent_free_gives_a_general_ticket() -> None:
+    trace = drive(
+        run("inbound_service"),
+        {
+            CallWebhook: [WebhookResult(True, {})],
+            Gather: [Digits("0")],
+            TransferCall: [TransferOutcome(False)],
+        },
+    )
+    ticket = next(i for i in trace if isinstance(i, OpenCallbackTicket))
+    assert ticket.queue == "general"
 
 
 def test_menu_retries_then_fails_over_to_a_human() -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from ivr.db import make_engine, migrate
 from ivr.errors import StoreUnavailableError
 from ivr.events import CALLS, EventBus, PublishingEvidence
 from ivr.evidence import EvidenceKind
+from ivr.settings import Settings
+from records.evidence_store import SqlEvidenceLog
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -78,3 +82,35 @@ async def test_a_lost_bus_never_fails_the_evidence_write() -> None:
     with pytest.raises(StoreUnavailableError):
         await dead.publish("calls", {"k": "v"})
     await dead.close()
+
+
+async def test_the_call_app_publishes_call_events_when_redis_is_configured(tmp_path: Path) -> None:
+    from flows.app import evidence_sink
+
+    url = f"sqlite:///{tmp_path / 'ivr.db'}"
+    migrate(url)
+    chain = SqlEvidenceLog(make_engine(url))
+    alone, none = evidence_sink(
+        Settings(data_dir=tmp_path, database_url=url, redis_url=None), chain
+    )
+    assert alone is chain and none is None  # no Redis: the chained log only
+    prefix = f"test-events-{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        data_dir=tmp_path, database_url=url, redis_url=REDIS_URL, redis_key_prefix=prefix
+    )
+    sink, publisher = evidence_sink(settings, chain)
+    assert publisher is sink
+    reader = EventBus(aioredis.Redis.from_url(REDIS_URL, decode_responses=True), prefix)
+    try:
+        await reader.ensure_group(CALLS, "dashboard")
+        await sink.append(EvidenceKind.CALL_STARTED, call_id="c-9", payload={"flow": "x"})
+        [event] = await reader.read(CALLS, "dashboard", "web", block_ms=500)
+        assert (event.fields["kind"], event.fields["call_id"]) == ("call_started", "c-9")
+        assert [e.kind for e in chain.entries(call_id="c-9")] == [EvidenceKind.CALL_STARTED]
+    finally:
+        await publisher.aclose()
+        cleanup = aioredis.Redis.from_url(REDIS_URL)
+        async for key in cleanup.scan_iter(match=f"{prefix}:*"):
+            await cleanup.delete(key)
+        await cleanup.aclose()
+        await reader.close()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import fuzz_esl, fuzz_flows, fuzz_rules
+from fuzz import fuzz_esl, fuzz_flows, fuzz_lists, fuzz_rules
 
 ROOT = Path(__file__).resolve().parents[2]
-HARNESSES = {"esl": fuzz_esl, "flows": fuzz_flows, "rules": fuzz_rules}
+HARNESSES = {"esl": fuzz_esl, "flows": fuzz_flows, "rules": fuzz_rules, "lists": fuzz_lists}
 SHORT_RUNS = 3000
 
 

@@ -29,9 +29,11 @@ from flows.adapters import SidecarListener
 from flows.app import Built, build_deps
 from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, PROMPTS_FILE, FlowRegistry
+from ivr.db import make_engine
 from ivr.phone import CustomerNumber
 from ivr.settings import Settings
 from qa.alerts import RedisAlertStream
+from records.evidence_store import SqlEvidenceLog
 from speech.audio import Audio, write_wav
 from telephony.esl import Execute
 from telephony.server import OutboundServer, ServerConfig
@@ -88,6 +90,10 @@ class QaStack:
     settings: Settings
     prompts: LoggedPrompts
     stream: RedisAlertStream
+    log: SqlEvidenceLog  # the chain the calls append to, read directly
+
+    def kinds(self, call_id: str) -> list[str]:
+        return [e.kind for e in self.log.entries(call_id=call_id)]
 
     def played_texts(self, result: CallResult) -> list[str]:
         """What the simulated caller heard: the files the switch played, as text."""
@@ -142,7 +148,8 @@ async def qa_stack(tmp_path: Path, *flows: str, **settings: Any) -> AsyncIterato
     )
     redis = Redis.from_url(REDIS_URL, decode_responses=True)
     try:
-        yield QaStack(built, config, LoggedPrompts(), RedisAlertStream(redis, prefix))
+        log = SqlEvidenceLog(make_engine(config.sqlalchemy_url))
+        yield QaStack(built, config, LoggedPrompts(), RedisAlertStream(redis, prefix), log)
     finally:
         await built.aclose()
         keys = [k async for k in redis.scan_iter(f"*{prefix}*")]

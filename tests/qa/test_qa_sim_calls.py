@@ -20,7 +20,6 @@ from qa.alerts import LiveAlert
 from qa.call_port import CallInspection
 from qa.compiled import CompiledRules
 from qa.store import QaResultStore
-from records.evidence_store import SqlEvidenceLog
 from telephony.simulator import CallerScript, Turn
 
 pytestmark = pytest.mark.slow
@@ -29,8 +28,7 @@ ASKED = "我想了解一下理财产品"
 
 
 def results(stack: QaStack) -> QaResultStore:
-    engine = stack.built.deps.evidence.engine  # type: ignore[attr-defined]
-    return QaResultStore(engine, SqlEvidenceLog(engine))
+    return QaResultStore(stack.log.engine, stack.log)
 
 
 async def first_alert(stack: QaStack, call_id: str) -> tuple[float, LiveAlert] | None:
@@ -69,8 +67,7 @@ async def test_a_prohibited_bot_reply_is_never_spoken_the_fallback_is_and_it_is_
         assert read_at - alert.heard_at < 10  # measured here, asserted generously
 
         # evidence of the blocked sentence; the call's QA result in SQL with the rules version
-        log = stack.built.deps.evidence
-        kinds = [e.kind for e in log.entries(call_id=result.uuid)]  # type: ignore[attr-defined]
+        kinds = stack.kinds(result.uuid)
         assert EvidenceKind.QA_BOT_SENTENCE_BLOCKED.value in kinds
         assert EvidenceKind.QA_RESULT.value in kinds
         (stored,) = results(stack).get(result.uuid)
@@ -173,7 +170,7 @@ async def test_qa_failing_never_breaks_a_call(tmp_path: Path) -> None:
             qa=Broken(),
         )
         assert "好的，我来为您介绍。" in stack.played_texts(result)  # spoken as it was
-        kinds = [e.kind for e in stack.built.deps.evidence.entries(call_id=result.uuid)]  # type: ignore[attr-defined]
+        kinds = stack.kinds(result.uuid)
         assert EvidenceKind.CALL_ENDED.value in kinds
         assert bot.sent == [ASKED]
 

@@ -78,6 +78,7 @@ TINY_CONFIG: dict[str, Any] = {
         "n_mels": 80,
         "frame_length": 25,
         "frame_shift": 10,
+        "dither": 0.0,  # FunASR's default 1.0 adds random noise: random weights then decode noise
         "lfr_m": 7,
         "lfr_n": 6,
         "cmvn_file": "am.mvn",
