@@ -13,6 +13,7 @@ from ivr.settings import Settings
 from qa.alerts import LoggedAlerts
 from qa.call_port import CallInspection, QaOff
 from qa.compiled import CompiledRules
+from qa.rules import Speaker
 from qa.service import build_call_qa
 from records.evidence_store import SqlEvidenceLog
 
@@ -58,3 +59,17 @@ async def test_without_redis_alerts_are_logged_and_the_gate_still_blocks(
         assert "保本" not in caplog.text  # rule ids in the log, never the words
     finally:
         await qa.aclose()
+
+
+def test_no_shipped_prompt_is_blocked_by_the_bot_gate(
+    tmp_path: Path, shipped: CompiledRules
+) -> None:
+    """The gate vets every prompt, the disclosure and the risk warning included: a rules
+    change that would replace a shipped mandated statement by the fallback fails here."""
+    from flows.app import static_prompt_texts
+    from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
+
+    texts = static_prompt_texts(FlowRegistry(DEFAULT_FLOWS_DIR), settings(tmp_path))
+    assert len(texts) > 10
+    blocked = {t: shipped.matcher.scan(t, Speaker.BOT) for t in texts}
+    assert {t: h for t, h in blocked.items() if h} == {}
