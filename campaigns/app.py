@@ -2,7 +2,8 @@
 
 :func:`build_dialler` wires the real parts explicitly: the SQL queue and campaigns on
 ``engine``, the compliance service (built by the caller with the chained evidence log), the
-inbound ESL client to ``IVR_FREESWITCH_INBOUND`` with its hangup watcher, Redis pacing when
+inbound ESL client to ``IVR_FREESWITCH_INBOUND`` with its hangup watcher (and the agent
+pacing of campaigns that hand calls to agents, :mod:`campaigns.agent_pacing`), Redis pacing when
 ``IVR_REDIS_URL`` is set (else in-process pacing: one dialler process), and the number sealer
 of the records key ring. :func:`serve` runs the dialler supervised (:mod:`ivr.supervise`) with
 a small HTTP status endpoint (``GET /healthz``: JSON stats) on ``IVR_DIALLER_PORT`` that
@@ -23,19 +24,20 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from campaigns.agent_pacing import FLOOR_EVENT_NAMES, AgentPacing, EslFloorProbe
 from campaigns.dialler import Dialler, DiallerConfig, DiallerStats, Gatekeeper
 from campaigns.outcomes import EvidenceOutcomes, HangupWatcher
 from campaigns.pacing import LocalPacer, Pacer, RedisPacer
 from campaigns.queue import AttemptQueue
 from campaigns.repository import CampaignRepository
 from compliance.factory import build_service
-from ivr.db import make_engine, migrate
+from ivr.db import engine_for, migrate
 from ivr.errors import ConfigError
 from ivr.settings import Settings
 from ivr.supervise import Supervised
 from records.evidence_store import SqlEvidenceLog
 from records.sealed_number import NumberSealer
-from telephony.inbound import InboundClient
+from telephony.inbound import DEFAULT_EVENTS, InboundClient
 
 log = logging.getLogger(__name__)
 DEFAULT_INBOUND = "127.0.0.1:8021"
@@ -52,7 +54,12 @@ def inbound_client(settings: Settings) -> InboundClient:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError("IVR_FREESWITCH_INBOUND must be host:port")
-    return InboundClient(host, int(port), settings.freeswitch_password.get_secret_value())
+    return InboundClient(
+        host,
+        int(port),
+        settings.freeswitch_password.get_secret_value(),
+        events=(*DEFAULT_EVENTS, *FLOOR_EVENT_NAMES),
+    )
 
 
 def build_pacer(settings: Settings) -> Pacer:
@@ -71,9 +78,12 @@ def build_dialler(
     clock: Callable[[], datetime] = utc_now,
     worker_id: str | None = None,
 ) -> Dialler:
-    """A dialler on these parts (the ESL client gets the hangup watcher as a listener)."""
+    """A dialler on these parts (the ESL client gets the hangup watcher and the agent pacing's
+    bridge follower as listeners; agent campaigns read the floor over the same client)."""
     hangups = HangupWatcher()
     esl.add_listener(hangups.on_event)
+    agent_pacing = AgentPacing(EslFloorProbe(esl))
+    esl.add_listener(agent_pacing.on_event)
     config = DiallerConfig(
         endpoint=settings.dialler_endpoint,
         originate_timeout_s=settings.dialler_originate_timeout_s,
@@ -93,6 +103,7 @@ def build_dialler(
         sealer=NumberSealer.from_settings(settings),
         config=config,
         clock=clock,
+        agent_pacing=agent_pacing,
     )
 
 
@@ -138,7 +149,7 @@ class StatusServer:
 async def serve(settings: Settings) -> None:
     """``ivr campaign run``: dial until SIGINT/SIGTERM."""
     migrate(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = engine_for(settings)
     svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
     esl = inbound_client(settings)
     pacer = build_pacer(settings)

@@ -10,7 +10,9 @@ effect within a second), and for each running campaign claims up to what its cap
 2. the callee-local time is inside the campaign's windows cut by the rules' window for its
    purpose and inside its dates (else back to the queue at the next opening: no gate call, no
    count);
-3. a pacing slot (concurrency, CPS, bot capacity; Redis across processes);
+3. a pacing slot (concurrency, CPS, bot capacity; Redis across processes); a campaign that
+   hands calls to agents (pacing ``agent``) also claims no more than its adaptive dial level
+   lets start (:class:`campaigns.agent_pacing.AgentPacing`; none given: it never dials);
 4. the gate's check-and-count (:meth:`compliance.service.ComplianceService.check_and_permit`,
    idempotent per attempt id) re-checks DNC, DND, windows and caps at this instant; a denial
    requeues at the gate's ``retry_after``, cancels the number's attempts on DNC, waits on
@@ -41,9 +43,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from campaigns.agent_pacing import AgentPacing
 from campaigns.model import (
     CampaignState,
     Disposition,
+    PacingMode,
     disposition_for_cause,
     disposition_for_flow,
     effective_windows,
@@ -73,6 +77,10 @@ PACING_WAIT_S = 2.0
 STORE_RETRY_S = 2.0
 OUTCOME_WAIT_S = 5.0
 MAX_CLAIM = 200
+_UNANSWERED = frozenset(
+    {Disposition.BUSY, Disposition.NO_ANSWER, Disposition.REJECTED, Disposition.FAILED,
+     Disposition.INVALID_NUMBER}
+)  # fmt: skip
 
 
 class Gatekeeper(Protocol):
@@ -122,6 +130,7 @@ class Dialler:
         sealer: NumberSealer,
         config: DiallerConfig,
         clock: Callable[[], datetime],
+        agent_pacing: AgentPacing | None = None,
     ) -> None:
         self.campaigns = campaigns
         self.queue = queue
@@ -134,6 +143,7 @@ class Dialler:
         self.sealer = sealer
         self.config = config
         self.clock = clock
+        self.agent_pacing = agent_pacing
         self.stats = DiallerStats()
         self._states: dict[str, CampaignState] = {}
         self._running: dict[str, Campaign] = {}
@@ -206,6 +216,8 @@ class Dialler:
             # what the CPS cap lets start since the last claim (at most a second's worth)
             since = min(1.0, mono - self._last_claim.get(camp.id, mono - TICK_S))
             limit = min(room, max(1, math.ceil(spec.max_cps * since)), MAX_CLAIM)
+            if limit > 0 and spec.pacing is PacingMode.AGENT:
+                limit = min(limit, await self._agent_room(camp, now))
             if limit <= 0:
                 continue
             try:
@@ -398,6 +410,8 @@ class Dialler:
                 att, camp, disposition_for_cause(result.cause, answered=False), result.cause
             )
             return True
+        if self.agent_pacing is not None:
+            self.agent_pacing.answered(camp.id, att.id)
         try:
             cause = await asyncio.wait_for(hangup, self.config.max_call_s)
         except TimeoutError:
@@ -455,10 +469,24 @@ class Dialler:
             ended_at=now,
         )
         await self._close(att, disposition, cause=cause, retry_at=retry_at)
+        if self.agent_pacing is not None and spec.pacing is PacingMode.AGENT:
+            self.agent_pacing.ended(
+                camp.id, att.id, answered=disposition not in _UNANSWERED,
+                abandoned=disposition is Disposition.ABANDONED, now=now,
+            )  # fmt: skip
         if disposition in (Disposition.REFUSED, Disposition.DNC):
             await asyncio.to_thread(
                 self.queue.cancel_number, att.number_bi, Disposition.DNC, now=now
             )
+
+    async def _agent_room(self, camp: Campaign, now: datetime) -> int:
+        if self.agent_pacing is None:
+            log.warning("dialler %s: campaign %s paces by agents; no agent pacing", self.worker,
+                        camp.id)  # fmt: skip
+            return 0
+        return await self.agent_pacing.room(
+            camp.id, camp.spec.abandon_target, self.inflight(camp.id), now
+        )
 
     def _caller_id(self, camp: Campaign) -> str:
         pool = self._caller_ids.get(camp.id)

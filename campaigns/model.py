@@ -7,7 +7,8 @@
 - :func:`disposition_for_cause`: a FreeSWITCH hangup cause (Q.850 name, as ``bgapi originate``
   answers ``-ERR <CAUSE>`` or ``CHANNEL_HANGUP_COMPLETE`` carries it) → a :class:`Disposition`;
   SIP 603 Decline arrives as ``CALL_REJECTED`` (mod_sofia's mapping) and is never retried.
-- :func:`disposition_for_flow`: the flow's own outcome (``call_ended`` reason, consent evidence).
+- :func:`disposition_for_flow`: the flow's own outcome (``call_ended`` reason, consent evidence;
+  ``abandoned``: an agent campaign's answered call that found no agent in the allowed seconds).
 - :class:`RetryPolicy` and :func:`next_attempt_at`: when (if ever) to dial the number again: the
   later of the policy delay and the gate's ``retry_after``; never after a final outcome.
 """
@@ -150,6 +151,7 @@ class Disposition(StrEnum):
     REFUSED = "refused"
     COMPLETED = "completed"
     ESCALATED = "escalated"
+    ABANDONED = "abandoned"  # answered, no agent free in the allowed seconds: told, called back
     # not a call: the dialler did not (or will not) dial
     DNC = "dnc"  # on the do-not-call list (a refusal anywhere): never again
     NOT_ALLOWED = "not_allowed"  # the gate denied with no time to retry at
@@ -208,6 +210,8 @@ def disposition_for_flow(ended_reason: str | None, *, consent_granted: bool) -> 
     reason = ended_reason or ""
     if reason == "refused":
         return Disposition.REFUSED
+    if reason == "abandoned":
+        return Disposition.ABANDONED
     if reason.startswith("transferred_"):
         return Disposition.ESCALATED
     if consent_granted:
@@ -229,18 +233,20 @@ class RetryRule:
             raise CampaignError("retry delay and count must not be negative")
 
 
-RETRYABLE = (Disposition.BUSY, Disposition.NO_ANSWER, Disposition.FAILED)
+RETRYABLE = (Disposition.BUSY, Disposition.NO_ANSWER, Disposition.FAILED, Disposition.ABANDONED)
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Per retryable outcome (busy, no_answer, failed) a :class:`RetryRule`."""
+    """Per retryable outcome (busy, no_answer, failed, abandoned) a :class:`RetryRule`; an
+    abandoned call (agent campaigns) is called back like this, the gate deciding at dial time."""
 
     rules: Mapping[Disposition, RetryRule] = field(
         default_factory=lambda: {
             Disposition.BUSY: RetryRule(600, 2),
             Disposition.NO_ANSWER: RetryRule(1800, 2),
             Disposition.FAILED: RetryRule(300, 1),
+            Disposition.ABANDONED: RetryRule(900, 2),
         }
     )
 

@@ -29,6 +29,7 @@ from compliance.watch_status import board_for
 from console.api import (
     agents_routes,
     auth_routes,
+    campaigns_routes,
     changes_routes,
     compliance_routes,
     dashboard_routes,
@@ -164,6 +165,7 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         qa_routes.router,
         agents_routes.router,
         floor_routes.router,
+        campaigns_routes.router,
     ):
         app.include_router(router)
     count_errors()

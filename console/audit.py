@@ -38,6 +38,7 @@ class AuditKind(StrEnum):
     ROLLED_BACK = "console_rolled_back"
     RULES_RELOAD_REQUESTED = "console_rules_reload_requested"
     QA_BATCH_STARTED = "console_qa_batch_started"
+    CAMPAIGN_CHANGED = "console_campaign_changed"
 
 
 class Audit:
@@ -85,6 +86,6 @@ def _payload(actor: Principal | Mapping[str, str], payload: Mapping[str, Any]) -
 
 
 def build_audit(settings: Settings) -> Audit:
-    from ivr.db import make_engine
+    from ivr.db import engine_for
 
-    return Audit(SqlEvidenceLog(make_engine(settings.sqlalchemy_url)))
+    return Audit(SqlEvidenceLog(engine_for(settings)))

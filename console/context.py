@@ -3,7 +3,8 @@
 ``build_context`` migrates the database and wires the evidence log (required), the audit,
 sign-in, the document store of the designer, the capability services (compliance, the
 vault, QA: ``qa_inspector`` replaces the ASR-backed recording inspector of batch jobs) and the
-human floor (:func:`agents.service.build_floor_runtime`); ``console.app`` turns a context
+human floor (:func:`agents.service.build_floor_runtime`) and the campaigns
+(:class:`campaigns.service.CampaignDesk`); ``console.app`` turns a context
 into the FastAPI app. Tests build a context over their own database.
 """
 
@@ -13,13 +14,17 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
 from agents.service import FloorRuntime, build_floor_runtime
+from campaigns.importer import ListImporter
+from campaigns.service import CampaignDesk
 from compliance.factory import build_service
+from compliance.reload import load_rules_file
 from compliance.service import ComplianceService
 from compliance.tables import decisions
 from console.audit import Audit
@@ -30,10 +35,12 @@ from console.designer.rules_docs import rules_kind
 from console.designer.service import DesignerService
 from console.designer.simulate import SimulationAudio
 from console.qa import ConsoleQa, InspectorFactory
-from ivr.db import make_engine, migrate
+from flows.registry import FlowRegistry
+from ivr.db import engine_for, migrate
 from ivr.settings import Settings
 from qa.service import build_qa
 from records.evidence_store import SqlEvidenceLog
+from records.sealed_number import NumberSealer
 from records.vault import Vault
 
 
@@ -50,6 +57,7 @@ class ConsoleContext:
     compliance: ComplianceService
     qa: ConsoleQa
     floor: FloorRuntime
+    campaigns: CampaignDesk
 
     def gate_denials(self, since: datetime) -> dict[str, int]:
         """Gate denials by reason since ``since`` (the compliance decision log; dry runs not
@@ -82,7 +90,7 @@ def build_context(
 ) -> ConsoleContext:
     if migrate_db:
         migrate(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = engine_for(settings)
     evidence = SqlEvidenceLog(engine)
     audit = Audit(evidence)
     auth = build_auth_service(settings, engine=engine, audit=audit, hasher=hasher, clock=clock)
@@ -120,4 +128,16 @@ def build_context(
         compliance,
         qa,
         floor,
+        build_campaign_desk(settings, engine),
+    )
+
+
+def build_campaign_desk(settings: Settings, engine: Engine) -> CampaignDesk:
+    """Campaign use cases on the console's engine: flows and rules read from their files."""
+    return CampaignDesk(
+        engine,
+        ListImporter(engine, NumberSealer.from_settings(settings)),
+        lambda: FlowRegistry(settings.flows_dir),
+        lambda: load_rules_file(settings.rules_path).rules,
+        ZoneInfo(settings.institution_timezone),
     )

@@ -38,7 +38,7 @@ from flows.interpreter import render
 from flows.orchestrator import CallOrchestrator
 from flows.ports import Listener
 from flows.registry import FlowRegistry
-from ivr.db import make_engine, migrate
+from ivr.db import engine_for, migrate
 from ivr.events import EventBus, PublishingEvidence
 from ivr.evidence import EvidenceSink
 from ivr.metrics import serve_metrics
@@ -102,7 +102,7 @@ async def build_deps(
     start the audio fork server (with ``stream_asr``, default the configured engine)."""
     url = settings.sqlalchemy_url
     await asyncio.to_thread(migrate, url)
-    engine = make_engine(url)
+    engine = engine_for(settings)
     evidence, publisher = evidence_sink(settings, SqlEvidenceLog(engine))
     compliance = build_service(settings, engine=engine, evidence=evidence, migrate_db=False)
     await compliance.start(watch=True)
@@ -192,7 +192,7 @@ class FlowCallHandler:
     ) -> None:
         self.settings = settings or get_settings()
         self.sidecar_transcripts = sidecar_transcripts
-        self.evidence = SqlEvidenceLog(make_engine(self.settings.sqlalchemy_url))
+        self.evidence = SqlEvidenceLog(engine_for(self.settings))
         self._built: Built | None = None
         self._lock = asyncio.Lock()
         self._reloader: asyncio.Task[None] | None = None

@@ -3,6 +3,12 @@
 - a transfer checks for a free agent first (:meth:`CallControl.free_agents`); none free → the
   flow's callback ticket (invariant 7). The app sets ``ivr_call_id``, ``ivr_flow`` and
   ``ivr_queue_reason`` on the channel before the queue (they come back with it);
+- a transfer to the ``campaign`` queue (agent campaigns: the dialler paced the call for an
+  agent) that finds no agent, or waits past the queue's ``max-wait-time`` (the allowed seconds;
+  the shipped ``queue_campaign`` extension brings the channel back through
+  ``campaign_abandoned``), is an abandoned call: the caller hears ``campaign_abandoned`` (who
+  calls, the bot's ID, why, that we call back), ``call_ended`` says ``abandoned`` and the
+  dialler retries the number, gated at dial time;
 - a queue that times out (``max-wait-time-with-no-agent``) sends the channel back to the app
   through the shipped ``callback_ticket`` extension on the same uuid: :meth:`Handoff.after_queue`
   continues that call (issue 13 item 4): it books the callback, says so and hangs up; the first
@@ -39,6 +45,8 @@ from telephony.session import CallSession
 
 log = logging.getLogger(__name__)
 AFTER_QUEUE_NODE = "after_queue"
+CAMPAIGN_QUEUE = "campaign"
+ABANDONED = "abandoned"
 
 
 def queue_variables(call: CallFacts, reason: str) -> dict[str, str]:
@@ -51,6 +59,12 @@ def came_back_for_a_callback(session: CallSession) -> bool:
     (its hang-up event carries ``ivr_callback_requested``)."""
     event = session.hangup_event
     return event is not None and (event.get("variable_ivr_callback_requested") or "") == "true"
+
+
+def came_back_abandoned(session: CallSession) -> bool:
+    """The channel hung up after the ``campaign_abandoned`` extension brought it back."""
+    event = session.hangup_event
+    return event is not None and (event.get("variable_ivr_abandoned") or "") == "true"
 
 
 class Handoff:
@@ -76,6 +90,8 @@ class Handoff:
         )
         call.escalations.append((step.queue, step.priority, step.reason))
         if free == 0:
+            if step.queue == CAMPAIGN_QUEUE:
+                call.ended_reason = ABANDONED
             self.deps.note(call, "ivr", f"no free agent in {step.queue}", "callback ticket next")
             return TransferOutcome(connected=False)
         if step.notice is not None:
@@ -141,6 +157,9 @@ class Handoff:
         """The call came back from a queue that timed out: book the callback, say so, hang up.
         No second disclosure, ``call_started``, ``call_ended`` or recording."""
         exit_ = session.queue_exit
+        if session.is_abandoned_return:
+            await self.abandoned(session, call)
+            return
         queue = exit_.queue.split("@", 1)[0] if exit_ is not None else "general"
         reason = session.variable(QUEUE_REASON) or "no_agent_free"
         call.last_node = AFTER_QUEUE_NODE
@@ -154,6 +173,16 @@ class Handoff:
         await self.ticket(
             session, call, OpenCallbackTicket(AFTER_QUEUE_NODE, queue, reason, notice)
         )
+        await session.hangup("NORMAL_CLEARING")
+
+    async def abandoned(self, session: CallSession, call: CallFacts) -> None:
+        """Back from the campaign queue with no agent in time: the compliant message, hang up
+        (the dialler calls back; no ticket for the floor)."""
+        call.last_node = AFTER_QUEUE_NODE
+        log.info("call %s: no agent within the campaign queue's wait; abandoned", call.call_id)
+        notice = self.speaker.fixed_prompt(call, "campaign_abandoned", AFTER_QUEUE_NODE)
+        if notice is not None:
+            await self.speaker.speak(session, call, notice)
         await session.hangup("NORMAL_CLEARING")
 
     async def webhook(self, call: CallFacts, step: CallWebhook) -> WebhookResult:

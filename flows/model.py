@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NodeId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
-Queue = Literal["senior", "general"]
+Queue = Literal["senior", "general", "campaign"]
 
 
 class _Strict(BaseModel):

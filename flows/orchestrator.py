@@ -51,7 +51,7 @@ from flows.call import (
 from flows.channel_vars import LegVariables
 from flows.consent_steps import ConsentAsker
 from flows.conversation import Conversation
-from flows.handoff import Handoff, came_back_for_a_callback
+from flows.handoff import Handoff, came_back_abandoned, came_back_for_a_callback
 from flows.interpreter import (
     AskConsent,
     CallWebhook,
@@ -112,7 +112,7 @@ class CallOrchestrator:
         self.deps = deps
 
     async def __call__(self, session: CallSession) -> None:
-        if session.is_callback_return:
+        if session.is_callback_return or session.is_abandoned_return:
             await self._after_queue(session)
             return
         call = self._call_facts(session)
@@ -248,6 +248,8 @@ class CallOrchestrator:
                 await session.wait_hangup(self.deps.config.max_call_s)
             if came_back_for_a_callback(session):
                 call.ended_reason = "queue_timeout_callback"
+            elif came_back_abandoned(session):
+                call.ended_reason = "abandoned"
         with contextlib.suppress(Exception):
             await session.wait_finished(3.0)
         ended_at = self.deps.clock()

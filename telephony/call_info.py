@@ -150,6 +150,12 @@ class ChannelView:
         return (self.variable("ivr_callback_requested") or "").lower() == "true"
 
     @property
+    def is_abandoned_return(self) -> bool:
+        """True when the ``campaign_abandoned`` extension brought this channel back: an agent
+        campaign's answered call found no agent within the campaign queue's ``max-wait-time``."""
+        return (self.variable("ivr_abandoned") or "").lower() == "true"
+
+    @property
     def queue_exit(self) -> QueueExit | None:
         """How the channel left its mod_callcenter queue, if it was in one."""
         return QueueExit.from_variables(self.channel_variables)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from campaign_examples import CAMPAIGN_EXAMPLES
 from console_support import (
     CLEAR_NUMBER,
     PASSWORD,
@@ -249,6 +250,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
         "json": {"note": "no"},
     },
     **FLOOR_EXAMPLES,
+    **CAMPAIGN_EXAMPLES,
 }
 
 
@@ -293,7 +295,9 @@ def test_unauthenticated_callers_get_401_on_every_guarded_route(
             continue
         req = EXAMPLES.get((method, path), lambda r, c: {})(Role.ADMIN, ctx)
         url = path.format(**req.get("path", {}))
-        answer = client.request(method, url, json=req.get("json"), params=req.get("params"))
+        answer = client.request(
+            method, url, json=req.get("json"), params=req.get("params"), files=req.get("files")
+        )
         assert answer.status_code == 401, (method, path)
         assert answer.headers["content-type"] == "application/problem+json"
 
@@ -313,7 +317,12 @@ def test_role_matrix(
         url = path.format(**req.get("path", {}))
         before = sum(1 for e in ctx.evidence.entries() if e.kind == AuditKind.ACCESS_DENIED)
         answer = client.request(
-            method, url, json=req.get("json"), params=req.get("params"), headers=headers
+            method,
+            url,
+            json=req.get("json"),
+            params=req.get("params"),
+            files=req.get("files"),
+            headers=headers,
         )
         after = sum(1 for e in ctx.evidence.entries() if e.kind == AuditKind.ACCESS_DENIED)
         if has_clear_number(answer.text):  # only revealed by a role that may, and audited

@@ -45,6 +45,7 @@ def test_shipped_flows_are_valid() -> None:
     reports = validate_path(DEFAULT_FLOWS_DIR)
     assert {r.flow.flow for r in reports if r.flow} == {
         "inbound_service",
+        "outbound_agent",
         "outbound_marketing",
         "outbound_notice",
     }

@@ -19,10 +19,12 @@ def test_config_files_parse_and_match_the_app() -> None:
     sockets = [a.get("data") for a in dialplan.iter("action") if a.get("application") == "socket"]
     assert sockets and all(s == "127.0.0.1:8084 async full" for s in sockets)
     extensions = {e.get("name") for e in dialplan.iter("extension")}
-    assert {"queue_senior", "queue_general"} <= extensions  # CallSession.enqueue targets
+    # CallSession.enqueue targets (one per flows.model.Queue), and the abandoned-call return
+    assert {"queue_senior", "queue_general", "queue_campaign", "campaign_abandoned"} <= extensions
     cc = ET.parse(FS_DIR / "autoload_configs" / "callcenter.conf.xml").getroot()
-    assert {q.get("name") for q in cc.iter("queue")} == {"senior@default", "general@default"}
-    assert {t.get("queue") for t in cc.iter("tier")} == {"senior@default", "general@default"}
+    queues = {"senior@default", "general@default", "campaign@default"}
+    assert {q.get("name") for q in cc.iter("queue")} == queues
+    assert {t.get("queue") for t in cc.iter("tier")} == queues
     es = ET.parse(FS_DIR / "autoload_configs" / "event_socket.conf.xml").getroot()
     params = {p.get("name"): p.get("value") for p in es.iter("param")}
     assert params["listen-ip"] == "127.0.0.1" and params["listen-port"] == "8021"

@@ -1,0 +1,191 @@
+"""The adaptive dial level (pure): properties over its inputs, and the agent-listing reader."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campaigns.agent_pacing import AgentPacing, free_in_listing
+from campaigns.dial_level import (
+    CallSample,
+    DialLevelConfig,
+    FloorNow,
+    decide,
+    expected_abandons,
+    wilson_upper,
+)
+from campaigns.model import CampaignError
+from telephony.esl import Event
+
+NOW = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+
+
+def history(dialled: int, answered: int, abandoned: int, age_s: float = 10.0) -> list[CallSample]:
+    at = NOW - timedelta(seconds=age_s)
+    out = [CallSample(at, i < answered, i < abandoned) for i in range(dialled)]
+    return out
+
+
+floors = st.builds(
+    FloorNow,
+    free_agents=st.integers(0, 60),
+    ringing=st.integers(0, 120),
+    waiting=st.integers(0, 20),
+)
+hist = st.tuples(st.integers(0, 400), st.floats(0, 1), st.floats(0, 0.2)).map(
+    lambda t: history(t[0], round(t[0] * t[1]), round(round(t[0] * t[1]) * t[2]))
+)
+targets = st.sampled_from([0.01, 0.03, 0.05, 0.1])
+
+
+def binomial_abandon_share(lines: int, p: float, free: int) -> float:
+    """An independent reckoning of E[max(0, X - free)] / E[X] (X ~ Bin(lines, p))."""
+    mean = lines * p
+    if mean == 0:
+        return 0.0
+    tail = sum(
+        (k - free) * math.comb(lines, k) * p**k * (1 - p) ** (lines - k)
+        for k in range(free + 1, lines + 1)
+    )
+    return tail / mean
+
+
+@settings(max_examples=300, deadline=None)
+@given(floors, hist, targets)
+def test_level_never_negative_never_past_the_cap_and_holds_the_target(floor, recent, target):
+    cfg = DialLevelConfig(target=target)
+    got = decide(floor, recent, cfg, NOW)
+    free = floor.free_agents - floor.waiting
+    assert got.launch >= 0
+    if free <= 0:
+        assert got.launch == 0 and got.reason == "no_free_agent"
+        return
+    assert free <= got.lines <= max(free, math.floor(cfg.max_level * free))
+    assert got.launch == max(0, got.lines - floor.ringing)
+    if got.lines > free:  # overdial only with a history under target, within the target
+        answered = sum(1 for s in recent if s.answered)
+        assert len(recent) >= cfg.min_samples
+        p = wilson_upper(answered, len(recent))
+        assert binomial_abandon_share(got.lines, p, free) <= target + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(floors, hist, targets, st.integers(1, 10))
+def test_more_free_agents_never_dial_fewer_lines(floor, recent, target, more):
+    cfg = DialLevelConfig(target=target)
+    base = decide(floor, recent, cfg, NOW)
+    richer = FloorNow(floor.free_agents + more, floor.ringing, floor.waiting)
+    assert decide(richer, recent, cfg, NOW).lines >= base.lines
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.integers(60, 300), st.floats(0.1, 0.9), targets)
+def test_more_abandons_never_dial_more(free, dialled, rate, target):
+    cfg = DialLevelConfig(target=target)
+    floor = FloorNow(free, 0, 0)
+    answered = round(dialled * rate)
+    lines = [
+        decide(floor, history(dialled, answered, a), cfg, NOW).lines
+        for a in range(0, answered + 1, max(1, answered // 10))
+    ]
+    assert lines == sorted(lines, reverse=True)
+    at_target = math.ceil(target * answered)
+    if answered:
+        assert decide(floor, history(dialled, answered, at_target), cfg, NOW).lines == free
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.integers(60, 300), targets)
+def test_a_higher_answer_rate_never_dials_more(free, dialled, target):
+    cfg = DialLevelConfig(target=target)
+    floor = FloorNow(free, 0, 0)
+    lines = [
+        decide(floor, history(dialled, round(dialled * r / 10), 0), cfg, NOW).lines
+        for r in range(1, 11)
+    ]
+    assert lines == sorted(lines, reverse=True)
+
+
+def test_learning_dials_one_line_per_free_agent_and_old_calls_do_not_count():
+    cfg = DialLevelConfig(min_samples=30)
+    floor = FloorNow(10, 2, 0)
+    got = decide(floor, history(29, 5, 0), cfg, NOW)
+    assert (got.lines, got.launch, got.reason) == (10, 8, "learning")
+    stale = history(500, 100, 0, age_s=cfg.horizon_s + 1)
+    assert decide(floor, stale, cfg, NOW).reason == "learning"
+
+
+def test_low_answer_rate_overdials_and_answered_calls_waiting_use_agents_up():
+    cfg = DialLevelConfig()
+    recent = history(400, 100, 0)  # 25 % answered
+    got = decide(FloorNow(20, 0, 0), recent, cfg, NOW)
+    assert got.reason == "adaptive" and got.lines > 20 and got.level > 1.0
+    assert decide(FloorNow(20, 0, 20), recent, cfg, NOW).launch == 0
+    fewer = decide(FloorNow(20, 0, 5), recent, cfg, NOW)
+    assert fewer.lines < got.lines
+
+
+def test_expected_abandons_matches_a_small_case_by_hand():
+    # 4 lines, p = 1/2, 3 agents: only X = 4 abandons one call: 1/16
+    assert expected_abandons(4, 0.5, 3) == pytest.approx(1 / 16)
+    assert expected_abandons(3, 0.9, 3) == 0.0
+
+
+def test_config_rejects_a_target_out_of_range():
+    with pytest.raises(CampaignError):
+        DialLevelConfig(target=0.0)
+    with pytest.raises(CampaignError):
+        DialLevelConfig(target=0.2)
+
+
+LISTING = (
+    "name|system|uuid|type|contact|status|state|max_no_answer|wrap_up_time|reject_delay_time|"
+    "busy_delay_time|no_answer_delay_time|last_bridge_start|last_bridge_end|last_offered_call|"
+    "last_status_change|no_answer_count|calls_answered|talk_time|ready_time\n"
+    "a1|single_box||callback|user/1|Available|Waiting|3|10|10|30|0|0|0|0|0|0|0|0|0\n"
+    "a2|single_box||callback|user/2|Available|In a queue call|3|10|10|30|0|990|0|990|0|0|1|0|0\n"
+    "a3|single_box||callback|user/3|Available|Waiting|3|30|10|30|0|900|985|900|0|0|1|85|0\n"
+    "a4|single_box||callback|user/4|Available|Waiting|3|10|10|30|0|900|970|900|0|0|1|70|0\n"
+    "a5|single_box||callback|user/5|Available|Idle|3|10|10|30|0|0|0|0|0|0|0|0|0\n"
+    "+OK\n"
+)
+
+
+def test_free_agents_follow_the_dispatchers_rule():
+    # a1 waits; a2 is on a call; a3 is still in wrap-up (985 + 30 > 1000); a4's wrap-up is
+    # over; a5 is Idle (the desk's wrap-up state)
+    assert free_in_listing(LISTING, now=1000.0) == 2
+    assert free_in_listing("-ERR Invalid Queue not found!\n", now=1000.0) == 0
+
+
+class FixedProbe:
+    def __init__(self, free: int) -> None:
+        self.free = free
+
+    async def free_agents(self, queue: str) -> int:
+        return self.free
+
+
+async def test_answered_lines_wait_for_an_agent_until_their_bridge_event():
+    pacing = AgentPacing(FixedProbe(3))
+    pacing.answered("c1", "att-1")
+    pacing.answered("c1", "att-2")
+    assert pacing.floor("c1", inflight=5, free_agents=3) == FloorNow(3, 3, 2)
+    pacing.on_event(
+        Event(
+            "CUSTOM",
+            {
+                "Event-Subclass": "callcenter::info",
+                "CC-Action": "bridge-agent-start",
+                "CC-Member-Session-UUID": "att-1",
+            },
+        )
+    )
+    assert pacing.floor("c1", inflight=5, free_agents=3).waiting == 1
+    assert await pacing.room("c1", 0.03, inflight=5, now=NOW) == 0  # 3 free - 1 waiting < 3
+    pacing.ended("c1", "att-2", answered=True, abandoned=True, now=NOW)
+    assert pacing.floor("c1", inflight=4, free_agents=3) == FloorNow(3, 3, 0)
