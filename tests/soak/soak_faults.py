@@ -76,7 +76,7 @@ class Faults:
         self.drop_esl()
         before = self.load.drop_rate
         self.load.drop_rate = 0.3
-        await asyncio.sleep(self.hold_s)
+        await asyncio.sleep(self.hold_s * 2)
         self.drop_esl()
         self.load.drop_rate = before
 
