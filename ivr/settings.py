@@ -226,6 +226,11 @@ class Settings(BaseSettings):
         description="QA rules file (hot-reloaded)",
     )
     qa_rules_poll_s: float = Field(default=2.0, description="QA rules file poll interval")
+    qa_calls: bool = Field(
+        default=True,
+        description="QA of running calls: bot gate before TTS, live alerts, per-call results "
+        "(false: switched off, logged at start and shown by ivr doctor)",
+    )
 
     # records (issue 8)
     records_vault_dir: Path | None = Field(
