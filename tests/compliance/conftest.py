@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
-from cmp_support import REDIS_URL, SH_NOON, build
+from cmp_support import SH_NOON, build
+from helpers import stores
 from helpers.clock import FakeClock
 from helpers.evidence import MemorySink
 from helpers.pg import fresh_database
 from helpers.redis_server import ThrowawayRedis
+from helpers.stores import migrated_sqlite_template, sqlite_copy
 
 from compliance.service import ComplianceService
 from ivr.db import migrate
@@ -22,16 +22,12 @@ from shell.redis_cluster import LocalRedisCluster
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sqlite") / "template.db"
-    migrate(f"sqlite:///{path}")
-    return path
+    return migrated_sqlite_template(tmp_path_factory.mktemp("sqlite"))
 
 
 @pytest.fixture
 def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "c.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_copy(sqlite_template, tmp_path, "c.db")
 
 
 @pytest.fixture(scope="session")
@@ -44,12 +40,8 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_prefix() -> Iterator[str]:
     """A key prefix for this test session; every key under it is deleted afterwards."""
-    prefix = f"test-compliance-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        client.delete(key)
-    client.close()
+    with stores.redis_prefix("test-compliance") as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="session")
