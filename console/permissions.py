@@ -23,6 +23,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AGENT = "agent"
     AUDITOR = "auditor"
+    CAMPAIGN_MANAGER = "campaign_manager"
 
 
 class Permission(StrEnum):
@@ -206,6 +207,14 @@ TABLE: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             P.QA_REPORTS,
             P.TICKETS_READ,
             P.WEBHOOKS_READ,
+        },
+        # runs outbound campaigns: lists, the dialler's controls, masked results; checks a
+        # number against DNC; no recordings, no clear numbers, no flows or rules to change
+        Role.CAMPAIGN_MANAGER: _EVERYONE
+        | {
+            P.DNC_CHECK,
+            P.CAMPAIGNS_READ,
+            P.CAMPAIGNS_MANAGE,
         },
     }
 )

@@ -1,7 +1,7 @@
-"""The campaigns page in a real browser (Debian's Chromium): a manager creates a campaign (the
-server's refusal shown next to the field at fault), uploads a list with one bad row (row, column,
-why; never the number), starts and pauses it; an auditor reads without controls; a designer is
-refused. Screenshots go to tests/console/artifacts/."""
+"""The campaigns page in a real browser (Debian's Chromium): a campaign manager creates a
+campaign (the server's refusal shown next to the field at fault), uploads a list with one bad row
+(row, column, why; never the number), starts and pauses it; an auditor reads without controls; a
+designer is refused. Screenshots go to tests/console/artifacts/."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from console.permissions import Role
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
-MANAGER = Role.SUPERVISOR
+MANAGER = Role.CAMPAIGN_MANAGER
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,9 @@ def test_a_manager_creates_imports_starts_and_pauses(
     live: LiveConsole, page: Page, tmp_path: Path
 ) -> None:
     sign_in(page, live, "mia")
+    expect(page.get_by_test_id("who")).to_contain_text("外呼活动经理")
+    nav = page.locator("nav.sidenav a")
+    expect(nav).to_have_text(["总览", "免打扰名单", "外呼活动"])  # nothing about recordings
     page.locator("nav.sidenav").get_by_text("外呼活动").click()
     page.get_by_test_id("campaign-new").click()
     form = page.get_by_test_id("campaign-form")
