@@ -23,7 +23,7 @@ from compliance.factory import build_service
 from compliance.ports import ConsentRecord, Refusal
 from compliance.rules import RuleSet
 from compliance.service import ComplianceService, InvalidRequestError
-from ivr.db import make_engine
+from ivr.db import engine_for
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.metrics import count_errors
@@ -56,7 +56,7 @@ class Stores:
 
     def __init__(self, settings: Settings) -> None:
         count_errors()  # the action process's logged errors are metrics too
-        self.engine = make_engine(settings.sqlalchemy_url)
+        self.engine = engine_for(settings)
         self.evidence: EvidenceSink = SqlEvidenceLog(self.engine)
         self.compliance: ComplianceService = build_service(
             settings, engine=self.engine, evidence=self.evidence

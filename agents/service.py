@@ -117,6 +117,8 @@ class FloorRuntime:
     announce_interval_s: float = 0.0
     handle_s: float = 180.0
     queue_metrics: QueueMetrics = field(default_factory=QueueMetrics)
+    overdue_in_process: bool = True
+    """Watch overdue callbacks here; with Redis the ``callbacks_overdue`` job does it."""
     loops: list[Supervised] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -143,9 +145,12 @@ class FloorRuntime:
         if self.outbox is not None:
             outbox = self.outbox
             self.loops.append(Supervised("floor-webhooks", lambda: deliver_forever(outbox)))
-        self.loops.append(
-            Supervised("floor-callbacks", lambda: watch_overdue(self.callbacks, self.overdue_alert))
-        )
+        if self.overdue_in_process:
+            self.loops.append(
+                Supervised(
+                    "floor-callbacks", lambda: watch_overdue(self.callbacks, self.overdue_alert)
+                )
+            )
         for loop in self.loops:
             loop.start()
 
@@ -208,4 +213,5 @@ def build_floor_runtime(
         announce_audio=PromptAnnouncements(settings) if esl is not None else None,
         announce_interval_s=settings.floor_announce_interval_s,
         handle_s=settings.floor_handle_s,
+        overdue_in_process=not settings.redis_url,  # else the callbacks_overdue job (shell.jobs)
     )

@@ -31,7 +31,7 @@ from campaigns.pacing import LocalPacer, Pacer, RedisPacer
 from campaigns.queue import AttemptQueue
 from campaigns.repository import CampaignRepository
 from compliance.factory import build_service
-from ivr.db import make_engine, migrate
+from ivr.db import engine_for, migrate
 from ivr.errors import ConfigError
 from ivr.settings import Settings
 from ivr.supervise import Supervised
@@ -149,7 +149,7 @@ class StatusServer:
 async def serve(settings: Settings) -> None:
     """``ivr campaign run``: dial until SIGINT/SIGTERM."""
     migrate(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = engine_for(settings)
     svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
     esl = inbound_client(settings)
     pacer = build_pacer(settings)

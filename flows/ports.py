@@ -6,7 +6,7 @@ production and by the FreeSWITCH simulator plus real or scripted engines in test
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -216,3 +216,54 @@ class FloorHooks(Protocol):
     async def handed_off(self, handoff: Handoff) -> None: ...
 
     async def call_finished(self, report: CallReport) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InspectedCall:
+    """A call as quality inspection sees it: ids, purpose and who speaks for the institution
+    (no customer data)."""
+
+    call_id: str
+    purpose: str
+    flow: str
+    campaign: str | None
+    bot_id: str
+    institution: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenTurn:
+    """One utterance of a call for quality inspection. ``speaker``: ``bot`` (prompts and bot
+    replies as spoken, after the bot gate), ``caller`` or ``agent`` (ASR finals);
+    ``start_ms``/``end_ms``: offsets since the call started (its recording); ``kind`` of a bot
+    turn: ``disclosure``, ``consent``, ``marketing``, ``risk_warning``, ``prompt``, ``reply``."""
+
+    speaker: str
+    text: str
+    start_ms: int
+    end_ms: int | None = None
+    kind: str | None = None
+    cut_off: bool = False  # its playback was broken off before the end
+    talked_over: bool = False  # the caller spoke while it played
+
+
+class SpeechInspection(Protocol):
+    """Quality inspection of a call's speech (``qa``). The orchestrator asks before every bot
+    sentence is synthesised, passes every ASR final, and hands over the call's turns at the end.
+    A failure here never reaches the call (the orchestrator logs it and goes on; a sentence is
+    then spoken as it is)."""
+
+    def vet_bot_sentence(self, call: InspectedCall, text: str, kind: str, offset_ms: int) -> str:
+        """The words to synthesise: ``text`` itself, or the safe fallback when ``text`` is
+        prohibited (then QA flags it: evidence and a live alert at ``offset_ms``)."""
+        ...
+
+    def heard(self, call: InspectedCall, turn: SpokenTurn) -> None:
+        """One ASR final of the caller or an agent (live inspection, alerts)."""
+        ...
+
+    async def call_finished(
+        self, call: InspectedCall, turns: Sequence[SpokenTurn], started_at: datetime
+    ) -> None:
+        """Whole-call QA of the call's ordered turns (stored)."""
+        ...

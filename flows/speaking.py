@@ -1,5 +1,6 @@
 """Speaking to the caller: prompts and bot replies rendered (cached TTS) and played through the
-call's turn port.
+call's turn port. Every text is vetted by QA before it is synthesised (:mod:`flows.inspection`:
+a prohibited sentence is replaced by the safe fallback) and every played turn is kept for QA.
 
 Disclosures and risk warnings cannot be interrupted (invariant 4): the digits pressed over them
 are discarded and speech over them is ignored; a played disclosure is evidence. Over any other
@@ -13,9 +14,10 @@ import re
 from pathlib import Path
 
 from bot.directives import Say
+from flows import inspection
 from flows.call import PUBLIC_VARIABLES, CallDeps, CallFacts, PromptUnavailableError
 from flows.interpreter import Played, Speak, render
-from flows.ports import TurnTaking
+from flows.ports import SpokenTurn, TurnTaking
 from ivr.crypto import sm3
 from ivr.evidence import EvidenceKind
 from speech.bargein import NEVER_INTERRUPTIBLE, PromptKind
@@ -34,6 +36,11 @@ def prompt_kind(kind: str, prompt_id: str, *, menu: bool = False) -> PromptKind:
     if kind == "consent":
         return PromptKind.CONSENT_QUESTION
     return PromptKind.MENU if menu else PromptKind.INFO
+
+
+def qa_kind(kind: str, prompt_id: str) -> str:
+    """The kind of a spoken turn for QA's mandatory-statement checks."""
+    return "risk_warning" if prompt_id == "risk_warning" else kind
 
 
 class Speaker:
@@ -56,31 +63,50 @@ class Speaker:
         text = render(prompt.text, variables) if prompt.text is not None else None
         return Speak(node, prompt_id, text, prompt.audio, prompt.barge_in)
 
-    async def audio(self, call: CallFacts, speak: Speak) -> str:
-        """The file a prompt plays from (prompts with customer data never cached on disk)."""
+    async def audio(self, call: CallFacts, speak: Speak) -> tuple[str, str]:
+        """The file a prompt plays from (prompts with customer data never cached on disk) and
+        the words it speaks (what QA let through; a recorded file's text as the flow gives it)."""
         if speak.audio is not None:
-            return speak.audio
+            return speak.audio, speak.text or ""
         assert speak.text is not None
         template = call.flow.prompts.get(speak.prompt_id)
         names = set(_PLACEHOLDER.findall(template.text or "")) if template else set()
         sensitive = bool(names - PUBLIC_VARIABLES)
-        return str(await self.render(call, speak.text, sensitive=sensitive))
+        path, spoken = await self.render(
+            call, speak.text, sensitive=sensitive, kind=qa_kind(speak.kind, speak.prompt_id)
+        )
+        return str(path), spoken
 
-    async def render(self, call: CallFacts, text: str, *, sensitive: bool) -> Path:
+    async def render(
+        self, call: CallFacts, text: str, *, sensitive: bool, kind: str
+    ) -> tuple[Path, str]:
+        """Synthesise ``text`` once QA vetted it: the file and the words it speaks (QA's safe
+        fallback instead of a prohibited sentence, which is never synthesised)."""
+        spoken = inspection.vet(self.deps, call, text, kind)
         try:
-            return await self.deps.prompts.file_for(text, sensitive=sensitive, scratch=call.scratch)
+            path = await self.deps.prompts.file_for(
+                spoken, sensitive=sensitive, scratch=call.scratch
+            )
         except Exception as exc:  # any engine failure: the caller must not hear silence
             raise PromptUnavailableError(f"TTS failed: {type(exc).__name__}") from exc
+        return path, spoken
 
     async def speak(
         self, session: CallSession, call: CallFacts, speak: Speak, *, menu: bool = False
     ) -> Played:
-        source = await self.audio(call, speak)
+        source, spoken = await self.audio(call, speak)
         flags = speak.kind + ("" if speak.barge_in else ", no barge-in")
-        self.deps.note(call, "ivr", speak.text or speak.audio or "", f"{speak.prompt_id} [{flags}]")
+        self.deps.note(call, "ivr", spoken or speak.audio or "", f"{speak.prompt_id} [{flags}]")
         kind = prompt_kind(speak.kind, speak.prompt_id, menu=menu)
         response, broken = await self.play(
-            session, call, source, speak.prompt_id, kind, barge_in=speak.barge_in
+            session,
+            call,
+            source,
+            speak.prompt_id,
+            kind,
+            barge_in=speak.barge_in,
+            text=spoken,
+            qa=qa_kind(speak.kind, speak.prompt_id),
         )
         if speak.kind == "disclosure" and response == "FILE PLAYED" and not broken:
             await self.deps.record(
@@ -88,16 +114,27 @@ class Speaker:
                 call,
                 prompt=speak.prompt_id,
                 flow_version=call.flow.version,
-                text_sm3=sm3(speak.text.encode()).hex() if speak.text else None,
+                text_sm3=sm3(spoken.encode()).hex() if spoken else None,
                 offset_ms=call.offset_ms(),
             )
         return Played(interrupted=broken or response != "FILE PLAYED")
 
     async def say_text(self, session: CallSession, call: CallFacts, say: Say) -> None:
-        """A bot reply (dynamic text: never cached on disk)."""
-        path = await self.render(call, say.text, sensitive=True)
+        """A bot reply (dynamic text: never cached on disk), vetted by QA first."""
+        path, spoken = await self.render(call, say.text, sensitive=True, kind=say.kind)
+        flags = say.kind + ("" if say.barge_in else ", no barge-in")
+        self.deps.note(call, "bot", spoken, f"[{flags}]")
         kind = prompt_kind(say.kind, "bot_" + say.kind)
-        await self.play(session, call, str(path), f"bot_{say.kind}", kind, barge_in=say.barge_in)
+        await self.play(
+            session,
+            call,
+            str(path),
+            f"bot_{say.kind}",
+            kind,
+            barge_in=say.barge_in,
+            text=spoken,
+            qa=say.kind,
+        )
 
     async def play(
         self,
@@ -108,16 +145,33 @@ class Speaker:
         kind: PromptKind,
         *,
         barge_in: bool,
+        text: str,
+        qa: str,
     ) -> tuple[str, bool]:
-        """Play ``source``: the playback's response and whether caller speech broke it off.
-        A digit pressed over an interruptible prompt ends it and stays queued for the turn
-        that follows; over a disclosure or a risk warning it is discarded (invariant 4)."""
+        """Play ``source`` (which speaks ``text``, a QA turn of kind ``qa``): the playback's
+        response and whether caller speech broke it off. A digit pressed over an interruptible
+        prompt ends it and stays queued for the turn that follows; over a disclosure or a risk
+        warning it is discarded (invariant 4)."""
         interruptible = barge_in and kind not in NEVER_INTERRUPTIBLE
         await self._terminators(session, call, "any" if interruptible else "none")
-        played = await self.turns.play(session, call, source, prompt_id, kind, barge_in)
+        call.talked_over = False
+        start = call.offset_ms()
+        response, broken = await self.turns.play(session, call, source, prompt_id, kind, barge_in)
         if not interruptible:
             session.drain_dtmf()  # digits pressed meanwhile are ignored
-        return played
+        inspection.spoke(
+            call,
+            SpokenTurn(
+                "bot",
+                text,
+                start,
+                call.offset_ms(),
+                kind=qa,
+                cut_off=broken or response != "FILE PLAYED",
+                talked_over=call.talked_over,
+            ),
+        )
+        return response, broken
 
     async def _terminators(self, session: CallSession, call: CallFacts, digits: str) -> None:
         if call.terminators != digits:

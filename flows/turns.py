@@ -136,6 +136,7 @@ class StreamedTurns:
                         log.info("call %s: barge-in at node %s", call.call_id, call.last_node)
                         await self.control.break_playback()
                 elif isinstance(event, SpeechIgnored):
+                    call.talked_over = True  # QA: a locked prompt was spoken over
                     log.info(
                         "call %s: caller spoke over the %s at node %s; it plays on",
                         call.call_id,

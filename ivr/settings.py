@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite under data_dir"
     )
+    db_pool_size: int = Field(default=5, ge=1, description="SQL connections kept per process")
+    db_max_overflow: int = Field(default=10, ge=0, description="SQL connections beyond the pool")
+    db_pool_timeout_s: float = Field(default=10.0, gt=0, description="wait for a free connection")
+    db_pool_recycle_s: int = Field(default=1800, ge=0, description="reopen older connections")
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="PostgreSQL is reached through PgBouncer in transaction pooling: no "
+        "server-side prepared statements (they do not survive a pooled transaction)",
+    )
     redis_url: str | None = Field(default=None, description="Redis URL; unset = no Redis")
     rasa_tracker_redis_url: str | None = Field(
         default=None,
@@ -217,6 +226,11 @@ class Settings(BaseSettings):
         description="QA rules file (hot-reloaded)",
     )
     qa_rules_poll_s: float = Field(default=2.0, description="QA rules file poll interval")
+    qa_calls: bool = Field(
+        default=True,
+        description="QA of running calls: bot gate before TTS, live alerts, per-call results "
+        "(false: switched off, logged at start and shown by ivr doctor)",
+    )
 
     # records (issue 8)
     records_vault_dir: Path | None = Field(

@@ -80,6 +80,28 @@ class AlertSink(Protocol):
     async def publish(self, alert: LiveAlert) -> None: ...
 
 
+class LoggedAlerts:
+    """Live alerts without a stream (no ``IVR_REDIS_URL``): each is a warning naming the call,
+    rule and category (never the phrase), and is counted. Chosen explicitly, and said so at
+    start, by :func:`qa.service.build_call_qa`; the console then shows alerts as unavailable."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def publish(self, alert: LiveAlert) -> None:
+        self.count += 1
+        log.warning(
+            "call %s: QA alert %s (%s, %s) not streamed: no IVR_REDIS_URL",
+            alert.call_id,
+            alert.rule,
+            alert.category,
+            alert.speaker,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
 class RedisAlertStream:
     """Live alerts on a Redis stream: ``publish`` (XADD, capped) and ``read`` (XREAD)."""
 

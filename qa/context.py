@@ -34,6 +34,7 @@ class ContextJudge:
     def __init__(self, negation: Negation) -> None:
         self._gap = {fold(c): g for c, g in negation.cues.items()}
         self.negator_chars = frozenset(ch for c in self._gap for ch in c if len(c) == 1)
+        self._cue_starts = frozenset(c[0] for c in self._gap if c)  # no such char: no cue
         entries: list[tuple[str, str]] = [("skip", fold(w)) for w in negation.not_cues]
         entries += [("reset", fold(w)) for w in negation.resets]
         entries += [("cue", c) for c in self._gap]
@@ -49,7 +50,7 @@ class ContextJudge:
         begin, stop = clause_bounds(folded, start, end)
         prefix = folded[begin:start]
         cues: list[tuple[int, int]] = []  # (start, end) of negation cues after the last reset
-        if self._words is not None and prefix:
+        if self._words is not None and prefix and not self._cue_starts.isdisjoint(prefix):
             for m in self._words.finditer(prefix):
                 kind = self._kinds[(m.lastindex or 1) - 1]
                 if kind == "reset":

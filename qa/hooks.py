@@ -10,7 +10,8 @@ the call's task and never raises into the call:
   by stopping a prohibited bot sentence.
 - :meth:`QaHooks.heard` for each ASR final (caller, agent or bot channel, with its offset into
   the recording): a hit by the bot or an agent raises a :class:`qa.alerts.LiveAlert`, published
-  on the alert stream by a supervised background task (well within a second).
+  on the alert stream by a background task (well within a second) of its own: an alert never
+  waits behind the evidence of a blocked sentence, which another task writes.
 - :meth:`QaHooks.finish_call` with the call's ordered turns after it ended: whole-call QA
   (prohibited wording, mandatory statements, score) stored in SQL and as evidence.
 
@@ -72,10 +73,10 @@ class QaHooks:
         self._results = results
         self._clock = clock
         self._now = now
-        self._queue: asyncio.Queue[LiveAlert | tuple[str, BotVerdict, SpeechContext]] = (
-            asyncio.Queue(QUEUE_MAX)
-        )
-        self._task: asyncio.Task[None] | None = None
+        # two queues, two tasks: an alert never waits behind an evidence write (SQL, fsync)
+        self._queue: asyncio.Queue[LiveAlert] = asyncio.Queue(QUEUE_MAX)
+        self._blocked: asyncio.Queue[tuple[BotVerdict, SpeechContext]] = asyncio.Queue(QUEUE_MAX)
+        self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
         self.published = 0
 
@@ -85,8 +86,11 @@ class QaHooks:
 
     # -- the bot gate ------------------------------------------------------------------------
 
-    def check_bot_sentence(self, text: str, context: SpeechContext) -> BotVerdict:
-        """Before synthesis: allow, or block and give the fallback (flagged in the background)."""
+    def check_bot_sentence(
+        self, text: str, context: SpeechContext, *, offset_ms: int = 0
+    ) -> BotVerdict:
+        """Before synthesis: allow, or block and give the fallback (flagged in the background;
+        ``offset_ms``: where in the recording it would have been said)."""
         try:
             rules = self.rules
             verdict = check_bot_sentence(text, context, rules)
@@ -102,8 +106,14 @@ class QaHooks:
             )
             heard = self._clock()
             for hit in verdict.hits:
-                self._enqueue(self._alert(context, Speaker.BOT, 0, hit, rules, heard, blocked=True))
-            self._enqueue(("blocked", verdict, context))
+                self._enqueue(
+                    self._alert(context, Speaker.BOT, offset_ms, hit, rules, heard, blocked=True)
+                )
+            try:
+                self._blocked.put_nowait((verdict, context))
+            except asyncio.QueueFull:
+                self.dropped += 1
+                log.error("QA evidence queue full: a blocked sentence's evidence was dropped")
         return verdict
 
     # -- live finals -------------------------------------------------------------------------
@@ -157,7 +167,7 @@ class QaHooks:
             blocked=blocked,
         )
 
-    def _enqueue(self, item: LiveAlert | tuple[str, BotVerdict, SpeechContext]) -> None:
+    def _enqueue(self, item: LiveAlert) -> None:
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -186,47 +196,59 @@ class QaHooks:
         )
         return result
 
-    # -- the publisher -----------------------------------------------------------------------
+    # -- the publishers ----------------------------------------------------------------------
 
     async def _publish(self) -> None:
         while True:
-            item = await self._queue.get()
+            alert = await self._queue.get()
             try:
-                if isinstance(item, LiveAlert):
-                    await self._alerts.publish(item)
-                    self.published += 1
-                else:
-                    _, verdict, ctx = item
-                    await self._evidence.append(
-                        EvidenceKind.QA_BOT_SENTENCE_BLOCKED,
-                        call_id=ctx.call_id,
-                        payload={
-                            "rules_version": verdict.rules_version,
-                            "rules": sorted({h.rule_id for h in verdict.hits}),
-                            "categories": sorted({h.category.value for h in verdict.hits}),
-                            "sentence_sm3": sm3(verdict.text.encode()).hex(),
-                            "spoken_instead_sm3": sm3(verdict.speak.encode()).hex(),
-                        },
-                    )
+                await self._alerts.publish(alert)
+                self.published += 1
             except Exception:  # supervised: log and go on with the next
-                log.exception("QA publisher: could not publish an alert or evidence")
+                log.exception("QA publisher: could not publish an alert")
             finally:
                 self._queue.task_done()
 
+    async def _write_evidence(self) -> None:
+        while True:
+            verdict, ctx = await self._blocked.get()
+            try:
+                await self._evidence.append(
+                    EvidenceKind.QA_BOT_SENTENCE_BLOCKED,
+                    call_id=ctx.call_id,
+                    payload={
+                        "rules_version": verdict.rules_version,
+                        "rules": sorted({h.rule_id for h in verdict.hits}),
+                        "categories": sorted({h.category.value for h in verdict.hits}),
+                        "sentence_sm3": sm3(verdict.text.encode()).hex(),
+                        "spoken_instead_sm3": sm3(verdict.speak.encode()).hex(),
+                    },
+                )
+            except Exception:  # supervised: log and go on with the next
+                log.exception("QA: could not write a blocked sentence's evidence")
+            finally:
+                self._blocked.task_done()
+
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._publish())
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self._publish()),
+                loop.create_task(self._write_evidence()),
+            ]
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """Wait until everything queued so far was published (tests, shutdown)."""
-        if self._task is not None:
+        if self._tasks:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), timeout_s)
+                await asyncio.wait_for(
+                    asyncio.gather(self._queue.join(), self._blocked.join()), timeout_s
+                )
 
     async def close(self) -> None:
         await self.drain()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []

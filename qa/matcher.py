@@ -22,15 +22,20 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import reduce
+from itertools import repeat
+from operator import or_
+from typing import NamedTuple
 
 import ahocorasick
 from rapidfuzz import fuzz
 
 from qa.context import BOUNDARIES, ContextJudge, fold_regex
+from qa.prefilter import needed_chars
 from qa.rules import Category, PhraseRule, QaRules, Severity, Speaker
 from qa.text import (
     TONELESS,
@@ -44,6 +49,8 @@ from qa.text import (
 )
 
 MAX_LINE = 20_000  # characters matched per line; longer text is matched in overlapping pieces
+GATES_MAX = 50_000  # remembered (rule, anchors found) -> patterns to run; bounded memory
+FUZZY_TWO_EDITS = 10  # phrases of this many sounds may match with two edits, shorter with one
 HOMOPHONE_MIN = 4  # a pattern matched only by sound spans at least this many characters
 FUNCTION_CHARS = frozenset("的地得是事在再了吗么嘛呢吧啊呀那哪他她它这着做作")
 
@@ -94,6 +101,28 @@ class _Entry:
     tones: tuple[str, ...] = ()
 
 
+class _Found(NamedTuple):
+    """What one key of the automaton stands for, split by kind (built once per rules version):
+    rule phrases, anchors ``(rule, wording)``, exclusions ``(rule, length)``, the length of a
+    mandated safe wording (0: none) and fuzzy phrase keys ``(rule, key)`` it is a bigram of."""
+
+    phrases: tuple[_Entry, ...]
+    anchors: tuple[tuple[int, str], ...]
+    excludes: tuple[tuple[int, int], ...]
+    safe_len: int
+    fuzzy: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, entries: list[_Entry]) -> _Found:
+        return cls(
+            tuple(e for e in entries if e.kind == _PHRASE),
+            tuple((e.rule, e.wording) for e in entries if e.kind == _ANCHOR),
+            tuple((e.rule, len(e.wording)) for e in entries if e.kind == _EXCLUDE),
+            max((len(e.wording) for e in entries if e.kind == _SAFE), default=0),
+            tuple((e.rule, e.wording) for e in entries if e.kind == _FUZZY),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     """One written pattern of a rule, compiled for the folded text and for its exact-homophone
@@ -106,26 +135,34 @@ class _Pattern:
     anchors: frozenset[str]  # the rule's anchors (folded) this pattern may match; empty: any
     chars: frozenset[str]  # the Hanzi it spells
     codes: frozenset[str]  # and their homophone codes
+    need: tuple[frozenset[str], ...]  # a line must hold one of each to match (qa.prefilter)
+    need_codes: tuple[frozenset[str], ...]  # the same for the exact-homophone codes
+    need_mask: int = 0  # the bits of ``need`` in the matcher's :class:`_Needs` (set there)
+    code_mask: int = 0  # and of ``need_codes``
 
     @classmethod
     def compile(cls, rule: int, written: str, anchors: Iterable[str]) -> _Pattern:
         folded = fold_regex(written)
         chars = frozenset(ch for ch in folded if is_hanzi(ch))
+        by_sound = folded.translate(TONELESS)
         return cls(
             rule,
             written,
             re.compile(folded, re.IGNORECASE),
-            re.compile(folded.translate(TONELESS), re.IGNORECASE),
+            re.compile(by_sound, re.IGNORECASE),
             # an anchor whose characters all occur in the pattern may be part of its match
             frozenset(a for a in (fold(x) for x in anchors) if a and set(a) <= set(folded)),
             chars,
             frozenset(toneless_sounds(ch) for ch in chars),
+            needed_chars(folded, ignore_case=True),
+            needed_chars(by_sound, ignore_case=True),
         )
 
-    def may_slip(self, folded: str, homophones: str) -> bool:
-        """Whether the line holds a homophone of one of its characters, written otherwise."""
-        codes, chars = self.codes, self.chars
-        return any(c in codes and ch not in chars for ch, c in zip(folded, homophones, strict=True))
+    def may_slip(self, by_code: dict[str, set[str]]) -> bool:
+        """Whether the line (``by_code``: each homophone code in it -> the characters written
+        for it) holds a homophone of one of its characters, written otherwise."""
+        chars = self.chars
+        return any(not by_code[c] <= chars for c in self.codes.intersection(by_code))
 
     def plausible_slip(self, said: str) -> bool:
         """A match only by sound counts when it is long enough (``HOMOPHONE_MIN`` characters)
@@ -141,6 +178,31 @@ class _Pattern:
         return 0 < len(slips) <= max(1, len(said) // 4) and not any(
             ch in FUNCTION_CHARS for ch in slips
         )
+
+
+class _Needs:
+    """Every pattern's needed character sets numbered as bits: per line, one pass over its
+    distinct characters gives the bits it satisfies, and a pattern may match only when all its
+    bits are among them (one integer test per pattern instead of one set test per need)."""
+
+    def __init__(self) -> None:
+        self._bits: dict[frozenset[str], int] = {}
+        self.by_char: dict[str, int] = {}
+
+    def mask(self, needs: Iterable[frozenset[str]]) -> int:
+        out = 0
+        for need in needs:
+            bit = self._bits.get(need)
+            if bit is None:
+                bit = self._bits[need] = 1 << len(self._bits)
+                for ch in need:
+                    self.by_char[ch] = self.by_char.get(ch, 0) | bit
+            out |= bit
+        return out
+
+    def of(self, chars: Iterable[str]) -> int:
+        """The bits ``chars`` satisfy."""
+        return reduce(or_, map(self.by_char.get, chars, repeat(0)), 0)
 
 
 @dataclass(slots=True)
@@ -162,11 +224,15 @@ class Matcher:
         self._rules: tuple[PhraseRule, ...] = rules.rules
         # each written pattern compiled twice (folded text; exact-homophone codes), run only
         # when one of the rule's anchors that it spells occurs (always, if it spells none)
+        self._needs = _Needs()
         self._rule_patterns: list[tuple[_Pattern, ...]] = [
-            tuple(_Pattern.compile(i, p, r.anchors) for p in r.patterns)
+            tuple(self._with_masks(_Pattern.compile(i, p, r.anchors)) for p in r.patterns)
             for i, r in enumerate(self._rules)
         ]
+        self._gates: dict[tuple[int, frozenset[str]], tuple[_Pattern, ...]] = {}
         self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
+        # its characters and how often each occurs in it (a cheap test before rapidfuzz)
+        self._fuzzy_chars: dict[str, tuple[frozenset[str], dict[str, int] | None, int]] = {}
         table: dict[str, list[_Entry]] = defaultdict(list)
 
         def add(text: str, entry_kind: int, rule: int) -> list[str]:
@@ -183,6 +249,13 @@ class Matcher:
                 if len(keys[0]) >= rule.fuzzy_min:
                     for key in keys:
                         self._fuzzy[key] = fold(phrase)
+                        edits = 1 if len(key) < FUZZY_TWO_EDITS else 2
+                        counts = Counter(key)  # None: each sound once (then a length test)
+                        self._fuzzy_chars[key] = (
+                            frozenset(key),
+                            dict(counts) if max(counts.values()) > 1 else None,
+                            len(key) - 2 * edits,
+                        )
                         # non-overlapping bigrams (and the last): one edit spares at least one
                         starts = {*range(0, len(key) - 1, 2), len(key) - 2}
                         for bigram in {key[j : j + 2] for j in starts}:
@@ -199,8 +272,28 @@ class Matcher:
                     add(part, _SAFE, -1)
         self._automaton = ahocorasick.Automaton()
         for key, entries in table.items():
-            self._automaton.add_word(key, tuple(entries))
+            self._automaton.add_word(key, _Found.of(entries))
         self._automaton.make_automaton()
+
+    def _gated(self, rule: int, words: set[str]) -> tuple[_Pattern, ...]:
+        """The rule's patterns that may run when ``words`` of its anchors occurred: those that
+        spell one of them, or none (remembered per set of anchors)."""
+        key = (rule, frozenset(words))
+        pats = self._gates.get(key)
+        if pats is None:
+            pats = tuple(
+                p
+                for p in self._rule_patterns[rule]
+                if not (p.anchors and p.anchors.isdisjoint(words))
+            )
+            if len(self._gates) < GATES_MAX:
+                self._gates[key] = pats
+        return pats
+
+    def _with_masks(self, pat: _Pattern) -> _Pattern:
+        return replace(
+            pat, need_mask=self._needs.mask(pat.need), code_mask=self._needs.mask(pat.need_codes)
+        )
 
     # -- scanning --------------------------------------------------------------------------
 
@@ -255,48 +348,33 @@ class Matcher:
         fuzzy_at: dict[tuple[int, str], list[int]] = defaultdict(list)
         excluded: dict[int, list[tuple[int, int]]] = defaultdict(list)
         safe: list[tuple[int, int]] = []
-        for last, entries in self._automaton.iter(sound):
-            for e in entries:
-                if e.kind == _FUZZY:
-                    fuzzy_at[(e.rule, e.wording)].append(last - 1)
-                    continue
+        for last, found in self._automaton.iter(sound):
+            phrases, anchors, excludes, safe_len, fuzzy = found
+            for rule, wording in anchors:
+                anchored[rule].add(wording)
+            for fuzzy_key in fuzzy:
+                fuzzy_at[fuzzy_key].append(last - 1)
+            for rule, length in excludes:
+                excluded[rule].append((last - length + 1, last + 1))
+            if safe_len:
+                safe.append((last - safe_len + 1, last + 1))
+            for e in phrases:
                 start, end = last - len(e.wording) + 1, last + 1
-                if e.kind == _SAFE:
-                    safe.append((start, end))
-                elif e.kind == _EXCLUDE:
-                    excluded[e.rule].append((start, end))
-                elif e.kind == _ANCHOR:
-                    anchored[e.rule].add(e.wording)
-                else:
-                    how = self._how(folded[start:end], e)
-                    if how is not None:
-                        cands.append(_Candidate(e.rule, start, end, e.wording, how))
-        homophones: str | None = None
-        for i, words in anchored.items():
-            for pat in self._rule_patterns[i]:
-                if pat.anchors and pat.anchors.isdisjoint(words):
-                    continue
-                matched: list[tuple[int, int]] = []
-                for m in pat.rx.finditer(folded):
-                    if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
-                        cands.append(
-                            _Candidate(i, m.start(), m.end(), pat.written, MatchKind.PATTERN)
-                        )
-                        matched.append((m.start(), m.end()))
-                if homophones is None:
-                    homophones = toneless_sounds(folded)
-                if not pat.may_slip(folded, homophones):
-                    continue  # nothing sounds like its words but is written otherwise
-                for m in pat.by_sound.finditer(homophones):
-                    if (
-                        not any(b in m.group() for b in BOUNDARIES)
-                        and not any(s < m.end() and m.start() < e for s, e in matched)
-                        and pat.plausible_slip(folded[m.start() : m.end()])
-                    ):
-                        cands.append(
-                            _Candidate(i, m.start(), m.end(), pat.written, MatchKind.HOMOPHONE)
-                        )
+                how = self._how(folded[start:end], e)
+                if how is not None:
+                    cands.append(_Candidate(e.rule, start, end, e.wording, how))
+        if anchored:
+            self._pattern_candidates(anchored, folded, cands)
+        line_sounds = set(sound) if fuzzy_at else None
         for (i, key), positions in fuzzy_at.items():
+            # a window within e edits of a phrase of n sounds shares at least n - 2e of them
+            # with it: a line holding fewer cannot match (nor can a region shorter than
+            # n - e, whatever it holds: the match would not count)
+            chars, counts, need = self._fuzzy_chars[key]
+            assert line_sounds is not None
+            shared = chars.intersection(line_sounds)
+            if (len(shared) if counts is None else sum(counts[c] for c in shared)) < need:
+                continue
             if positions:
                 found = self._fuzzy_candidate(i, key, positions, folded, sound, cands)
                 if found is not None:
@@ -312,6 +390,46 @@ class Matcher:
             and not (self._rules[c.rule].negatable and self.judge.negated(folded, c.start, c.end))
         ]
         return _longest_per_rule(kept)
+
+    def _pattern_candidates(
+        self, anchored: dict[int, set[str]], folded: str, cands: list[_Candidate]
+    ) -> None:
+        """The pattern rules whose anchors occurred, on the folded text and by sound."""
+        homophones: str | None = None
+        by_code: dict[str, set[str]] = {}  # homophone code -> the characters of the line
+        have = have_codes = -1  # the need bits the line's characters / codes satisfy
+        for i, words in anchored.items():
+            for pat in self._gated(i, words):
+                if have < 0:
+                    have = self._needs.of(set(folded))
+                matched: list[tuple[int, int]] = []
+                # a regex runs only on a line holding one character of each set it needs
+                if have & pat.need_mask == pat.need_mask:
+                    for m in pat.rx.finditer(folded):
+                        if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
+                            cands.append(
+                                _Candidate(i, m.start(), m.end(), pat.written, MatchKind.PATTERN)
+                            )
+                            matched.append((m.start(), m.end()))
+                if homophones is None:
+                    homophones = toneless_sounds(folded)
+                    have_codes = self._needs.of(set(homophones))
+                if have_codes & pat.code_mask != pat.code_mask:
+                    continue  # its regex in homophone codes cannot match the line
+                if not by_code:
+                    for ch, code in zip(folded, homophones, strict=True):
+                        by_code.setdefault(code, set()).add(ch)
+                if not pat.may_slip(by_code):
+                    continue  # nothing sounds like its words but is written otherwise
+                for m in pat.by_sound.finditer(homophones):
+                    if (
+                        not any(b in m.group() for b in BOUNDARIES)
+                        and not any(s < m.end() and m.start() < e for s, e in matched)
+                        and pat.plausible_slip(folded[m.start() : m.end()])
+                    ):
+                        cands.append(
+                            _Candidate(i, m.start(), m.end(), pat.written, MatchKind.HOMOPHONE)
+                        )
 
     def _how(self, said: str, e: _Entry) -> MatchKind | None:
         if said == e.wording:
@@ -333,7 +451,7 @@ class Matcher:
         found: list[_Candidate],
     ) -> _Candidate | None:
         n = len(key)
-        edits = 1 if n < 10 else 2
+        edits = 1 if n < FUZZY_TWO_EDITS else 2
         lo, hi = max(0, min(positions) - n), min(len(sound), max(positions) + n + 1)
         if any(c.rule == rule and c.start < hi and lo < c.end for c in found):
             return None  # already matched exactly, by sound or by a pattern

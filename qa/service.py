@@ -4,12 +4,15 @@
 (required; no logging fallback): the rules holder and its watcher, the result store, and — for
 running calls — :class:`qa.hooks.QaHooks` on an explicit alert sink. :func:`alert_stream` is
 the Redis Streams sink from ``IVR_REDIS_URL`` (an error when it is not set: live alerts have no
-silent fallback). The console reads results with :attr:`QaRuntime.store` and alerts with
-:class:`qa.alerts.RedisAlertStream`.
+silent fallback). :func:`build_call_qa` is what the call composition root (``flows.app``)
+uses: the orchestrator's :class:`flows.ports.SpeechInspection`, or the explicit, logged
+:class:`qa.call_port.QaOff` when ``IVR_QA_CALLS=false``. The console reads results with
+:attr:`QaRuntime.store` and alerts with :class:`qa.alerts.RedisAlertStream`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +22,8 @@ from ivr.db import make_engine
 from ivr.errors import ConfigError
 from ivr.evidence import EvidenceSink
 from ivr.settings import Settings
-from qa.alerts import AlertSink, RedisAlertStream
+from qa.alerts import AlertSink, LoggedAlerts, RedisAlertStream
+from qa.call_port import CallInspection, QaOff
 from qa.hooks import QaHooks
 from qa.reload import QaRulesHolder, QaRulesWatcher, load_rules_file
 from qa.store import QaResultStore
@@ -27,6 +31,8 @@ from qa.store import QaResultStore
 if TYPE_CHECKING:
     from qa.postcall import RecordingQa
     from records.vault import Vault
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +83,32 @@ def build_recording_qa(settings: Settings, vault: Vault, runtime: QaRuntime) -> 
         settings.institution_name,
         frozenset({settings.bot_id}),
     )
+
+
+async def build_call_qa(
+    settings: Settings, evidence: EvidenceSink, engine: Engine
+) -> CallInspection | QaOff:
+    """The orchestrator's QA, started (rules watcher, alert publisher): live alerts on the
+    Redis stream when ``IVR_REDIS_URL`` is set, else logged (said so here); ``QaOff`` only
+    when ``IVR_QA_CALLS=false`` (said so here, and by ``ivr doctor``)."""
+    if not settings.qa_calls:
+        log.warning(
+            "QA of calls is OFF (IVR_QA_CALLS=false): bot sentences are not checked before "
+            "they are spoken, no live alerts, no per-call QA results"
+        )
+        return QaOff()
+    runtime = build_qa(settings, evidence, engine)
+    alerts: RedisAlertStream | LoggedAlerts
+    if settings.redis_url:
+        alerts = alert_stream(settings)
+    else:
+        log.warning("QA live alerts are logged, not streamed: IVR_REDIS_URL is not set")
+        alerts = LoggedAlerts()
+    inspection = CallInspection(runtime.hooks(alerts), runtime.watcher, alerts)
+    await inspection.start()
+    log.info(
+        "QA of calls on: rules %s, alerts to %s",
+        runtime.holder.current.version,
+        getattr(alerts, "key", "the log"),
+    )
+    return inspection

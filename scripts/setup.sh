@@ -80,6 +80,7 @@ ensure_deb libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
 ensure_apt pdftoppm poppler-utils
 ensure_apt chromium chromium          # the console's browser tests (Debian's, never downloaded)
 ensure_apt chromedriver chromium-driver
+ensure_apt pgbouncer pgbouncer          # the pooled-connection tests (transaction pooling)
 
 # The web console's front end (console/web): npm ci when the lockfile changed, then a build when
 # any source changed; both stamped like the venvs, so a second run does nothing.

@@ -160,6 +160,36 @@ def check_rules(settings: Settings) -> CheckResult:
     return CheckResult("rules", "OK", f"version {health.file_version}; {watching}")
 
 
+def check_call_qa(settings: Settings) -> CheckResult:
+    """Quality inspection of calls as the call processes build it (``qa.service.build_call_qa``)."""
+    from compliance.rules import RulesError
+    from qa.reload import load_rules_file
+
+    if not settings.qa_calls:
+        return CheckResult(
+            "call qa",
+            "WARN",
+            "OFF (IVR_QA_CALLS=false): bot sentences are not checked before they are spoken, "
+            "no live alerts, no per-call results",
+            "unset IVR_QA_CALLS",
+        )
+    try:
+        version = load_rules_file(settings.qa_rules_path).version
+    except (RulesError, OSError) as exc:
+        return CheckResult(
+            "call qa", "FAIL", f"{settings.qa_rules_path}: {exc}", "fix it (ivr qa rules FILE)"
+        )
+    if not settings.redis_url:
+        return CheckResult(
+            "call qa",
+            "WARN",
+            f"on, rules {version}; live alerts logged, not streamed (no IVR_REDIS_URL)",
+            "set IVR_REDIS_URL",
+        )
+    key = f"{settings.redis_key_prefix}:qa:alerts"
+    return CheckResult("call qa", "OK", f"on, rules {version}; live alerts on stream {key}")
+
+
 def check_console(settings: Settings) -> CheckResult:
     url = f"http://{settings.console_host}:{settings.console_port}/healthz"
     return _http_check("web console", url, "make run")
@@ -170,6 +200,7 @@ CHECKS: tuple[Callable[[Settings], CheckResult], ...] = (
     check_model,
     check_database,
     check_rules,
+    check_call_qa,
     check_redis,
     check_rasa_server,
     check_action_server,

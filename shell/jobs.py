@@ -6,16 +6,22 @@ broker, results in Redis, cron schedules from task labels, and it runs on the re
 pins (arq and saq pin redis < 6 / < 8). A job is a plain function of the app's own code; the
 queue decides only where and when it runs.
 
-Jobs: ``evidence_checkpoint`` (every 5 minutes: verify the chain against the newest WORM
-checkpoint, lock the new head there; without a WORM store the head is only verified) and
-``retention_purge`` (daily at 03:15: finish interrupted vault work, delete recordings past their
-retention). Run a worker with ``taskiq worker shell.jobs_worker:broker`` and the schedule with
+Jobs (cron in UTC): ``evidence_checkpoint`` (every 5 minutes: verify the chain against the
+newest WORM checkpoint, lock the new head there; without a WORM store the head is only
+verified), ``retention_purge`` (daily at 03:15: the next months' recordings partitions, finish
+interrupted vault work, delete recordings past their retention), ``qa_batch_yesterday`` (daily
+at 18:30, 02:30 in Shanghai: QA of the previous institution day's stored recordings, resumable),
+``qa_report_yesterday`` (daily at 23:00, 07:00 in Shanghai: that day's QA report, PDF and HTML
+under ``<data_dir>/reports``) and ``callbacks_overdue`` (every minute: each overdue callback
+ticket alerted once; see :mod:`shell.jobs_work`). Run a worker with
+``taskiq worker shell.jobs_worker:broker`` and the schedule with
 ``taskiq scheduler shell.jobs_worker:scheduler`` (``deploy/`` does both); ``ivr jobs run NAME``
 enqueues one now and waits for its result.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from taskiq import AsyncBroker, TaskiqScheduler
@@ -33,9 +39,16 @@ from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog
 from records.vault import Vault
 from records.worm import WormCheckpointStore, publish_checkpoint
+from shell.jobs_work import callbacks_overdue, qa_batch_day, qa_report_day, yesterday
 
 RESULT_TTL_S = 7 * 86400
-JOBS = ("evidence_checkpoint", "retention_purge")
+JOBS = (
+    "evidence_checkpoint",
+    "retention_purge",
+    "qa_batch_yesterday",
+    "qa_report_yesterday",
+    "callbacks_overdue",
+)
 
 
 def build_broker(settings: Settings) -> AsyncBroker:
@@ -90,6 +103,20 @@ def register_jobs(broker: AsyncBroker, settings: Settings) -> None:
             return cp.as_dict() | {"worm": worm is not None, "written": written}
         finally:
             engine.dispose()
+
+    @broker.task(task_name="qa_batch_yesterday", schedule=[{"cron": "30 18 * * *"}])
+    async def qa_batch_yesterday(day: str | None = None) -> dict[str, Any]:
+        when = date.fromisoformat(day) if day else yesterday(settings, datetime.now(UTC))
+        return await qa_batch_day(settings, when)
+
+    @broker.task(task_name="qa_report_yesterday", schedule=[{"cron": "0 23 * * *"}])
+    def qa_report_yesterday(day: str | None = None) -> dict[str, Any]:
+        when = date.fromisoformat(day) if day else yesterday(settings, datetime.now(UTC))
+        return qa_report_day(settings, when)
+
+    @broker.task(task_name="callbacks_overdue", schedule=[{"cron": "* * * * *"}])
+    async def callbacks_overdue_job() -> dict[str, Any]:
+        return await callbacks_overdue(settings)
 
     @broker.task(task_name="retention_purge", schedule=[{"cron": "15 3 * * *"}])
     def retention_purge() -> dict[str, Any]:

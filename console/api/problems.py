@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,6 +22,8 @@ from console.identity import NotAuthenticatedError, PermissionDeniedError
 from ivr.errors import IvrError, NotAuthorizedError
 from records.recording import RecordingNotFoundError
 from records.retention import RetentionError
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -147,6 +151,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return problem_response(409, "conflict", str(exc), current=exc.current)
+
+    @app.exception_handler(yaml.YAMLError)
+    async def _yaml(request: Request, exc: yaml.YAMLError) -> JSONResponse:
+        # The validators read YAML through ivr.yaml_lines (every error with its line); a PyYAML
+        # error reaching here is a document some other path could not read: the client's
+        # input, never a server fault. The route is logged (never the document).
+        log.warning("unreadable YAML document at %s: %s", request.url.path, type(exc).__name__)
+        return problem_response(422, "invalid_document", "a YAML document could not be read")
 
     for error, (status, kind) in ERROR_STATUS.items():
         app.add_exception_handler(error, _handler(status, kind))

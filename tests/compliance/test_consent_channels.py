@@ -46,6 +46,7 @@ from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.db import make_engine, migrate
 from ivr.phone import CustomerNumber, customer_number
 from ivr.settings import REPO_ROOT, Settings
+from qa.call_port import QaOff
 from records.evidence_store import SqlEvidenceLog
 from speech.audio import Audio, write_wav
 from telephony.server import OutboundServer, ServerConfig
@@ -179,6 +180,7 @@ async def channels(tmp_path: Path) -> AsyncIterator[Channels]:
         tickets=NoTickets(),
         recordings=None,
         config=OrchestratorConfig(institution="测试银行", bot_id="AI-7", work_dir=tmp_path / "w"),
+        qa=QaOff(),  # consent channels, not speech quality, are under test here
         clock=lambda: DAYTIME,
     )
     yield Channels(stores, deps, nlu, prompts, evidence)

@@ -119,7 +119,7 @@ async def test_inv4_inbound_disclosure_first_then_menu_account_and_bot(stack: St
     first_play = call.apps.index("playback")
     assert call.apps[0] == "answer" and "record_session" in call.apps[:first_play]
     assert "play_and_get_digits" not in call.apps[:first_play]  # the disclosure is first
-    assert kinds[-2:] == ["call_ended", "recording_stored"]
+    assert kinds[-3:] == ["call_ended", "recording_stored", "qa_result"]  # QA once it is over
     assert call.payload(EvidenceKind.CALL_ENDED)["last_node"] in ("assistant", "goodbye")
 
 

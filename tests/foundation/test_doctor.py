@@ -41,6 +41,7 @@ def test_services_down_are_reported_with_a_fix(env: pytest.MonkeyPatch) -> None:
         assert rows[name]["fix"] == "make run"
     assert rows["database"]["status"] == "OK"
     assert rows["redis"]["status"] == "SKIP"
+    assert rows["call qa"]["status"] == "WARN"  # QA on, but its live alerts are only logged
     assert rows["freeswitch"]["status"] == "SKIP"
     assert any(name.startswith("speech: ") for name in rows)
 
@@ -49,6 +50,7 @@ def test_redis_checked_when_configured(env: pytest.MonkeyPatch) -> None:
     env.setenv("IVR_REDIS_URL", "redis://127.0.0.1:6379/0")
     _, rows = run_doctor()
     assert rows["redis"]["status"] == "OK"
+    assert rows["call qa"]["status"] == "OK" and ":qa:alerts" in rows["call qa"]["detail"]
     env.setenv("IVR_REDIS_URL", f"redis://:secret@127.0.0.1:{free_port()}/0")
     get_settings.cache_clear()
     _, rows = run_doctor()
@@ -61,3 +63,10 @@ def test_unreachable_freeswitch_is_a_failure(env: pytest.MonkeyPatch) -> None:
     _, rows = run_doctor()
     assert rows["freeswitch"]["status"] == "FAIL"
     assert "event_socket" in rows["freeswitch"]["fix"]
+
+
+def test_call_qa_switched_off_is_shown(env: pytest.MonkeyPatch) -> None:
+    env.setenv("IVR_QA_CALLS", "false")
+    _, rows = run_doctor()
+    assert rows["call qa"]["status"] == "WARN"
+    assert "OFF" in rows["call qa"]["detail"]

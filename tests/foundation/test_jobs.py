@@ -85,3 +85,59 @@ def test_every_job_is_registered_and_scheduled(tmp_path: Path) -> None:
 def test_jobs_need_redis(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         build_broker(Settings(data_dir=tmp_path, redis_url=None))
+
+
+async def test_qa_jobs_run_for_the_institution_day(worker: tuple[AsyncBroker, Settings]) -> None:
+    broker, _ = worker
+    batch = broker.find_task("qa_batch_yesterday")
+    report = broker.find_task("qa_report_yesterday")
+    assert batch is not None and report is not None
+    done = await (await batch.kiq(day="2026-11-30")).wait_result(timeout=120)
+    assert not done.is_err, done.error
+    assert (done.return_value["total"], done.return_value["failed"]) == (0, 0)  # nothing stored
+    made = await (await report.kiq(day="2026-11-30")).wait_result(timeout=120)
+    assert not made.is_err, made.error
+    pdf = Path(made.return_value["pdf"])
+    head = await asyncio.to_thread(pdf.read_bytes)
+    assert pdf.name == "qa-report-2026-11-30.pdf" and head.startswith(b"%PDF")
+
+
+def test_yesterday_is_the_institution_day(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from shell.jobs_work import yesterday
+
+    settings = Settings(data_dir=tmp_path, institution_timezone="Asia/Shanghai")
+    # 17:00 UTC on 1 Dec is 01:00 on 2 Dec in Shanghai: yesterday there is 1 Dec
+    assert yesterday(settings, datetime(2026, 12, 1, 17, 0, tzinfo=UTC)) == date(2026, 12, 1)
+    assert yesterday(settings, datetime(2026, 12, 1, 3, 0, tzinfo=UTC)) == date(2026, 11, 30)
+
+
+async def test_overdue_callbacks_job_alerts_each_ticket_once(
+    worker: tuple[AsyncBroker, Settings],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from campaigns.callbacks import CallbackTickets
+    from ivr.db import make_engine
+    from ivr.phone import customer_number
+    from records.vault import Vault
+
+    broker, settings = worker
+    engine = make_engine(settings.sqlalchemy_url)
+    vault = Vault.from_settings(settings, engine)
+    tickets = CallbackTickets(engine, vault.numbers, vault.evidence)
+    await tickets.open(
+        call_id="c-late",
+        number=customer_number("13912345670"),
+        queue="senior",
+        reason="no_agent_free",
+        now=datetime.now(UTC) - timedelta(hours=3),  # past the senior SLA (2 h)
+    )
+    task = broker.find_task("callbacks_overdue")
+    assert task is not None
+    first = await (await task.kiq()).wait_result(timeout=60)
+    again = await (await task.kiq()).wait_result(timeout=60)
+    assert not first.is_err and not again.is_err, (first.error, again.error)
+    assert (first.return_value["alerted"], again.return_value["alerted"]) == (1, 0)
+    engine.dispose()

@@ -62,3 +62,14 @@ def test_the_layer_check_sees_imports(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import os\nfrom flows.model import Flow\n\ndef f():\n    import shell.cli\n")
     assert imported_packages(module) == {"flows", "shell"}
+
+
+def test_the_orchestrator_reaches_qa_only_through_its_port() -> None:
+    """flows' modules speak to quality inspection through ``flows.ports.SpeechInspection``;
+    only the call composition root (``flows/app.py``) builds the QA adapters."""
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for path in sorted((REPO_ROOT / "flows").rglob("*.py"))
+        if path.name != "app.py" and "qa" in imported_packages(path)
+    ]
+    assert offenders == []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 POLL_S = 0.01
 
@@ -30,3 +33,16 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout_s} s")
         time.sleep(POLL_S)
+
+
+async def eventually_found(
+    probe: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0, *, what: str = "value"
+) -> T:
+    """Await ``probe()`` until it gives something other than ``None`` (a row, a stream entry)
+    and return it; AssertionError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while (found := await probe()) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not found within {timeout_s} s")
+        await asyncio.sleep(POLL_S)
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -123,3 +124,37 @@ async def test_finish_call_stores_the_result_and_chains_it(
     chained = [e for e in evidence.entries(call_id="call-1") if e.kind == "qa_result"]
     assert len(chained) == 2 and chained[-1].payload["findings"][0]["offset_ms"] > 1000
     assert evidence.verify().ok
+
+
+class StuckEvidence:
+    """An evidence sink whose writes hang until released (a slow disk, a locked database)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.written = 0
+
+    async def append(self, kind: object, *, call_id: str | None, payload: object) -> None:
+        await self.release.wait()
+        self.written += 1
+
+
+async def test_an_alert_never_waits_behind_the_evidence_of_a_blocked_sentence(
+    shipped: CompiledRules, redis_stream: RedisAlertStream, evidence: SqlEvidenceLog
+) -> None:
+    stuck = StuckEvidence()
+    hooks = QaHooks(
+        QaRulesHolder(shipped),
+        redis_stream,
+        stuck,
+        QaResultStore(evidence.engine, evidence),
+    )
+    await hooks.start()
+    try:
+        assert hooks.check_bot_sentence("这个产品保本保收益，放心买。", CTX).blocked
+        await eventually(lambda: hooks.published >= 1, what="the alert, evidence still stuck")
+        assert stuck.written == 0
+        stuck.release.set()
+        await hooks.drain()
+        assert stuck.written == 1
+    finally:
+        await hooks.close()
