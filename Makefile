@@ -7,7 +7,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 VENV := .venv/bin
 APP_PACKAGES := ivr shell telephony bot actions compliance speech records qa campaigns console flows agents
 
-.PHONY: run test setup services train lint format lock bench fuzz clean
+.PHONY: run test setup services train lint format lock bench fuzz soak clean
 
 run: setup train
 	$(VENV)/ivr run
@@ -27,8 +27,8 @@ train: setup
 # Tests are type-checked too (strictness: pyproject [tool.mypy]). Every tests/ directory with its
 # own conftest.py gets its own mypy run (each conftest is a module named `conftest`); the others
 # share one. MYPYPATH=tests resolves the shared helpers (`helpers.*`).
-TEST_CONFTEST_DIRS = $(patsubst %/conftest.py,%,$(wildcard tests/*/conftest.py))
-TEST_SHARED = $(wildcard tests/*.py) $(filter-out $(addsuffix /,$(TEST_CONFTEST_DIRS)),$(wildcard tests/*/))
+TEST_CONFTEST_DIRS = $(filter-out tests/soak,$(patsubst %/conftest.py,%,$(wildcard tests/*/conftest.py)))
+TEST_SHARED = $(wildcard tests/*.py) $(filter-out $(addsuffix /,$(TEST_CONFTEST_DIRS)) tests/soak/,$(wildcard tests/*/))
 
 lint: setup
 	$(VENV)/ruff check .
@@ -36,6 +36,7 @@ lint: setup
 	$(VENV)/mypy $(APP_PACKAGES)
 	MYPYPATH=tests $(VENV)/mypy $(TEST_SHARED)
 	@for d in $(TEST_CONFTEST_DIRS); do echo "mypy $$d"; MYPYPATH=tests $(VENV)/mypy $$d || exit 1; done
+	@echo "mypy tests/soak"; MYPYPATH=tests:tests/campaigns:tests/flows $(VENV)/mypy tests/soak
 
 format: setup
 	$(VENV)/ruff format .
@@ -60,6 +61,11 @@ fuzz: setup
 	  start=$$(date +%s); $(VENV)/python -m fuzz.run $$h --runs 1000000 > var/fuzz/$$h.log 2>&1 \
 	  || { tail -40 var/fuzz/$$h.log; exit 1; }; \
 	  grep -E "^Done" var/fuzz/$$h.log; echo "fuzz $$h: $$(( $$(date +%s) - start )) s"; done
+
+# The bounded fault soak (README "Fault soak"): 30 minutes, 1,000 concurrent inbound calls and a
+# campaign under faults, then the audit; SOAK_ARGS="--minutes 5 --calls 200" (see --help).
+soak: setup
+	$(VENV)/python tests/soak/soak_run.py $(SOAK_ARGS)
 
 clean:
 	rm -rf models/.training-* var/run

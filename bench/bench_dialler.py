@@ -2,11 +2,14 @@
 campaign end to end with an independent audit of the simulator's originate log.
 
 One dialler process (this one) on a private SQLite database, the Redis gate store and Redis
-pacing under a private key prefix, against the FreeSWITCH simulator's inbound ESL. Answered
-legs run the shipped dialplan's ``ivr_outbound`` into a minimal far end (answers, writes the
-``call_ended`` evidence the flow writes, hangs up), so each attempt goes the whole way: claim,
-windows, pacing slot, gate check-and-count with its durable decision-log row, ``dialling``
-commit, ``bgapi originate``, hangup event, outcome, ``done``.
+pacing under a private key prefix, against the FreeSWITCH simulator's inbound ESL. The switch
+runs in its own process (``--switch``), as FreeSWITCH and the flows' ESL server do in
+production: its answered legs run the shipped dialplan's ``ivr_outbound`` into a minimal far
+end there (answers, writes the ``call_ended`` evidence the flow writes, hangs up), so each
+attempt goes the whole way: claim, windows, pacing slot, gate check-and-count with its durable
+decision-log row, ``dialling`` commit, ``bgapi originate``, hangup event, outcome, ``done``.
+The dialler process's own CPU time is reported beside the rates. The switch process hands its
+originate log back as a JSON file when its stdin closes.
 
 1. caps 50 and 200 calls/s: gated originates/s over ``--n`` numbers, claim-to-originate
    p50/p99; beside the baseline of the same simulator taking ungated ``bgapi originate`` from
@@ -23,13 +26,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import logging
+import os
+import resource
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -52,8 +58,21 @@ from telephony.inbound import InboundClient
 from telephony.server import OutboundServer, ServerConfig
 from telephony.session import CallSession
 from telephony.simulator import Dialplan, InboundSwitch
+from telephony.simulator.dialing import OriginateRecord
 
 REDIS = "redis://127.0.0.1:6379/0"
+SH_MORNING = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai, a Tuesday
+
+
+class DayClock:
+    """Real time running on from 09:00 Shanghai, whatever the hour the bench runs (after
+    14:00 UTC it is quiet hours there: a wall clock would requeue every attempt)."""
+
+    def __init__(self, start: datetime = SH_MORNING) -> None:
+        self.start, self.t0 = start, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
 
 
 class FarEnd:
@@ -70,10 +89,11 @@ class FarEnd:
         await session.hangup("NORMAL_CLEARING")
 
 
-def audit(switch: InboundSwitch, cap: int = 3) -> list[str]:
+def audit(log: list[OriginateRecord], cap: int = 3) -> list[str]:
+    """Violations in the switch's own originate log, independently of the dialler's records."""
     problems: list[str] = []
     spans: dict[str, list[tuple[float, float]]] = {}
-    for rec in switch.originate_log:
+    for rec in log:
         if rec.variables.get("origination_uuid") != rec.variables.get("ivr_attempt_id"):
             problems.append("originate without its attempt id")
         number = normalize(rec.variables.get("ivr_customer_number", "0") or "0")
@@ -84,6 +104,73 @@ def audit(switch: InboundSwitch, cap: int = 3) -> list[str]:
         s.sort()
         problems += ["two legs at once" for a, b in itertools.pairwise(s) if b[0] < a[1]]
     return problems
+
+
+AUDITED_VARS = ("origination_uuid", "ivr_attempt_id", "ivr_customer_number")
+
+
+async def switch_main(db_url: str, data: Path, out: Path) -> None:
+    """``--switch``: the simulated switch and the far end, until stdin closes; then the
+    originate log to ``out`` (JSON)."""
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # legs left at exit: not news
+    engine = make_engine(db_url)
+    evidence = SqlEvidenceLog(engine)
+    server = OutboundServer(FarEnd(evidence), evidence, ServerConfig(reply_timeout_s=20))
+    host, port = await server.start("127.0.0.1", 0)
+    switch = InboundSwitch(
+        socket_target=(host, port), dialplan=Dialplan.shipped({"recordings_dir": str(data)})
+    )
+    _, sport = await switch.start()
+    print(f"port {sport}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    records = [
+        {
+            "uuid": r.uuid,
+            "destination": r.destination,
+            "endpoint": r.endpoint,
+            "variables": {k: v for k, v in r.variables.items() if k in AUDITED_VARS},
+            "received_at": r.received_at,
+            "outcome": r.outcome,
+            "ended_at": r.ended_at,
+        }
+        for r in switch.originate_log
+    ]
+    await asyncio.to_thread(out.write_text, json.dumps(records), encoding="utf-8")
+    await switch.close()
+    await server.close(grace_s=5)
+    engine.dispose()
+
+
+class SwitchProcess:
+    """The ``--switch`` child: started on a database, stopped for its originate log."""
+
+    def __init__(self, db_url: str, data: Path) -> None:
+        self.db_url, self.data, self.out = db_url, data, data / "originates.json"
+
+    async def start(self) -> int:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--switch", self.db_url, str(self.data), str(self.out),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = (await self.proc.stdout.readline()).decode()
+        if not line.startswith("port "):
+            raise RuntimeError("the switch process did not start")
+        return int(line.split()[1])
+
+    async def stop(self) -> list[OriginateRecord]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        await self.proc.wait()
+        text = await asyncio.to_thread(self.out.read_text, encoding="utf-8")
+        return [OriginateRecord(**r) for r in json.loads(text)]
+
+
+def cpu_s() -> float:
+    """This process's CPU time (user + system, all threads)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def pct(values: list[float], q: float) -> float:
@@ -102,20 +189,17 @@ async def run_campaign(n: int, cps: float, tmp: Path, prefix: str) -> dict[str, 
     migrate(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     evidence = SqlEvidenceLog(engine)
-    svc = build_service(settings, engine=engine, evidence=evidence, migrate_db=False)
+    clock = DayClock()
+    svc = build_service(settings, engine=engine, evidence=evidence, migrate_db=False, clock=clock)
     await svc.start(watch=False)
-    server = OutboundServer(FarEnd(evidence), evidence, ServerConfig(reply_timeout_s=20))
-    host, port = await server.start("127.0.0.1", 0)
-    switch = InboundSwitch(
-        socket_target=(host, port), dialplan=Dialplan.shipped({"recordings_dir": str(data)})
-    )
-    shost, sport = await switch.start()
-    esl = InboundClient(shost, sport, "ClueCon")
+    child = SwitchProcess(settings.sqlalchemy_url, data)
+    sport = await child.start()
+    esl = InboundClient("127.0.0.1", sport, "ClueCon")
     pacer = RedisPacer(REDIS, settings.redis_key_prefix)
-    dialler = build_dialler(settings, engine=engine, gate=svc, esl=esl, pacer=pacer)
+    dialler = build_dialler(settings, engine=engine, gate=svc, esl=esl, pacer=pacer, clock=clock)
     await esl.connect()
     repo = CampaignRepository(engine)
-    now = datetime.now(UTC)
+    now = clock()
     spec = CampaignSpec(
         name=f"bench-{data.name}", flow_id="outbound_marketing", purpose="service",
         caller_ids=("95588",), windows=(DailyWindow(0, 1440),), max_attempts=1,
@@ -132,73 +216,75 @@ async def run_campaign(n: int, cps: float, tmp: Path, prefix: str) -> dict[str, 
     )
     import_s = time.perf_counter() - t_import
     repo.apply(camp.id, "start", now=now)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu_s()
     task = asyncio.create_task(dialler.run())
     deadline = time.monotonic() + 3600
     while repo.get(camp.id).state is not CampaignState.FINISHED:
         if task.done() or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.2)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, cpu_s() - cpu0
     dialler.stop()
     await task
+    await esl.close()
+    log = await child.stop()
     lat = dialler.stats.claim_to_originate_s
-    first, last = (
-        min(r.received_at for r in switch.originate_log),
-        max(r.received_at for r in switch.originate_log),
-    )
+    first, last = min(r.received_at for r in log), max(r.received_at for r in log)
     result = {
         "numbers": n,
         "cap_cps": cps,
-        "originates": len(switch.originate_log),
-        "originates_per_s": len(switch.originate_log) / max(last - first, 1e-9),
+        "originates": len(log),
+        "originates_per_s": len(log) / max(last - first, 1e-9),
         "wall_s": wall,
+        "dialler_cpu_s": cpu,
         "import_s": import_s,
         "p50_ms": pct(lat, 0.5),
         "p99_ms": pct(lat, 0.99),
-        "violations": len(audit(switch)),
+        "violations": len(audit(log)),
         "dispositions": dict(Counter(dialler.queue.counts(camp.id))),
     }
-    await esl.close()
     await pacer.close()
-    await switch.close()
-    await server.close(grace_s=5)
     await svc.close()
     engine.dispose()
     return result
 
 
-async def baseline(n: int, concurrency: int, tmp: Path) -> float:
-    """Ungated originates/s: the same simulator and far end, one client, no dialler."""
-    engine = make_engine(f"sqlite:///{tmp / 'base.db'}")
-    migrate(f"sqlite:///{tmp / 'base.db'}")
-    evidence = SqlEvidenceLog(engine)
-    server = OutboundServer(FarEnd(evidence), evidence, ServerConfig(reply_timeout_s=20))
-    host, port = await server.start("127.0.0.1", 0)
-    switch = InboundSwitch(
-        socket_target=(host, port), dialplan=Dialplan.shipped({"recordings_dir": str(tmp)})
-    )
-    shost, sport = await switch.start()
-    esl = InboundClient(shost, sport, "ClueCon")
+async def baseline(n: int, concurrency: int, tmp: Path) -> dict[str, float]:
+    """Ungated originates/s: the same switch process and far end, one client, no dialler."""
+    data = tmp / "base"
+    data.mkdir()
+    url = f"sqlite:///{data / 'base.db'}"
+    migrate(url)
+    child = SwitchProcess(url, data)
+    esl = InboundClient("127.0.0.1", await child.start(), "ClueCon")
     await esl.connect()
     sem = asyncio.Semaphore(concurrency)
+    lat: list[float] = []
 
     async def one(i: int) -> None:
         async with sem:
+            t = time.monotonic()
             await esl.originate(
                 f"sofia/gateway/carrier/139{i:08d}",
                 Extension("ivr_outbound", "XML", "ivr"),
-                variables={"ivr_attempt_id": str(i)},
+                variables={"ivr_attempt_id": str(i), "origination_uuid": str(i)},
+                uuid=str(i),
             )
+            lat.append(time.monotonic() - t)
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_s()
     await asyncio.gather(*(one(i) for i in range(n)))
-    rate = n / (time.perf_counter() - t0)
+    wall, cpu = time.perf_counter() - t0, cpu_s() - cpu0
     await esl.close()
-    await switch.close()
-    await server.close(grace_s=5)
-    engine.dispose()
-    return rate
+    log = await child.stop()
+    first, last = min(r.received_at for r in log), max(r.received_at for r in log)
+    return {
+        "originates_per_s": len(log) / max(last - first, 1e-9),
+        "wall_rate": n / wall,
+        "cpu_s": cpu,
+        "p50_ms": pct(lat, 0.5),
+        "p99_ms": pct(lat, 0.99),
+    }
 
 
 async def main(n: int, campaign: int) -> None:
@@ -207,13 +293,21 @@ async def main(n: int, campaign: int) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         base = await baseline(n, 200, tmp)
-        print(f"baseline: ungated bgapi originate, concurrency 200: {base:,.0f}/s")
+        print(
+            f"baseline (switch alone): ungated bgapi originate, concurrency 200: "
+            f"{base['originates_per_s']:,.1f} originates/s, originate-to-answer "
+            f"p50 {base['p50_ms']:.1f} ms p99 {base['p99_ms']:.1f} ms, "
+            f"client CPU {base['cpu_s']:.1f} s"
+        )
         for cap in (50.0, 200.0):
             r = await run_campaign(n, cap, tmp, prefix)
             print(
-                f"cap {cap:>4.0f}/s: {r['originates_per_s']:,.1f} gated originates/s, "
-                f"claim-to-originate p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, "
-                f"{r['originates']} originates, violations {r['violations']}"
+                f"cap {cap:>4.0f}/s: {r['originates_per_s']:,.1f} gated originates/s "
+                f"(baseline {base['originates_per_s']:,.1f}/s), claim-to-originate "
+                f"p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, {r['originates']} "
+                f"originates, dialler CPU {r['dialler_cpu_s']:.1f} s "
+                f"({r['dialler_cpu_s'] / max(r['originates'], 1) * 1000:.2f} ms/call), "
+                f"violations {r['violations']}"
             )
         if campaign:
             r = await run_campaign(campaign, 200.0, tmp, prefix)
@@ -221,7 +315,7 @@ async def main(n: int, campaign: int) -> None:
                 f"campaign {campaign:,} numbers (cap 200/s): wall {r['wall_s']:.1f} s, "
                 f"{campaign / r['wall_s']:,.1f} calls/s end to end, "
                 f"{r['originates']} originates, import {r['import_s']:.1f} s, "
-                f"audit violations {r['violations']}"
+                f"audit violations {r['violations']}; {r['dispositions']}"
             )
     client = redis.Redis.from_url(REDIS)
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
@@ -230,6 +324,9 @@ async def main(n: int, campaign: int) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--switch"]:
+        asyncio.run(switch_main(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])))
+        os._exit(0)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--campaign", type=int, default=10000)

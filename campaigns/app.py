@@ -6,8 +6,9 @@ inbound ESL client to ``IVR_FREESWITCH_INBOUND`` with its hangup watcher (and th
 pacing of campaigns that hand calls to agents, :mod:`campaigns.agent_pacing`), Redis pacing when
 ``IVR_REDIS_URL`` is set (else in-process pacing: one dialler process), and the number sealer
 of the records key ring. :func:`serve` runs the dialler supervised (:mod:`ivr.supervise`) with
-a small HTTP status endpoint (``GET /healthz``: JSON stats) on ``IVR_DIALLER_PORT`` that
-``make run`` waits for.
+a small HTTP status endpoint (``GET /healthz``: JSON stats, which ``make run`` waits for;
+``GET /metrics``: Prometheus, the dialler's ``ivr_dialler_*`` beside the process's gate
+decisions and errors) on ``IVR_DIALLER_PORT``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import json
 import logging
 import signal
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from campaigns.agent_pacing import FLOOR_EVENT_NAMES, AgentPacing, EslFloorProbe
 from campaigns.dialler import Dialler, DiallerConfig, DiallerStats, Gatekeeper
@@ -33,6 +37,7 @@ from campaigns.repository import CampaignRepository
 from compliance.factory import build_service
 from ivr.db import engine_for, migrate
 from ivr.errors import ConfigError
+from ivr.metrics import count_errors
 from ivr.settings import Settings
 from ivr.supervise import Supervised
 from records.evidence_store import SqlEvidenceLog
@@ -123,25 +128,52 @@ def stats_view(stats: DiallerStats, inflight: int) -> dict[str, object]:
     }
 
 
+class DiallerCollector(Collector):
+    """The dialler's own figures for Prometheus (``ivr_dialler_*``), read from its stats."""
+
+    def __init__(self, dialler: Dialler) -> None:
+        self.dialler = dialler
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.dialler.stats
+        for name, value, what in (
+            ("claimed", stats.claimed, "attempts claimed from the queue"),
+            ("originated", stats.originated, "attempts originated (each with a gate permit)"),
+            ("requeued", stats.requeued, "attempts put back (window, caps, retry-after)"),
+            ("denied", stats.denied, "attempts the gate denied at dial time"),
+            ("finished", stats.finished, "attempts finished with a disposition"),
+        ):
+            yield CounterMetricFamily(f"ivr_dialler_{name}", what, value=value)
+        yield GaugeMetricFamily(
+            "ivr_dialler_inflight", "calls this dialler has live now", value=self.dialler.inflight()
+        )
+
+
 @dataclass
 class StatusServer:
-    """``GET /healthz`` → 200 and the dialler's stats as JSON (anything else: 404)."""
+    """``GET /healthz`` → 200 and the dialler's stats as JSON; ``GET /metrics`` → Prometheus
+    text (the process's metrics: gate decisions, errors, and the dialler's ``ivr_dialler_*``);
+    anything else: 404."""
 
     dialler: Dialler
+    registry: CollectorRegistry = REGISTRY
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(Exception):
             line = await asyncio.wait_for(reader.readline(), 5)
-            ok = line.startswith(b"GET /healthz")
-            body = json.dumps(stats_view(self.dialler.stats, self.dialler.inflight())).encode()
-            head = b"HTTP/1.1 200 OK" if ok else b"HTTP/1.1 404 Not Found"
+            if line.startswith(b"GET /healthz"):
+                status, kind = b"200 OK", b"application/json"
+                body = json.dumps(stats_view(self.dialler.stats, self.dialler.inflight())).encode()
+            elif line.startswith(b"GET /metrics"):
+                status, kind = b"200 OK", CONTENT_TYPE_LATEST.encode()
+                body = generate_latest(self.registry)
+            else:
+                status, kind, body = b"404 Not Found", b"text/plain", b""
             writer.write(
-                head
-                + b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
-                + str(len(body) if ok else 0).encode()
-                + b"\r\n\r\n"
-                + (body if ok else b"")
-            )
+                b"HTTP/1.1 " + status + b"\r\nContent-Type: " + kind
+                + b"\r\nConnection: close\r\nContent-Length: " + str(len(body)).encode()
+                + b"\r\n\r\n" + body
+            )  # fmt: skip
             await writer.drain()
         writer.close()
 
@@ -160,6 +192,9 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await svc.start()
     connecting = asyncio.create_task(esl.connect())  # retries with backoff meanwhile
+    collector = DiallerCollector(dialler)
+    REGISTRY.register(collector)
+    count_errors()
     status = await asyncio.start_server(
         StatusServer(dialler).handle, settings.dialler_host, settings.dialler_port
     )
@@ -179,3 +214,4 @@ async def serve(settings: Settings) -> None:
         await pacer.close()
         await svc.close()
         engine.dispose()
+        REGISTRY.unregister(collector)

@@ -9,6 +9,11 @@ evidence stores; DTMF only, so no Rasa server is needed), and the real dialler r
 campaign to its end. The summary counts the dispositions and audits the switch's own originate
 log independently (numbers dialled twice at once, more than the daily cap, a refused number
 dialled again: all must be 0).
+
+The sandbox runs on a :class:`DaytimeClock` (real time running on from 10:00 Shanghai of
+today), whatever the hour it is started at: the real gate still checks the rules' calling
+windows, at that simulated instant (a demo started at 23:00 Shanghai would otherwise only show
+every attempt waiting for 08:00).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from campaigns.importer import ListImporter
 from campaigns.model import CampaignState, DailyWindow, Disposition, RetryPolicy, RetryRule
@@ -43,6 +50,20 @@ from telephony.simulator import CallerScript, Dialplan, InboundSwitch, Turn
 from telephony.simulator.dialing import DialOutcome, OriginateRecord, OutcomeMix
 
 BEHAVIOURS = ("consent", "refuse", "hangup", "silent")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class DaytimeClock:
+    """Real time running on from ``start`` (default: 10:00 Shanghai of today)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is None:
+            today = datetime.now(SHANGHAI).date()
+            start = datetime.combine(today, dt_time(10, 0), tzinfo=SHANGHAI).astimezone(UTC)
+        self.start, self._t0 = start, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._t0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +151,9 @@ async def run_demo(n: int = 200, *, seed: int = 14, keep: Path | None = None) ->
             return DialOutcome(None, drawn.ring_s, scripts.get(destination))
         return drawn
 
-    built = await build_deps(settings, listener=SidecarListener(None), warm=True)
-    clock_start = datetime.now(UTC)
+    clock = DaytimeClock()
+    built = await build_deps(settings, listener=SidecarListener(None), warm=True, clock=clock)
+    clock_start = clock()
     server = OutboundServer(
         CallOrchestrator(built.deps), built.deps.evidence, ServerConfig(reply_timeout_s=10)
     )
@@ -146,7 +168,7 @@ async def run_demo(n: int = 200, *, seed: int = 14, keep: Path | None = None) ->
     esl = InboundClient(shost, sport, "ClueCon")
     engine = make_engine(settings.sqlalchemy_url)
     dialler = build_dialler(
-        settings, engine=engine, gate=built.compliance, esl=esl, pacer=LocalPacer()
+        settings, engine=engine, gate=built.compliance, esl=esl, pacer=LocalPacer(), clock=clock
     )
     started = time.monotonic()
     try:
@@ -174,7 +196,7 @@ async def run_demo(n: int = 200, *, seed: int = 14, keep: Path | None = None) ->
         path.write_text("number\n" + "\n".join(numbers) + "\n", encoding="utf-8")
         importer = ListImporter(engine, NumberSealer.from_settings(settings))
         importer.import_file(camp, path, placeholders=set(), now=clock_start - timedelta(seconds=1))
-        repo.apply(camp.id, "start", now=clock_start)
+        repo.apply(camp.id, "start", now=clock())
         task = asyncio.create_task(dialler.run())
         deadline = time.monotonic() + 600
         while repo.get(camp.id).state is not CampaignState.FINISHED:

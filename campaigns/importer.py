@@ -3,7 +3,8 @@
 :meth:`ListImporter.import_file` reads the file (:mod:`campaigns.listfile`), checks the header
 against the flow's placeholders, then writes in ONE transaction: each new number as a
 ``campaign_contacts`` row (blind index, masked form, SM4-sealed value under context
-``campaign-contact|<id>``; never in clear), its first ``queued`` attempt, and the
+``campaign-contact|<id>``; never in clear; the row's prompt variables sealed too,
+:func:`campaigns.contact_vars.seal_variables`), its first ``queued`` attempt, and the
 ``campaign_imports`` row of the file's SHA-256. A number already in the campaign (this file or
 an earlier one) is merged, not added. The same file imported again returns the first import's
 result and writes nothing. A header error writes nothing; row errors are returned per row.
@@ -22,6 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from campaigns.contact_vars import seal_variables
 from campaigns.listfile import (
     ListFileError,
     ListRow,
@@ -31,9 +33,10 @@ from campaigns.listfile import (
     read_cells,
 )
 from campaigns.model import CampaignState
-from campaigns.queue import QUEUED, contact_context
+from campaigns.queue import contact_context
 from campaigns.repository import Campaign
 from campaigns.tables import attempts, contacts, imports
+from campaigns.writes import QUEUED
 from records.sealed_number import NumberSealer
 from records.timeutil import to_db
 
@@ -171,7 +174,7 @@ class ListImporter:
                         "number_sealed": sealed.ciphertext,
                         "name": row.name,
                         "timezone": row.timezone,
-                        "variables": json.dumps(dict(row.variables), ensure_ascii=False),
+                        "variables": seal_variables(self.sealer, cid, row.variables),
                         "source_row": row.row,
                         "created_at": t,
                     }

@@ -5,9 +5,12 @@ A :class:`Pacer` hands out one slot per call: :meth:`Pacer.acquire` answers at o
 are leases (a dialler that dies does not keep them); live diallers renew them.
 
 - :class:`RedisPacer`: one Lua script per acquire, so the caps hold across dialler processes
-  and nodes: a per-campaign sorted set of live slots (score = lease end) capped at the
-  campaign's concurrency, a global one capped at the bot capacity, and a per-campaign token
-  bucket (rate = CPS cap, burst = one second's worth) on Redis' own clock. Redis failing
+  and nodes (acquire and release go over one pipelined connection,
+  :class:`compliance.redis_pipe.PipelinedScript`: the concurrent attempts' scripts share one
+  write and one round trip, no pool checkout per attempt): a per-campaign sorted set of live
+  slots (score = lease end) capped at the campaign's concurrency, a global one capped at the
+  bot capacity, and a per-campaign token bucket (rate = CPS cap, burst = one second's worth)
+  on Redis' own clock. Redis failing
   raises :class:`ivr.errors.StoreUnavailableError`: the dialler originates nothing until it is
   back (fail closed).
 - :class:`LocalPacer`: the same rules in memory, for the embedded single-process setup.
@@ -23,6 +26,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from compliance.redis_pipe import PipelinedScript
 from ivr.errors import StoreUnavailableError
 
 
@@ -84,6 +88,13 @@ redis.call('ZADD', KEYS[2], lease, ARGV[1])
 return {1, 0}
 """
 
+# KEYS: campaign slots, all slots   ARGV: slot
+RELEASE_LUA = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
 # KEYS: campaign slots, all slots   ARGV: lease_ms, slot...
 RENEW_LUA = """
 local t = redis.call('TIME')
@@ -106,7 +117,8 @@ class RedisPacer:
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
         )
-        self._acquire = self.client.register_script(ACQUIRE_LUA)
+        self._acquire = PipelinedScript(url, ACQUIRE_LUA, timeout_s)
+        self._release = PipelinedScript(url, RELEASE_LUA, timeout_s)
         self._renew = self.client.register_script(RENEW_LUA)
 
     def _keys(self, campaign: str) -> list[str]:
@@ -125,9 +137,9 @@ class RedisPacer:
     async def acquire(self, campaign: str, slot: str, caps: Caps, lease_s: float) -> Grant:
         res = await self._call(
             "acquire",
-            lambda: self._acquire(
-                keys=self._keys(campaign),
-                args=[slot, int(lease_s * 1000), caps.concurrency, caps.capacity, caps.cps],
+            lambda: self._acquire.run(
+                self._keys(campaign),
+                [slot, int(lease_s * 1000), caps.concurrency, caps.capacity, repr(caps.cps)],
             ),
         )
         if int(res[0]) == 1:
@@ -135,15 +147,8 @@ class RedisPacer:
         return Grant(False, int(res[1]) / 1000, str(res[2]))
 
     async def release(self, campaign: str, slot: str) -> None:
-        keys = self._keys(campaign)
-
-        async def both() -> None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zrem(keys[0], slot)
-            pipe.zrem(keys[1], slot)
-            await pipe.execute()
-
-        await self._call("release", both)
+        keys = self._keys(campaign)[:2]
+        await self._call("release", lambda: self._release.run(keys, [slot]))
 
     async def renew(self, campaign: str, slots: Iterable[str], lease_s: float) -> None:
         ids = list(slots)
@@ -159,6 +164,8 @@ class RedisPacer:
         return int(await self._call("count", lambda: self.client.zcount(key, now_ms, "+inf")))
 
     async def close(self) -> None:
+        await self._acquire.close()
+        await self._release.close()
         await self.client.aclose()
 
 

@@ -20,7 +20,6 @@ committed *before* the originate is sent) → ``done``; or ``cancelled`` (DNC, s
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,12 +28,25 @@ import sqlalchemy as sa
 
 from campaigns.model import Disposition
 from campaigns.tables import attempts, busy_numbers, campaigns, contacts
+from campaigns.writes import (
+    ACTIVE,
+    CANCELLED,
+    CLAIMED,
+    DIALLING,
+    DONE,
+    QUEUED,
+    CancelNumber,
+    Finish,
+    MarkDialling,
+    Requeue,
+    Result,
+    Write,
+    apply_writes,
+    free_numbers,
+)
 from compliance.tables import dnc, insert_ignore
 from records.sealed_number import SealedNumber
 from records.timeutil import from_db, to_db
-
-QUEUED, CLAIMED, DIALLING, DONE, CANCELLED = "queued", "claimed", "dialling", "done", "cancelled"
-ACTIVE = (CLAIMED, DIALLING)
 
 
 def contact_context(contact_id: str) -> str:
@@ -98,17 +110,15 @@ class AttemptQueue:
             ).all()
             if not rows:
                 return []
-            mine: list[str] = []
-            for row in rows:
-                took = conn.execute(
-                    insert_ignore(
-                        self.engine,
-                        busy_numbers,
-                        {"number_bi": row.number_bi, "attempt_id": row.id, "since": t},
-                    ).returning(busy_numbers.c.number_bi)
-                ).first()
-                if took is not None:  # (rowcount is -1 on psycopg for ON CONFLICT DO NOTHING)
-                    mine.append(row.id)
+            took = conn.execute(
+                insert_ignore(
+                    self.engine,
+                    busy_numbers,
+                    [{"number_bi": r.number_bi, "attempt_id": r.id, "since": t} for r in rows],
+                ).returning(busy_numbers.c.attempt_id)
+            ).all()  # one statement (rowcount is -1 on psycopg for ON CONFLICT DO NOTHING)
+            held = {r.attempt_id for r in took}
+            mine = [r.id for r in rows if r.id in held]
             lost = [r.id for r in rows if r.id not in set(mine)]
             if lost:  # another dialler has the number right now: back to the queue
                 conn.execute(
@@ -168,28 +178,16 @@ class AttemptQueue:
             for r in rows
         ]
 
-    # --- an attempt's life ---------------------------------------------------------------------
+    # --- an attempt's life (the writes: campaigns.writes) ---------------------------------------
+    def write(self, ops: Sequence[Write]) -> list[Result]:
+        """Apply ``ops`` in one transaction (the dialler's group commit)."""
+        with self.engine.begin() as conn:
+            return apply_writes(conn, ops)
+
     def mark_dialling(self, attempt_id: str, worker: str, *, caller_id: str, now: datetime,
                       lease_s: float) -> bool:  # fmt: skip
         """Committed before the originate is sent; ``False`` if this dialler lost the claim."""
-        with self.engine.begin() as conn:
-            return (
-                conn.execute(
-                    attempts.update()
-                    .where(
-                        attempts.c.id == attempt_id,
-                        attempts.c.state == CLAIMED,
-                        attempts.c.claimed_by == worker,
-                    )
-                    .values(
-                        state=DIALLING,
-                        caller_id=caller_id,
-                        dialled_at=to_db(now),
-                        lease_until=to_db(now + timedelta(seconds=lease_s)),
-                    )
-                ).rowcount
-                == 1
-            )
+        return bool(self.write([MarkDialling(attempt_id, worker, caller_id, now, lease_s)])[0])
 
     def renew(self, worker: str, ids: Iterable[str], *, until: datetime) -> None:
         ids = list(ids)
@@ -208,19 +206,7 @@ class AttemptQueue:
 
     def requeue(self, attempt_id: str, *, due_at: datetime, reasons: Sequence[str] = ()) -> None:
         """Back to the queue, not dialled (outside its window, paced, the gate said later)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                attempts.update()
-                .where(attempts.c.id == attempt_id, attempts.c.state == CLAIMED)
-                .values(
-                    state=QUEUED,
-                    claimed_by=None,
-                    lease_until=None,
-                    due_at=to_db(due_at),
-                    gate_reasons=",".join(reasons) or None,
-                )
-            )
-            self._free(conn, [attempt_id])
+        self.write([Requeue(attempt_id, due_at, tuple(reasons))])
 
     def finish(
         self,
@@ -234,63 +220,14 @@ class AttemptQueue:
         cancelled: bool = False,
     ) -> str | None:
         """Close the attempt; with ``retry_at`` queue the next one (its id is returned)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(
-                    attempts.c.campaign_id,
-                    attempts.c.contact_id,
-                    attempts.c.number_bi,
-                    attempts.c.attempt_no,
-                    attempts.c.priority,
-                ).where(attempts.c.id == attempt_id)
-            ).first()
-            if row is None:
-                return None
-            conn.execute(
-                attempts.update()
-                .where(attempts.c.id == attempt_id, attempts.c.state.in_((*ACTIVE, QUEUED)))
-                .values(
-                    state=CANCELLED if cancelled else DONE,
-                    disposition=disposition.value,
-                    hangup_cause=cause,
-                    gate_reasons=",".join(reasons) or None,
-                    ended_at=to_db(now),
-                    lease_until=None,
-                )
-            )
-            self._free(conn, [attempt_id])
-            if retry_at is None:
-                return None
-            next_id = str(uuid.uuid4())
-            conn.execute(
-                attempts.insert().values(
-                    id=next_id,
-                    campaign_id=row.campaign_id,
-                    contact_id=row.contact_id,
-                    number_bi=row.number_bi,
-                    attempt_no=row.attempt_no + 1,
-                    state=QUEUED,
-                    due_at=to_db(retry_at),
-                    priority=row.priority,
-                    created_at=to_db(now),
-                )
-            )
-            return next_id
-
-    def _free(self, conn: sa.Connection, ids: Sequence[str]) -> None:
-        conn.execute(busy_numbers.delete().where(busy_numbers.c.attempt_id.in_(ids)))
+        op = Finish(attempt_id, disposition, now, cause, tuple(reasons), retry_at, cancelled)
+        result = self.write([op])[0]
+        return result if isinstance(result, str) else None
 
     # --- refusals anywhere ---------------------------------------------------------------------
     def cancel_number(self, number_bi: str, disposition: Disposition, *, now: datetime) -> int:
         """Cancel every queued attempt of the number, in every campaign."""
-        with self.engine.begin() as conn:
-            return int(
-                conn.execute(
-                    attempts.update()
-                    .where(attempts.c.number_bi == number_bi, attempts.c.state == QUEUED)
-                    .values(state=CANCELLED, disposition=disposition.value, ended_at=to_db(now))
-                ).rowcount
-            )
+        return int(self.write([CancelNumber(number_bi, disposition, now)])[0] or 0)
 
     def sweep_dnc(self, *, now: datetime) -> int:
         """Cancel every queued attempt whose number is on the DNC list (added by any call, any
@@ -345,7 +282,7 @@ class AttemptQueue:
                     .where(attempts.c.id.in_(dead_claims), attempts.c.state == CLAIMED)
                     .values(state=QUEUED, claimed_by=None, lease_until=None)
                 )
-            self._free(conn, dead_dials + dead_claims)
+            free_numbers(conn, dead_dials + dead_claims)
             # busy rows left by attempts that are no longer active
             conn.execute(
                 busy_numbers.delete().where(

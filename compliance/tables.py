@@ -6,7 +6,7 @@ HMAC-SM3 of the E.164 form). Also the storage form of DND windows shared with Re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -126,10 +126,16 @@ def format_dnd(windows: Iterable[DndWindow]) -> str:
     return ",".join(f"{w.start_minute}-{w.end_minute}" for w in windows)
 
 
-def insert_ignore(engine: sa.Engine, table: sa.Table, values: Mapping[str, object]) -> sa.Insert:
-    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite."""
+def insert_ignore(
+    engine: sa.Engine,
+    table: sa.Table,
+    values: Mapping[str, object] | Sequence[Mapping[str, object]],
+) -> sa.Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite (one row, or many in one
+    statement)."""
+    rows = [dict(values)] if isinstance(values, Mapping) else [dict(v) for v in values]
     if engine.dialect.name == "postgresql":
-        return pg.insert(table).values(**values).on_conflict_do_nothing()
+        return pg.insert(table).values(rows).on_conflict_do_nothing()
     if engine.dialect.name == "sqlite":
-        return sq.insert(table).values(**values).on_conflict_do_nothing()
+        return sq.insert(table).values(rows).on_conflict_do_nothing()
     raise NotImplementedError(engine.dialect.name)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from agents.service import build_floor_hooks
@@ -22,8 +24,9 @@ from bot.caller_handles import CallerHandles
 from bot.client import RasaClient
 from bot.rasa_bot import RasaBot
 from campaigns.callbacks import CallbackTickets
+from campaigns.contact_vars import ContactVariables
 from compliance.factory import build_service
-from compliance.service import ComplianceService
+from compliance.service import ComplianceService, utc_now
 from flows.adapters import (
     AsrListener,
     CachedPrompts,
@@ -97,14 +100,19 @@ async def build_deps(
     registry: FlowRegistry | None = None,
     warm: bool = True,
     stream_asr: ASR | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Built:
     """Build every adapter; migrate the database; warm the static prompts. In stream mode,
-    start the audio fork server (with ``stream_asr``, default the configured engine)."""
+    start the audio fork server (with ``stream_asr``, default the configured engine).
+    ``clock``: the gate's and the calls' time (a sandbox such as ``ivr campaign demo`` passes a
+    simulated daytime one)."""
     url = settings.sqlalchemy_url
     await asyncio.to_thread(migrate, url)
     engine = engine_for(settings)
     evidence, publisher = evidence_sink(settings, SqlEvidenceLog(engine))
-    compliance = build_service(settings, engine=engine, evidence=evidence, migrate_db=False)
+    compliance = build_service(
+        settings, engine=engine, evidence=evidence, migrate_db=False, clock=clock
+    )
     await compliance.start(watch=True)
     registry = registry or FlowRegistry(settings.flows_dir)
     cache = build_prompt_cache(settings)
@@ -151,6 +159,8 @@ async def build_deps(
         qa=qa,
         audio_streams=audio_fork,
         floor=build_floor_hooks(settings, engine, vault.numbers, evidence),
+        list_variables=ContactVariables(engine, vault.numbers),
+        clock=clock,
     )
     closers: list[Any] = [nlu, bot, webhooks, qa]  # QA drains into the evidence first
     if publisher is not None:

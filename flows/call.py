@@ -24,6 +24,7 @@ from flows.ports import (
     Handoff,
     IntentParser,
     Listener,
+    ListVariables,
     PromptAudio,
     RecordingSink,
     SpeechInspection,
@@ -123,6 +124,7 @@ class CallDeps:
     observer: CallObserver | None = None
     audio_streams: AudioStreams | None = None
     floor: FloorHooks | None = None  # screen pops and work tickets (agents)
+    list_variables: ListVariables | None = None  # outbound: the campaign row's prompt values
 
     def note(self, call: CallFacts, who: str, what: str, detail: str = "") -> None:
         """Tell the observer (``ivr call`` prints it; never a logger: it may show customer data);

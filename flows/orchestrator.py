@@ -209,6 +209,7 @@ class CallOrchestrator:
                     call.customer, call.purpose
                 )
         variables = {
+            **await self._list_values(call),  # the app's own names below always win
             "institution": deps.config.institution,
             "bot_id": deps.config.bot_id,
             "call_id": call.call_id,
@@ -221,6 +222,18 @@ class CallOrchestrator:
             call.path.append(instruction.node)
             result = await self._execute(session, call, parts, instruction)
             instruction = run.resume(result, deps.clock())
+
+    async def _list_values(self, call: CallFacts) -> dict[str, str]:
+        """An outbound campaign call's list row (its prompts' ``{placeholders}``); never logged.
+        Unreadable: the flow's own defaults stand (the call goes on)."""
+        lookup = self.deps.list_variables
+        if lookup is None or call.direction != "outbound" or call.attempt_id is None:
+            return {}
+        try:
+            return dict(await lookup.for_attempt(call.attempt_id))
+        except Exception as exc:  # noqa: BLE001 - a missing value is not worth the call
+            log.warning("call %s: list values not read (%s)", call.call_id, type(exc).__name__)
+            return {}
 
     async def _after_queue(self, session: CallSession) -> None:
         """A call the ``callback_ticket`` extension brought back after its queue timed out: the

@@ -124,6 +124,13 @@ class RecordingSink(Protocol):
     async def store(self, wav: Path, call: CallFacts, ended_at: datetime) -> None: ...
 
 
+class ListVariables(Protocol):
+    """The campaign list's values for the attempt an outbound leg dials (its ``{placeholders}``;
+    account data: never logged). Empty when the attempt is not a campaign's."""
+
+    async def for_attempt(self, attempt_id: str) -> Mapping[str, str]: ...
+
+
 class CallObserver(Protocol):
     """Sees what happens on a call, as it happens (``ivr call`` prints it; may show customer
     data to the operator, so it is never a logger)."""

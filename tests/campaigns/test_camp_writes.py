@@ -1,0 +1,98 @@
+"""The dialler's group commit of queue writes (campaigns.writes) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import sqlalchemy as sa
+from camp_support import fresh_numbers
+
+from campaigns.model import Disposition
+from campaigns.tables import attempts
+from campaigns.writes import CancelNumber, Finish, GroupWriter, MarkDialling, Requeue, Write
+
+
+def states(env, camp) -> dict[str, str]:
+    with env.engine.connect() as conn:
+        return {
+            r.id: r.state
+            for r in conn.execute(
+                sa.select(attempts.c.id, attempts.c.state).where(attempts.c.campaign_id == camp.id)
+            )
+        }
+
+
+async def test_concurrent_writes_commit_together_each_with_its_own_result(env, tmp_path) -> None:
+    camp = env.campaign()
+    env.load(camp, tmp_path, fresh_numbers(30))
+    env.start(camp)
+    now = env.clock()
+    claimed = env.queue.claim("w1", camp.id, now=now, limit=30, lease_s=30)
+    assert len(claimed) == 30
+    writer = GroupWriter(env.queue.write)
+    marks = [MarkDialling(a.id, "w1", "95588", now, 30.0) for a in claimed[:20]]
+    stolen = [MarkDialling(a.id, "w2", "95588", now, 30.0) for a in claimed[20:25]]  # not w2's
+    requeues = [Requeue(a.id, now + timedelta(minutes=5), ("paced",)) for a in claimed[25:]]
+    writes: list[Write] = [*marks, *stolen, *requeues]
+    results = await asyncio.gather(*(writer.write(w) for w in writes))
+    assert results[:20] == [True] * 20
+    assert results[20:25] == [False] * 5  # the claim is w1's: w2 may not dial it
+    assert writer.batches < len(results)  # written together, not one transaction each
+    got = states(env, camp)
+    assert [got[a.id] for a in claimed[:20]] == ["dialling"] * 20
+    assert [got[a.id] for a in claimed[20:25]] == ["claimed"] * 5
+    assert [got[a.id] for a in claimed[25:]] == ["queued"] * 5
+    ends = [Finish(a.id, Disposition.BUSY, now, retry_at=now) for a in claimed[:20]]
+    next_ids = await asyncio.gather(*(writer.write(w) for w in ends))
+    got = states(env, camp)
+    assert all(isinstance(i, str) and got[i] == "queued" for i in next_ids)
+    assert [got[a.id] for a in claimed[:20]] == ["done"] * 20
+
+
+async def test_a_refusal_in_the_batch_cancels_a_retry_queued_in_the_same_batch(env, tmp_path):
+    number = fresh_numbers(1)
+    one, two = env.campaign(), env.campaign()
+    for camp in (one, two):
+        env.load(camp, tmp_path, number)
+        env.start(camp)
+    now = env.clock()
+    a1 = env.queue.claim("w1", one.id, now=now, limit=1, lease_s=30)[0]
+    assert env.queue.claim("w1", two.id, now=now, limit=1, lease_s=30) == []  # number busy
+    env.queue.requeue(a1.id, due_at=now)
+    # call 1 of campaign two is busy (retry queued) while campaign one's call refused
+    a2 = env.queue.claim("w1", two.id, now=now, limit=1, lease_s=30)[0]
+    results = env.queue.write(
+        [
+            CancelNumber(a2.number_bi, Disposition.DNC, now),
+            Finish(a2.id, Disposition.BUSY, now, retry_at=now),
+        ]
+    )
+    retry = results[1]
+    assert isinstance(retry, str)
+    assert states(env, two)[retry] == "cancelled"
+    assert states(env, one)[a1.id] == "cancelled"
+
+
+async def test_a_write_that_fails_fails_alone(env, tmp_path) -> None:
+    camp = env.campaign()
+    env.load(camp, tmp_path, fresh_numbers(4))
+    env.start(camp)
+    now = env.clock()
+    claimed = env.queue.claim("w1", camp.id, now=now, limit=4, lease_s=30)
+
+    def commit(ws):
+        if any(isinstance(w, MarkDialling) and w.attempt_id == claimed[0].id for w in ws):
+            raise RuntimeError("this one")
+        return env.queue.write(ws)
+
+    writer = GroupWriter(commit)
+    results = await asyncio.gather(
+        *(writer.write(MarkDialling(a.id, "w1", "95588", now, 30.0)) for a in claimed),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], RuntimeError)
+    assert results[1:] == [True, True, True]
+    got = states(env, camp)
+    assert got[claimed[0].id] == "claimed"  # never marked: never originated
+    assert [got[a.id] for a in claimed[1:]] == ["dialling"] * 3
