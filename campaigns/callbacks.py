@@ -25,8 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.errors import IvrError, NotAuthorizedError, StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.permissions import Permission
 from ivr.phone import CustomerNumber
-from records.access import Actor, Role
+from records.access import Actor, may
 from records.sealed_number import NumberSealer, SealedNumber
 
 metadata = sa.MetaData()
@@ -45,10 +46,6 @@ tickets = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-REVEAL_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.COMPLIANCE_OFFICER, Role.SYSTEM})
-"""Who may see a ticket's clear number: whoever calls back (an agent, the dialler) and their
-supervisors; auditors see the masked form only."""
 
 
 class TicketNotFoundError(IvrError):
@@ -159,15 +156,16 @@ class CallbackTickets:
         """The clear number for whoever calls back, after ``number_revealed`` evidence.
 
         The attempt (actor, role, reason, allowed) is chained evidence before any decryption;
-        a role outside :data:`REVEAL_ROLES` or an empty reason is refused with
-        :class:`NotAuthorizedError` after that evidence; an unknown ticket is
+        whoever calls back may see it: a role with ``callbacks.work`` in the one table (agents,
+        supervisors) or the system's own jobs; anyone else (auditors too) or an empty reason is
+        refused with :class:`NotAuthorizedError` after that evidence; an unknown ticket is
         :class:`TicketNotFoundError`.
         """
         rows = await asyncio.to_thread(
             self._select, tickets.select().where(tickets.c.id == ticket_id)
         )
         row = rows[0] if rows else None
-        allowed = actor.role in REVEAL_ROLES and bool(reason.strip()) and row is not None
+        allowed = may(actor, Permission.CALLBACKS_WORK) and bool(reason.strip()) and row is not None
         await self._evidence.append(
             EvidenceKind.NUMBER_REVEALED,
             call_id=row.call_id if row is not None else None,
@@ -186,7 +184,7 @@ class CallbackTickets:
         if not allowed:
             raise NotAuthorizedError(
                 f"role {actor.role!r} may not see a callback number"
-                if actor.role not in REVEAL_ROLES
+                if not may(actor, Permission.CALLBACKS_WORK)
                 else "a reason is required to see a callback number"
             )
         sealed = SealedNumber(

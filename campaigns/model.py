@@ -28,7 +28,16 @@ _WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d
 
 
 class CampaignError(IvrError):
-    """A campaign definition or operation is invalid (the message says why)."""
+    """A campaign definition or operation is invalid (the message says why); ``field`` names
+    the campaign field at fault when there is one (the console shows the message next to it)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def on(self, field: str) -> CampaignError:
+        """This error tagged with ``field`` (unless it names one already)."""
+        return self if self.field else CampaignError(str(self), field=field)
 
 
 class CampaignState(StrEnum):

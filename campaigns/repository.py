@@ -143,7 +143,9 @@ class CampaignRepository:
             with self.engine.begin() as conn:
                 conn.execute(campaigns.insert().values(**values))
         except IntegrityError as exc:
-            raise CampaignError(f"a campaign named {spec.name!r} exists already") from exc
+            raise CampaignError(
+                f"a campaign named {spec.name!r} exists already", field="name"
+            ) from exc
         return self.get(cid)
 
     def get(self, ref: str) -> Campaign:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from campaigns.importer import ImportResult, ListImporter
 from campaigns.listfile import flow_placeholders, prompt_ids
-from campaigns.model import CampaignError, Disposition, effective_windows
+from campaigns.model import CampaignError, DailyWindow, Disposition, effective_windows
 from campaigns.queue import AttemptQueue
 from campaigns.repository import Campaign, CampaignRepository
 from campaigns.spec import CampaignSpec
@@ -82,22 +82,37 @@ class CampaignDesk:
         policy = self._rules().purposes.get(spec.purpose)
         if policy is None:
             known = ", ".join(sorted(self._rules().purposes))
-            raise CampaignError(f"purpose {spec.purpose!r} has no rules (known: {known})")
+            raise CampaignError(
+                f"purpose {spec.purpose!r} has no rules (known: {known})", field="purpose"
+            )
         if not effective_windows(spec.windows, policy.window):
             raise CampaignError(
-                f"the campaign's windows are outside the rules' window for {spec.purpose}"
+                f"the campaign's windows are outside the rules' window for {spec.purpose}",
+                field="windows",
             )
         return self.repo.create(spec, actor=actor, now=now)
+
+    def choices(self) -> tuple[list[str], dict[str, str | None]]:
+        """What a new campaign may use: the active outbound flows, and each rules purpose with
+        its window (``HH:MM-HH:MM``, ``None`` for any time of day)."""
+        flows = sorted(
+            fid for fid, v in self._flows().active.items() if v.flow.direction == "outbound"
+        )
+        purposes: dict[str, str | None] = {}
+        for name, policy in sorted(self._rules().purposes.items()):
+            w = policy.window
+            purposes[name] = None if w is None else str(DailyWindow(w.start_minute, w.end_minute))
+        return flows, purposes
 
     def _flow(self, flow_id: str) -> set[str]:
         """The flow's list placeholders; raises when it does not exist or is not outbound."""
         registry = self._flows()
         version = registry.active.get(flow_id)
         if version is None:
-            raise CampaignError(f"no flow named {flow_id!r}")
+            raise CampaignError(f"no flow named {flow_id!r}", field="flow")
         flow = version.flow
         if flow.direction != "outbound":
-            raise CampaignError(f"flow {flow_id!r} is not an outbound flow")
+            raise CampaignError(f"flow {flow_id!r} is not an outbound flow", field="flow")
         table = {**version.prompts, **flow.prompts}
         used = prompt_ids(flow.model_dump(), table)
         texts = {pid: table[pid].text for pid in used}

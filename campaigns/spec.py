@@ -43,25 +43,33 @@ class CampaignSpec:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise CampaignError("campaign name: 1-64 letters, digits, spaces, '.', ':', '-'")
+            raise CampaignError(
+                "campaign name: 1-64 letters, digits, spaces, '.', ':', '-'", field="name"
+            )
         if not self.flow_id:
-            raise CampaignError("an outbound flow is required")
+            raise CampaignError("an outbound flow is required", field="flow")
         if not self.caller_ids:
-            raise CampaignError("the caller ID pool is empty")
+            raise CampaignError("the caller ID pool is empty", field="caller_ids")
         for cid in self.caller_ids:
             if not _CALLER_ID.match(cid):
-                raise CampaignError(f"caller ID {cid!r} must be digits (3-20, optional '+')")
+                raise CampaignError(
+                    f"caller ID {cid!r} must be digits (3-20, optional '+')", field="caller_ids"
+                )
         if not self.windows:
-            raise CampaignError("at least one daily window is required")
+            raise CampaignError("at least one daily window is required", field="windows")
         if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise CampaignError("end date is before start date")
+            raise CampaignError("end date is before start date", field="end_date")
         if not 1 <= self.max_attempts <= 20:
-            raise CampaignError("max attempts per number must be 1-20")
+            raise CampaignError("max attempts per number must be 1-20", field="max_attempts")
         if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
-            raise CampaignError(f"concurrency cap must be 1-{MAX_CONCURRENCY}")
+            raise CampaignError(
+                f"concurrency cap must be 1-{MAX_CONCURRENCY}", field="max_concurrency"
+            )
         if not 0 < self.max_cps <= MAX_CPS:
-            raise CampaignError(f"calls-per-second cap must be in (0, {MAX_CPS:g}]")
+            raise CampaignError(
+                f"calls-per-second cap must be in (0, {MAX_CPS:g}]", field="max_cps"
+            )
         if not 0 <= self.priority <= 9:
-            raise CampaignError("priority must be 0-9 (9 dials first)")
+            raise CampaignError("priority must be 0-9 (9 dials first)", field="priority")
         if not 0 < self.abandon_target <= 0.1:
-            raise CampaignError("abandon target must be in (0, 0.1]")
+            raise CampaignError("abandon target must be in (0, 0.1]", field="abandon_target")

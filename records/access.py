@@ -1,8 +1,11 @@
 """Who may do what with recordings, and the audit of every attempt.
 
-Roles are tiered: supervisors, compliance officers and auditors search and fetch; only
-compliance officers see clear numbers; compliance officers and the system (the purge job)
-delete. Every attempt, allowed or refused, is one row in ``recording_access`` and one
+The rights come from the one permission table (:mod:`ivr.permissions`), read through
+:func:`may`: searching needs ``recordings.search``, fetching (playback or export)
+``recordings.play`` or ``recordings.export``, clear numbers ``numbers.unmask``, deleting a
+recording past retention ``recordings.delete``; the vault's own jobs act as :data:`SYSTEM`,
+whose few rights (:data:`SYSTEM_RIGHTS`) are listed here because no person holds that role.
+Every attempt, allowed or refused, is one row in ``recording_access`` and one
 ``recording_accessed`` entry in the evidence chain, written in one transaction before any byte
 is decrypted.
 """
@@ -12,30 +15,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from ivr.evidence import EvidenceKind
+from ivr.permissions import Permission, allowed
 from records.evidence_store import SqlEvidenceLog
 from records.tables import recording_access
 from records.timeutil import from_db, to_db
 
-
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    COMPLIANCE_OFFICER = "compliance_officer"
-    AUDITOR = "auditor"
-    SYSTEM = "system"
+SYSTEM = "system"
+"""The role of the vault's and the floor's own jobs (the retention purge, automatic call backs):
+no console user has it, and it may only what :data:`SYSTEM_RIGHTS` lists."""
+SYSTEM_RIGHTS = frozenset({Permission.RECORDINGS_DELETE, Permission.CALLBACKS_WORK})
 
 
-SEARCH_ROLES = frozenset({Role.SUPERVISOR, Role.COMPLIANCE_OFFICER, Role.AUDITOR})
-FETCH_ROLES = frozenset({Role.SUPERVISOR, Role.COMPLIANCE_OFFICER, Role.AUDITOR})
-REVEAL_ROLES = frozenset({Role.COMPLIANCE_OFFICER})
-DELETE_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SYSTEM})
+def may(actor: Actor, *permissions: Permission) -> bool:
+    """May ``actor`` do any of ``permissions``? People by the one table, :data:`SYSTEM` by
+    :data:`SYSTEM_RIGHTS`; an unknown role may do nothing."""
+    if actor.role == SYSTEM:
+        return any(p in SYSTEM_RIGHTS for p in permissions)
+    return any(allowed(actor.role, p) for p in permissions)
 
 
 @dataclass(frozen=True, slots=True)

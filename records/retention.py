@@ -17,8 +17,9 @@ from typing import Any
 
 from ivr.errors import ConfigError, IvrError, NotAuthorizedError
 from ivr.evidence import EvidenceKind
+from ivr.permissions import Permission
 from ivr.settings import Settings
-from records.access import DELETE_ROLES, AccessAttempt, AccessAudit, Actor, Role
+from records.access import SYSTEM, AccessAttempt, AccessAudit, Actor, may
 from records.evidence_store import SqlEvidenceLog
 from records.ports import BlobStore
 from records.recording_index import RecordingIndex
@@ -100,7 +101,7 @@ class Retention:
         row = self._index.stored_row(recording_id)
         until = self.retain_until(row)
         now = self._clock()
-        allowed_role = actor.role in DELETE_ROLES and bool(reason.strip())
+        allowed_role = may(actor, Permission.RECORDINGS_DELETE) and bool(reason.strip())
         if not allowed_role or now < until:
             with self._index.connect() as conn:
                 self._audit.record_in(
@@ -116,7 +117,7 @@ class Retention:
 
     def purge_expired(self, now: datetime, limit: int) -> tuple[dict[str, str], ...]:
         """Remove up to ``limit`` stored recordings past retention at ``now``."""
-        system = Actor("purge-job", Role.SYSTEM)
+        system = Actor("purge-job", SYSTEM)
         removed: list[dict[str, str]] = []
         for row in self._index.stored_until(now, limit):
             if now < self.retain_until(row):

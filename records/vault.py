@@ -38,18 +38,9 @@ from sqlalchemy import Engine
 from ivr.db import make_engine
 from ivr.errors import ConfigError, IntegrityError, NotAuthorizedError
 from ivr.evidence import EvidenceKind
+from ivr.permissions import Permission
 from ivr.settings import Settings
-from records.access import (
-    DELETE_ROLES,
-    FETCH_ROLES,
-    REVEAL_ROLES,
-    SEARCH_ROLES,
-    AccessAttempt,
-    AccessAudit,
-    Actor,
-    Role,
-    access_log,
-)
+from records.access import AccessAttempt, AccessAudit, Actor, access_log, may
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
@@ -77,11 +68,7 @@ from records.sealed_number import NumberSealer
 from records.timeutil import to_db, utcnow
 
 __all__ = [
-    "DELETE_ROLES",
-    "FETCH_ROLES",
     "MIN_RETENTION_YEARS",
-    "REVEAL_ROLES",
-    "SEARCH_ROLES",
     "Actor",
     "FetchResult",
     "PurgeReport",
@@ -91,11 +78,14 @@ __all__ = [
     "RecordingQuery",
     "RetentionError",
     "RetentionPolicy",
-    "Role",
     "Vault",
 ]
 
 log = logging.getLogger(__name__)
+# the vault's checks, from the one permission table (records.access.may)
+_SEARCH = Permission.RECORDINGS_SEARCH
+_REVEAL = Permission.NUMBERS_UNMASK
+_FETCH = (Permission.RECORDINGS_PLAY, Permission.RECORDINGS_EXPORT)  # playback or export
 
 StepHook = Callable[[str], None]
 
@@ -268,19 +258,19 @@ class Vault:
     ) -> list[RecordingInfo]:
         """Stored recordings matching ``query``, newest first, numbers masked.
 
-        ``reveal`` shows clear numbers, only to :data:`REVEAL_ROLES` giving a ``reason``: the
-        actor, role, reason and recordings are audited (table + evidence) before any number is
-        decrypted; a refused reveal is audited too, then :class:`NotAuthorizedError`.
+        ``reveal`` shows clear numbers, only to roles with ``numbers.unmask`` giving a
+        ``reason``: the actor, role, reason and recordings are audited (table + evidence) before
+        any number is decrypted; a refused reveal is audited too, then :class:`NotAuthorizedError`.
         """
-        if actor.role not in SEARCH_ROLES:
+        if not may(actor, _SEARCH):
             raise NotAuthorizedError(f"role {actor.role!r} may not search recordings")
-        if reveal and (actor.role not in REVEAL_ROLES or not reason.strip()):
+        if reveal and (not may(actor, _REVEAL) or not reason.strip()):
             with self._index.connect() as conn:
                 self._audit.reveal_in(conn, actor, [], reason, self._clock(), allowed=False)
                 conn.commit()
             raise NotAuthorizedError(
                 f"role {actor.role!r} may not see clear phone numbers"
-                if actor.role not in REVEAL_ROLES
+                if not may(actor, _REVEAL)
                 else "a reason is required to see clear phone numbers"
             )
         customer_bi = None
@@ -295,7 +285,7 @@ class Vault:
         return [self._info(row, reveal=reveal) for row in rows]
 
     def get(self, actor: Actor, recording_id: str) -> RecordingInfo:
-        if actor.role not in SEARCH_ROLES:
+        if not may(actor, _SEARCH):
             raise NotAuthorizedError(f"role {actor.role!r} may not search recordings")
         return self._info(self._index.stored_row(recording_id), reveal=False)
 
@@ -309,7 +299,7 @@ class Vault:
         Every attempt is audited (who, when, why, allowed) before any decryption; unauthorised
         roles and empty reasons are refused with :class:`NotAuthorizedError` after the audit.
         """
-        allowed = actor.role in FETCH_ROLES and bool(reason.strip())
+        allowed = may(actor, *_FETCH) and bool(reason.strip())
         with self._index.connect() as conn:
             attempt = AccessAttempt(recording_id, "fetch", actor, reason, allowed, self._clock())
             self._audit.record_in(conn, attempt)
@@ -323,7 +313,7 @@ class Vault:
             )
             raise NotAuthorizedError(
                 f"role {actor.role!r} may not fetch recordings"
-                if actor.role not in FETCH_ROLES
+                if not may(actor, *_FETCH)
                 else "a reason is required to fetch a recording"
             )
         row = self._index.stored_row(recording_id)

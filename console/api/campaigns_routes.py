@@ -94,6 +94,17 @@ class RowErrorOut(BaseModel):
     why: str
 
 
+class PurposeOut(BaseModel):
+    purpose: str
+    window: str | None = Field(description="the rules' daily window; None: any time of day")
+
+
+class CampaignChoices(BaseModel):
+    flows: list[str] = Field(description="the active outbound flows")
+    purposes: list[PurposeOut]
+    timezone: str = Field(description="the institution's zone (campaign dates and windows)")
+
+
 class ImportOut(BaseModel):
     import_id: str
     rows: int
@@ -148,6 +159,41 @@ def _detail(status: CampaignStatus) -> CampaignDetail:
     )
 
 
+def _spec(body: CampaignIn) -> CampaignSpec:
+    try:
+        windows = tuple(DailyWindow.parse(w) for w in body.windows)
+    except CampaignError as exc:
+        raise exc.on("windows") from None
+    try:
+        retry = RetryPolicy.from_dict(body.retry_policy) if body.retry_policy else RetryPolicy()
+    except CampaignError as exc:
+        raise exc.on("retry_policy") from None
+    return CampaignSpec(
+        name=body.name,
+        flow_id=body.flow,
+        purpose=body.purpose,
+        caller_ids=tuple(body.caller_ids),
+        windows=windows,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        max_attempts=body.max_attempts,
+        retry=retry,
+        max_concurrency=body.max_concurrency,
+        max_cps=body.max_cps,
+        pacing=PacingMode(body.pacing),
+        priority=body.priority,
+        abandon_target=body.abandon_target,
+    )
+
+
+def _invalid(exc: CampaignError) -> ApiProblem:
+    """422 whose ``errors`` name the field (``loc`` like pydantic's), so a form shows it there."""
+    errors = None
+    if exc.field:
+        errors = [{"loc": ["body", exc.field], "msg": str(exc), "type": "invalid_campaign"}]
+    return ApiProblem(422, "invalid_campaign", str(exc), errors=errors)
+
+
 def _changed(request: Request, who: Principal, campaign_id: str, what: str, **more: Any) -> None:
     context(request).audit.record(
         AuditKind.CAMPAIGN_CHANGED, who, campaign=campaign_id, action=what, **more
@@ -162,6 +208,20 @@ def list_campaigns(
     desk = _desk(request)
     found = sorted(desk.repo.all(), key=lambda c: c.created_at, reverse=True)
     return [CampaignOut(**_fields(desk.status(c.id))) for c in found]
+
+
+@router.get("/campaign-choices", response_model=CampaignChoices)
+def campaign_choices(
+    request: Request, principal: Principal = require(Permission.CAMPAIGNS_READ)
+) -> CampaignChoices:
+    """What the create form offers: outbound flows, rules purposes with their windows."""
+    desk = _desk(request)
+    flows, purposes = desk.choices()
+    return CampaignChoices(
+        flows=flows,
+        purposes=[PurposeOut(purpose=p, window=w) for p, w in purposes.items()],
+        timezone=desk.zone.key,
+    )
 
 
 @router.get("/campaigns/{ref}", response_model=CampaignDetail)
@@ -181,27 +241,10 @@ def create_campaign(
     """A new campaign in ``draft`` (flow outbound, purpose with rules, windows inside them)."""
     desk = _desk(request)
     try:
-        spec = CampaignSpec(
-            name=body.name,
-            flow_id=body.flow,
-            purpose=body.purpose,
-            caller_ids=tuple(body.caller_ids),
-            windows=tuple(DailyWindow.parse(w) for w in body.windows),
-            start_date=body.start_date,
-            end_date=body.end_date,
-            max_attempts=body.max_attempts,
-            retry=(
-                RetryPolicy.from_dict(body.retry_policy) if body.retry_policy else RetryPolicy()
-            ),
-            max_concurrency=body.max_concurrency,
-            max_cps=body.max_cps,
-            pacing=PacingMode(body.pacing),
-            priority=body.priority,
-            abandon_target=body.abandon_target,
-        )
+        spec = _spec(body)
         camp = desk.create(spec, actor=principal.username, now=context(request).auth.clock())
     except CampaignError as exc:
-        raise ApiProblem(422, "invalid_campaign", str(exc)) from None
+        raise _invalid(exc) from None
     _changed(request, principal, camp.id, "create", name=camp.name)
     return _detail(desk.status(camp.id))
 

@@ -42,8 +42,9 @@ from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.db import make_engine
 from ivr.evidence import EvidenceKind
+from ivr.permissions import Role
 from ivr.settings import Settings
-from records.access import Actor, Role
+from records.access import Actor
 from records.sealed_number import NumberSealer
 from telephony.server import OutboundServer, ServerConfig
 from telephony.simulator import CallerScript, CallResult, Dialplan, SimulatedCall, Turn

@@ -46,6 +46,7 @@ def draft(c: ConsoleContext, *, with_list: bool = False) -> str:
 
 CAMPAIGN_EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     ("GET", "/api/v1/campaigns"): lambda r, c: {},
+    ("GET", "/api/v1/campaign-choices"): lambda r, c: {},
     ("GET", "/api/v1/campaigns/{ref}"): lambda r, c: {"path": {"ref": draft(c)}},
     ("POST", "/api/v1/campaigns"): lambda r, c: {"json": campaign_body()},
     ("POST", "/api/v1/campaigns/{ref}/import"): lambda r, c: {

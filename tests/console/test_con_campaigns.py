@@ -100,3 +100,36 @@ def test_bad_campaigns_are_refused_with_the_reason(client: TestClient, role_head
         headers=boss,
     )
     assert empty.status_code == 422 and empty.json()["type"].endswith("#invalid_list")
+
+
+def test_a_refused_campaign_names_the_field_at_fault(client: TestClient, role_headers) -> None:
+    boss = role_headers[Role.SUPERVISOR]
+
+    def field_of(**changes: object) -> list[str]:
+        answer = client.post("/api/v1/campaigns", json=campaign_body() | changes, headers=boss)
+        assert answer.status_code == 422, answer.text
+        return [e["loc"][-1] for e in answer.json()["errors"]]
+
+    assert field_of(flow="inbound_service") == ["flow"]
+    assert field_of(flow="no_such_flow") == ["flow"]
+    assert field_of(purpose="lottery") == ["purpose"]
+    assert field_of(windows=["23:00-23:30"]) == ["windows"]
+    assert field_of(windows=["9-5"]) == ["windows"]
+    assert field_of(caller_ids=["abc"]) == ["caller_ids"]
+    assert field_of(start_date="2026-05-02", end_date="2026-05-01") == ["end_date"]
+    assert field_of(retry_policy={"refused": {"delay_s": 1, "count": 1}}) == ["retry_policy"]
+    assert field_of(max_attempts=0) == ["max_attempts"]  # pydantic's own, same shape
+    client.post("/api/v1/campaigns", json=campaign_body("twice"), headers=boss)
+    assert field_of(name="twice") == ["name"]
+
+
+def test_the_create_form_is_offered_outbound_flows_and_purposes(
+    client: TestClient, role_headers
+) -> None:
+    answer = client.get("/api/v1/campaign-choices", headers=role_headers[Role.AUDITOR])
+    assert answer.status_code == 200, answer.text
+    choices = answer.json()
+    assert "outbound_notice" in choices["flows"] and "inbound_service" not in choices["flows"]
+    purposes = {p["purpose"]: p["window"] for p in choices["purposes"]}
+    assert purposes["marketing"] == "08:00-22:00"
+    assert choices["timezone"] == "Asia/Shanghai"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -335,3 +336,24 @@ def test_role_matrix(
         else:
             assert answer.status_code == 403, (role, method, path, answer.text)
             assert after == before + 1, "a refusal is evidence"
+
+
+def test_a_campaign_manager_runs_campaigns_and_reads_only_what_that_needs() -> None:
+    rights = TABLE[Role.CAMPAIGN_MANAGER]
+    assert rights == {
+        Permission.DASHBOARD_VIEW,
+        Permission.CAMPAIGNS_READ,
+        Permission.CAMPAIGNS_MANAGE,
+        Permission.DNC_CHECK,
+    }
+    assert not {p for p in rights if p.startswith(("recordings.", "numbers.", "calls."))}
+
+
+def test_the_readme_roles_table_is_the_permission_table() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].strip("`") in {r.value for r in Role}:
+            documented[Role(cells[0].strip("`"))] = {p.strip(" `") for p in cells[2].split(",")}
+    assert documented == {role: {p.value for p in perms} for role, perms in TABLE.items()}

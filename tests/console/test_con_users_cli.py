@@ -63,8 +63,16 @@ def test_first_admin_then_token_then_managed_users(app: typer.Typer) -> None:
     assert json.loads(out)["disabled"] is True
     code, out = run(app, "passwd", "olga", "--password", "another long one", "--token", token)
     assert code == 0
+    code, out = run(
+        app, "add", "cara", "--role", "campaign_manager", "--password", PASSWORD, "--token", token
+    )
+    assert code == 0, out
+    code, out = run(app, "role", "cara", "campaign_manager", "--token", token, "--json")
+    assert json.loads(out)["role"] == "campaign_manager"
     changes = [p for k, p in evidence_kinds() if k == AuditKind.USER_CHANGED]
-    assert [p["change"] for p in changes] == ["added", "added", "role", "disabled", "password"]
+    assert [p["change"] for p in changes] == [
+        "added", "added", "role", "disabled", "password", "added", "role"
+    ]  # fmt: skip
     assert all(p["actor"] == "admin" for p in changes[1:])
 
 

@@ -22,8 +22,9 @@ from campaigns.callbacks import (
 from ivr.crypto import sm4_gcm_encrypt
 from ivr.db import alembic_config, make_engine
 from ivr.errors import NotAuthorizedError
+from ivr.permissions import Role
 from ivr.phone import CustomerNumber, customer_number
-from records.access import Actor, Role
+from records.access import Actor
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.sealed_number import NumberSealer

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from ivr.db import make_engine
 from ivr.errors import ConfigError, IntegrityError, LocalProtocolError, StoreUnavailableError
+from ivr.permissions import Role
 from ivr.phone import customer_number
 from ivr.settings import Settings
 from records.blobstore import BlobNotFoundError, FileBlobStore
@@ -29,7 +30,7 @@ from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.ports import BlobStore
 from records.s3_client import make_client
-from records.vault import Actor, RecordingMeta, RecordingQuery, RetentionPolicy, Role, Vault
+from records.vault import Actor, RecordingMeta, RecordingQuery, RetentionPolicy, Vault
 from shell.services import free_port
 
 if TYPE_CHECKING:

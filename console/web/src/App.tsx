@@ -18,6 +18,7 @@ import { Rules } from "./pages/Rules";
 import { Qa } from "./pages/Qa";
 import { Agent } from "./pages/Agent";
 import { Floor } from "./pages/Floor";
+import { Campaigns } from "./pages/Campaigns";
 
 interface NavItem {
   route: string;
@@ -33,6 +34,7 @@ const NAV: NavItem[] = [
   { route: "dnc", label: "nav_dnc", permission: "dnc.check" },
   { route: "consents", label: "nav_consents", permission: "consent.read" },
   { route: "recordings", label: "nav_recordings", permission: "recordings.search" },
+  { route: "campaigns", label: "nav_campaigns", permission: "campaigns.read" },
   { route: "qa", label: "nav_qa", permission: "qa.read" },
   { route: "rules", label: "nav_rules", permission: "rules.read" },
   { route: "users", label: "nav_users", permission: "users.read" },
@@ -109,6 +111,9 @@ export function App() {
       break;
     case "rules":
       body = <Rules me={me} />;
+      break;
+    case "campaigns":
+      body = <Campaigns me={me} id={rest[0]} key={rest[0] ?? ""} />;
       break;
     case "qa":
       body = <Qa me={me} />;

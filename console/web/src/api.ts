@@ -45,6 +45,22 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return (await response.json()) as T;
 }
 
+// A multipart upload (a file field); the browser sets the boundary, we add the CSRF token.
+export async function upload<T>(path: string, form: FormData): Promise<T> {
+  const response = await fetch("/api/v1" + path, {
+    method: "POST",
+    headers: { Accept: "application/json", "X-CSRF-Token": cookie("ivr_csrf") },
+    credentials: "same-origin",
+    body: form,
+  });
+  const type = response.headers.get("content-type") || "";
+  if (!response.ok) {
+    if (type.includes("json")) throw new ApiError(await response.json());
+    throw new ApiError({ type: "about:blank", title: response.statusText, status: response.status });
+  }
+  return (await response.json()) as T;
+}
+
 export interface Me {
   user_id: string;
   username: string;

@@ -5,10 +5,13 @@ import { lang, t } from "../i18n";
 import { errorText, Refused, useApi } from "./common";
 
 interface UserOut { id: string; username: string; display_name: string; role: string; os_user: string | null; disabled: boolean; locked_until: string | null; created_at: string }
-const ROLES = ["admin", "designer", "compliance_officer", "supervisor", "agent", "auditor"];
+const FALLBACK_ROLES = ["admin", "designer", "compliance_officer", "supervisor", "agent", "auditor", "campaign_manager"];
+interface RoleRights { role: string; permissions: string[] }
 
 export function Users(props: { me: Me }) {
   const { data, error, reload } = useApi<Page<UserOut>>("/users?limit=500");
+  const { data: rights } = useApi<RoleRights[]>("/roles");  // the one permission table's roles
+  const ROLES = rights ? rights.map((r) => r.role) : FALLBACK_ROLES;
   const [form, setForm] = useState({ username: "", role: "agent", password: "" });
   const [msg, setMsg] = useState("");
   const manage = props.me.permissions.includes("users.manage");
