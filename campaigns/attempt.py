@@ -11,7 +11,8 @@
    idempotent per attempt id) re-checks DNC, DND, windows and caps at this instant; a denial
    goes to :meth:`campaigns.recorder.OutcomeRecorder.denied`;
 5. ``dialling`` is committed, then :func:`campaigns.originate.originate_permitted` sends
-   ``bgapi originate`` with the permit;
+   ``bgapi originate`` with the permit (a permit that expired while ``dialling`` committed is
+   asked for again, for the same attempt: never dialled stale, never lost);
 6. the disposition comes from the hangup cause, then from the flow's outcome in the evidence
    chain (:class:`campaigns.outcomes.OutcomePoller`);
    :meth:`campaigns.recorder.OutcomeRecorder.ended` closes it (retry, refusal).
@@ -196,11 +197,10 @@ class AttemptRunner:
     ) -> None:
         """Gate permit, ``dialling`` committed, originate, wait for the end, record it."""
         spec = camp.spec
-        answer = await self.gate.check_and_permit(
-            GateRequest(
-                number.e164, spec.purpose, att.id, campaign=camp.name, profile_tz=att.timezone
-            )
+        request = GateRequest(
+            number.e164, spec.purpose, att.id, campaign=camp.name, profile_tz=att.timezone
         )
+        answer = await self.gate.check_and_permit(request)
         permit = answer.permit
         if permit is None:
             await self.recorder.denied(att, answer)
@@ -218,6 +218,15 @@ class AttemptRunner:
         if not ok:
             log.warning("dialler %s: lost the claim on %s; not dialled", self.worker, att.id)
             return
+        if permit.expires_at <= self.clock():
+            # committing ``dialling`` outlasted the permit (a loaded store): the gate is asked
+            # again for the same attempt (idempotent: not counted twice; DNC, windows and caps
+            # checked again at this instant), never dialled on the stale permit, never lost
+            answer = await self.gate.check_and_permit(request)
+            if answer.permit is None:
+                await self.recorder.denied(att, answer)
+                return
+            permit = answer.permit
         hangup = self.hangups.expect(att.id)
         self.stats.claim_to_originate_s.append(time.monotonic() - claimed)
         self.stats.originated += 1

@@ -137,3 +137,36 @@ async def test_quiet_hours_stop_dialling_and_callee_local_morning_resumes(env, t
         assert audit(board.switch) == []
     finally:
         await board.close()
+
+
+async def test_a_permit_that_expired_while_dialling_committed_is_asked_again_not_lost(
+    sqlite_env, tmp_path
+) -> None:
+    from compliance.permit import PERMIT_TTL_S
+
+    env = sqlite_env
+    numbers = fresh_numbers(3)
+    board = await switchboard(CalleeApp(env), tmp_path)
+    try:
+        camp = env.campaign(max_attempts=1)
+        env.load(camp, tmp_path, numbers)
+        env.start(camp)
+        dialler = make_dialler(env, board)
+        write = dialler.writer.write
+        slow = [True]
+
+        async def slow_write(op):  # once, the store takes longer than a permit lives
+            done = await write(op)
+            if slow and type(op).__name__ == "MarkDialling":
+                slow.clear()
+                env.clock.now = env.clock.now + timedelta(seconds=PERMIT_TTL_S + 1)
+            return done
+
+        dialler.writer.write = slow_write  # type: ignore[method-assign]
+        await run_until_finished(env, dialler, camp)
+        assert audit(board.switch) == []
+        for n in numbers:  # every number dialled once, on a fresh permit
+            assert dialled(board, n) == 1
+        assert all(d == ["completed"] for d in env.dispositions(camp).values())
+    finally:
+        await board.close()
