@@ -276,7 +276,7 @@ class Vault:
         customer_bi = None
         if query.customer_number is not None:
             customer_bi = self._keys.lookup(query.customer_number)
-        rows = self._index.stored_rows(self._index.search_ids(query, customer_bi))
+        rows = self._index.search_rows(query, customer_bi)
         numbered = [row["recording_id"] for row in rows if row["customer_enc"]]
         if reveal and numbered:
             with self._index.connect() as conn:
