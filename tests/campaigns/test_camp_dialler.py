@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import sqlalchemy as sa
 from camp_support import (
     CalleeApp,
     audit,
@@ -21,6 +22,9 @@ from camp_support import (
 )
 
 from campaigns.model import CampaignState
+from campaigns.outcomes import MISSED_HANGUP_CAUSE
+from campaigns.tables import attempts
+from ivr.evidence import EvidenceKind
 from telephony.simulator.dialing import DialOutcome
 
 
@@ -170,3 +174,68 @@ async def test_a_permit_that_expired_while_dialling_committed_is_asked_again_not
         assert all(d == ["completed"] for d in env.dispositions(camp).values())
     finally:
         await board.close()
+
+
+class HoldingCallee(CalleeApp):
+    """Answers and holds the call until :attr:`release` is set, then completes and hangs up."""
+
+    def __init__(self, env) -> None:
+        super().__init__(env)
+        self.release = asyncio.Event()
+
+    async def __call__(self, session) -> None:
+        await session.answer()
+        await self.release.wait()
+        await self.env.evidence.append(
+            EvidenceKind.CALL_ENDED, call_id=session.uuid, payload={"reason": "completed"}
+        )
+        await session.hangup("NORMAL_CLEARING")
+
+
+async def test_a_hangup_missed_while_the_esl_connection_was_down_closes_the_attempt_on_reconnect(
+    sqlite_env, tmp_path
+) -> None:
+    env = sqlite_env
+    (number,) = fresh_numbers(1)
+    app = HoldingCallee(env)
+    board = await switchboard(app, tmp_path)
+    loop = asyncio.get_running_loop()
+    try:
+        camp = env.campaign(max_attempts=1)
+        env.load(camp, tmp_path, [number])
+        env.start(camp)
+        dialler = make_dialler(env, board, max_call_s=120.0)
+        task = asyncio.create_task(dialler.run())
+        try:
+            await until(lambda: len(board.switch.originate_log) == 1)
+            rec = board.switch.originate_log[0]
+            await until(lambda: rec.uuid in board.hangups.live)  # answered, the dialler waits
+            await board.switch.outage()
+            await until(lambda: not board.client.ready)
+            app.release.set()  # the far end hangs up while the dialler hears nothing
+            await until(lambda: rec.ended_at is not None)
+            assert rec.uuid in board.hangups.live  # the hangup event reached no one
+            await board.switch.restore()
+            restored = loop.time()
+            await until(lambda: env.repo.get(camp.id).state is CampaignState.FINISHED, 20.0)
+            assert loop.time() - restored < 20.0  # well before max_call_s (120 s)
+        finally:
+            dialler.stop()
+            await task
+        asked = [
+            t for t, cmd, arg in board.switch.api_log if (cmd, arg) == ("uuid_exists", rec.uuid)
+        ]
+        assert rec.ended_at is not None
+        assert asked and min(asked) > rec.ended_at  # asked after the reconnect, leg gone
+        assert env.dispositions(camp)[env.bi(number)] == ["completed"]  # the flow's outcome
+        with env.engine.connect() as conn:
+            cause = conn.execute(
+                sa.select(attempts.c.hangup_cause).where(attempts.c.campaign_id == camp.id)
+            ).scalar_one()
+        assert cause == MISSED_HANGUP_CAUSE
+        assert board.hangups.reconciled == 1
+        assert audit(board.switch) == []
+        assert len(board.switch.originate_log) == 1  # closed, not dialled again
+    finally:
+        await board.close()
+
