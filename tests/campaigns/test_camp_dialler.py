@@ -239,3 +239,69 @@ async def test_a_hangup_missed_while_the_esl_connection_was_down_closes_the_atte
     finally:
         await board.close()
 
+
+async def test_a_permit_that_expired_while_dialling_and_is_now_denied_is_not_dialled(
+    env, tmp_path
+) -> None:
+    """The re-ask of an expired permit finds the number on DNC (put there while ``dialling``
+    committed): no originate, a ``dnc`` disposition, one attempt, one count."""
+    from compliance.decision import GateRequest, Reason
+    from compliance.permit import PERMIT_TTL_S
+
+    numbers = fresh_numbers(3)
+    blocked = numbers[1]
+    board = await switchboard(CalleeApp(env), tmp_path)
+    try:
+        camp = env.campaign(max_attempts=3)
+        env.load(camp, tmp_path, numbers)
+        env.start(camp)
+        dialler = make_dialler(env, board)
+        asks: list[tuple[str, bool, bool, int | None]] = []
+        number_of: dict[str, str] = {}
+        check = env.svc.check_and_permit
+
+        async def recording_check(request):
+            answer = await check(request)
+            d = answer.decision
+            number_of[request.attempt_id] = request.number
+            asks.append((request.number, answer.permit is not None, d.counted, d.count_today))
+            return answer
+
+        dialler.runner.gate = env.svc  # the same service, its check-and-permit observed
+        env.svc.check_and_permit = recording_check
+        write = dialler.writer.write
+        target_attempt: list[str] = []
+
+        async def slow_write(op):  # dialling committed; meanwhile the number went on DNC
+            done = await write(op)
+            if (
+                type(op).__name__ == "MarkDialling"
+                and number_of.get(op.attempt_id) == cust(blocked).e164
+                and not target_attempt
+            ):
+                target_attempt.append(op.attempt_id)
+                await env.svc.add_dnc(cust(blocked), source="console", reason="r", actor="t")
+                env.clock.now = env.clock.now + timedelta(seconds=PERMIT_TTL_S + 1)
+            return done
+
+        dialler.writer.write = slow_write  # type: ignore[method-assign]
+        await run_until_finished(env, dialler, camp)
+        assert target_attempt, "the slow commit never hit the blocked number"
+        assert dialled(board, blocked) == 0  # the switch never saw it
+        assert dialled(board, numbers[0]) == dialled(board, numbers[2]) == 1
+        assert audit(board.switch) == []
+        assert env.dispositions(camp)[env.bi(blocked)] == ["dnc"]  # one attempt, closed
+        mine = [a for a in asks if a[0] == cust(blocked).e164]
+        assert [p for _, p, _, _ in mine] == [True, False]  # permitted, then denied on re-ask
+        assert mine[1][3] in (None, mine[0][3])  # the re-ask did not count the attempt again
+        assert dialler.stats.denied == 1
+        assert dialler.stats.originated == 2
+        probe = await env.svc.dry_run(GateRequest(cust(blocked).e164, "marketing", "probe"))
+        assert Reason.DNC in probe.reasons
+        await env.svc.remove_dnc(
+            cust(blocked), actor="t", actor_role="compliance_officer", reason="test"
+        )
+        after = await env.svc.dry_run(GateRequest(cust(blocked).e164, "marketing", "probe2"))
+        assert after.count_today == 1  # the day's one count: this attempt's, taken once
+    finally:
+        await board.close()
