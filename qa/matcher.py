@@ -17,192 +17,42 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
 - a candidate inside one of the rule's ``exclude`` wordings or a mandated safe wording, or in a
   negating context (:class:`qa.context.ContextJudge`), is dropped;
 - overlapping hits of one rule keep the longest.
+
+The pieces it is compiled from (:class:`Hit`, automaton entries, compiled patterns, need bits)
+are in :mod:`qa.matching`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from enum import StrEnum
-from functools import reduce
-from itertools import repeat
-from operator import or_
-from typing import NamedTuple
 
 import ahocorasick
 from rapidfuzz import fuzz
 
-from qa.context import BOUNDARIES, ContextJudge, fold_regex
-from qa.prefilter import needed_chars
-from qa.rules import Category, PhraseRule, QaRules, Severity, Speaker
-from qa.text import (
-    TONELESS,
-    fold,
-    is_hanzi,
-    original_offsets,
-    phrase_sounds,
-    sounds,
-    toneless,
-    toneless_sounds,
+from qa.context import BOUNDARIES, ContextJudge
+from qa.matching import (
+    ANCHOR,
+    EXCLUDE,
+    FUZZY,
+    PHRASE,
+    SAFE,
+    Entry,
+    Found,
+    Hit,
+    MatchKind,
+    Needs,
+    Pattern,
 )
+from qa.rules import PhraseRule, QaRules, Speaker
+from qa.text import fold, original_offsets, phrase_sounds, sounds, toneless, toneless_sounds
+
+__all__ = ["Hit", "MatchKind", "Matcher"]
 
 MAX_LINE = 20_000  # characters matched per line; longer text is matched in overlapping pieces
 GATES_MAX = 50_000  # remembered (rule, anchors found) -> patterns to run; bounded memory
 FUZZY_TWO_EDITS = 10  # phrases of this many sounds may match with two edits, shorter with one
-HOMOPHONE_MIN = 4  # a pattern matched only by sound spans at least this many characters
-FUNCTION_CHARS = frozenset("的地得是事在再了吗么嘛呢吧啊呀那哪他她它这着做作")
-
-
-class MatchKind(StrEnum):
-    EXACT = "exact"
-    HOMOPHONE = "homophone"
-    NEAR_HOMOPHONE = "near_homophone"
-    FUZZY = "fuzzy"
-    PATTERN = "pattern"
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One prohibited wording in a line: where (offsets into the line as given), what was said,
-    which rule and wording it matched, and how."""
-
-    rule_id: str
-    category: Category
-    severity: Severity
-    start: int
-    end: int
-    said: str
-    wording: str
-    how: MatchKind
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "rule": self.rule_id,
-            "category": self.category.value,
-            "severity": self.severity.value,
-            "start": self.start,
-            "end": self.end,
-            "said": self.said,
-            "wording": self.wording,
-            "how": self.how.value,
-        }
-
-
-_PHRASE, _ANCHOR, _EXCLUDE, _SAFE, _FUZZY = range(5)
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    kind: int
-    rule: int
-    wording: str  # folded
-    tones: tuple[str, ...] = ()
-
-
-class _Found(NamedTuple):
-    """What one key of the automaton stands for, split by kind (built once per rules version):
-    rule phrases, anchors ``(rule, wording)``, exclusions ``(rule, length)``, the length of a
-    mandated safe wording (0: none) and fuzzy phrase keys ``(rule, key)`` it is a bigram of."""
-
-    phrases: tuple[_Entry, ...]
-    anchors: tuple[tuple[int, str], ...]
-    excludes: tuple[tuple[int, int], ...]
-    safe_len: int
-    fuzzy: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def of(cls, entries: list[_Entry]) -> _Found:
-        return cls(
-            tuple(e for e in entries if e.kind == _PHRASE),
-            tuple((e.rule, e.wording) for e in entries if e.kind == _ANCHOR),
-            tuple((e.rule, len(e.wording)) for e in entries if e.kind == _EXCLUDE),
-            max((len(e.wording) for e in entries if e.kind == _SAFE), default=0),
-            tuple((e.rule, e.wording) for e in entries if e.kind == _FUZZY),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Pattern:
-    """One written pattern of a rule, compiled for the folded text and for its exact-homophone
-    codes (:func:`qa.text.toneless_sounds`)."""
-
-    rule: int
-    written: str
-    rx: re.Pattern[str]
-    by_sound: re.Pattern[str]
-    anchors: frozenset[str]  # the rule's anchors (folded) this pattern may match; empty: any
-    chars: frozenset[str]  # the Hanzi it spells
-    codes: frozenset[str]  # and their homophone codes
-    need: tuple[frozenset[str], ...]  # a line must hold one of each to match (qa.prefilter)
-    need_codes: tuple[frozenset[str], ...]  # the same for the exact-homophone codes
-    need_mask: int = 0  # the bits of ``need`` in the matcher's :class:`_Needs` (set there)
-    code_mask: int = 0  # and of ``need_codes``
-
-    @classmethod
-    def compile(cls, rule: int, written: str, anchors: Iterable[str]) -> _Pattern:
-        folded = fold_regex(written)
-        chars = frozenset(ch for ch in folded if is_hanzi(ch))
-        by_sound = folded.translate(TONELESS)
-        return cls(
-            rule,
-            written,
-            re.compile(folded, re.IGNORECASE),
-            re.compile(by_sound, re.IGNORECASE),
-            # an anchor whose characters all occur in the pattern may be part of its match
-            frozenset(a for a in (fold(x) for x in anchors) if a and set(a) <= set(folded)),
-            chars,
-            frozenset(toneless_sounds(ch) for ch in chars),
-            needed_chars(folded, ignore_case=True),
-            needed_chars(by_sound, ignore_case=True),
-        )
-
-    def may_slip(self, by_code: dict[str, set[str]]) -> bool:
-        """Whether the line (``by_code``: each homophone code in it -> the characters written
-        for it) holds a homophone of one of its characters, written otherwise."""
-        chars = self.chars
-        return any(not by_code[c] <= chars for c in self.codes.intersection(by_code))
-
-    def plausible_slip(self, said: str) -> bool:
-        """A match only by sound counts when it is long enough (``HOMOPHONE_MIN`` characters)
-        and its slipped characters (homophones of its own, not written in it) are few and not
-        function words (的 for 得 is grammar, not an ASR slip)."""
-        if len(said) < HOMOPHONE_MIN:
-            return False
-        slips = [
-            ch
-            for ch in said
-            if is_hanzi(ch) and ch not in self.chars and toneless_sounds(ch) in self.codes
-        ]
-        return 0 < len(slips) <= max(1, len(said) // 4) and not any(
-            ch in FUNCTION_CHARS for ch in slips
-        )
-
-
-class _Needs:
-    """Every pattern's needed character sets numbered as bits: per line, one pass over its
-    distinct characters gives the bits it satisfies, and a pattern may match only when all its
-    bits are among them (one integer test per pattern instead of one set test per need)."""
-
-    def __init__(self) -> None:
-        self._bits: dict[frozenset[str], int] = {}
-        self.by_char: dict[str, int] = {}
-
-    def mask(self, needs: Iterable[frozenset[str]]) -> int:
-        out = 0
-        for need in needs:
-            bit = self._bits.get(need)
-            if bit is None:
-                bit = self._bits[need] = 1 << len(self._bits)
-                for ch in need:
-                    self.by_char[ch] = self.by_char.get(ch, 0) | bit
-            out |= bit
-        return out
-
-    def of(self, chars: Iterable[str]) -> int:
-        """The bits ``chars`` satisfy."""
-        return reduce(or_, map(self.by_char.get, chars, repeat(0)), 0)
 
 
 @dataclass(slots=True)
@@ -224,28 +74,28 @@ class Matcher:
         self._rules: tuple[PhraseRule, ...] = rules.rules
         # each written pattern compiled twice (folded text; exact-homophone codes), run only
         # when one of the rule's anchors that it spells occurs (always, if it spells none)
-        self._needs = _Needs()
-        self._rule_patterns: list[tuple[_Pattern, ...]] = [
-            tuple(self._with_masks(_Pattern.compile(i, p, r.anchors)) for p in r.patterns)
+        self._needs = Needs()
+        self._rule_patterns: list[tuple[Pattern, ...]] = [
+            tuple(self._with_masks(Pattern.compile(i, p, r.anchors)) for p in r.patterns)
             for i, r in enumerate(self._rules)
         ]
-        self._gates: dict[tuple[int, frozenset[str]], tuple[_Pattern, ...]] = {}
+        self._gates: dict[tuple[int, frozenset[str]], tuple[Pattern, ...]] = {}
         self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
         # its characters and how often each occurs in it (a cheap test before rapidfuzz)
         self._fuzzy_chars: dict[str, tuple[frozenset[str], dict[str, int] | None, int]] = {}
-        table: dict[str, list[_Entry]] = defaultdict(list)
+        table: dict[str, list[Entry]] = defaultdict(list)
 
         def add(text: str, entry_kind: int, rule: int) -> list[str]:
             folded = fold(text).strip(BOUNDARIES)
             keys = phrase_sounds(folded)
             tones = tuple(toneless(ch) for ch in folded)
             for key in keys:
-                table[key].append(_Entry(entry_kind, rule, folded, tones))
+                table[key].append(Entry(entry_kind, rule, folded, tones))
             return sorted(keys)
 
         for i, rule in enumerate(self._rules):
             for phrase in rule.phrases:
-                keys = add(phrase, _PHRASE, i)
+                keys = add(phrase, PHRASE, i)
                 if len(keys[0]) >= rule.fuzzy_min:
                     for key in keys:
                         self._fuzzy[key] = fold(phrase)
@@ -259,23 +109,23 @@ class Matcher:
                         # non-overlapping bigrams (and the last): one edit spares at least one
                         starts = {*range(0, len(key) - 1, 2), len(key) - 2}
                         for bigram in {key[j : j + 2] for j in starts}:
-                            table[bigram].append(_Entry(_FUZZY, i, key))
+                            table[bigram].append(Entry(FUZZY, i, key))
             for anchor in rule.anchors:
-                add(anchor, _ANCHOR, i)
+                add(anchor, ANCHOR, i)
             for wording in rule.exclude:
-                add(wording, _EXCLUDE, i)
+                add(wording, EXCLUDE, i)
         safe = list(rules.safe_phrases)
         safe += [s.full_text for s in rules.mandatory.statements.values() if s.full_text]
         for wording in safe:
             for part in fold(wording).split(","):
                 if len(part) >= 2:
-                    add(part, _SAFE, -1)
+                    add(part, SAFE, -1)
         self._automaton = ahocorasick.Automaton()
         for key, entries in table.items():
-            self._automaton.add_word(key, _Found.of(entries))
+            self._automaton.add_word(key, Found.of(entries))
         self._automaton.make_automaton()
 
-    def _gated(self, rule: int, words: set[str]) -> tuple[_Pattern, ...]:
+    def _gated(self, rule: int, words: set[str]) -> tuple[Pattern, ...]:
         """The rule's patterns that may run when ``words`` of its anchors occurred: those that
         spell one of them, or none (remembered per set of anchors)."""
         key = (rule, frozenset(words))
@@ -290,7 +140,7 @@ class Matcher:
                 self._gates[key] = pats
         return pats
 
-    def _with_masks(self, pat: _Pattern) -> _Pattern:
+    def _with_masks(self, pat: Pattern) -> Pattern:
         return replace(
             pat, need_mask=self._needs.mask(pat.need), code_mask=self._needs.mask(pat.need_codes)
         )
@@ -431,7 +281,7 @@ class Matcher:
                             _Candidate(i, m.start(), m.end(), pat.written, MatchKind.HOMOPHONE)
                         )
 
-    def _how(self, said: str, e: _Entry) -> MatchKind | None:
+    def _how(self, said: str, e: Entry) -> MatchKind | None:
         if said == e.wording:
             return MatchKind.EXACT
         tones = tuple(toneless(ch) for ch in said)
