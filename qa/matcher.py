@@ -9,8 +9,9 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
   ``near_homophone`` (same loose syllables, e.g. 分险 for 风险); phrases of at most
   ``strict_sound_max`` characters accept exact homophones only;
 - a pattern rule's regexes run on the folded text, only when one of its anchors (matched by
-  sound) occurs, and again on the text in exact-homophone codes (each Hanzi of the regex
-  translated the same way), so 比存款还安权 matches what 比存款还安全 matches (``homophone``);
+  sound) occurs, and again on the sound string (each Hanzi of the regex translated the same
+  way), so 比存款还安权 and 跟纯在银行没两样 match what 比存款还安全 and 跟存在银行没两样 match
+  (``homophone``: a few slipped characters, none a function word);
 - phrases of at least ``fuzzy_min`` characters also match a window with one edit (two from 10
   characters) by rapidfuzz, tried once per phrase and line when one of its anchor bigrams
   occurs, never across a clause boundary or an inserted negation;
@@ -27,6 +28,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import reduce
+from operator import or_
+from typing import NamedTuple
 
 import ahocorasick
 from rapidfuzz import fuzz
@@ -46,13 +50,21 @@ from qa.matching import (
     Pattern,
 )
 from qa.rules import PhraseRule, QaRules, Speaker
-from qa.text import fold, original_offsets, phrase_sounds, sounds, toneless, toneless_sounds
+from qa.text import fold, original_offsets, phrase_sounds, sounds, toneless
 
 __all__ = ["Hit", "MatchKind", "Matcher"]
 
 MAX_LINE = 20_000  # characters matched per line; longer text is matched in overlapping pieces
 GATES_MAX = 50_000  # remembered (rule, anchors found) -> patterns to run; bounded memory
 FUZZY_TWO_EDITS = 10  # phrases of this many sounds may match with two edits, shorter with one
+
+
+class _Run(NamedTuple):
+    """A pattern to run on a line: on its text, on its sound string (see ``_gated``)."""
+
+    pattern: Pattern
+    text: bool
+    by_sound: bool
 
 
 @dataclass(slots=True)
@@ -72,14 +84,19 @@ class Matcher:
         self.version = rules.version
         self.judge = ContextJudge(rules.negation)
         self._rules: tuple[PhraseRule, ...] = rules.rules
-        # each written pattern compiled twice (folded text; exact-homophone codes), run only
+        # each written pattern compiled twice (folded text; sound codes), run only
         # when one of the rule's anchors that it spells occurs (always, if it spells none)
         self._needs = Needs()
         self._rule_patterns: list[tuple[Pattern, ...]] = [
             tuple(self._with_masks(Pattern.compile(i, p, r.anchors)) for p in r.patterns)
             for i, r in enumerate(self._rules)
         ]
-        self._gates: dict[tuple[int, frozenset[str]], tuple[Pattern, ...]] = {}
+        # per rule, every need bit of its patterns (text and sound)
+        self._rule_masks = [
+            reduce(or_, (p.need_mask | p.code_mask for p in pats), 0)
+            for pats in self._rule_patterns
+        ]
+        self._gates: dict[tuple[int, frozenset[str], int], tuple[_Run, ...]] = {}
         self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
         # its characters and how often each occurs in it (a cheap test before rapidfuzz)
         self._fuzzy_chars: dict[str, tuple[frozenset[str], dict[str, int] | None, int]] = {}
@@ -125,20 +142,26 @@ class Matcher:
             self._automaton.add_word(key, Found.of(entries))
         self._automaton.make_automaton()
 
-    def _gated(self, rule: int, words: set[str]) -> tuple[Pattern, ...]:
-        """The rule's patterns that may run when ``words`` of its anchors occurred: those that
-        spell one of them, or none (remembered per set of anchors)."""
-        key = (rule, frozenset(words))
-        pats = self._gates.get(key)
-        if pats is None:
-            pats = tuple(
-                p
+    def _gated(self, rule: int, words: set[str], have: int) -> tuple[_Run, ...]:
+        """The rule's patterns that may run when ``words`` of its anchors occurred (those that
+        spell one of them, or none) on a line whose characters and sound codes satisfy the
+        need bits ``have``: each with whether its regex may match the text and the sound
+        string (remembered per set of anchors and the bits of the rule's patterns)."""
+        key = (rule, frozenset(words), have & self._rule_masks[rule])
+        runs = self._gates.get(key)
+        if runs is None:
+            runs = tuple(
+                _Run(p, text, by_sound)
                 for p in self._rule_patterns[rule]
                 if not (p.anchors and p.anchors.isdisjoint(words))
+                for text, by_sound in [
+                    (have & p.need_mask == p.need_mask, have & p.code_mask == p.code_mask)
+                ]
+                if text or by_sound
             )
             if len(self._gates) < GATES_MAX:
-                self._gates[key] = pats
-        return pats
+                self._gates[key] = runs
+        return runs
 
     def _with_masks(self, pat: Pattern) -> Pattern:
         return replace(
@@ -214,7 +237,7 @@ class Matcher:
                 if how is not None:
                     cands.append(_Candidate(e.rule, start, end, e.wording, how))
         if anchored:
-            self._pattern_candidates(anchored, folded, cands)
+            self._pattern_candidates(anchored, folded, sound, cands)
         line_sounds = set(sound) if fuzzy_at else None
         for (i, key), positions in fuzzy_at.items():
             # a window within e edits of a phrase of n sounds shares at least n - 2e of them
@@ -242,38 +265,34 @@ class Matcher:
         return _longest_per_rule(kept)
 
     def _pattern_candidates(
-        self, anchored: dict[int, set[str]], folded: str, cands: list[_Candidate]
+        self, anchored: dict[int, set[str]], folded: str, sound: str, cands: list[_Candidate]
     ) -> None:
         """The pattern rules whose anchors occurred, on the folded text and by sound."""
-        homophones: str | None = None
-        by_code: dict[str, set[str]] = {}  # homophone code -> the characters of the line
-        have = have_codes = -1  # the need bits the line's characters / codes satisfy
+        # the need bits the line satisfies (its characters and its sound codes in one pass;
+        # a character's bits and a code's bits are distinct, so one set serves both tests)
+        have = self._needs.of(set(folded + sound))
+        by_code: dict[str, set[str]] = {}  # sound code -> the characters of the line
         for i, words in anchored.items():
-            for pat in self._gated(i, words):
-                if have < 0:
-                    have = self._needs.of(set(folded))
+            for pat, text, by_sound in self._gated(i, words, have):
                 matched: list[tuple[int, int]] = []
                 # a regex runs only on a line holding one character of each set it needs
-                if have & pat.need_mask == pat.need_mask:
+                if text:
                     for m in pat.rx.finditer(folded):
-                        if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
+                        if m.end() > m.start() and (pat.clauses or _one_clause(m.group())):
                             cands.append(
                                 _Candidate(i, m.start(), m.end(), pat.written, MatchKind.PATTERN)
                             )
                             matched.append((m.start(), m.end()))
-                if homophones is None:
-                    homophones = toneless_sounds(folded)
-                    have_codes = self._needs.of(set(homophones))
-                if have_codes & pat.code_mask != pat.code_mask:
-                    continue  # its regex in homophone codes cannot match the line
+                if not by_sound:
+                    continue  # its regex in sound codes cannot match the line
                 if not by_code:
-                    for ch, code in zip(folded, homophones, strict=True):
+                    for ch, code in zip(folded, sound, strict=True):
                         by_code.setdefault(code, set()).add(ch)
                 if not pat.may_slip(by_code):
                     continue  # nothing sounds like its words but is written otherwise
-                for m in pat.by_sound.finditer(homophones):
+                for m in pat.by_sound.finditer(sound):
                     if (
-                        not any(b in m.group() for b in BOUNDARIES)
+                        (pat.clauses or _one_clause(m.group()))
                         and not any(s < m.end() and m.start() < e for s, e in matched)
                         and pat.plausible_slip(folded[m.start() : m.end()])
                     ):
@@ -315,7 +334,7 @@ class Matcher:
         wording = self._fuzzy[key]
         if any(b in said for b in BOUNDARIES) or abs(len(said) - n) > edits:
             return None
-        if any(ch in self.judge.negator_chars and ch not in wording for ch in said):
+        if self.judge.adds_negation(said, wording):
             return None
         return _Candidate(rule, start, end, wording, MatchKind.FUZZY)
 
@@ -336,6 +355,10 @@ def _longest_per_rule(cands: list[_Candidate]) -> list[_Candidate]:
         elif (c.end - c.start) > (clash.end - clash.start):
             kept[kept.index(clash)] = c
     return kept
+
+
+def _one_clause(said: str) -> bool:
+    return not any(b in said for b in BOUNDARIES)
 
 
 def _inside(c: _Candidate, spans: Iterable[tuple[int, int]]) -> bool:

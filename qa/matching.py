@@ -1,6 +1,6 @@
 """The pieces the QA matcher is compiled from (pure, no IO): what a hit is, what one key of its
 Aho-Corasick automaton stands for, a pattern rule's regex compiled for the folded text and for
-its exact-homophone codes, and the needed-character sets of every pattern numbered as bits.
+its sound codes, and the needed-character sets of every pattern numbered as bits.
 
 :mod:`qa.matcher` builds these once per rules version and scans lines with them.
 """
@@ -19,7 +19,7 @@ from typing import NamedTuple
 from qa.context import fold_regex
 from qa.prefilter import needed_chars
 from qa.rules import Category, Severity
-from qa.text import TONELESS, fold, is_hanzi, toneless_sounds
+from qa.text import SOUND, fold, is_hanzi, sounds
 
 HOMOPHONE_MIN = 4  # a pattern matched only by sound spans at least this many characters
 FUNCTION_CHARS = frozenset("的地得是事在再了吗么嘛呢吧啊呀那哪他她它这着做作")
@@ -95,8 +95,8 @@ class Found(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """One written pattern of a rule, compiled for the folded text and for its exact-homophone
-    codes (:func:`qa.text.toneless_sounds`)."""
+    """One written pattern of a rule, compiled for the folded text and for its sound
+    codes (:func:`qa.text.sounds`: loose toneless syllables, the slips ASR makes)."""
 
     rule: int
     written: str
@@ -104,9 +104,10 @@ class Pattern:
     by_sound: re.Pattern[str]
     anchors: frozenset[str]  # the rule's anchors (folded) this pattern may match; empty: any
     chars: frozenset[str]  # the Hanzi it spells
-    codes: frozenset[str]  # and their homophone codes
+    codes: frozenset[str]  # and their sound codes
     need: tuple[frozenset[str], ...]  # a line must hold one of each to match (qa.prefilter)
-    need_codes: tuple[frozenset[str], ...]  # the same for the exact-homophone codes
+    need_codes: tuple[frozenset[str], ...]  # the same for the sound codes
+    clauses: bool  # it writes a clause boundary (","): its matches may span clauses
     need_mask: int = 0  # the bits of ``need`` in the matcher's :class:`Needs` (set there)
     code_mask: int = 0  # and of ``need_codes``
 
@@ -114,7 +115,7 @@ class Pattern:
     def compile(cls, rule: int, written: str, anchors: Iterable[str]) -> Pattern:
         folded = fold_regex(written)
         chars = frozenset(ch for ch in folded if is_hanzi(ch))
-        by_sound = folded.translate(TONELESS)
+        by_sound = folded.translate(SOUND)
         return cls(
             rule,
             written,
@@ -123,9 +124,10 @@ class Pattern:
             # an anchor whose characters all occur in the pattern may be part of its match
             frozenset(a for a in (fold(x) for x in anchors) if a and set(a) <= set(folded)),
             chars,
-            frozenset(toneless_sounds(ch) for ch in chars),
+            frozenset(sounds(ch) for ch in chars),
             needed_chars(folded, ignore_case=True),
             needed_chars(by_sound, ignore_case=True),
+            "," in folded,
         )
 
     def may_slip(self, by_code: dict[str, set[str]]) -> bool:
@@ -137,17 +139,19 @@ class Pattern:
     def plausible_slip(self, said: str) -> bool:
         """A match only by sound counts when it is long enough (``HOMOPHONE_MIN`` characters)
         and its slipped characters (homophones of its own, not written in it) are few and not
-        function words (的 for 得 is grammar, not an ASR slip)."""
+        only function words (的 for 得 is grammar, not an ASR slip; a function word in a gap
+        that sounds like one of the pattern's is no slip either, so it is not counted)."""
         if len(said) < HOMOPHONE_MIN:
             return False
         slips = [
             ch
             for ch in said
-            if is_hanzi(ch) and ch not in self.chars and toneless_sounds(ch) in self.codes
+            if is_hanzi(ch)
+            and ch not in self.chars
+            and ch not in FUNCTION_CHARS
+            and sounds(ch) in self.codes
         ]
-        return 0 < len(slips) <= max(1, len(said) // 4) and not any(
-            ch in FUNCTION_CHARS for ch in slips
-        )
+        return 0 < len(slips) <= max(1, len(said) // 4)
 
 
 class Needs:
