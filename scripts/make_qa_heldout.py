@@ -18,8 +18,8 @@ matcher to them).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 EVAL = Path(__file__).resolve().parent.parent / "tests" / "qa" / "eval"
 OUT = EVAL / "heldout4.tsv"
@@ -156,8 +156,7 @@ def slipped(text: str, rng: random.Random, slips: dict[str, str] = SLIPS) -> str
     return text[:i] + slips[text[i]] + text[i + 1 :]
 
 
-@dataclass(frozen=True)
-class Split:
+class Split(NamedTuple):
     """One held-out split: its templates, products, slips and seed."""
 
     seed: int
@@ -350,7 +349,8 @@ SPLITS = {
         SLIPS,
         "# Fourth held-out split (2026-12-01, QA-live session), written by "
         "scripts/make_qa_heldout.py (seed 20261201) before the matcher first ran on it; "
-        'never used to tune the rules. labels: comma-separated categories or "clean".',
+        "after that run its misses were read and the rules generalised (2026-12-01.5): "
+        'tuning data now. labels: comma-separated categories or "clean".',
     ),
     5: Split(
         20261202,
