@@ -48,6 +48,7 @@ from qa.matching import (
     MatchKind,
     Needs,
     Pattern,
+    SlipBits,
 )
 from qa.rules import PhraseRule, QaRules, Speaker
 from qa.text import fold, original_offsets, phrase_sounds, sounds, toneless
@@ -91,12 +92,22 @@ class Matcher:
             tuple(self._with_masks(Pattern.compile(i, p, r.anchors)) for p in r.patterns)
             for i, r in enumerate(self._rules)
         ]
+        # each pattern's own bit: the characters of a line that may be slips for it
+        count = iter(range(sum(map(len, self._rule_patterns))))
+        self._rule_patterns = [
+            tuple(replace(p, slip_bit=1 << next(count)) for p in pats)
+            for pats in self._rule_patterns
+        ]
+        self._slips = SlipBits(p for pats in self._rule_patterns for p in pats)
         # per rule, every need bit of its patterns (text and sound)
         self._rule_masks = [
             reduce(or_, (p.need_mask | p.code_mask for p in pats), 0)
             for pats in self._rule_patterns
         ]
-        self._gates: dict[tuple[int, frozenset[str], int], tuple[_Run, ...]] = {}
+        self._rule_slips = [
+            reduce(or_, (p.slip_bit for p in pats), 0) for pats in self._rule_patterns
+        ]
+        self._gates: dict[tuple[int, frozenset[str], int, int], tuple[_Run, ...]] = {}
         self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
         # its characters and how often each occurs in it (a cheap test before rapidfuzz)
         self._fuzzy_chars: dict[str, tuple[frozenset[str], dict[str, int] | None, int]] = {}
@@ -142,12 +153,18 @@ class Matcher:
             self._automaton.add_word(key, Found.of(entries))
         self._automaton.make_automaton()
 
-    def _gated(self, rule: int, words: set[str], have: int) -> tuple[_Run, ...]:
+    def _gated(self, rule: int, words: set[str], have: int, slips: int) -> tuple[_Run, ...]:
         """The rule's patterns that may run when ``words`` of its anchors occurred (those that
         spell one of them, or none) on a line whose characters and sound codes satisfy the
-        need bits ``have``: each with whether its regex may match the text and the sound
-        string (remembered per set of anchors and the bits of the rule's patterns)."""
-        key = (rule, frozenset(words), have & self._rule_masks[rule])
+        need bits ``have``, and whose characters may be slips for the patterns of ``slips``:
+        each with whether its regex may match the text, and the sound string with a slip
+        (remembered per set of anchors and the bits of the rule's patterns)."""
+        key = (
+            rule,
+            frozenset(words),
+            have & self._rule_masks[rule],
+            slips & self._rule_slips[rule],
+        )
         runs = self._gates.get(key)
         if runs is None:
             runs = tuple(
@@ -155,7 +172,10 @@ class Matcher:
                 for p in self._rule_patterns[rule]
                 if not (p.anchors and p.anchors.isdisjoint(words))
                 for text, by_sound in [
-                    (have & p.need_mask == p.need_mask, have & p.code_mask == p.code_mask)
+                    (
+                        have & p.need_mask == p.need_mask,
+                        have & p.code_mask == p.code_mask and bool(slips & p.slip_bit),
+                    )
                 ]
                 if text or by_sound
             )
@@ -271,9 +291,9 @@ class Matcher:
         # the need bits the line satisfies (its characters and its sound codes in one pass;
         # a character's bits and a code's bits are distinct, so one set serves both tests)
         have = self._needs.of(set(folded + sound))
-        by_code: dict[str, set[str]] = {}  # sound code -> the characters of the line
+        slips = self._slips.of(set(folded))  # the patterns a character may be a slip for
         for i, words in anchored.items():
-            for pat, text, by_sound in self._gated(i, words, have):
+            for pat, text, by_sound in self._gated(i, words, have, slips):
                 matched: list[tuple[int, int]] = []
                 # a regex runs only on a line holding one character of each set it needs
                 if text:
@@ -284,12 +304,7 @@ class Matcher:
                             )
                             matched.append((m.start(), m.end()))
                 if not by_sound:
-                    continue  # its regex in sound codes cannot match the line
-                if not by_code:
-                    for ch, code in zip(folded, sound, strict=True):
-                        by_code.setdefault(code, set()).add(ch)
-                if not pat.may_slip(by_code):
-                    continue  # nothing sounds like its words but is written otherwise
+                    continue  # by sound it cannot match, or only where the text did
                 for m in pat.by_sound.finditer(sound):
                     if (
                         (pat.clauses or _one_clause(m.group()))

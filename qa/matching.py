@@ -110,6 +110,7 @@ class Pattern:
     clauses: bool  # it writes a clause boundary (","): its matches may span clauses
     need_mask: int = 0  # the bits of ``need`` in the matcher's :class:`Needs` (set there)
     code_mask: int = 0  # and of ``need_codes``
+    slip_bit: int = 0  # its bit in the matcher's :class:`SlipBits` (set there)
 
     @classmethod
     def compile(cls, rule: int, written: str, anchors: Iterable[str]) -> Pattern:
@@ -130,11 +131,10 @@ class Pattern:
             "," in folded,
         )
 
-    def may_slip(self, by_code: dict[str, set[str]]) -> bool:
-        """Whether the line (``by_code``: each homophone code in it -> the characters written
-        for it) holds a homophone of one of its characters, written otherwise."""
-        chars = self.chars
-        return any(not by_code[c] <= chars for c in self.codes.intersection(by_code))
+    def may_slip(self, ch: str) -> bool:
+        """Whether ``ch`` sounds like one of its characters but is not one of them (a line
+        without such a character cannot match its regex by sound and not on the text)."""
+        return ch not in self.chars and sounds(ch) in self.codes
 
     def plausible_slip(self, said: str) -> bool:
         """A match only by sound counts when it is long enough (``HOMOPHONE_MIN`` characters)
@@ -177,3 +177,22 @@ class Needs:
     def of(self, chars: Iterable[str]) -> int:
         """The bits ``chars`` satisfy."""
         return reduce(or_, map(self.by_char.get, chars, repeat(0)), 0)
+
+
+class SlipBits(dict[str, int]):
+    """Per character, the bits of the patterns it may be a slip for (:meth:`Pattern.may_slip`),
+    computed on first sight and kept: per line, one pass over its distinct characters gives the
+    patterns worth running by sound (one integer test each)."""
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        super().__init__()
+        self._patterns = tuple(patterns)
+
+    def __missing__(self, ch: str) -> int:
+        bits = reduce(or_, (p.slip_bit for p in self._patterns if p.may_slip(ch)), 0)
+        self[ch] = bits
+        return bits
+
+    def of(self, chars: Iterable[str]) -> int:
+        """The bits of the patterns one of ``chars`` may be a slip for."""
+        return reduce(or_, map(self.__getitem__, chars), 0)
