@@ -33,7 +33,10 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 
 class FindingOut(BaseModel):
-    kind: str = Field(description="hit | missing | late | incomplete | talked_over")
+    kind: str = Field(
+        description="hit | blocked (a bot sentence stopped before synthesis, never spoken) | "
+        "missing | late | incomplete | talked_over"
+    )
     rule: str
     category: str
     severity: str
