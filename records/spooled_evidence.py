@@ -19,16 +19,17 @@ canonical payload), so none is chained twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind
 from ivr.metrics import EVIDENCE_APPENDS, EVIDENCE_FAILURES
 from ivr.spool import Spool, SpoolItem
-from records.chain import canonical_payload, check_payload
+from records.chain import Entry, VerifyResult, canonical_payload, check_payload
 from records.evidence_store import SqlEvidenceLog
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,17 @@ class SpooledEvidence:
                 log.warning("evidence store unavailable: %s of call %s spooled", kind, call_id)
         body = {"ts": ts, "call_id": call_id, "kind": str(kind), "payload": dict(payload)}
         await self.spool.aput(KIND, body)
+
+    # reading goes to the chain (spooled entries appear there once replayed)
+    @property
+    def engine(self) -> Engine:
+        return self.log.engine
+
+    def entries(self, start_seq: int = 1, *, call_id: str | None = None) -> Iterator[Entry]:
+        return self.log.entries(start_seq, call_id=call_id)
+
+    def verify(self) -> VerifyResult:
+        return self.log.verify()
 
 
 def _key(ts: str, call_id: str | None, kind: str, payload: Mapping[str, Any]) -> tuple[str, ...]:

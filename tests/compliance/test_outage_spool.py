@@ -139,7 +139,7 @@ async def test_replay_cut_off_by_a_crash_is_finished_without_doubles(
     url = _url(backend, sqlite_url, request)
     path = tmp_path / "outage.sqlite3"
     clock = FakeClock(SH_NOON)
-    spool, ledger_spool, evidence = _down(path)
+    _spool, ledger_spool, evidence = _down(path)
     down = build_spooled(DEAD_PG, ledger_spool, evidence, clock)
     number = customer(fresh_number())
     call = f"crash-{fresh_number()[-8:]}"
