@@ -54,6 +54,7 @@ class OutageSpool:
         left = self.spool.count()
         if left:
             log.warning("outage spool keeps %d writes for the next start", left)
+        self.drainer.close()
         self.spool.close()
 
 
@@ -61,11 +62,14 @@ def open_outage_spool(path: Path, *, engine: sa.Engine, evidence: SqlEvidenceLog
     """The spool at ``path`` with replayers into ``engine``'s ledger and ``evidence``'s chain."""
     spool = Spool(path)
     ledger = LedgerSpool(spool)
-    replayers: dict[str, Replayer] = {EVIDENCE: EvidenceReplay(evidence)}
+    sink = SpooledEvidence(evidence, spool)
+    replayers: dict[str, Replayer] = {
+        EVIDENCE: EvidenceReplay(evidence, replayed=sink.replayed_call)
+    }
     replayers.update(ledger.replayers(SqlLedger(engine)))
 
     def after(_: DrainPass) -> None:
         ledger.refresh()
 
     drainer = SpoolDrainer(spool, replayers, after_pass=after)
-    return OutageSpool(spool, ledger, SpooledEvidence(evidence, spool), drainer)
+    return OutageSpool(spool, ledger, sink, drainer)

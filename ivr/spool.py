@@ -83,8 +83,6 @@ class Spool:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.puts = 0  # writes started by this process (the drainer's backlog bookkeeping)
-        self.backlog = False  # this process spooled something not yet known to be replayed
         self.on_put: Callable[[], None] | None = None  # the drainer's wake-up
         self._lock = threading.Lock()
         try:
@@ -104,7 +102,6 @@ class Spool:
         except (OSError, sqlite3.Error) as exc:
             raise SpoolUnavailableError(f"spool {path.name}: {type(exc).__name__}") from exc
         self._conn = conn
-        self.backlog = self.count() > 0
 
     # --- writing ---------------------------------------------------------------------------
     def put(self, kind: str, body: Mapping[str, Any], *, key: str | None = None) -> int:
@@ -121,8 +118,6 @@ class Spool:
         return int(item_id)
 
     async def aput(self, kind: str, body: Mapping[str, Any], *, key: str | None = None) -> int:
-        self.puts += 1
-        self.backlog = True
         item_id = await asyncio.to_thread(self.put, kind, body, key=key)
         if self.on_put is not None:
             self.on_put()

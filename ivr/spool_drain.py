@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,6 +88,9 @@ class SpoolDrainer:
         self._loop = Supervised("spool-drainer", self._run)
         spool.on_put = self.wake
         self.failures = 0
+        # its own thread: a busy default executor (calls' SQL and spool writes) must not hold up
+        # the replay when the database is back
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="spool-drain")
 
     def start(self) -> None:
         self._loop.start()
@@ -102,12 +106,13 @@ class SpoolDrainer:
     async def stop(self) -> None:
         await self._loop.stop()
 
+    def close(self) -> None:
+        self._thread.shutdown(wait=False)
+
     async def drain(self) -> DrainPass:
         """One pass now (tests, shutdown): replay everything the database takes."""
-        puts = self.spool.puts
-        done = await asyncio.to_thread(self.drain_once)
-        if done.left == 0 and self.spool.puts == puts:
-            self.spool.backlog = False
+        loop = asyncio.get_running_loop()
+        done = await loop.run_in_executor(self._thread, self.drain_once)
         SPOOL_ITEMS.set(done.left)
         SPOOL_OLDEST_AGE.set(await asyncio.to_thread(self.spool.oldest_age_s))
         if self.after_pass is not None:

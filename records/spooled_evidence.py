@@ -4,9 +4,10 @@
 spool (:mod:`ivr.spool`): an append goes to the SQL chain (:class:`SqlEvidenceLog`); when that
 raises :class:`ivr.errors.StoreUnavailableError` the entry (kind, call id, the payload checked by
 :func:`records.chain.check_payload` exactly as the chain would take it, and the time the event
-happened) is spooled, fsync'd, and the append returns: the call goes on. While this process has
-spooled entries not yet replayed, later appends are spooled too, so a call's entries reach the
-chain in the order they happened. Only a spool write that fails raises (the call fails closed,
+happened) is spooled, fsync'd, and the append returns: the call goes on. While a call has
+entries in the spool not yet replayed, its later entries are spooled too, so a call's entries
+reach the chain in the order they happened; other calls write straight to the chain as soon as
+the database takes them. Only a spool write that fails raises (the call fails closed,
 as it does without a spool).
 
 :class:`EvidenceReplay` puts spooled entries into the chain with their original time: one
@@ -19,7 +20,8 @@ canonical payload), so none is chained twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -42,20 +44,38 @@ class SpooledEvidence:
     def __init__(self, log_: SqlEvidenceLog, spool: Spool) -> None:
         self.log = log_
         self.spool = spool
+        self._waiting: Counter[str] = Counter()  # call id → its entries in the spool
 
     async def append(
         self, kind: EvidenceKind, *, call_id: str | None, payload: Mapping[str, object]
     ) -> None:
         check_payload(payload)
         ts = self.log.now_ts()
-        if not self.spool.backlog:
+        if call_id is None or not self._waiting[call_id]:
             try:
                 await self.log.append(kind, call_id=call_id, payload=payload)
                 return
             except StoreUnavailableError:
                 log.warning("evidence store unavailable: %s of call %s spooled", kind, call_id)
         body = {"ts": ts, "call_id": call_id, "kind": str(kind), "payload": dict(payload)}
-        await self.spool.aput(KIND, body)
+        if call_id is not None:
+            self._waiting[call_id] += 1
+        try:
+            await self.spool.aput(KIND, body)
+        except BaseException:
+            self.replayed_call(call_id)
+            raise
+
+    def waiting(self, call_id: str) -> int:
+        """Entries of the call in the spool (tests)."""
+        return self._waiting[call_id]
+
+    def replayed_call(self, call_id: str | None) -> None:
+        """One spooled entry of the call reached the chain (the replayer says so)."""
+        if call_id is not None and self._waiting[call_id]:
+            self._waiting[call_id] -= 1
+            if not self._waiting[call_id]:
+                del self._waiting[call_id]
 
     # reading goes to the chain (spooled entries appear there once replayed)
     @property
@@ -76,8 +96,13 @@ def _key(ts: str, call_id: str | None, kind: str, payload: Mapping[str, Any]) ->
 class EvidenceReplay:
     """Replays spooled evidence into the SQL chain (see the module docstring)."""
 
-    def __init__(self, log_: SqlEvidenceLog) -> None:
+    def __init__(
+        self, log_: SqlEvidenceLog, *, replayed: Callable[[str | None], None] | None = None
+    ) -> None:
+        """``replayed(call_id)``: called for each entry once it is chained (the sink's
+        :meth:`SpooledEvidence.replayed_call`)."""
         self.log = log_
+        self.replayed = replayed
 
     def prepare(self) -> str:
         return str(self.log.head().seq)
@@ -96,6 +121,8 @@ class EvidenceReplay:
                     conn.commit()
                 for item in group:
                     EVIDENCE_APPENDS.labels(kind=str(item.body["kind"])).inc()
+                    if self.replayed is not None:
+                        self.replayed(item.body["call_id"])
         except SQLAlchemyError as exc:
             EVIDENCE_FAILURES.labels(what="replay").inc()
             raise StoreUnavailableError("evidence store unavailable") from exc
@@ -110,4 +137,6 @@ class EvidenceReplay:
             hit = wanted.get(_key(entry.ts, entry.call_id, entry.kind, entry.payload))
             if hit is not None:
                 found.add(hit)
+                if self.replayed is not None:
+                    self.replayed(entry.call_id)
         return found

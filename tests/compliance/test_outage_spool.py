@@ -29,9 +29,10 @@ from ivr.db import make_engine
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind
 from ivr.spool import Marker, Spool
+from ivr.spool_drain import SpoolDrainer
 from records.evidence_store import SqlEvidenceLog
 from records.spooled_evidence import KIND as EVIDENCE
-from records.spooled_evidence import SpooledEvidence
+from records.spooled_evidence import EvidenceReplay, SpooledEvidence
 
 ACKS_BEFORE_KILL = 200
 
@@ -114,7 +115,7 @@ async def test_inv6_refusal_consent_and_evidence_spooled_in_outage_then_replayed
         assert not d.allowed and "dnc" in [r.value for r in d.reasons]  # held by the spool
         assert await live.dnc_entry(refuser) is None  # ... while SQL does not have it yet
         done = await back.drainer.drain()
-        assert done.replayed == 5 and back.spool.count() == 0 and not back.spool.backlog
+        assert done.replayed == 5 and back.spool.count() == 0
         entry = await live.dnc_entry(refuser)
         assert entry is not None and entry.created_at == SH_NOON and entry.call_id == call
         assert entry.reason == "refused in call" and entry.source == "call"
@@ -189,3 +190,25 @@ async def test_a_spool_that_cannot_write_fails_the_refusal_closed(tmp_path: Path
     with pytest.raises(StoreUnavailableError):
         await evidence.append(EvidenceKind.CALL_ENDED, call_id="c", payload={"reason": "x"})
     await down.close()
+
+
+async def test_a_calls_evidence_after_an_outage_follows_its_spooled_entries(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "outage.sqlite3")
+    chain = SqlEvidenceLog(make_engine(sqlite_url))
+    sink = SpooledEvidence(SqlEvidenceLog(make_engine(DEAD_PG)), spool)  # the database is down
+    drainer = SpoolDrainer(spool, {EVIDENCE: EvidenceReplay(chain, replayed=sink.replayed_call)})
+    call, other = f"order-{fresh_number()[-8:]}", f"other-{fresh_number()[-8:]}"
+    await sink.append(EvidenceKind.CALL_STARTED, call_id=call, payload={"n": 1})
+    sink.log = chain  # ... and back
+    await sink.append(EvidenceKind.DISCLOSURE_PLAYED, call_id=call, payload={"n": 2})
+    assert spool.count() == 2 and list(chain.entries(call_id=call)) == []  # kept in order
+    await sink.append(EvidenceKind.CALL_STARTED, call_id=other, payload={"n": 0})
+    assert spool.count() == 2 and len(list(chain.entries(call_id=other))) == 1  # direct
+    await drainer.drain()
+    assert spool.count() == 0 and sink.waiting(call) == 0
+    await sink.append(EvidenceKind.CALL_ENDED, call_id=call, payload={"n": 3})
+    assert spool.count() == 0  # straight to the chain again
+    assert [e.payload["n"] for e in chain.entries(call_id=call)] == [1, 2, 3]
+    spool.close()

@@ -90,8 +90,10 @@ class SoakReport:
             f"dropped connection)",
             f"  outage spool: {c['calls_in_db_outage']} inbound calls overlapped a PostgreSQL "
             f"outage, {c['spooled_writes']} writes spooled "
-            f"(evidence, DNC, consent), left after the calls ended drained in "
-            f"{c['spool_drain_s']} s",
+            f"(evidence, DNC, consent; at most {c['spool_peak']} waiting), empty again "
+            f"{c['spool_empty_after_ms']} ms after PostgreSQL was back, "
+            f"what was left when "
+            f"the calls ended drained in {c['spool_drain_s']} s",
             f"  faults injected ({len(self.faults)}): {', '.join(self.faults)}",
         ]
         if self.fault_errors:
@@ -177,9 +179,22 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
                 report.counts["inbound_peak"] = max(report.counts["inbound_peak"], load.in_flight())
                 await asyncio.sleep(0.5)
 
+        emptied: list[float] = []  # when the outage spool was empty again (monotonic)
+
+        async def watch_spool() -> None:
+            was = 0
+            while not stop.is_set():
+                now_n = await asyncio.to_thread(st.outage.spool.count)
+                report.counts["spool_peak"] = max(report.counts["spool_peak"], now_n)
+                if was and not now_n:
+                    emptied.append(time.monotonic())
+                was = now_n
+                await asyncio.sleep(0.05)
+
         dial_task = asyncio.create_task(dialler.run())
         load_task = asyncio.create_task(load.run())
-        helpers = [asyncio.create_task(keep_campaigns()), asyncio.create_task(watch_peak())]
+        helpers = [asyncio.create_task(keep_campaigns()), asyncio.create_task(watch_peak()),
+                   asyncio.create_task(watch_spool())]  # fmt: skip
         remaining = max(0.0, end_at - time.monotonic())
         await faults.run(remaining, params.cycle_s or remaining, stop)
         await asyncio.sleep(max(0.0, end_at - time.monotonic()))
@@ -207,6 +222,10 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
         spans = {name: [(f.start_mono, f.end_mono) for f in faults.records if f.name == name]
                  for name in ("postgres_restart", "bot_kill")}  # fmt: skip
         audit = Audit(db_down=spans["postgres_restart"], bot_down=spans["bot_kill"])
+        for _, back in spans["postgres_restart"]:  # PostgreSQL answering again → spool empty
+            after = [t - back for t in emptied if t >= back]
+            c_ms = round(1000 * min(after)) if after else -1
+            report.counts["spool_empty_after_ms"] = max(report.counts["spool_empty_after_ms"], c_ms)
         log = list(switch.originate_log)
         by_uuid = {r.uuid: r for r in log}
         outbound = {
