@@ -322,8 +322,13 @@ class ComplianceService:
         return bool(removed)
 
     async def is_dnc(self, customer: CustomerNumber | None) -> bool:
-        """Whether the number is on DNC (a caller without a number is on no list)."""
-        return customer is not None and await self.dnc_entry(customer) is not None
+        """Whether the number is on DNC (a caller without a number is on no list); an entry
+        still in the outage spool counts."""
+        if customer is None:
+            return False
+        if self.spool is not None and self.spool.holds_dnc(self.index(customer.e164)):
+            return True
+        return await self.dnc_entry(customer) is not None
 
     async def dnc_entry(self, customer: CustomerNumber) -> DncEntry | None:
         bidx = self.index(customer.e164)

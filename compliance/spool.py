@@ -87,15 +87,14 @@ class LedgerSpool:
         self._dnc.discard(number_index)
 
     def replayers(self, ledger: SqlLedger) -> dict[str, DncReplay | ConsentReplay]:
-        return {DNC: DncReplay(ledger, self), CONSENT: ConsentReplay(ledger)}
+        return {DNC: DncReplay(ledger), CONSENT: ConsentReplay(ledger)}
 
 
 class DncReplay:
     """Spooled DNC entries into the ledger (idempotent per number)."""
 
-    def __init__(self, ledger: SqlLedger, owner: LedgerSpool) -> None:
+    def __init__(self, ledger: SqlLedger) -> None:
         self.ledger = ledger
-        self.owner = owner
 
     def prepare(self) -> None:
         return None

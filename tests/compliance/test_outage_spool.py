@@ -114,6 +114,7 @@ async def test_inv6_refusal_consent_and_evidence_spooled_in_outage_then_replayed
         d = await live.dry_run(GateRequest(refuser.e164, "marketing", "a-1"), at=SH_NOON)
         assert not d.allowed and "dnc" in [r.value for r in d.reasons]  # held by the spool
         assert await live.dnc_entry(refuser) is None  # ... while SQL does not have it yet
+        assert await live.is_dnc(refuser)
         done = await back.drainer.drain()
         assert done.replayed == 5 and back.spool.count() == 0
         entry = await live.dnc_entry(refuser)
