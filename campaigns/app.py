@@ -87,7 +87,7 @@ def build_dialler(
     """A dialler on these parts (the ESL client gets the hangup watcher and the agent pacing's
     bridge follower as listeners; agent campaigns read the floor over the same client)."""
     hangups = HangupWatcher()
-    esl.add_listener(hangups.on_event)
+    hangups.follow(esl)
     agent_pacing = AgentPacing(EslFloorProbe(esl))
     esl.add_listener(agent_pacing.on_event)
     config = DiallerConfig(

@@ -243,6 +243,7 @@ class AttemptRunner:
                 att, camp, disposition_for_cause(result.cause, answered=False), result.cause
             )
             return
+        self.hangups.up(att.id)  # reconciled after a reconnect (a hangup missed meanwhile)
         if self.agent_pacing is not None:
             self.agent_pacing.answered(camp.id, att.id)
         try:

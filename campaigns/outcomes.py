@@ -3,6 +3,12 @@
 - :class:`HangupWatcher`: listens to the inbound ESL client's ``CHANNEL_HANGUP_COMPLETE``
   events; :meth:`HangupWatcher.expect` (before the originate) gives a future resolved with the
   leg's ``Hangup-Cause`` (the leg's ``Unique-ID`` is the attempt id: ``origination_uuid``).
+  Events that fire while the ESL connection is down are lost, so after every reconnect it
+  reconciles the legs it knows are up (answered, no hangup seen): ``api uuid_exists <uuid>``
+  for each; a leg the switch no longer has hung up unseen, and its future resolves with
+  :data:`MISSED_HANGUP_CAUSE` (a destroyed channel's ``hangup_cause`` cannot be read any more:
+  ``uuid_getvar`` answers ``-ERR No such channel!``), so its attempt closes at once instead of
+  after ``max_call_s``; its disposition still comes from the flow's outcome below.
 - :class:`EvidenceOutcomes`: the flow's own outcome from the evidence chain, read-only: the
   orchestrator's call id is the leg's uuid, its ``call_ended`` entry names why the call ended
   (``refused``, ``completed``, ``transferred_<queue>``...) and ``consent_granted`` says consent
@@ -17,40 +23,132 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from ivr.errors import IvrError
 from ivr.evidence import EvidenceKind
 from records.tables import evidence_log
 from telephony.esl import Event
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05
+MISSED_HANGUP_CAUSE = "HANGUP_MISSED"
+"""The hangup cause recorded for a leg found gone after a reconnect (see the module docstring);
+not a FreeSWITCH cause, so an export tells these legs apart."""
+RECONCILE_CONCURRENCY = 16
+RECONCILE_TIMEOUT_S = 2.0
+
+
+class ChannelProbe(Protocol):
+    """What the reconciliation needs of the ESL client (``InboundClient`` is one)."""
+
+    async def uuid_exists(self, uuid: str, *, timeout_s: float | None = None) -> bool: ...
+
+
+class FollowedClient(ChannelProbe, Protocol):
+    def add_listener(self, listener: Callable[[Event], None]) -> None: ...
+
+    def add_connect_listener(self, listener: Callable[[int], None]) -> None: ...
 
 
 class HangupWatcher:
-    """Futures of legs' hangup causes, by channel uuid (see the module docstring)."""
+    """Futures of legs' hangup causes, by channel uuid (see the module docstring).
 
-    def __init__(self) -> None:
+    :meth:`follow` wires it to the ESL client (events, reconnects, ``uuid_exists``); without a
+    probe it only listens (no reconciliation)."""
+
+    def __init__(self, probe: ChannelProbe | None = None) -> None:
+        self.probe = probe
         self._waiting: dict[str, asyncio.Future[str]] = {}
+        self._up: set[str] = set()
+        self._due = False
+        self._task: asyncio.Task[None] | None = None
+        self.reconciled = 0
+        """Legs closed by a reconciliation (their hangup event was missed)."""
+
+    def follow(self, client: FollowedClient) -> None:
+        """Listen to ``client``'s events and reconcile after each of its reconnects."""
+        self.probe = client
+        client.add_listener(self.on_event)
+        client.add_connect_listener(self.on_connect)
 
     def expect(self, uuid: str) -> asyncio.Future[str]:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting[uuid] = future
         return future
 
+    @property
+    def live(self) -> frozenset[str]:
+        """The legs up now (answered, no hangup seen)."""
+        return frozenset(self._up)
+
+    def up(self, uuid: str) -> None:
+        """The leg answered: it exists on the switch until its hangup."""
+        if uuid in self._waiting:
+            self._up.add(uuid)
+
     def forget(self, uuid: str) -> None:
         self._waiting.pop(uuid, None)
+        self._up.discard(uuid)
 
     def on_event(self, event: Event) -> None:
         if event.name != "CHANNEL_HANGUP_COMPLETE":
             return
-        future = self._waiting.pop(event.unique_id or "", None)
+        uuid = event.unique_id or ""
+        self._up.discard(uuid)
+        future = self._waiting.pop(uuid, None)
         if future is not None and not future.done():
             future.set_result(event.get("Hangup-Cause") or "NORMAL_CLEARING")
+
+    def on_connect(self, count: int) -> None:
+        """ESL connect listener: after a reconnect (``count`` > 1) reconcile the legs up."""
+        if count <= 1 or self.probe is None:
+            return
+        self._due = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._reconcile_while_due(), name="dialler-reconcile-legs"
+            )
+
+    async def _reconcile_while_due(self) -> None:
+        while self._due:
+            self._due = False
+            try:
+                await self.reconcile()
+            except (IvrError, OSError, TimeoutError) as exc:  # dropped again: its reconnect retries
+                log.warning("dialler: legs not reconciled (%s)", type(exc).__name__)
+
+    async def reconcile(self) -> int:
+        """Ask the switch about every leg up; resolve those it no longer has. Returns how many."""
+        probe = self.probe
+        if probe is None:
+            return 0
+        gate = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+        async def check(uuid: str) -> bool:
+            async with gate:
+                return await probe.uuid_exists(uuid, timeout_s=RECONCILE_TIMEOUT_S)
+
+        legs = [u for u in self._up if u in self._waiting and not self._waiting[u].done()]
+        found = await asyncio.gather(*(check(u) for u in legs))
+        gone = 0
+        for uuid, exists in zip(legs, found, strict=True):
+            if exists:
+                continue
+            self._up.discard(uuid)
+            future = self._waiting.pop(uuid, None)
+            if future is not None and not future.done():
+                future.set_result(MISSED_HANGUP_CAUSE)
+                gone += 1
+        if gone:
+            self.reconciled += gone
+            log.warning("dialler: %d of %d live legs had hung up unseen (ESL down)", gone,
+                        len(legs))  # fmt: skip
+        return gone
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Create or repair the two Python environments, idempotently and quickly when in place.
+# Create or repair the Python environments, idempotently and quickly when in place.
 #   .venv       Python 3.11: the app (pyproject.toml, pinned by constraints/app.txt), console script `ivr`
 #   .venv-rasa  Python 3.10: rasa[jieba]==3.6.21 and pypinyin (the pinyin NLU featurizer,
 #               bot/nlu_pinyin.py), pinned by constraints/rasa.txt
+#   .venv-paddle  Python 3.10: paddlepaddle 3.0 + paddlespeech 1.5 (constraints/paddlespeech.txt), made by
+#               scripts/paddlespeech_env.sh, only for PaddleSpeech in process (a test and its check script)
 # An environment counts as ready only when its stamp matches the hash of what it was built from;
 # the stamp is written last, so an interrupted install is detected and repaired on the next run.
 set -euo pipefail
@@ -110,3 +112,5 @@ ensure_venv .venv "$PY311" "$(stamp_of pyproject.toml constraints/app.txt)" \
   -c constraints/app.txt -e '.[dev,speech,funasr,s3]'
 ensure_venv .venv-rasa "$PY310" "$(stamp_of constraints/rasa.txt)" \
   -c constraints/rasa.txt 'rasa[jieba]==3.6.21' pypinyin
+# PaddleSpeech in process (tests/speech/test_speech_paddlespeech_inprocess.py): its own environment
+scripts/paddlespeech_env.sh

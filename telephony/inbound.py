@@ -75,6 +75,7 @@ class InboundClient:
         self._filters: list[tuple[str, str]] = []
         self._jobs: dict[str, asyncio.Future[Event]] = {}
         self._listeners: list[Callable[[Event], None]] = []
+        self._connect_listeners: list[Callable[[int], None]] = []
         self._conn: EslConnection | None = None
         self._ready = asyncio.Event()
         self._auth: asyncio.Future[Message] | None = None
@@ -112,6 +113,12 @@ class InboundClient:
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Call ``listener`` with every subscribed event."""
         self._listeners.append(listener)
+
+    def add_connect_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener`` with the connection count each time the connection is up again
+        (authenticated, subscribed, filters replayed): events that fired while it was down
+        were lost, so a listener that follows channels reconciles them from here."""
+        self._connect_listeners.append(listener)
 
     async def _maintain(self) -> None:
         delay = self._backoff[0]
@@ -172,6 +179,8 @@ class InboundClient:
             await self._checked(Filter(header, value))
         self.connects += 1
         self._ready.set()
+        for listener in self._connect_listeners:
+            listener(self.connects)
 
     def _on_message(self, message: Message) -> None:
         if message.content_type == "auth/request" and self._auth and not self._auth.done():
@@ -253,6 +262,14 @@ class InboundClient:
     async def uuid_kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
         """Hang up a channel; False if it does not exist."""
         return (await self.api("uuid_kill", f"{uuid} {cause}")).startswith("+OK")
+
+    async def uuid_exists(self, uuid: str, *, timeout_s: float | None = None) -> bool:
+        """Whether the switch has channel ``uuid`` now (mod_commands answers ``true`` or
+        ``false``, no newline); any other reply raises :class:`CommandFailedError`."""
+        text = (await self.api("uuid_exists", uuid, timeout_s=timeout_s)).strip()
+        if text not in ("true", "false"):
+            raise CommandFailedError(f"uuid_exists: unexpected reply {text[:40]!r}")
+        return text == "true"
 
     async def uuid_getvar(self, uuid: str, name: str) -> str | None:
         """A channel variable, ``None`` if unset or no such channel."""

@@ -11,7 +11,10 @@ as a :class:`SimulatedCall` whose ``socket`` connects to ``socket_target``. ``uu
 a leg up; every leg's events go to each subscribed connection that matches its filters.
 With ``behaviour`` (:class:`~telephony.simulator.dialing.OutcomeMix` or any callable) each
 originate rings, then answers with its own caller script or fails with a cause
-(:mod:`telephony.simulator.dialing`); every originate received is in :attr:`originate_log`.
+(:mod:`telephony.simulator.dialing`); every originate received is in :attr:`originate_log`,
+every other ``api``/``bgapi`` command in :attr:`api_log`. :meth:`outage` drops every inbound
+connection and refuses new ones (the legs live on, their events reach nobody) until
+:meth:`restore`.
 With a
 :class:`~telephony.simulator.callcenter.CallCenter` its legs queue there, ``callcenter_config``
 drives it and its ``CUSTOM callcenter::info`` events go to the subscribers too.
@@ -86,6 +89,9 @@ class InboundSwitch:
         self.password = password
         self.behaviour = behaviour
         self.originate_log: list[OriginateRecord] = []
+        self.api_log: list[tuple[float, str, str]] = []
+        """``(loop time, command, argument)`` of every api/bgapi command but ``originate``."""
+        self._address: tuple[str, int] | None = None
         self.callcenter = callcenter
         if callcenter is not None:
             callcenter.listeners.append(self._broadcast)
@@ -107,7 +113,21 @@ class InboundSwitch:
         """Listen; return the bound address."""
         self._server = await asyncio.start_server(self._serve, host, port)
         sock = self._server.sockets[0].getsockname()
-        return str(sock[0]), int(sock[1])
+        self._address = (str(sock[0]), int(sock[1]))
+        return self._address
+
+    async def outage(self) -> None:
+        """The event socket goes away: listening stops, every connection is aborted (the
+        channels carry on; their events, a hangup included, reach no one)."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.drop_connections()
+
+    async def restore(self) -> None:
+        """Listen again on the same address after :meth:`outage`."""
+        if self._server is None and self._address is not None:
+            self._server = await asyncio.start_server(self._serve, *self._address)
 
     async def close(self) -> None:
         """Stop listening, drop every connection and leg."""
@@ -200,6 +220,7 @@ class InboundSwitch:
             writer.write(frames.command_reply("-ERR command not found"))
 
     def _api(self, command: str, arg: str) -> str:
+        self.api_log.append((asyncio.get_running_loop().time(), command, arg))
         media = {uuid: call.streaming for uuid, call in self.calls.items()}
         return run_api(
             command,

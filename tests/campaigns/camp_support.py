@@ -281,7 +281,7 @@ async def switchboard(app: CalleeApp, tmp: Path, mix: OutcomeMix | None = None) 
     shost, sport = await switch.start()
     client = InboundClient(shost, sport, "ClueCon", backoff_s=(0.05, 0.5))
     hangups = HangupWatcher()
-    client.add_listener(hangups.on_event)
+    hangups.follow(client)
     await client.connect()
     return Switchboard(switch, client, server, hangups)
 

@@ -40,7 +40,7 @@ async def main(url: str, port: int, prefix: str, anchor: float, worker: str, lea
     pacer: Pacer = LocalPacer() if prefix == "-" else RedisPacer(REDIS_URL, prefix)
     client = InboundClient("127.0.0.1", port, "ClueCon", backoff_s=(0.05, 0.5))
     hangups = HangupWatcher()
-    client.add_listener(hangups.on_event)
+    hangups.follow(client)
     await client.connect()
     dialler = Dialler(
         campaigns=env.repo, queue=env.queue, gate=env.svc, esl=client,

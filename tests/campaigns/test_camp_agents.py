@@ -192,7 +192,7 @@ async def connect(switch: InboundSwitch) -> tuple[InboundClient, HangupWatcher]:
         shost, sport, "ClueCon", backoff_s=(0.05, 0.5), events=(*DEFAULT_EVENTS, *FLOOR_EVENT_NAMES)
     )
     hangups = HangupWatcher()
-    client.add_listener(hangups.on_event)
+    hangups.follow(client)
     return client, hangups
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import sqlalchemy as sa
 from camp_support import (
     CalleeApp,
     audit,
@@ -21,6 +22,9 @@ from camp_support import (
 )
 
 from campaigns.model import CampaignState
+from campaigns.outcomes import MISSED_HANGUP_CAUSE
+from campaigns.tables import attempts
+from ivr.evidence import EvidenceKind
 from telephony.simulator.dialing import DialOutcome
 
 
@@ -168,5 +172,136 @@ async def test_a_permit_that_expired_while_dialling_committed_is_asked_again_not
         for n in numbers:  # every number dialled once, on a fresh permit
             assert dialled(board, n) == 1
         assert all(d == ["completed"] for d in env.dispositions(camp).values())
+    finally:
+        await board.close()
+
+
+class HoldingCallee(CalleeApp):
+    """Answers and holds the call until :attr:`release` is set, then completes and hangs up."""
+
+    def __init__(self, env) -> None:
+        super().__init__(env)
+        self.release = asyncio.Event()
+
+    async def __call__(self, session) -> None:
+        await session.answer()
+        await self.release.wait()
+        await self.env.evidence.append(
+            EvidenceKind.CALL_ENDED, call_id=session.uuid, payload={"reason": "completed"}
+        )
+        await session.hangup("NORMAL_CLEARING")
+
+
+async def test_a_hangup_missed_while_the_esl_connection_was_down_closes_the_attempt_on_reconnect(
+    sqlite_env, tmp_path
+) -> None:
+    env = sqlite_env
+    (number,) = fresh_numbers(1)
+    app = HoldingCallee(env)
+    board = await switchboard(app, tmp_path)
+    loop = asyncio.get_running_loop()
+    try:
+        camp = env.campaign(max_attempts=1)
+        env.load(camp, tmp_path, [number])
+        env.start(camp)
+        dialler = make_dialler(env, board, max_call_s=120.0)
+        task = asyncio.create_task(dialler.run())
+        try:
+            await until(lambda: len(board.switch.originate_log) == 1)
+            rec = board.switch.originate_log[0]
+            await until(lambda: rec.uuid in board.hangups.live)  # answered, the dialler waits
+            await board.switch.outage()
+            await until(lambda: not board.client.ready)
+            app.release.set()  # the far end hangs up while the dialler hears nothing
+            await until(lambda: rec.ended_at is not None)
+            assert rec.uuid in board.hangups.live  # the hangup event reached no one
+            await board.switch.restore()
+            restored = loop.time()
+            await until(lambda: env.repo.get(camp.id).state is CampaignState.FINISHED, 20.0)
+            assert loop.time() - restored < 20.0  # well before max_call_s (120 s)
+        finally:
+            dialler.stop()
+            await task
+        asked = [
+            t for t, cmd, arg in board.switch.api_log if (cmd, arg) == ("uuid_exists", rec.uuid)
+        ]
+        assert rec.ended_at is not None
+        assert asked and min(asked) > rec.ended_at  # asked after the reconnect, leg gone
+        assert env.dispositions(camp)[env.bi(number)] == ["completed"]  # the flow's outcome
+        with env.engine.connect() as conn:
+            cause = conn.execute(
+                sa.select(attempts.c.hangup_cause).where(attempts.c.campaign_id == camp.id)
+            ).scalar_one()
+        assert cause == MISSED_HANGUP_CAUSE
+        assert board.hangups.reconciled == 1
+        assert audit(board.switch) == []
+        assert len(board.switch.originate_log) == 1  # closed, not dialled again
+    finally:
+        await board.close()
+
+
+async def test_a_permit_that_expired_while_dialling_and_is_now_denied_is_not_dialled(
+    env, tmp_path
+) -> None:
+    """The re-ask of an expired permit finds the number on DNC (put there while ``dialling``
+    committed): no originate, a ``dnc`` disposition, one attempt, one count."""
+    from compliance.decision import GateRequest, Reason
+    from compliance.permit import PERMIT_TTL_S
+
+    numbers = fresh_numbers(3)
+    blocked = numbers[1]
+    board = await switchboard(CalleeApp(env), tmp_path)
+    try:
+        camp = env.campaign(max_attempts=3)
+        env.load(camp, tmp_path, numbers)
+        env.start(camp)
+        dialler = make_dialler(env, board)
+        asks: list[tuple[str, bool, bool, int | None]] = []
+        number_of: dict[str, str] = {}
+        check = env.svc.check_and_permit
+
+        async def recording_check(request):
+            answer = await check(request)
+            d = answer.decision
+            number_of[request.attempt_id] = request.number
+            asks.append((request.number, answer.permit is not None, d.counted, d.count_today))
+            return answer
+
+        dialler.runner.gate = env.svc  # the same service, its check-and-permit observed
+        env.svc.check_and_permit = recording_check
+        write = dialler.writer.write
+        target_attempt: list[str] = []
+
+        async def slow_write(op):  # dialling committed; meanwhile the number went on DNC
+            done = await write(op)
+            if (
+                type(op).__name__ == "MarkDialling"
+                and number_of.get(op.attempt_id) == cust(blocked).e164
+                and not target_attempt
+            ):
+                target_attempt.append(op.attempt_id)
+                await env.svc.add_dnc(cust(blocked), source="console", reason="r", actor="t")
+                env.clock.now = env.clock.now + timedelta(seconds=PERMIT_TTL_S + 1)
+            return done
+
+        dialler.writer.write = slow_write  # type: ignore[method-assign]
+        await run_until_finished(env, dialler, camp)
+        assert target_attempt, "the slow commit never hit the blocked number"
+        assert dialled(board, blocked) == 0  # the switch never saw it
+        assert dialled(board, numbers[0]) == dialled(board, numbers[2]) == 1
+        assert audit(board.switch) == []
+        assert env.dispositions(camp)[env.bi(blocked)] == ["dnc"]  # one attempt, closed
+        mine = [a for a in asks if a[0] == cust(blocked).e164]
+        assert [p for _, p, _, _ in mine] == [True, False]  # permitted, then denied on re-ask
+        assert mine[1][3] in (None, mine[0][3])  # the re-ask did not count the attempt again
+        assert dialler.stats.denied == 1
+        assert dialler.stats.originated == 2
+        probe = await env.svc.dry_run(GateRequest(cust(blocked).e164, "marketing", "probe"))
+        assert Reason.DNC in probe.reasons
+        await env.svc.remove_dnc(
+            cust(blocked), actor="t", actor_role="compliance_officer", reason="test"
+        )
+        after = await env.svc.dry_run(GateRequest(cust(blocked).e164, "marketing", "probe2"))
+        assert after.count_today == 1  # the day's one count: this attempt's, taken once
     finally:
         await board.close()

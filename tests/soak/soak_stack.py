@@ -151,7 +151,7 @@ async def build_stack(
     stack.push_async_callback(switch.close)
     client = InboundClient(shost, sport, "ClueCon", backoff_s=(0.05, 0.5))
     hangups = HangupWatcher()
-    client.add_listener(hangups.on_event)
+    hangups.follow(client)
     await client.connect()
     stack.push_async_callback(client.close)
     pacer = RedisPacer(redis_server.url, "soak:dialler", timeout_s=0.3)

@@ -81,6 +81,47 @@ async def test_reconnects_and_resubscribes(switch) -> None:
         await client.close()
 
 
+async def test_uuid_exists_answers_true_or_false_and_an_outage_refuses_until_restored(
+    switch,
+) -> None:
+    sim, host, port = switch
+    client = InboundClient(host, port, "ClueCon", backoff_s=(0.01, 0.1))
+    connects: list[int] = []
+    client.add_connect_listener(connects.append)
+    await client.connect()
+    try:
+        ok = await client.originate("sofia/gateway/carrier/13800000001")
+        assert ok.uuid is not None
+        # mod_commands: "true"/"false" without a newline, in an api/response like uuid_getvar's
+        assert await client.api("uuid_exists", ok.uuid) == "true"
+        assert await client.uuid_exists(ok.uuid)
+        await sim.outage()
+        await eventually(lambda: not client.ready, 2.0)
+        sim._kill(sim.channels[ok.uuid], "NORMAL_CLEARING")  # hangs up with no one listening
+        with pytest.raises(OSError):
+            await asyncio.open_connection(host, port)
+        assert connects == [1]
+        await sim.restore()
+        await eventually(lambda: connects == [1, 2], 3.0)
+        assert not await client.uuid_exists(ok.uuid)
+        assert ("uuid_exists", ok.uuid) in [(c, a) for _, c, a in sim.api_log]
+    finally:
+        await client.close()
+
+
+def test_uuid_exists_reply_bytes() -> None:
+    from telephony.esl import frames
+    from telephony.simulator.api import run_api
+
+    def kill(_c, _cause) -> None:
+        return None
+
+    body = run_api("uuid_exists", "00000000-0000-0000-0000-000000000000", {}, kill=kill)
+    assert frames.api_response(body.encode()) == (
+        b"Content-Type: api/response\nContent-Length: 5\n\nfalse"
+    )
+
+
 async def test_originate_into_the_outbound_server(start_server) -> None:
     from telephony.handler import DefaultHandler
 
