@@ -122,8 +122,9 @@ class SpoolDrainer:
     async def _run(self) -> None:
         delay = self.backoff_s
         while True:
+            self._wake.clear()  # a write from now on wakes the wait below
             try:
-                done = await self.drain()
+                await self.drain()
             except StoreUnavailableError as exc:
                 self.failures += 1
                 if self.failures == 1 or self.failures % 50 == 0:
@@ -137,9 +138,6 @@ class SpoolDrainer:
                 log.info("spool drain resumed after %d failed passes", self.failures)
                 self.failures = 0
             delay = self.backoff_s
-            if done.replayed and done.left:
-                continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
 

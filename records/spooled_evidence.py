@@ -20,6 +20,7 @@ canonical payload), so none is chained twice.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -45,13 +46,14 @@ class SpooledEvidence:
         self.log = log_
         self.spool = spool
         self._waiting: Counter[str] = Counter()  # call id → its entries in the spool
+        self._lock = threading.Lock()  # the drainer's thread counts down, the loop up
 
     async def append(
         self, kind: EvidenceKind, *, call_id: str | None, payload: Mapping[str, object]
     ) -> None:
         check_payload(payload)
         ts = self.log.now_ts()
-        if call_id is None or not self._waiting[call_id]:
+        if call_id is None or not self.waiting(call_id):
             try:
                 await self.log.append(kind, call_id=call_id, payload=payload)
                 return
@@ -59,7 +61,8 @@ class SpooledEvidence:
                 log.warning("evidence store unavailable: %s of call %s spooled", kind, call_id)
         body = {"ts": ts, "call_id": call_id, "kind": str(kind), "payload": dict(payload)}
         if call_id is not None:
-            self._waiting[call_id] += 1
+            with self._lock:
+                self._waiting[call_id] += 1
         try:
             await self.spool.aput(KIND, body)
         except BaseException:
@@ -67,15 +70,20 @@ class SpooledEvidence:
             raise
 
     def waiting(self, call_id: str) -> int:
-        """Entries of the call in the spool (tests)."""
-        return self._waiting[call_id]
+        """Entries of the call in the spool, as far as this process knows."""
+        with self._lock:
+            return self._waiting.get(call_id, 0)
 
     def replayed_call(self, call_id: str | None) -> None:
         """One spooled entry of the call reached the chain (the replayer says so)."""
-        if call_id is not None and self._waiting[call_id]:
-            self._waiting[call_id] -= 1
-            if not self._waiting[call_id]:
-                del self._waiting[call_id]
+        if call_id is None:
+            return
+        with self._lock:
+            left = self._waiting.get(call_id, 0) - 1
+            if left > 0:
+                self._waiting[call_id] = left
+            else:
+                self._waiting.pop(call_id, None)
 
     # reading goes to the chain (spooled entries appear there once replayed)
     @property
@@ -137,6 +145,4 @@ class EvidenceReplay:
             hit = wanted.get(_key(entry.ts, entry.call_id, entry.kind, entry.payload))
             if hit is not None:
                 found.add(hit)
-                if self.replayed is not None:
-                    self.replayed(entry.call_id)
         return found
