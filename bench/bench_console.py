@@ -126,7 +126,8 @@ def seed(url: str, settings: Settings, rows: int, customers: list[str]) -> None:
                     + "\n"
                 )
                 if rnd.random() < 0.05:
-                    flags.write(f"{rid}\t{rnd.choice(('complaint', 'prohibited_phrase'))}\n")
+                    flag = rnd.choice(("complaint", "prohibited_phrase"))
+                    flags.write(f"{rid}\t{flag}\t{at.replace(tzinfo=None).isoformat()}\n")
             columns = (
                 "recording_id, call_id, status, customer_bi, customer_masked, customer_enc, "
                 "business_type, campaign, direction, started_at, ended_at, duration_ms, agent_id, "
@@ -135,7 +136,9 @@ def seed(url: str, settings: Settings, rows: int, customers: list[str]) -> None:
             )
             with cur.copy(f"COPY recordings ({columns}) FROM STDIN") as copy:
                 copy.write(buf.getvalue())
-            with cur.copy("COPY recording_flags (recording_id, flag) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY recording_flags (recording_id, flag, started_at) FROM STDIN"
+            ) as copy:
                 copy.write(flags.getvalue())
             conn.commit()
         cur.execute("ANALYZE recordings")

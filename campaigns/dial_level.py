@@ -63,9 +63,14 @@ class DialLevelConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.target <= 0.1:
-            raise CampaignError("abandon target must be in (0, 0.1]")
+            raise CampaignError(
+                "abandon target must be in (0, 0.1]", code="campaign.abandon_target_range"
+            )
         if self.horizon_s <= 0 or self.min_samples < 1 or self.max_level < 1:
-            raise CampaignError("dial level: horizon > 0, min samples >= 1, max level >= 1")
+            raise CampaignError(
+                "dial level: horizon > 0, min samples >= 1, max level >= 1",
+                code="campaign.dial_level",
+            )
 
 
 @dataclass(frozen=True, slots=True)

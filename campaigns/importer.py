@@ -84,13 +84,23 @@ class ListImporter:
         """Import ``path`` (CSV or XLSX) into ``campaign``; ``placeholders``: the columns the
         flow's prompts need. ``progress(rows_done)`` is called as rows are read."""
         if campaign.state in (CampaignState.STOPPED, CampaignState.FINISHED):
-            raise ListFileError(f"campaign {campaign.name} is {campaign.state.value}")
+            raise ListFileError(
+                f"campaign {campaign.name} is {campaign.state.value}",
+                code="list.campaign_state",
+                params={"campaign": campaign.name, "state": campaign.state.value},
+            )
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise ListFileError(f"cannot read {path.name}: {exc.strerror}") from None
+            raise ListFileError(
+                f"cannot read {path.name}: {exc.strerror}", code="list.unreadable"
+            ) from None
         if len(data) > MAX_FILE_BYTES:
-            raise ListFileError(f"list file larger than {MAX_FILE_BYTES // 2**20} MiB")
+            raise ListFileError(
+                f"list file larger than {MAX_FILE_BYTES // 2**20} MiB",
+                code="list.too_large",
+                params={"max_mib": MAX_FILE_BYTES // 2**20},
+            )
         digest = hashlib.sha256(data).hexdigest()
         previous = self._previous(campaign.id, digest)
         if previous is not None:
@@ -98,7 +108,7 @@ class ListImporter:
         cells = iter(read_cells(path, data))
         header_cells = next(cells, None)
         if header_cells is None:
-            raise ListFileError("the list file is empty")
+            raise ListFileError("the list file is empty", code="list.empty")
         header = check_header(header_cells, placeholders)
         good: list[ListRow] = []
         errors: list[RowError] = []
@@ -115,7 +125,7 @@ class ListImporter:
             if progress is not None and rows % 1000 == 0:
                 progress(rows)
         if rows == 0:
-            raise ListFileError("the list has no rows")
+            raise ListFileError("the list has no rows", code="list.no_rows")
         result = self._write(campaign, path.name, digest, rows, good, errors, now)
         if progress is not None:
             progress(rows)
@@ -130,7 +140,16 @@ class ListImporter:
             ).first()
         if row is None:
             return None
-        errors = tuple(RowError(e["row"], e["column"], e["why"]) for e in json.loads(row.errors))
+        errors = tuple(
+            RowError(
+                e["row"],
+                e["column"],
+                e["why"],
+                e.get("code", "list.row_invalid"),
+                e.get("params", {}),
+            )
+            for e in json.loads(row.errors)
+        )
         return ImportResult(row.id, row.rows, row.accepted, row.merged, errors, repeated=True)
 
     def _write(

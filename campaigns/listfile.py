@@ -15,12 +15,13 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaigns.model import CampaignError
+from ivr.errors import Param
 from ivr.phone import CustomerNumber, customer_number
 
 NUMBER, NAME, TIMEZONE = "number", "name", "timezone"
@@ -33,15 +34,25 @@ MAX_CELL = 200
 class ListFileError(CampaignError):
     """The file as a whole cannot be imported (nothing was written)."""
 
+    code = "list.invalid"
+
 
 @dataclass(frozen=True, slots=True)
 class RowError:
     row: int  # 1-based, the header is row 1
     column: str
-    why: str
+    why: str  # English; ``code`` and ``params`` are its message for a translation
+    code: str = "list.row_invalid"
+    params: Mapping[str, Param] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"row": self.row, "column": self.column, "why": self.why}
+        return {
+            "row": self.row,
+            "column": self.column,
+            "why": self.why,
+            "code": self.code,
+            "params": dict(self.params),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +97,15 @@ def _cells_csv(data: bytes) -> Iterator[list[str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ListFileError("the CSV file is not UTF-8 text") from None
+        raise ListFileError("the CSV file is not UTF-8 text", code="list.not_utf8") from None
     if "\x00" in text:
-        raise ListFileError("the CSV file holds binary data")
+        raise ListFileError("the CSV file holds binary data", code="list.binary")
     try:
         yield from csv.reader(io.StringIO(text, newline=""))
     except csv.Error as exc:
-        raise ListFileError(f"malformed CSV: {exc}") from None
+        raise ListFileError(
+            f"malformed CSV: {exc}", code="list.malformed_csv", params={"detail": str(exc)}
+        ) from None
 
 
 def _cells_xlsx(data: bytes) -> Iterator[list[str]]:
@@ -104,13 +117,17 @@ def _cells_xlsx(data: bytes) -> Iterator[list[str]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - see above
-        raise ListFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+        raise ListFileError(
+            f"not a readable XLSX workbook ({type(exc).__name__})", code="list.bad_xlsx"
+        ) from None
     try:
         sheet = book.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
             yield ["" if v is None else _cell_text(v) for v in values]
     except Exception as exc:  # noqa: BLE001 - see above
-        raise ListFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+        raise ListFileError(
+            f"not a readable XLSX workbook ({type(exc).__name__})", code="list.bad_xlsx"
+        ) from None
     finally:
         book.close()
 
@@ -127,7 +144,11 @@ def read_cells(path: Path, data: bytes) -> Iterator[list[str]]:
         return _cells_xlsx(data)
     if path.suffix.lower() in (".csv", ".txt", ""):
         return _cells_csv(data)
-    raise ListFileError(f"unsupported list file type {path.suffix!r} (CSV or XLSX)")
+    raise ListFileError(
+        f"unsupported list file type {path.suffix!r} (CSV or XLSX)",
+        code="list.file_type",
+        params={"suffix": path.suffix},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +165,14 @@ def check_header(cells: list[str], required: set[str]) -> Header:
     while columns and not columns[-1]:
         columns = columns[:-1]
     if NUMBER not in columns:
-        raise ListFileError("the list has no 'number' column")
+        raise ListFileError("the list has no 'number' column", code="list.no_number_column")
     dup = sorted({c for c in columns if columns.count(c) > 1})
     if dup:
-        raise ListFileError(f"duplicate columns: {', '.join(dup)}")
+        raise ListFileError(
+            f"duplicate columns: {', '.join(dup)}",
+            code="list.duplicate_columns",
+            params={"columns": ", ".join(dup)},
+        )
     known = {NUMBER, NAME, TIMEZONE} | required
     unknown = [c or "(empty)" for c in columns if c not in known]
     if unknown:
@@ -157,7 +182,11 @@ def check_header(cells: list[str], required: set[str]) -> Header:
         )
     missing = sorted(required - set(columns))
     if missing:
-        raise ListFileError(f"the flow's prompts need columns: {', '.join(missing)}")
+        raise ListFileError(
+            f"the flow's prompts need columns: {', '.join(missing)}",
+            code="list.missing_columns",
+            params={"columns": ", ".join(missing)},
+        )
     return Header(columns)
 
 
@@ -170,24 +199,37 @@ def check_row(
         return None
     for column, value in values.items():
         if len(value) > MAX_CELL:
-            return RowError(row_no, column, f"longer than {MAX_CELL} characters")
+            return RowError(
+                row_no,
+                column,
+                f"longer than {MAX_CELL} characters",
+                "list.cell_too_long",
+                {"max": MAX_CELL},
+            )
     raw = values[NUMBER]
     if not raw:
-        return RowError(row_no, NUMBER, "empty")
+        return RowError(row_no, NUMBER, "empty", "list.number_empty")
     number = customer_number(raw, region)
     if number is None:
-        return RowError(row_no, NUMBER, "not a valid phone number")
+        return RowError(row_no, NUMBER, "not a valid phone number", "list.number_invalid")
     tz = values.get(TIMEZONE) or None
     if tz is not None:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            return RowError(row_no, TIMEZONE, "unknown time zone (IANA name, e.g. Asia/Shanghai)")
+            return RowError(
+                row_no,
+                TIMEZONE,
+                "unknown time zone (IANA name, e.g. Asia/Shanghai)",
+                "list.timezone_unknown",
+            )
     variables = {}
     for column, value in values.items():
         if column in (NUMBER, NAME, TIMEZONE):
             continue
         if not value:
-            return RowError(row_no, column, "empty (the flow's prompts use it)")
+            return RowError(
+                row_no, column, "empty (the flow's prompts use it)", "list.variable_empty"
+            )
         variables[column] = value
     return ListRow(row_no, number, values.get(NAME) or None, tz, variables)

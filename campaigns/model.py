@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from compliance.rules import Window
-from ivr.errors import IvrError
+from ivr.errors import IvrError, Param
 
 _WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
 
@@ -31,13 +31,24 @@ class CampaignError(IvrError):
     """A campaign definition or operation is invalid (the message says why); ``field`` names
     the campaign field at fault when there is one (the console shows the message next to it)."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    code = "campaign.invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        params: Mapping[str, Param] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, params=params)
         self.field = field
 
     def on(self, field: str) -> CampaignError:
         """This error tagged with ``field`` (unless it names one already)."""
-        return self if self.field else CampaignError(str(self), field=field)
+        if self.field:
+            return self
+        return CampaignError(str(self), field=field, code=self.code, params=self.params)
 
 
 class CampaignState(StrEnum):
@@ -76,9 +87,17 @@ def transition(state: CampaignState, action: str) -> CampaignState:
     :class:`CampaignError` when the move is not allowed from ``state``."""
     allowed = _MOVES.get(action)
     if allowed is None:
-        raise CampaignError(f"unknown campaign action {action!r}")
+        raise CampaignError(
+            f"unknown campaign action {action!r}",
+            code="campaign.unknown_action",
+            params={"action": action},
+        )
     if state not in allowed:
-        raise CampaignError(f"cannot {action} a campaign that is {state.value}")
+        raise CampaignError(
+            f"cannot {action} a campaign that is {state.value}",
+            code="campaign.cannot_act",
+            params={"action": action, "state": state.value},
+        )
     return _TARGET[action]
 
 
@@ -91,13 +110,20 @@ class DailyWindow:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start_minute < self.end_minute <= 1440:
-            raise CampaignError("a daily window must be HH:MM-HH:MM with start before end")
+            raise CampaignError(
+                "a daily window must be HH:MM-HH:MM with start before end",
+                code="campaign.window_order",
+            )
 
     @classmethod
     def parse(cls, text: str) -> DailyWindow:
         m = _WINDOW_RE.match(text.strip())
         if not m:
-            raise CampaignError(f"daily window {text!r} must look like '09:00-12:00'")
+            raise CampaignError(
+                f"daily window {text!r} must look like '09:00-12:00'",
+                code="campaign.window_format",
+                params={"window": text},
+            )
         return cls(int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4]))
 
     def contains(self, minute: float) -> bool:
@@ -239,7 +265,9 @@ class RetryRule:
 
     def __post_init__(self) -> None:
         if self.delay_s < 0 or self.count < 0:
-            raise CampaignError("retry delay and count must not be negative")
+            raise CampaignError(
+                "retry delay and count must not be negative", code="campaign.retry_negative"
+            )
 
 
 RETRYABLE = (Disposition.BUSY, Disposition.NO_ANSWER, Disposition.FAILED, Disposition.ABANDONED)
@@ -262,7 +290,11 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         for outcome in self.rules:
             if outcome not in RETRYABLE:
-                raise CampaignError(f"{outcome.value} is never retried")
+                raise CampaignError(
+                    f"{outcome.value} is never retried",
+                    code="campaign.retry_never",
+                    params={"outcome": outcome.value},
+                )
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {d.value: {"delay_s": r.delay_s, "count": r.count} for d, r in self.rules.items()}
@@ -277,7 +309,11 @@ class RetryPolicy:
                 }
             )
         except (KeyError, ValueError, TypeError) as exc:
-            raise CampaignError(f"bad retry policy: {exc}") from exc
+            raise CampaignError(
+                f"bad retry policy: {exc}",
+                code="campaign.retry_policy",
+                params={"detail": str(exc)},
+            ) from exc
 
 
 def next_attempt_at(

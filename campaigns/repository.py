@@ -144,7 +144,10 @@ class CampaignRepository:
                 conn.execute(campaigns.insert().values(**values))
         except IntegrityError as exc:
             raise CampaignError(
-                f"a campaign named {spec.name!r} exists already", field="name"
+                f"a campaign named {spec.name!r} exists already",
+                field="name",
+                code="campaign.name_taken",
+                params={"name": spec.name},
             ) from exc
         return self.get(cid)
 
@@ -196,7 +199,9 @@ class CampaignRepository:
                 .values(state=new.value, updated_at=to_db(now))
             ).rowcount
             if done != 1:
-                raise CampaignError("the campaign changed meanwhile; try again")
+                raise CampaignError(
+                    "the campaign changed meanwhile; try again", code="campaign.changed_meanwhile"
+                )
             if new in (CampaignState.STOPPED, CampaignState.FINISHED):
                 conn.execute(
                     attempts.update()

@@ -83,12 +83,17 @@ class CampaignDesk:
         if policy is None:
             known = ", ".join(sorted(self._rules().purposes))
             raise CampaignError(
-                f"purpose {spec.purpose!r} has no rules (known: {known})", field="purpose"
+                f"purpose {spec.purpose!r} has no rules (known: {known})",
+                field="purpose",
+                code="campaign.purpose_unknown",
+                params={"purpose": spec.purpose, "known": known},
             )
         if not effective_windows(spec.windows, policy.window):
             raise CampaignError(
                 f"the campaign's windows are outside the rules' window for {spec.purpose}",
                 field="windows",
+                code="campaign.windows_outside_rules",
+                params={"purpose": spec.purpose},
             )
         return self.repo.create(spec, actor=actor, now=now)
 
@@ -109,10 +114,20 @@ class CampaignDesk:
         registry = self._flows()
         version = registry.active.get(flow_id)
         if version is None:
-            raise CampaignError(f"no flow named {flow_id!r}", field="flow")
+            raise CampaignError(
+                f"no flow named {flow_id!r}",
+                field="flow",
+                code="campaign.flow_unknown",
+                params={"flow": flow_id},
+            )
         flow = version.flow
         if flow.direction != "outbound":
-            raise CampaignError(f"flow {flow_id!r} is not an outbound flow", field="flow")
+            raise CampaignError(
+                f"flow {flow_id!r} is not an outbound flow",
+                field="flow",
+                code="campaign.flow_not_outbound",
+                params={"flow": flow_id},
+            )
         table = {**version.prompts, **flow.prompts}
         used = prompt_ids(flow.model_dump(), table)
         texts = {pid: table[pid].text for pid in used}
@@ -131,11 +146,17 @@ class CampaignDesk:
         camp = self.repo.get(ref)
         if action == "start":
             if self.contacts(camp.id) == 0:
-                raise CampaignError(f"campaign {camp.name} has an empty list: import one first")
+                raise CampaignError(
+                    f"campaign {camp.name} has an empty list: import one first",
+                    code="campaign.empty_list",
+                    params={"campaign": camp.name},
+                )
             today = now.astimezone(self.zone).date()
             if camp.spec.end_date is not None and today > camp.spec.end_date:
                 raise CampaignError(
-                    f"campaign {camp.name} ended on {camp.spec.end_date}: outside its dates"
+                    f"campaign {camp.name} ended on {camp.spec.end_date}: outside its dates",
+                    code="campaign.ended",
+                    params={"campaign": camp.name, "end_date": str(camp.spec.end_date)},
                 )
         return self.repo.apply(camp.id, action, now=now)
 

@@ -83,6 +83,8 @@ _SPOKEN_DIGITS = re.compile(r"[0-9０-９零〇一二三四五六七八九幺两
 class InvalidRequestError(IvrError):
     """A compliance API call had an invalid argument."""
 
+    code = "compliance.invalid_request"
+
 
 def mask_transcript(text: str | None) -> str | None:
     """Mask digit runs (Arabic or spoken Chinese) so excerpts never hold a number in clear."""
@@ -291,9 +293,13 @@ class ComplianceService:
     ) -> bool:
         """Remove a DNC entry: compliance officers only, with a reason; recorded as evidence."""
         if actor_role != COMPLIANCE_OFFICER:
-            raise NotAuthorizedError("only a compliance_officer may remove a DNC entry")
+            raise NotAuthorizedError(
+                "only a compliance_officer may remove a DNC entry", code="dnc.remove_officer_only"
+            )
         if not reason or not reason.strip():
-            raise InvalidRequestError("a DNC removal needs a written reason")
+            raise InvalidRequestError(
+                "a DNC removal needs a written reason", code="dnc.reason_required"
+            )
         bidx = self.index(customer.e164)
         removed = await self._ledger(
             "DNC ledger",
@@ -362,11 +368,21 @@ class ComplianceService:
         now = at or self.clock()
         policy = self.holder.at(now).purposes.get(purpose)
         if policy is None:
-            raise InvalidRequestError(f"unknown purpose {purpose!r}")
+            raise InvalidRequestError(
+                f"unknown purpose {purpose!r}",
+                code="compliance.unknown_purpose",
+                params={"purpose": purpose},
+            )
         if not scope or not channel:
-            raise InvalidRequestError("consent needs a scope and a channel")
+            raise InvalidRequestError(
+                "consent needs a scope and a channel", code="consent.scope_channel_required"
+            )
         if decision is not None and not decision.marketing_allowed:
-            raise InvalidRequestError(f"the answer was not consent ({decision.outcome.value})")
+            raise InvalidRequestError(
+                f"the answer was not consent ({decision.outcome.value})",
+                code="consent.not_consent",
+                params={"outcome": decision.outcome.value},
+            )
         days = policy.consent_valid_days or DEFAULT_CONSENT_DAYS
         bidx = self.index(customer.e164)
         excerpt = mask_transcript(transcript_excerpt)

@@ -101,7 +101,11 @@ class BodyLimit:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, "too_large", f"request bodies are limited to {self.limit} bytes"
+            413,
+            "too_large",
+            f"request bodies are limited to {self.limit} bytes",
+            code="console.body_too_large",
+            params={"limit": self.limit},
         )
         await response(scope, receive, send)
 

@@ -23,13 +23,17 @@ Via = Literal["session", "token", "os_user", "system"]
 class NotAuthenticatedError(IvrError):
     """Nobody could be authenticated (no valid token, no mapped OS user)."""
 
+    code = "auth.not_signed_in"
+
 
 class PermissionDeniedError(IvrError):
     """The authenticated principal's role does not hold the permission."""
 
     def __init__(self, principal: Principal, permission: Permission) -> None:
         super().__init__(
-            f"{principal.username} ({principal.role.value}) may not {permission.value}"
+            f"{principal.username} ({principal.role.value}) may not {permission.value}",
+            code="auth.forbidden",
+            params={"role": principal.role.value, "permission": permission.value},
         )
         self.principal = principal
         self.permission = permission

@@ -10,28 +10,52 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
 from flows.model import CONTENT_TYPES, TERMINAL_TYPES, Flow, PlayNode, Prompt, edges, prompt_refs
+from ivr.errors import Param
+from ivr.messages import value_error
 from ivr.yaml_lines import Located, YamlSyntaxError, line_for, parse_located
+
+# Every issue code; a client translates ``flow.<code>`` with the issue's ``params``.
+ISSUE_CODES = frozenset(
+    {
+        "yaml",
+        "schema",
+        "unknown_target",
+        "unknown_prompt",
+        "unreachable",
+        "no_exit",
+        "content_before_disclosure",
+        "marketing_without_consent",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class FlowIssue:
-    """One problem in a flow file."""
+    """One problem in a flow file: ``code`` (one of ``ISSUE_CODES``) and its ``params`` for
+    a translation, ``message`` in English."""
 
     file: str
     line: int
     code: str
     message: str
+    params: Mapping[str, Param] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: [{self.code}] {self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "code": self.code, "message": self.message}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "code": self.code,
+            "message": self.message,
+            "params": dict(self.params),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +85,8 @@ def validate_text(text: str, file: str, shared_prompts: Mapping[str, Prompt]) ->
     try:
         located = parse_located(text)
     except YamlSyntaxError as exc:
-        return FlowReport(file, None, (FlowIssue(file, exc.line, "yaml", str(exc)),))
+        issue = FlowIssue(file, exc.line, "yaml", str(exc), {"line": exc.line})
+        return FlowReport(file, None, (issue,))
     try:
         flow = Flow.model_validate(located.data)
     except ValidationError as exc:
@@ -71,6 +96,7 @@ def validate_text(text: str, file: str, shared_prompts: Mapping[str, Prompt]) ->
                 line_for(located, err["loc"]),
                 "schema",
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+                {"loc": ".".join(str(p) for p in err["loc"]), **value_error(err)},
             )
             for err in exc.errors()
         )
@@ -89,7 +115,15 @@ def graph_issues(
         return line_for(located, path)
 
     if flow.start not in flow.nodes:
-        issues.append(FlowIssue(file, at("start"), "unknown_target", f"start {flow.start!r}"))
+        issues.append(
+            FlowIssue(
+                file,
+                at("start"),
+                "unknown_target",
+                f"start {flow.start!r}",
+                {"node": "start", "edge": "", "target": flow.start},
+            )
+        )
         return issues
     prompts = {**shared_prompts, **flow.prompts}
     for node_id, node in flow.nodes.items():
@@ -97,7 +131,13 @@ def graph_issues(
             if target not in flow.nodes:
                 line = at("nodes", node_id, *label.replace("]", "").replace("[", ".").split("."))
                 issues.append(
-                    FlowIssue(file, line, "unknown_target", f"{node_id}.{label} -> {target!r}")
+                    FlowIssue(
+                        file,
+                        line,
+                        "unknown_target",
+                        f"{node_id}.{label} -> {target!r}",
+                        {"node": node_id, "edge": label, "target": target},
+                    )
                 )
         for field_name, prompt_id in prompt_refs(node):
             if prompt_id not in prompts:
@@ -107,6 +147,7 @@ def graph_issues(
                         at("nodes", node_id, field_name),
                         "unknown_prompt",
                         f"{node_id}.{field_name}: no prompt {prompt_id!r} in the prompt table",
+                        {"node": node_id, "field": field_name, "prompt": prompt_id},
                     )
                 )
     if any(i.code == "unknown_target" for i in issues):
@@ -116,7 +157,13 @@ def graph_issues(
     for node_id in flow.nodes:
         if node_id not in reachable:
             issues.append(
-                FlowIssue(file, at("nodes", node_id), "unreachable", f"{node_id} is unreachable")
+                FlowIssue(
+                    file,
+                    at("nodes", node_id),
+                    "unreachable",
+                    f"{node_id} is unreachable",
+                    {"node": node_id},
+                )
             )
     exits = _can_exit(flow)
     for node_id in sorted(reachable - exits, key=lambda n: at("nodes", n)):
@@ -126,6 +173,7 @@ def graph_issues(
                 at("nodes", node_id),
                 "no_exit",
                 f"{node_id} can never reach a hangup or transfer (dead end or loop without exit)",
+                {"node": node_id},
             )
         )
 
@@ -140,6 +188,7 @@ def graph_issues(
                     at("nodes", node_id),
                     "content_before_disclosure",
                     f"{node_id} ({node.type}) can be reached before the disclosure",
+                    {"node": node_id, "type": node.type},
                 )
             )
         if _is_marketing(node, prompts) and not fact.consented:
@@ -149,6 +198,7 @@ def graph_issues(
                     at("nodes", node_id),
                     "marketing_without_consent",
                     f"{node_id} plays marketing content on a path without a granted consent_gate",
+                    {"node": node_id},
                 )
             )
     return issues

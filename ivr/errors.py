@@ -4,13 +4,37 @@ Every error our code raises derives from :class:`IvrError`. Protocol errors are 
 broke the rules: :class:`RemoteProtocolError` when the peer (FreeSWITCH, Rasa, a webhook) sent
 something invalid, :class:`LocalProtocolError` when our own code misused a protocol object.
 Library exceptions are translated into these at the adapter edge.
+
+An error a person may read carries a stable message ``code`` and its ``params`` beside the
+English text: the console translates the code (``console/web/src/messages.json``), API clients
+keep the text. A class may set a default ``code``; without one the console names the problem's
+kind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
+Param = str | int | float
+
+_NO_PARAMS: Mapping[str, Param] = MappingProxyType({})
+
 
 class IvrError(Exception):
     """Root of every error raised by this product."""
+
+    code: str | None = None
+    params: Mapping[str, Param] = _NO_PARAMS
+
+    def __init__(
+        self, *args: object, code: str | None = None, params: Mapping[str, Param] | None = None
+    ) -> None:
+        super().__init__(*args)
+        if code is not None:
+            self.code = code
+        if params:
+            self.params = MappingProxyType(dict(params))
 
 
 class ConfigError(IvrError):
@@ -35,6 +59,8 @@ class StoreUnavailableError(IvrError):
 
 class NotAuthorizedError(IvrError):
     """The actor's role does not allow the operation."""
+
+    code = "auth.not_authorized"
 
 
 class IntegrityError(IvrError):

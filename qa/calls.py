@@ -37,6 +37,7 @@ class Turn:
 
 class FindingKind(StrEnum):
     HIT = "hit"  # prohibited wording was said
+    BLOCKED = "blocked"  # a bot sentence with prohibited wording, stopped before synthesis
     MISSING = "missing"  # a mandatory statement was not said
     LATE = "late"  # it was said, but not where it must be
     INCOMPLETE = "incomplete"  # not said in full (cut off, truncated)
@@ -57,6 +58,7 @@ class Finding:
     wording: str = ""  # the rule wording matched
     how: str = ""
     turn: int | None = None
+    rules_version: str = ""  # the version that found it, when not the result's (blocked)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -70,6 +72,7 @@ class Finding:
             "wording": self.wording,
             "how": self.how,
             "turn": self.turn,
+            "rules_version": self.rules_version or None,
         }
 
 
@@ -117,11 +120,41 @@ def hit_finding(turn: Turn, index: int | None, hit: Hit) -> Finding:
     )
 
 
-def inspect_call(turns: Sequence[Turn], context: SpeechContext, rules: CompiledRules) -> CallQa:
-    """QA of a whole call: every finding, the score and whether it passed."""
+def blocked_findings(
+    hits: Sequence[Hit], offset_ms: int, rules_version: str
+) -> tuple[Finding, ...]:
+    """The findings of a bot sentence the gate stopped (:func:`qa.verdict.check_bot_sentence`):
+    one per hit, speaker bot, at the offset it would have been said, with the version that
+    stopped it. It was never spoken (the caller heard the safe fallback), so it is no turn."""
+    return tuple(
+        Finding(
+            FindingKind.BLOCKED,
+            h.rule_id,
+            h.category.value,
+            h.severity,
+            Speaker.BOT,
+            offset_ms,
+            h.said,
+            h.wording,
+            h.how.value,
+            None,
+            rules_version,
+        )
+        for h in hits
+    )
+
+
+def inspect_call(
+    turns: Sequence[Turn],
+    context: SpeechContext,
+    rules: CompiledRules,
+    blocked: Sequence[Finding] = (),
+) -> CallQa:
+    """QA of a whole call: every finding (``blocked``: the bot sentences the gate stopped
+    during the call, :func:`blocked_findings`), the score and whether it passed."""
     from qa.mandatory import statement_findings
 
-    findings: list[Finding] = []
+    findings: list[Finding] = list(blocked)
     for i, turn in enumerate(turns):
         if turn.speaker in SCORED and turn.text:
             findings.extend(
@@ -134,11 +167,14 @@ def inspect_call(turns: Sequence[Turn], context: SpeechContext, rules: CompiledR
 
 def score_call(context: SpeechContext, rules: CompiledRules, findings: Sequence[Finding]) -> CallQa:
     """Score: 100 minus the points of each finding (overlapping hits of one category in one
-    turn count once), never below 0; passed = no critical finding and score >= pass mark."""
+    turn count once), never below 0; passed = no critical finding and score >= pass mark.
+    A blocked bot sentence costs nothing: it was never said (the gate did its job); it is
+    listed so the flow or bot that produced it can be fixed."""
     scoring = rules.rules.scoring
     counted: set[tuple[object, ...]] = set()
     lost = 0
-    for f in findings:
+    scored = [f for f in findings if f.kind is not FindingKind.BLOCKED]
+    for f in scored:
         key: tuple[object, ...] = (
             f.kind,
             f.category,
@@ -150,7 +186,5 @@ def score_call(context: SpeechContext, rules: CompiledRules, findings: Sequence[
         counted.add(key)
         lost += scoring.points(f.severity)
     score = max(0, 100 - lost)
-    passed = score >= scoring.pass_mark and not any(
-        f.severity is Severity.CRITICAL for f in findings
-    )
+    passed = score >= scoring.pass_mark and not any(f.severity is Severity.CRITICAL for f in scored)
     return CallQa(context.call_id, rules.version, score, passed, tuple(findings), context)

@@ -6,7 +6,8 @@ about it (这个保本吗). :class:`ContextJudge` decides that from the folded t
 the cues before the match in the same clause are counted (an odd number negates: 不是不保本 is
 still a promise), idioms that contain a cue but negate nothing (不仅, 不用担心) are skipped,
 a reset word (但是, 而且) cuts the negation's reach, and each cue reaches at most its own gap.
-The rest of the clause is then tried against the ``after`` regexes (…是不可能的, …吗?).
+The rest of the clause is then tried against the ``after`` regexes (…是不可能的, …吗?). A match
+that starts with the 不 or 没 of an A-not-A question (会不会亏, 有没有风险) is a question too.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ class ContextJudge:
 
     def __init__(self, negation: Negation) -> None:
         self._gap = {fold(c): g for c, g in negation.cues.items()}
-        self.negator_chars = frozenset(ch for c in self._gap for ch in c if len(c) == 1)
         self._cue_starts = frozenset(c[0] for c in self._gap if c)  # no such char: no cue
         entries: list[tuple[str, str]] = [("skip", fold(w)) for w in negation.not_cues]
         entries += [("reset", fold(w)) for w in negation.resets]
@@ -45,8 +45,15 @@ class ContextJudge:
         self._words = re.compile(alternation) if entries else None
         self._after = [re.compile(fold_regex(p)) for p in negation.after]
 
+    def adds_negation(self, said: str, wording: str) -> bool:
+        """Whether ``said`` holds a negation cue that ``wording`` does not (not a deposit is
+        no fuzzy match of its a deposit, nor 不保本 of 保本)."""
+        return any(c in said and c not in wording for c in self._gap)
+
     def negated(self, folded: str, start: int, end: int) -> bool:
         """Whether the clause around ``folded[start:end]`` makes it compliant wording."""
+        if _a_not_a(folded, start):
+            return True  # 会不会亏, 有没有风险: a question, not a statement
         begin, stop = clause_bounds(folded, start, end)
         prefix = folded[begin:start]
         cues: list[tuple[int, int]] = []  # (start, end) of negation cues after the last reset
@@ -64,6 +71,15 @@ class ContextJudge:
                 return not (i > 0 and cue_start - cues[i - 1][1] <= 1)
         rest = folded[end:stop]
         return any(p.match(rest) for p in self._after)
+
+
+def _a_not_a(folded: str, start: int) -> bool:
+    """Whether the match starts with the 不/没 of an A-not-A question (会不会, 有没有, 能不能)."""
+    return (
+        0 < start < len(folded) - 1
+        and folded[start] in "不没"
+        and folded[start - 1] == folded[start + 1]
+    )
 
 
 GAP = "[^,?不没非未无别]"  # what ``{gap:N}`` stands for: a gap that skips no clause end or negation

@@ -6,14 +6,17 @@ the call's task and never raises into the call:
 - :meth:`QaHooks.check_bot_sentence` (sync, microseconds) before a bot sentence is
   synthesised: a prohibited sentence is blocked, the safe fallback is returned to be spoken
   instead, and it is flagged (live alert + ``qa_bot_sentence_blocked`` evidence, in the
-  background). An internal QA error lets the sentence through: QA never blocks a call except
-  by stopping a prohibited bot sentence.
+  background, and a ``blocked`` finding kept for the call's QA result). An internal QA error
+  lets the sentence through: QA never blocks a call except by stopping a prohibited bot
+  sentence.
 - :meth:`QaHooks.heard` for each ASR final (caller, agent or bot channel, with its offset into
   the recording): a hit by the bot or an agent raises a :class:`qa.alerts.LiveAlert`, published
   on the alert stream by a background task (well within a second) of its own: an alert never
   waits behind the evidence of a blocked sentence, which another task writes.
 - :meth:`QaHooks.finish_call` with the call's ordered turns after it ended: whole-call QA
-  (prohibited wording, mandatory statements, score) stored in SQL and as evidence.
+  (prohibited wording, mandatory statements, score) stored in SQL and as evidence, with a
+  finding for each bot sentence the gate stopped during the call (speaker bot, rule, the rules
+  version that stopped it, kind ``blocked``; never a turn, since it was never spoken).
 
 Logs carry call ids and rule ids only, never transcripts.
 """
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +35,15 @@ from datetime import datetime
 from ivr.crypto import sm3
 from ivr.evidence import EvidenceKind, EvidenceSink
 from qa.alerts import AlertSink, LiveAlert
-from qa.calls import SCORED, CallQa, Turn, hit_offset_ms, inspect_call
+from qa.calls import (
+    SCORED,
+    CallQa,
+    Finding,
+    Turn,
+    blocked_findings,
+    hit_offset_ms,
+    inspect_call,
+)
 from qa.compiled import CompiledRules
 from qa.matcher import Hit
 from qa.reload import QaRulesHolder
@@ -42,6 +54,8 @@ from records.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 QUEUE_MAX = 10_000
+STOPPED_CALLS_MAX = 10_000  # calls whose blocked sentences wait for the call's end
+STOPPED_PER_CALL_MAX = 1_000  # blocked findings kept per call (a runaway bot: the first ones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +91,9 @@ class QaHooks:
         self._queue: asyncio.Queue[LiveAlert] = asyncio.Queue(QUEUE_MAX)
         self._blocked: asyncio.Queue[tuple[BotVerdict, SpeechContext]] = asyncio.Queue(QUEUE_MAX)
         self._tasks: list[asyncio.Task[None]] = []
+        # call id -> the findings of its blocked bot sentences, until the call's end; bounded
+        # (a call that never reports its end is forgotten, oldest first)
+        self._stopped: OrderedDict[str, list[Finding]] = OrderedDict()
         self.dropped = 0
         self.published = 0
 
@@ -109,12 +126,23 @@ class QaHooks:
                 self._enqueue(
                     self._alert(context, Speaker.BOT, offset_ms, hit, rules, heard, blocked=True)
                 )
+            self._keep_stopped(
+                context.call_id, blocked_findings(verdict.hits, offset_ms, verdict.rules_version)
+            )
             try:
                 self._blocked.put_nowait((verdict, context))
             except asyncio.QueueFull:
                 self.dropped += 1
                 log.error("QA evidence queue full: a blocked sentence's evidence was dropped")
         return verdict
+
+    def _keep_stopped(self, call_id: str, findings: Sequence[Finding]) -> None:
+        kept = self._stopped.get(call_id)
+        if kept is None:
+            kept = self._stopped[call_id] = []
+            while len(self._stopped) > STOPPED_CALLS_MAX:
+                self._stopped.popitem(last=False)
+        kept.extend(findings[: STOPPED_PER_CALL_MAX - len(kept)])
 
     # -- live finals -------------------------------------------------------------------------
 
@@ -179,10 +207,11 @@ class QaHooks:
     async def finish_call(
         self, context: SpeechContext, turns: Sequence[Turn], started_at: datetime
     ) -> CallQa | None:
-        """Whole-call QA from the orchestrator's turns, stored (source ``call``); ``None`` if
-        QA failed (logged, never raised into the call)."""
+        """Whole-call QA from the orchestrator's turns and the bot sentences blocked during the
+        call, stored (source ``call``); ``None`` if QA failed (logged, never raised)."""
+        stopped = self._stopped.pop(context.call_id, [])
         try:
-            result = inspect_call(turns, context, self.rules)
+            result = inspect_call(turns, context, self.rules, stopped)
             await self._results.save(result, source="call", call_started_at=started_at)
         except Exception:
             log.exception("call %s: post-call QA failed", context.call_id)

@@ -9,200 +9,63 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
   ``near_homophone`` (same loose syllables, e.g. 分险 for 风险); phrases of at most
   ``strict_sound_max`` characters accept exact homophones only;
 - a pattern rule's regexes run on the folded text, only when one of its anchors (matched by
-  sound) occurs, and again on the text in exact-homophone codes (each Hanzi of the regex
-  translated the same way), so 比存款还安权 matches what 比存款还安全 matches (``homophone``);
+  sound) occurs, and again on the sound string (each Hanzi of the regex translated the same
+  way), so 比存款还安权 and 跟纯在银行没两样 match what 比存款还安全 and 跟存在银行没两样 match
+  (``homophone``: a few slipped characters, none a function word);
 - phrases of at least ``fuzzy_min`` characters also match a window with one edit (two from 10
   characters) by rapidfuzz, tried once per phrase and line when one of its anchor bigrams
   occurs, never across a clause boundary or an inserted negation;
 - a candidate inside one of the rule's ``exclude`` wordings or a mandated safe wording, or in a
   negating context (:class:`qa.context.ContextJudge`), is dropped;
 - overlapping hits of one rule keep the longest.
+
+The pieces it is compiled from (:class:`Hit`, automaton entries, compiled patterns, need bits)
+are in :mod:`qa.matching`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from functools import reduce
-from itertools import repeat
 from operator import or_
 from typing import NamedTuple
 
 import ahocorasick
 from rapidfuzz import fuzz
 
-from qa.context import BOUNDARIES, ContextJudge, fold_regex
-from qa.prefilter import needed_chars
-from qa.rules import Category, PhraseRule, QaRules, Severity, Speaker
-from qa.text import (
-    TONELESS,
-    fold,
-    is_hanzi,
-    original_offsets,
-    phrase_sounds,
-    sounds,
-    toneless,
-    toneless_sounds,
+from qa.context import BOUNDARIES, ContextJudge
+from qa.matching import (
+    ANCHOR,
+    EXCLUDE,
+    FUZZY,
+    PHRASE,
+    SAFE,
+    Entry,
+    Found,
+    Hit,
+    MatchKind,
+    Needs,
+    Pattern,
+    SlipBits,
 )
+from qa.rules import PhraseRule, QaRules, Speaker
+from qa.text import fold, original_offsets, phrase_sounds, sounds, toneless
+
+__all__ = ["Hit", "MatchKind", "Matcher"]
 
 MAX_LINE = 20_000  # characters matched per line; longer text is matched in overlapping pieces
 GATES_MAX = 50_000  # remembered (rule, anchors found) -> patterns to run; bounded memory
 FUZZY_TWO_EDITS = 10  # phrases of this many sounds may match with two edits, shorter with one
-HOMOPHONE_MIN = 4  # a pattern matched only by sound spans at least this many characters
-FUNCTION_CHARS = frozenset("的地得是事在再了吗么嘛呢吧啊呀那哪他她它这着做作")
 
 
-class MatchKind(StrEnum):
-    EXACT = "exact"
-    HOMOPHONE = "homophone"
-    NEAR_HOMOPHONE = "near_homophone"
-    FUZZY = "fuzzy"
-    PATTERN = "pattern"
+class _Run(NamedTuple):
+    """A pattern to run on a line: on its text, on its sound string (see ``_gated``)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One prohibited wording in a line: where (offsets into the line as given), what was said,
-    which rule and wording it matched, and how."""
-
-    rule_id: str
-    category: Category
-    severity: Severity
-    start: int
-    end: int
-    said: str
-    wording: str
-    how: MatchKind
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "rule": self.rule_id,
-            "category": self.category.value,
-            "severity": self.severity.value,
-            "start": self.start,
-            "end": self.end,
-            "said": self.said,
-            "wording": self.wording,
-            "how": self.how.value,
-        }
-
-
-_PHRASE, _ANCHOR, _EXCLUDE, _SAFE, _FUZZY = range(5)
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    kind: int
-    rule: int
-    wording: str  # folded
-    tones: tuple[str, ...] = ()
-
-
-class _Found(NamedTuple):
-    """What one key of the automaton stands for, split by kind (built once per rules version):
-    rule phrases, anchors ``(rule, wording)``, exclusions ``(rule, length)``, the length of a
-    mandated safe wording (0: none) and fuzzy phrase keys ``(rule, key)`` it is a bigram of."""
-
-    phrases: tuple[_Entry, ...]
-    anchors: tuple[tuple[int, str], ...]
-    excludes: tuple[tuple[int, int], ...]
-    safe_len: int
-    fuzzy: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def of(cls, entries: list[_Entry]) -> _Found:
-        return cls(
-            tuple(e for e in entries if e.kind == _PHRASE),
-            tuple((e.rule, e.wording) for e in entries if e.kind == _ANCHOR),
-            tuple((e.rule, len(e.wording)) for e in entries if e.kind == _EXCLUDE),
-            max((len(e.wording) for e in entries if e.kind == _SAFE), default=0),
-            tuple((e.rule, e.wording) for e in entries if e.kind == _FUZZY),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Pattern:
-    """One written pattern of a rule, compiled for the folded text and for its exact-homophone
-    codes (:func:`qa.text.toneless_sounds`)."""
-
-    rule: int
-    written: str
-    rx: re.Pattern[str]
-    by_sound: re.Pattern[str]
-    anchors: frozenset[str]  # the rule's anchors (folded) this pattern may match; empty: any
-    chars: frozenset[str]  # the Hanzi it spells
-    codes: frozenset[str]  # and their homophone codes
-    need: tuple[frozenset[str], ...]  # a line must hold one of each to match (qa.prefilter)
-    need_codes: tuple[frozenset[str], ...]  # the same for the exact-homophone codes
-    need_mask: int = 0  # the bits of ``need`` in the matcher's :class:`_Needs` (set there)
-    code_mask: int = 0  # and of ``need_codes``
-
-    @classmethod
-    def compile(cls, rule: int, written: str, anchors: Iterable[str]) -> _Pattern:
-        folded = fold_regex(written)
-        chars = frozenset(ch for ch in folded if is_hanzi(ch))
-        by_sound = folded.translate(TONELESS)
-        return cls(
-            rule,
-            written,
-            re.compile(folded, re.IGNORECASE),
-            re.compile(by_sound, re.IGNORECASE),
-            # an anchor whose characters all occur in the pattern may be part of its match
-            frozenset(a for a in (fold(x) for x in anchors) if a and set(a) <= set(folded)),
-            chars,
-            frozenset(toneless_sounds(ch) for ch in chars),
-            needed_chars(folded, ignore_case=True),
-            needed_chars(by_sound, ignore_case=True),
-        )
-
-    def may_slip(self, by_code: dict[str, set[str]]) -> bool:
-        """Whether the line (``by_code``: each homophone code in it -> the characters written
-        for it) holds a homophone of one of its characters, written otherwise."""
-        chars = self.chars
-        return any(not by_code[c] <= chars for c in self.codes.intersection(by_code))
-
-    def plausible_slip(self, said: str) -> bool:
-        """A match only by sound counts when it is long enough (``HOMOPHONE_MIN`` characters)
-        and its slipped characters (homophones of its own, not written in it) are few and not
-        function words (的 for 得 is grammar, not an ASR slip)."""
-        if len(said) < HOMOPHONE_MIN:
-            return False
-        slips = [
-            ch
-            for ch in said
-            if is_hanzi(ch) and ch not in self.chars and toneless_sounds(ch) in self.codes
-        ]
-        return 0 < len(slips) <= max(1, len(said) // 4) and not any(
-            ch in FUNCTION_CHARS for ch in slips
-        )
-
-
-class _Needs:
-    """Every pattern's needed character sets numbered as bits: per line, one pass over its
-    distinct characters gives the bits it satisfies, and a pattern may match only when all its
-    bits are among them (one integer test per pattern instead of one set test per need)."""
-
-    def __init__(self) -> None:
-        self._bits: dict[frozenset[str], int] = {}
-        self.by_char: dict[str, int] = {}
-
-    def mask(self, needs: Iterable[frozenset[str]]) -> int:
-        out = 0
-        for need in needs:
-            bit = self._bits.get(need)
-            if bit is None:
-                bit = self._bits[need] = 1 << len(self._bits)
-                for ch in need:
-                    self.by_char[ch] = self.by_char.get(ch, 0) | bit
-            out |= bit
-        return out
-
-    def of(self, chars: Iterable[str]) -> int:
-        """The bits ``chars`` satisfy."""
-        return reduce(or_, map(self.by_char.get, chars, repeat(0)), 0)
+    pattern: Pattern
+    text: bool
+    by_sound: bool
 
 
 @dataclass(slots=True)
@@ -222,30 +85,45 @@ class Matcher:
         self.version = rules.version
         self.judge = ContextJudge(rules.negation)
         self._rules: tuple[PhraseRule, ...] = rules.rules
-        # each written pattern compiled twice (folded text; exact-homophone codes), run only
+        # each written pattern compiled twice (folded text; sound codes), run only
         # when one of the rule's anchors that it spells occurs (always, if it spells none)
-        self._needs = _Needs()
-        self._rule_patterns: list[tuple[_Pattern, ...]] = [
-            tuple(self._with_masks(_Pattern.compile(i, p, r.anchors)) for p in r.patterns)
+        self._needs = Needs()
+        self._rule_patterns: list[tuple[Pattern, ...]] = [
+            tuple(self._with_masks(Pattern.compile(i, p, r.anchors)) for p in r.patterns)
             for i, r in enumerate(self._rules)
         ]
-        self._gates: dict[tuple[int, frozenset[str]], tuple[_Pattern, ...]] = {}
+        # each pattern's own bit: the characters of a line that may be slips for it
+        count = iter(range(sum(map(len, self._rule_patterns))))
+        self._rule_patterns = [
+            tuple(replace(p, slip_bit=1 << next(count)) for p in pats)
+            for pats in self._rule_patterns
+        ]
+        self._slips = SlipBits(p for pats in self._rule_patterns for p in pats)
+        # per rule, every need bit of its patterns (text and sound)
+        self._rule_masks = [
+            reduce(or_, (p.need_mask | p.code_mask for p in pats), 0)
+            for pats in self._rule_patterns
+        ]
+        self._rule_slips = [
+            reduce(or_, (p.slip_bit for p in pats), 0) for pats in self._rule_patterns
+        ]
+        self._gates: dict[tuple[int, frozenset[str], int, int], tuple[_Run, ...]] = {}
         self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
         # its characters and how often each occurs in it (a cheap test before rapidfuzz)
         self._fuzzy_chars: dict[str, tuple[frozenset[str], dict[str, int] | None, int]] = {}
-        table: dict[str, list[_Entry]] = defaultdict(list)
+        table: dict[str, list[Entry]] = defaultdict(list)
 
         def add(text: str, entry_kind: int, rule: int) -> list[str]:
             folded = fold(text).strip(BOUNDARIES)
             keys = phrase_sounds(folded)
             tones = tuple(toneless(ch) for ch in folded)
             for key in keys:
-                table[key].append(_Entry(entry_kind, rule, folded, tones))
+                table[key].append(Entry(entry_kind, rule, folded, tones))
             return sorted(keys)
 
         for i, rule in enumerate(self._rules):
             for phrase in rule.phrases:
-                keys = add(phrase, _PHRASE, i)
+                keys = add(phrase, PHRASE, i)
                 if len(keys[0]) >= rule.fuzzy_min:
                     for key in keys:
                         self._fuzzy[key] = fold(phrase)
@@ -259,38 +137,53 @@ class Matcher:
                         # non-overlapping bigrams (and the last): one edit spares at least one
                         starts = {*range(0, len(key) - 1, 2), len(key) - 2}
                         for bigram in {key[j : j + 2] for j in starts}:
-                            table[bigram].append(_Entry(_FUZZY, i, key))
+                            table[bigram].append(Entry(FUZZY, i, key))
             for anchor in rule.anchors:
-                add(anchor, _ANCHOR, i)
+                add(anchor, ANCHOR, i)
             for wording in rule.exclude:
-                add(wording, _EXCLUDE, i)
+                add(wording, EXCLUDE, i)
         safe = list(rules.safe_phrases)
         safe += [s.full_text for s in rules.mandatory.statements.values() if s.full_text]
         for wording in safe:
             for part in fold(wording).split(","):
                 if len(part) >= 2:
-                    add(part, _SAFE, -1)
+                    add(part, SAFE, -1)
         self._automaton = ahocorasick.Automaton()
         for key, entries in table.items():
-            self._automaton.add_word(key, _Found.of(entries))
+            self._automaton.add_word(key, Found.of(entries))
         self._automaton.make_automaton()
 
-    def _gated(self, rule: int, words: set[str]) -> tuple[_Pattern, ...]:
-        """The rule's patterns that may run when ``words`` of its anchors occurred: those that
-        spell one of them, or none (remembered per set of anchors)."""
-        key = (rule, frozenset(words))
-        pats = self._gates.get(key)
-        if pats is None:
-            pats = tuple(
-                p
+    def _gated(self, rule: int, words: set[str], have: int, slips: int) -> tuple[_Run, ...]:
+        """The rule's patterns that may run when ``words`` of its anchors occurred (those that
+        spell one of them, or none) on a line whose characters and sound codes satisfy the
+        need bits ``have``, and whose characters may be slips for the patterns of ``slips``:
+        each with whether its regex may match the text, and the sound string with a slip
+        (remembered per set of anchors and the bits of the rule's patterns)."""
+        key = (
+            rule,
+            frozenset(words),
+            have & self._rule_masks[rule],
+            slips & self._rule_slips[rule],
+        )
+        runs = self._gates.get(key)
+        if runs is None:
+            runs = tuple(
+                _Run(p, text, by_sound)
                 for p in self._rule_patterns[rule]
                 if not (p.anchors and p.anchors.isdisjoint(words))
+                for text, by_sound in [
+                    (
+                        have & p.need_mask == p.need_mask,
+                        have & p.code_mask == p.code_mask and bool(slips & p.slip_bit),
+                    )
+                ]
+                if text or by_sound
             )
             if len(self._gates) < GATES_MAX:
-                self._gates[key] = pats
-        return pats
+                self._gates[key] = runs
+        return runs
 
-    def _with_masks(self, pat: _Pattern) -> _Pattern:
+    def _with_masks(self, pat: Pattern) -> Pattern:
         return replace(
             pat, need_mask=self._needs.mask(pat.need), code_mask=self._needs.mask(pat.need_codes)
         )
@@ -364,7 +257,7 @@ class Matcher:
                 if how is not None:
                     cands.append(_Candidate(e.rule, start, end, e.wording, how))
         if anchored:
-            self._pattern_candidates(anchored, folded, cands)
+            self._pattern_candidates(anchored, folded, sound, cands)
         line_sounds = set(sound) if fuzzy_at else None
         for (i, key), positions in fuzzy_at.items():
             # a window within e edits of a phrase of n sounds shares at least n - 2e of them
@@ -392,38 +285,29 @@ class Matcher:
         return _longest_per_rule(kept)
 
     def _pattern_candidates(
-        self, anchored: dict[int, set[str]], folded: str, cands: list[_Candidate]
+        self, anchored: dict[int, set[str]], folded: str, sound: str, cands: list[_Candidate]
     ) -> None:
         """The pattern rules whose anchors occurred, on the folded text and by sound."""
-        homophones: str | None = None
-        by_code: dict[str, set[str]] = {}  # homophone code -> the characters of the line
-        have = have_codes = -1  # the need bits the line's characters / codes satisfy
+        # the need bits the line satisfies (its characters and its sound codes in one pass;
+        # a character's bits and a code's bits are distinct, so one set serves both tests)
+        have = self._needs.of(set(folded + sound))
+        slips = self._slips.of(set(folded))  # the patterns a character may be a slip for
         for i, words in anchored.items():
-            for pat in self._gated(i, words):
-                if have < 0:
-                    have = self._needs.of(set(folded))
+            for pat, text, by_sound in self._gated(i, words, have, slips):
                 matched: list[tuple[int, int]] = []
                 # a regex runs only on a line holding one character of each set it needs
-                if have & pat.need_mask == pat.need_mask:
+                if text:
                     for m in pat.rx.finditer(folded):
-                        if m.end() > m.start() and not any(b in m.group() for b in BOUNDARIES):
+                        if m.end() > m.start() and (pat.clauses or _one_clause(m.group())):
                             cands.append(
                                 _Candidate(i, m.start(), m.end(), pat.written, MatchKind.PATTERN)
                             )
                             matched.append((m.start(), m.end()))
-                if homophones is None:
-                    homophones = toneless_sounds(folded)
-                    have_codes = self._needs.of(set(homophones))
-                if have_codes & pat.code_mask != pat.code_mask:
-                    continue  # its regex in homophone codes cannot match the line
-                if not by_code:
-                    for ch, code in zip(folded, homophones, strict=True):
-                        by_code.setdefault(code, set()).add(ch)
-                if not pat.may_slip(by_code):
-                    continue  # nothing sounds like its words but is written otherwise
-                for m in pat.by_sound.finditer(homophones):
+                if not by_sound:
+                    continue  # by sound it cannot match, or only where the text did
+                for m in pat.by_sound.finditer(sound):
                     if (
-                        not any(b in m.group() for b in BOUNDARIES)
+                        (pat.clauses or _one_clause(m.group()))
                         and not any(s < m.end() and m.start() < e for s, e in matched)
                         and pat.plausible_slip(folded[m.start() : m.end()])
                     ):
@@ -431,7 +315,7 @@ class Matcher:
                             _Candidate(i, m.start(), m.end(), pat.written, MatchKind.HOMOPHONE)
                         )
 
-    def _how(self, said: str, e: _Entry) -> MatchKind | None:
+    def _how(self, said: str, e: Entry) -> MatchKind | None:
         if said == e.wording:
             return MatchKind.EXACT
         tones = tuple(toneless(ch) for ch in said)
@@ -465,7 +349,7 @@ class Matcher:
         wording = self._fuzzy[key]
         if any(b in said for b in BOUNDARIES) or abs(len(said) - n) > edits:
             return None
-        if any(ch in self.judge.negator_chars and ch not in wording for ch in said):
+        if self.judge.adds_negation(said, wording):
             return None
         return _Candidate(rule, start, end, wording, MatchKind.FUZZY)
 
@@ -486,6 +370,10 @@ def _longest_per_rule(cands: list[_Candidate]) -> list[_Candidate]:
         elif (c.end - c.start) > (clash.end - clash.start):
             kept[kept.index(clash)] = c
     return kept
+
+
+def _one_clause(said: str) -> bool:
+    return not any(b in said for b in BOUNDARIES)
 
 
 def _inside(c: _Candidate, spans: Iterable[tuple[int, int]]) -> bool:

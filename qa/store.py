@@ -118,6 +118,7 @@ class QaResultStore:
                         "category": f.category,
                         "speaker": f.speaker.value if f.speaker else None,
                         "offset_ms": f.offset_ms,
+                        **({"rules_version": f.rules_version} if f.rules_version else {}),
                     }
                     for f in result.findings
                 ],
@@ -143,7 +144,7 @@ class QaResultStore:
                 "phrase": f.phrase,
                 "wording": f.wording,
                 "how": f.how,
-                "rules_version": result.rules_version,
+                "rules_version": f.rules_version or result.rules_version,
             }
             for f in result.findings
         ]

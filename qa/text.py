@@ -4,9 +4,9 @@ Two per-character tables, both filled lazily and kept for the process:
 
 - :data:`FOLD` turns any transcript into the matching alphabet: traditional → simplified
   (OpenCC, via :func:`speech.text.to_simplified`), full-width → half-width, upper → lower case,
-  Arabic digits → Hanzi digits, spaces and fillers (嗯 呃 唔) removed, punctuation → ``,`` (a
-  clause boundary). Every character maps to at most one character, so a folded position maps
-  back to the original text (:func:`original_offsets`).
+  Arabic digits → Hanzi digits, spaces, hyphens and fillers (嗯 呃 唔) removed, punctuation →
+  ``,`` (a clause boundary). Every character maps to at most one character, so a folded position
+  maps back to the original text (:func:`original_offsets`).
 - :data:`SOUND` maps each folded Hanzi to one private-use character standing for its *loose
   toneless syllable*: pypinyin's default reading without tone, with the initials zh/z, ch/c,
   sh/s, n/l and the finals ang/an, eng/en, ing/in, iang/ian, uang/uan merged (the slips Mandarin
@@ -14,8 +14,8 @@ Two per-character tables, both filled lazily and kept for the process:
 
 Matching a phrase on the sound string therefore finds the phrase, its homophones and its near
 homophones with one exact (Aho-Corasick) search; :func:`toneless` gives the strict toneless
-reading to tell exact homophones from loose ones, and :func:`toneless_sounds` the text in
-exact-homophone codes that pattern rules also run on.
+reading to tell exact homophones from loose ones. Pattern rules also run on the sound string
+(each Hanzi of a regex translated the same way), so their ASR slips match too.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from pypinyin import Style, pinyin
 from speech.text import to_simplified
 
 BOUNDARY = ","  # clause boundary; "?" is one too
-_DELETE = frozenset(" \t\u3000\u00a0嗯呃唔")
+_DELETE = frozenset(" \t\u3000\u00a0嗯呃唔-\u2010\u2011")  # hyphens: risk-free is riskfree
 _KEEP_SYMBOLS = frozenset("%")
 _DIGITS = "零一二三四五六七八九"
 _SOUND_BASE = 0xE000  # Unicode private-use area: one code per loose syllable
-_TONELESS_BASE = 0xF0000  # supplementary private-use area: one code per toneless syllable
 
 
 def _fold_char(ch: str) -> str | None:
@@ -166,27 +165,3 @@ def phrase_sounds(folded: str) -> set[str]:
                 )
             )
     return out
-
-
-_TONELESS_CODES: dict[str, str] = {}
-
-
-def _toneless_char(ch: str) -> str:
-    if not is_hanzi(ch):
-        return ch
-    syllable = toneless(ch)
-    code = _TONELESS_CODES.get(syllable)
-    if code is None:
-        code = chr(_TONELESS_BASE + len(_TONELESS_CODES))
-        _TONELESS_CODES[syllable] = code
-    return code
-
-
-TONELESS: dict[int, str] = _CharTable(_toneless_char)
-
-
-def toneless_sounds(folded: str) -> str:
-    """Folded text with each Hanzi replaced by one code for its exact toneless syllable (same
-    length): a regex translated the same way matches the homophones of what it spells
-    (保险 and 宝险, 安全 and 安权), not the looser near homophones."""
-    return folded.translate(TONELESS)

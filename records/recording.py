@@ -15,6 +15,8 @@ from ivr.phone import CustomerNumber
 class RecordingNotFoundError(IvrError):
     """No stored recording with that id (or the source file to ingest is missing)."""
 
+    code = "records.not_found"
+
 
 @dataclass(frozen=True, slots=True)
 class RecordingMeta:

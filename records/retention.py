@@ -33,6 +33,8 @@ MIN_RETENTION_YEARS = 2
 class RetentionError(IvrError):
     """Deleting a recording before its retention date is refused."""
 
+    code = "records.retention"
+
 
 class RetentionPolicy:
     """Years to keep recordings, per business type; never below 2 (else :class:`ConfigError`)."""
@@ -109,9 +111,14 @@ class Retention:
                 )
                 conn.commit()
             if not allowed_role:
-                raise NotAuthorizedError(f"role {actor.role!r} may not delete recordings")
+                raise NotAuthorizedError(
+                    f"role {actor.role!r} may not delete recordings",
+                    code="records.may_not_delete",
+                    params={"role": actor.role},
+                )
             raise RetentionError(
-                f"recording {recording_id} is retained until {until.date().isoformat()}"
+                f"recording {recording_id} is retained until {until.date().isoformat()}",
+                params={"until": until.date().isoformat()},
             )
         self._remove(row, actor, reason)
 

@@ -81,8 +81,15 @@ recording_flags = sa.Table(
     metadata,
     sa.Column("recording_id", sa.String(64), primary_key=True),
     sa.Column("flag", sa.String(64), primary_key=True),
+    # the recording's start time (immutable): one flag's recordings newest first (records_0005)
+    sa.Column("started_at", sa.DateTime, nullable=False),
 )
-sa.Index("ix_recording_flags_flag", recording_flags.c.flag)
+sa.Index(
+    "ix_recording_flags_flag_started_at",
+    recording_flags.c.flag,
+    recording_flags.c.started_at,
+    recording_flags.c.recording_id,
+)
 
 recording_access = sa.Table(
     "recording_access",

@@ -263,20 +263,31 @@ class Vault:
         any number is decrypted; a refused reveal is audited too, then :class:`NotAuthorizedError`.
         """
         if not may(actor, _SEARCH):
-            raise NotAuthorizedError(f"role {actor.role!r} may not search recordings")
+            raise NotAuthorizedError(
+                f"role {actor.role!r} may not search recordings",
+                code="records.may_not_search",
+                params={"role": actor.role},
+            )
         if reveal and (not may(actor, _REVEAL) or not reason.strip()):
             with self._index.connect() as conn:
                 self._audit.reveal_in(conn, actor, [], reason, self._clock(), allowed=False)
                 conn.commit()
-            raise NotAuthorizedError(
-                f"role {actor.role!r} may not see clear phone numbers"
+            raise (
+                NotAuthorizedError(
+                    f"role {actor.role!r} may not see clear phone numbers",
+                    code="records.may_not_unmask",
+                    params={"role": actor.role},
+                )
                 if not may(actor, _REVEAL)
-                else "a reason is required to see clear phone numbers"
+                else NotAuthorizedError(
+                    "a reason is required to see clear phone numbers",
+                    code="records.unmask_reason_required",
+                )
             )
         customer_bi = None
         if query.customer_number is not None:
             customer_bi = self._keys.lookup(query.customer_number)
-        rows = self._index.stored_rows(self._index.search_ids(query, customer_bi))
+        rows = self._index.search_rows(query, customer_bi)
         numbered = [row["recording_id"] for row in rows if row["customer_enc"]]
         if reveal and numbered:
             with self._index.connect() as conn:
@@ -286,7 +297,11 @@ class Vault:
 
     def get(self, actor: Actor, recording_id: str) -> RecordingInfo:
         if not may(actor, _SEARCH):
-            raise NotAuthorizedError(f"role {actor.role!r} may not search recordings")
+            raise NotAuthorizedError(
+                f"role {actor.role!r} may not search recordings",
+                code="records.may_not_search",
+                params={"role": actor.role},
+            )
         return self._info(self._index.stored_row(recording_id), reveal=False)
 
     # -- fetch -------------------------------------------------------------------------------
@@ -311,10 +326,17 @@ class Vault:
                 actor.id,
                 actor.role,
             )
-            raise NotAuthorizedError(
-                f"role {actor.role!r} may not fetch recordings"
+            raise (
+                NotAuthorizedError(
+                    f"role {actor.role!r} may not fetch recordings",
+                    code="records.may_not_fetch",
+                    params={"role": actor.role},
+                )
                 if not may(actor, *_FETCH)
-                else "a reason is required to fetch a recording"
+                else NotAuthorizedError(
+                    "a reason is required to fetch a recording",
+                    code="records.fetch_reason_required",
+                )
             )
         row = self._index.stored_row(recording_id)
         context = recording_id.encode("ascii")

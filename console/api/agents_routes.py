@@ -106,7 +106,13 @@ async def add_desk(
     except DeskNotFoundError:
         pass
     else:
-        raise ApiProblem(409, "conflict", f"{body.username} already has a desk")
+        raise ApiProblem(
+            409,
+            "conflict",
+            f"{body.username} already has a desk",
+            code="agents.desk_exists",
+            params={"user": body.username},
+        )
     try:
         return _out(await desk.register(body.agent, body.username, body.team, body.contact))
     except (DependencyUnavailableError, SwitchRefusedError) as exc:

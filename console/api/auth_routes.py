@@ -126,11 +126,18 @@ def token(
     auth = context(request).auth
     if grant_type == "password":
         if not username or not password:
-            raise ApiProblem(422, "invalid_input", "username and password are required")
+            raise ApiProblem(
+                422,
+                "invalid_input",
+                "username and password are required",
+                code="auth.credentials_required",
+            )
         pair = auth.issue_tokens(auth.authenticate(username, password))
     else:
         if not refresh_token:
-            raise ApiProblem(422, "invalid_input", "refresh_token is required")
+            raise ApiProblem(
+                422, "invalid_input", "refresh_token is required", code="auth.refresh_required"
+            )
         pair = auth.refresh(refresh_token)
     return TokenResponse(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token

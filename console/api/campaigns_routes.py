@@ -92,6 +92,8 @@ class RowErrorOut(BaseModel):
     row: int
     column: str
     why: str
+    code: str = Field(default="list.row_invalid", description="message code of ``why``")
+    params: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class PurposeOut(BaseModel):
@@ -122,7 +124,9 @@ def _status(desk: CampaignDesk, ref: str) -> CampaignStatus:
     try:
         return desk.status(ref)
     except CampaignNotFoundError as exc:
-        raise ApiProblem(404, "not_found", str(exc)) from None
+        raise ApiProblem(
+            404, "not_found", str(exc), code="campaign.not_found", params={"campaign": ref}
+        ) from None
 
 
 def _split(counts: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
@@ -190,8 +194,18 @@ def _invalid(exc: CampaignError) -> ApiProblem:
     """422 whose ``errors`` name the field (``loc`` like pydantic's), so a form shows it there."""
     errors = None
     if exc.field:
-        errors = [{"loc": ["body", exc.field], "msg": str(exc), "type": "invalid_campaign"}]
-    return ApiProblem(422, "invalid_campaign", str(exc), errors=errors)
+        errors = [
+            {
+                "loc": ["body", exc.field],
+                "msg": str(exc),
+                "type": "invalid_campaign",
+                "code": exc.code,
+                "params": dict(exc.params),
+            }
+        ]
+    return ApiProblem(
+        422, "invalid_campaign", str(exc), errors=errors, code=exc.code, params=exc.params
+    )
 
 
 def _changed(request: Request, who: Principal, campaign_id: str, what: str, **more: Any) -> None:
@@ -262,7 +276,13 @@ def import_list(
     camp = _status(desk, ref).campaign
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ApiProblem(413, "too_large", "the list is larger than 32 MiB")
+        raise ApiProblem(
+            413,
+            "too_large",
+            "the list is larger than 32 MiB",
+            code="list.too_large",
+            params={"max_mib": MAX_UPLOAD_BYTES // 2**20},
+        )
     suffix = Path(file.filename or "list.csv").suffix.lower() or ".csv"
     with tempfile.TemporaryDirectory(prefix="ivr-import-") as tmp:
         path = Path(tmp) / f"list{suffix}"
@@ -270,7 +290,9 @@ def import_list(
         try:
             result = desk.import_list(camp.id, path, now=context(request).auth.clock())
         except CampaignError as exc:
-            raise ApiProblem(422, "invalid_list", str(exc)) from None
+            raise ApiProblem(
+                422, "invalid_list", str(exc), code=exc.code, params=exc.params
+            ) from None
     _changed(
         request,
         principal,
@@ -287,7 +309,10 @@ def import_list(
         accepted=result.accepted,
         merged=result.merged,
         repeated=result.repeated,
-        errors=[RowErrorOut(row=e.row, column=e.column, why=e.why) for e in result.errors],
+        errors=[
+            RowErrorOut(row=e.row, column=e.column, why=e.why, code=e.code, params=dict(e.params))
+            for e in result.errors
+        ],
     )
 
 
@@ -304,7 +329,7 @@ def control_campaign(
     try:
         after = desk.act(camp.id, action, now=context(request).auth.clock())
     except CampaignError as exc:
-        raise ApiProblem(409, "conflict", str(exc)) from None
+        raise ApiProblem(409, "conflict", str(exc), code=exc.code, params=exc.params) from None
     _changed(request, principal, camp.id, action, before=camp.state.value, after=after.state.value)
     return _detail(desk.status(camp.id))
 

@@ -121,7 +121,7 @@ class GateOut(BaseModel):
 def _customer(raw: str) -> CustomerNumber:
     number = customer_number(raw)
     if number is None:
-        raise ApiProblem(422, "invalid_input", "not a phone number")
+        raise ApiProblem(422, "invalid_input", "not a phone number", code="console.not_a_number")
     return number
 
 

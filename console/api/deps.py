@@ -32,6 +32,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class CsrfError(IvrError):
     """A cookie-authenticated unsafe request without the session's CSRF token."""
 
+    code = "auth.csrf"
+
 
 def context(request: Request) -> ConsoleContext:
     ctx: ConsoleContext = request.app.state.ctx

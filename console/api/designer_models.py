@@ -27,6 +27,9 @@ class IssueOut(BaseModel):
     node: str | None = None
     path: list[dict[str, str | None]] = Field(default_factory=list)
     flow: str | None = None
+    params: dict[str, str | int | float] = Field(
+        default_factory=dict, description="parameters of the message code flow.<code>"
+    )
 
 
 class VersionOut(BaseModel):

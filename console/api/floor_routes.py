@@ -161,7 +161,12 @@ async def call_back(
     ctx = context(request)
     floor = ctx.floor
     if floor.dialler is None:
-        raise ApiProblem(503, "switch_unavailable", "no FreeSWITCH inbound ESL configured")
+        raise ApiProblem(
+            503,
+            "switch_unavailable",
+            "no FreeSWITCH inbound ESL configured",
+            code="agents.no_switch",
+        )
     actor = Actor(principal.username, principal.role.value)  # the desk checks the same table
     try:
         attempt = await floor.callbacks.call_back(ticket_id, actor=actor, dialler=floor.dialler)
@@ -194,7 +199,13 @@ def retry_webhook(
 ) -> dict[str, bool]:
     outbox = context(request).floor.outbox
     if outbox is None or not outbox.retry(delivery_id):
-        raise ApiProblem(404, "not_found", f"no dead letter {delivery_id}")
+        raise ApiProblem(
+            404,
+            "not_found",
+            f"no dead letter {delivery_id}",
+            code="webhooks.no_dead_letter",
+            params={"delivery": delivery_id},
+        )
     return {"retried": True}
 
 

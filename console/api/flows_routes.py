@@ -157,7 +157,9 @@ def get_flow(
     latest = designer.store.latest("flow", name)
     draft = designer.store.draft("flow", name)
     if latest is None and draft is None:
-        raise ApiProblem(404, "not_found", f"no flow named {name!r}")
+        raise ApiProblem(
+            404, "not_found", f"no flow named {name!r}", code="flows.unknown", params={"flow": name}
+        )
     issues = (
         [i.as_dict() for i in check_text(draft.content, f"{name}.yaml", designer.prompts()).issues]
         if draft
@@ -190,7 +192,12 @@ def save_flow_draft(
     actor: Principal = require(Permission.FLOWS_EDIT),
 ) -> DraftOut:
     if not _valid_name(name):
-        raise ApiProblem(422, "invalid_input", "a flow name is lower-case letters, digits, '_'")
+        raise ApiProblem(
+            422,
+            "invalid_input",
+            "a flow name is lower-case letters, digits, '_'",
+            code="flows.name_format",
+        )
     layout = {k: v.model_dump() for k, v in body.layout.items()}
     draft, check = context(request).designer.save_flow_draft(
         actor, name, body.flow, layout, body.base_revision
@@ -261,11 +268,19 @@ async def simulate_flow(
     if text is None:
         latest = designer.store.latest("flow", name)
         if latest is None:
-            raise ApiProblem(404, "not_found", f"no flow named {name!r}")
+            raise ApiProblem(
+                404,
+                "not_found",
+                f"no flow named {name!r}",
+                code="flows.unknown",
+                params={"flow": name},
+            )
         text = latest.content
     prompts = designer.store.latest("prompts", "prompts")
     if prompts is None:
-        raise ApiProblem(409, "conflict", "no prompt table is published")
+        raise ApiProblem(
+            409, "conflict", "no prompt table is published", code="flows.no_prompt_table"
+        )
     issues = check_text(text, f"{name}.yaml", designer.prompts()).issues
     if issues:
         raise ApiProblem(
@@ -273,6 +288,7 @@ async def simulate_flow(
             "invalid_flow",
             "the flow does not pass its checks: fix it before simulating",
             errors=[i.as_dict() for i in issues],
+            code="flows.simulate_invalid",
         )
     result = await simulate_call(
         ctx.settings,
@@ -302,7 +318,10 @@ def simulation_audio(
     data = context(request).simulations.get(simulation_id, line)
     if data is None:
         raise ApiProblem(
-            404, "not_found", "no such simulated prompt (simulations are kept a while)"
+            404,
+            "not_found",
+            "no such simulated prompt (simulations are kept a while)",
+            code="flows.no_simulated_prompt",
         )
     return Response(data, media_type="audio/wav")
 

@@ -1,8 +1,18 @@
-"""Errors as RFC 9457 ``application/problem+json``: one model, one handler per error family."""
+"""Errors as RFC 9457 ``application/problem+json``: one model, one handler per error family.
+
+Every problem carries a message ``code`` and its ``params`` beside the English ``detail``
+(``ivr.errors``): an error that names its code keeps it, any other is ``problem.<kind>``; each
+entry of ``errors`` has a code too (a field's ``value.*``, a document's ``issue.*``, a
+campaign's ``campaign.*``). The console's front end translates them from its catalogue
+(``console/web/src/messages.json``): the language is the browser's choice, switched without a
+round trip, and API clients keep the same stable codes and English text, so the server stays
+language-free (no Accept-Language negotiation, no second copy of the catalogue).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -19,7 +29,8 @@ from console.auth.users import UnknownUserError, UserError, UserExistsError
 from console.designer.documents import ConflictError, NotFoundError
 from console.designer.service import FourEyesError, InvalidDocumentError
 from console.identity import NotAuthenticatedError, PermissionDeniedError
-from ivr.errors import IvrError, NotAuthorizedError
+from ivr.errors import IvrError, NotAuthorizedError, Param
+from ivr.messages import value_code, value_params
 from records.recording import RecordingNotFoundError
 from records.retention import RetentionError
 
@@ -35,6 +46,12 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str = ""
+    code: str = Field(
+        default="problem.error",
+        description="stable message code of ``detail`` (translated by clients)",
+        examples=["campaign.windows_outside_rules"],
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="the code's parameters")
     errors: list[dict[str, Any]] | None = None
     current: dict[str, Any] | None = None
 
@@ -51,11 +68,15 @@ class ApiProblem(Exception):
         errors: list[dict[str, Any]] | None = None,
         current: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        code: str | None = None,
+        params: Mapping[str, Param] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.kind = kind
         self.detail = detail
+        self.code = code or f"problem.{kind}"
+        self.params = dict(params or {})
         self.errors = errors
         self.current = current
         self.headers = headers
@@ -90,12 +111,16 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     current: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    code: str | None = None,
+    params: Mapping[str, Param] | None = None,
 ) -> JSONResponse:
     body = Problem(
         type=f"about:blank#{kind}",
         title=TITLES.get(status, "Error"),
         status=status,
         detail=detail,
+        code=code or f"problem.{kind}",
+        params=dict(params or {}),
         errors=errors,
         current=current,
     )
@@ -115,6 +140,8 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
                 "loc": [str(p) for p in err.get("loc", ())],
                 "msg": str(err.get("msg", "")),
                 "type": str(err.get("type", "")),
+                "code": value_code(str(err.get("type", ""))),
+                "params": value_params(err),
             }
         )
     return out
@@ -132,6 +159,8 @@ def install(app: FastAPI) -> None:
             errors=exc.errors,
             current=exc.current,
             headers=exc.headers,
+            code=exc.code,
+            params=exc.params,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -142,15 +171,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, "http", str(exc.detail))
+        return problem_response(
+            exc.status_code, "http", str(exc.detail), code=f"status.{exc.status_code}"
+        )
 
     @app.exception_handler(InvalidDocumentError)
     async def _invalid_doc(_: Request, exc: InvalidDocumentError) -> JSONResponse:
-        return problem_response(422, "invalid_document", str(exc), errors=exc.issues)
+        return problem_response(
+            422, "invalid_document", str(exc), errors=exc.issues, code=exc.code, params=exc.params
+        )
 
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
-        return problem_response(409, "conflict", str(exc), current=exc.current)
+        return problem_response(
+            409, "conflict", str(exc), current=exc.current, code=exc.code, params=exc.params
+        )
 
     @app.exception_handler(yaml.YAMLError)
     async def _yaml(request: Request, exc: yaml.YAMLError) -> JSONResponse:
@@ -158,7 +193,12 @@ def install(app: FastAPI) -> None:
         # error reaching here is a document some other path could not read: the client's
         # input, never a server fault. The route is logged (never the document).
         log.warning("unreadable YAML document at %s: %s", request.url.path, type(exc).__name__)
-        return problem_response(422, "invalid_document", "a YAML document could not be read")
+        return problem_response(
+            422,
+            "invalid_document",
+            "a YAML document could not be read",
+            code="designer.unreadable_yaml",
+        )
 
     for error, (status, kind) in ERROR_STATUS.items():
         app.add_exception_handler(error, _handler(status, kind))
@@ -188,6 +228,8 @@ def _handler(status: int, kind: str) -> Any:
 
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         detail = str(exc) if kind != "refused" else f"{type(exc).__name__}: {exc}"
-        return problem_response(status, kind, detail, headers=headers)
+        code = exc.code if isinstance(exc, IvrError) else None
+        params = exc.params if isinstance(exc, IvrError) else None
+        return problem_response(status, kind, detail, headers=headers, code=code, params=params)
 
     return handle

@@ -33,7 +33,10 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 
 class FindingOut(BaseModel):
-    kind: str = Field(description="hit | missing | late | incomplete | talked_over")
+    kind: str = Field(
+        description="hit | blocked (a bot sentence stopped before synthesis, never spoken) | "
+        "missing | late | incomplete | talked_over"
+    )
     rule: str
     category: str
     severity: str
@@ -108,7 +111,12 @@ def _in_range(*values: date | None) -> None:
     """Times far outside any call's (year 1, year 9999) are refused, not overflowed."""
     for value in values:
         if value is not None and not 2000 <= value.year <= 2200:
-            raise ApiProblem(422, "invalid_input", "times must lie between the years 2000 and 2200")
+            raise ApiProblem(
+                422,
+                "invalid_input",
+                "times must lie between the years 2000 and 2200",
+                code="console.time_range_years",
+            )
 
 
 def _result(r: StoredResult) -> ResultOut:
@@ -165,7 +173,13 @@ def call_results(
     """Every QA result of one call (one per source); 404 when it has none."""
     found = context(request).qa.store.get(call_id)
     if not found:
-        raise ApiProblem(404, "not_found", f"no QA result for call {call_id}")
+        raise ApiProblem(
+            404,
+            "not_found",
+            f"no QA result for call {call_id}",
+            code="qa.no_result",
+            params={"call_id": call_id},
+        )
     return [_result(r) for r in found]
 
 
@@ -239,7 +253,12 @@ async def start_batch(
     background; an unfinished job of the same range resumes where it stopped."""
     _in_range(body.started_from, body.started_to)
     if not body.started_from < body.started_to:
-        raise ApiProblem(422, "invalid_input", "started_to must be after started_from")
+        raise ApiProblem(
+            422,
+            "invalid_input",
+            "started_to must be after started_from",
+            code="console.time_range_order",
+        )
     ctx = context(request)
     status = await ctx.qa.start_batch(body.started_from, body.started_to)
     ctx.audit.record(
@@ -268,5 +287,7 @@ def batch_progress(
 ) -> JobOut:
     status = context(request).qa.jobs.find(job_id)
     if status is None:
-        raise ApiProblem(404, "not_found", f"no batch job {job_id}")
+        raise ApiProblem(
+            404, "not_found", f"no batch job {job_id}", code="qa.no_job", params={"job": job_id}
+        )
     return _job(request, status)

@@ -125,7 +125,9 @@ def search_recordings(
     if body.customer:
         number = customer_number(body.customer)
         if number is None:
-            raise ApiProblem(422, "invalid_input", "customer is not a phone number")
+            raise ApiProblem(
+                422, "invalid_input", "customer is not a phone number", code="console.not_a_number"
+            )
     query = RecordingQuery(
         customer_number=number,
         started_from=body.started_from,

@@ -162,11 +162,20 @@ def reload_rules(
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ApiProblem(409, "conflict", f"rules file unreadable: {type(exc).__name__}") from exc
+        raise ApiProblem(
+            409,
+            "conflict",
+            f"rules file unreadable: {type(exc).__name__}",
+            code="rules.unreadable",
+        ) from exc
     issues = rules_issues(text, None)
     if issues:
         raise ApiProblem(
-            422, "invalid_document", "the rules file in force is invalid", errors=issues
+            422,
+            "invalid_document",
+            "the rules file in force is invalid",
+            errors=issues,
+            code="rules.in_force_invalid",
         )
     ctx.audit.record(
         AuditKind.RULES_RELOAD_REQUESTED, actor, version=rules_version(text), source=path.name

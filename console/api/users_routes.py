@@ -85,7 +85,7 @@ def change_user(
     auth = context(request).auth
     user = auth.users.by_username(username)
     if user is None:
-        raise UnknownUserError(f"no user named {username!r}")
+        raise UnknownUserError(f"no user named {username!r}", params={"user": username})
     if body.password is not None:
         user = auth.set_password(actor, username, body.password)
     if body.role is not None and body.role != user.role:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from ivr.errors import Param
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -30,12 +35,31 @@ class Passwords:
         return self._hasher.check_needs_rehash(stored_hash)
 
 
-def password_problem(password: str) -> str | None:
+@dataclass(frozen=True, slots=True)
+class PasswordProblem:
+    """Why a password is refused: message code, its parameters, the English text."""
+
+    code: str
+    text: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+def password_problem(password: str) -> PasswordProblem | None:
     """Why ``password`` is not acceptable, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"a password has at least {MIN_PASSWORD_LENGTH} characters"
+        return PasswordProblem(
+            "users.password_short",
+            f"a password has at least {MIN_PASSWORD_LENGTH} characters",
+            {"min": MIN_PASSWORD_LENGTH},
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"a password has at most {MAX_PASSWORD_LENGTH} characters"
+        return PasswordProblem(
+            "users.password_long",
+            f"a password has at most {MAX_PASSWORD_LENGTH} characters",
+            {"max": MAX_PASSWORD_LENGTH},
+        )
     if password.strip() != password or not password.strip():
-        return "a password may not start or end with spaces"
+        return PasswordProblem(
+            "users.password_spaces", "a password may not start or end with spaces"
+        )
     return None

@@ -35,6 +35,8 @@ SYSTEM_ACTOR = {"actor": "system", "actor_id": "system", "actor_role": "system"}
 class SignInError(IvrError):
     """Wrong user name or password, a locked or disabled account: one message for all."""
 
+    code = "auth.sign_in_failed"
+
     def __init__(self, reason: str) -> None:
         super().__init__("sign-in failed: wrong user name or password, or account locked")
         self.reason = reason  # for evidence and tests, never shown to the caller
@@ -209,13 +211,15 @@ class AuthService:
     ) -> User:
         problem = password_problem(password)
         if problem:
-            raise UserError(problem)
+            raise UserError(problem.text, code=problem.code, params=problem.params)
         if (
             not username
             or len(username) > 64
             or not username.replace("_", "").replace("-", "").replace(".", "").isalnum()
         ):
-            raise UserError("a user name has 1-64 letters, digits, '.', '_' or '-'")
+            raise UserError(
+                "a user name has 1-64 letters, digits, '.', '_' or '-'", code="users.name_format"
+            )
         hashed = self.passwords.hash(password)
         now = self.clock()
         with self.audit.transaction() as conn:
@@ -243,7 +247,7 @@ class AuthService:
     ) -> User:
         user = self.users.by_username(username)
         if user is None:
-            raise UnknownUserError(f"no user named {username!r}")
+            raise UnknownUserError(f"no user named {username!r}", params={"user": username})
         shown = {k: v for k, v in values.items() if k in {"role", "disabled", "os_user"}}
         with self.audit.transaction() as conn:
             self.audit.record_in(
@@ -259,7 +263,7 @@ class AuthService:
     def set_password(self, actor: Principal | None, username: str, password: str) -> User:
         problem = password_problem(password)
         if problem:
-            raise UserError(problem)
+            raise UserError(problem.text, code=problem.code, params=problem.params)
         return self._change(
             actor,
             username,

@@ -19,13 +19,19 @@ from ivr.errors import IvrError
 class UserError(IvrError):
     """A user operation that cannot be done (unknown user, duplicate name, bad value)."""
 
+    code = "users.invalid"
+
 
 class UserExistsError(UserError):
     """A user (or OS-user mapping) with that name exists."""
 
+    code = "users.exists"
+
 
 class UnknownUserError(UserError):
     """No user with that name or id."""
+
+    code = "users.unknown"
 
 
 @dataclass(frozen=True, slots=True)

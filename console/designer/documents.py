@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from console.tables import console_changes, console_drafts, console_versions
-from ivr.errors import IvrError
+from ivr.errors import IvrError, Param
 
 DocKind = Literal["flow", "prompts", "rules"]
 
@@ -27,13 +28,24 @@ DocKind = Literal["flow", "prompts", "rules"]
 class ConflictError(IvrError):
     """Someone else changed the document since you loaded it; ``current`` is what is there."""
 
-    def __init__(self, message: str, current: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
+    code = "designer.conflict"
+
+    def __init__(
+        self,
+        message: str,
+        current: dict[str, Any] | None = None,
+        *,
+        code: str | None = None,
+        params: Mapping[str, Param] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, params=params)
         self.current = current
 
 
 class NotFoundError(IvrError):
     """No such document, version or change."""
+
+    code = "designer.not_found"
 
 
 def sha256(text: str) -> str:

@@ -5,7 +5,7 @@ its node and, for the compliance proofs, to the path that breaks them (``witness
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -13,6 +13,7 @@ import yaml
 from console.designer.witness import WITNESSES
 from flows.model import Flow, Prompt
 from flows.validate import validate_text
+from ivr.errors import Param
 
 STRUCTURAL = frozenset({"yaml", "schema", "unknown_target", "unknown_prompt"})
 
@@ -24,11 +25,13 @@ class Issue:
     line: int
     node: str | None
     path: tuple[tuple[str, str | None], ...]  # (node, edge label) from start, for compliance
+    params: Mapping[str, Param] = field(default_factory=dict)  # translated as flow.<code>
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "message": self.message,
+            "params": dict(self.params),
             "line": self.line,
             "node": self.node,
             "path": [{"node": n, "edge": e} for n, e in self.path],
@@ -88,7 +91,7 @@ def check_text(text: str, name: str, prompts: Mapping[str, Prompt]) -> FlowCheck
         witness = WITNESSES.get(issue.code)
         if witness is not None and report.flow is not None and node is not None:
             path = tuple((s.node, s.edge) for s in witness(report.flow, node))
-        issues.append(Issue(issue.code, issue.message, issue.line, node, path))
+        issues.append(Issue(issue.code, issue.message, issue.line, node, path, issue.params))
     return FlowCheck(report.flow, tuple(issues))
 
 

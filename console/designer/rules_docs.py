@@ -18,7 +18,12 @@ def rules_issues(text: str, published: str | None) -> list[dict[str, Any]]:
         rules = parse_rules(text, "rules.yaml")
     except RulesError as exc:
         return [
-            {"code": "rules", "message": f"{i.field or '(file)'}: {i.why}", "line": i.line or 1}
+            {
+                "code": "rules",
+                "message": f"{i.field or '(file)'}: {i.why}",
+                "line": i.line or 1,
+                "params": {"field": i.field or "(file)", "why": i.why, "line": i.line or 1},
+            }
             for i in exc.issues
         ]
     if published is not None and published != text:
@@ -33,6 +38,7 @@ def rules_issues(text: str, published: str | None) -> list[dict[str, Any]]:
                     "message": "a changed rules text needs a new version "
                     f"(still {rules.version!r})",
                     "line": 1,
+                    "params": {"version": str(rules.version)},
                 }
             ]
     return []

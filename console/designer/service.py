@@ -30,18 +30,25 @@ from console.identity import PermissionDeniedError, Principal
 from console.permissions import Permission
 from flows.model import Flow, Prompt, PromptTable
 from ivr.errors import IvrError
+from ivr.messages import value_error
 
 
 class InvalidDocumentError(IvrError):
     """The document breaks the schema or the product's checks; nothing was saved."""
 
-    def __init__(self, message: str, issues: list[dict[str, Any]]) -> None:
-        super().__init__(message)
+    code = "designer.invalid_document"
+
+    def __init__(
+        self, message: str, issues: list[dict[str, Any]], *, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
         self.issues = issues
 
 
 class FourEyesError(IvrError):
     """The author of a change cannot approve it."""
+
+    code = "designer.four_eyes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +123,7 @@ class DesignerService:
         if flow_json.get("flow") != name:
             raise InvalidDocumentError(
                 "the flow's name does not match",
-                [Issue("name", f"flow must be {name!r}", 1, None, ()).as_dict()],
+                [Issue("name", f"flow must be {name!r}", 1, None, (), {"name": name}).as_dict()],
             )
         text, check = check_json(flow_json, self.prompts())
         if check.structural:
@@ -189,7 +196,11 @@ class DesignerService:
             raise InvalidDocumentError(
                 "the prompt table breaks its schema; nothing was saved",
                 [
-                    {"code": "schema", "message": f"{'.'.join(map(str, e['loc']))}: {e['msg']}"}
+                    {
+                        "code": "schema",
+                        "message": f"{'.'.join(map(str, e['loc']))}: {e['msg']}",
+                        "params": {"loc": ".".join(map(str, e["loc"])), **value_error(e)},
+                    }
                     for e in exc.errors()
                 ],
             ) from exc

@@ -60,7 +60,13 @@ def test_campaign_lifecycle_from_the_cli(data_dir: Path) -> None:
     path.write_text("number,name\n" + "\n".join(f"{n},客户" for n in numbers) + "\nxx,bad\n")
     imported = ivr("campaign", "import", "spring", str(path), "--token", boss)
     assert imported["accepted"] == 3 and imported["errors"] == [
-        {"row": 5, "column": "number", "why": "not a valid phone number"}
+        {
+            "row": 5,
+            "column": "number",
+            "why": "not a valid phone number",
+            "code": "list.number_invalid",
+            "params": {},
+        }
     ]
     assert ivr("campaign", "import", "spring", str(path), "--token", boss)["repeated"]
     assert ivr("campaign", "start", "spring", "--token", boss)["state"] == "running"

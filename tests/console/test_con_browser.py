@@ -109,6 +109,10 @@ def test_draw_check_fix_publish_approve_then_ivr_call_runs_it(
 
     issue = page.get_by_test_id("issue-marketing_without_consent")
     expect(issue).to_be_visible()
+    # the validator's issue in the console's language (message code issue.* with its params)
+    expect(issue.get_by_test_id("issue-text")).to_have_text(
+        "节点 play_1 在未获得客户授权的路径上播放营销内容"
+    )
     expect(issue.get_by_test_id("offending-path")).to_contain_text("disclosure → play_1")
     expect(page.get_by_test_id("node-play_1")).to_have_class(
         __import__("re").compile(r"\bonpath\b")
@@ -119,7 +123,7 @@ def test_draw_check_fix_publish_approve_then_ivr_call_runs_it(
     page.get_by_test_id("save-draft").click()
     expect(page.get_by_test_id("banner")).to_contain_text("已保存")
     page.get_by_test_id("publish").click()
-    expect(page.get_by_test_id("banner")).to_contain_text("422")
+    expect(page.get_by_test_id("banner")).to_have_text("422: 文档未通过校验")
 
     # fix it: disclosure -> consent -> (granted) pitch -> risk warning -> goodbye
     set_field(page, "disclosure", "next", "consent_gate_1")

@@ -1,5 +1,6 @@
 """The campaigns page in a real browser (Debian's Chromium): a campaign manager creates a
-campaign (the server's refusal shown next to the field at fault), uploads a list with one bad row
+campaign (the server's refusals shown in Chinese next to the field at fault: a field's
+validation error, then the campaign service's), uploads a list with one bad row
 (row, column, why; never the number), starts and pauses it; an auditor reads without controls; a
 designer is refused. Screenshots go to tests/console/artifacts/."""
 
@@ -55,8 +56,18 @@ def test_a_manager_creates_imports_starts_and_pauses(
     form.locator("input[name=windows]").fill("23:00-23:30")  # outside the rules' window
     form.locator("input[name=start_date]").fill("2026-05-01")
     form.locator("input[name=end_date]").fill("2099-12-31")
+    form.locator("input[name=max_concurrency]").fill("20000")  # pydantic's own check (le)
     page.get_by_test_id("campaign-create").click()
-    expect(page.get_by_test_id("cf-error-windows")).to_contain_text("outside the rules' window")
+    # the server's messages in the console's language: a field's validation error...
+    expect(page.get_by_test_id("cf-error-max_concurrency")).to_have_text("应小于或等于 10000")
+    shot(page, "10-campaign-create-field-error-zh")
+    form.locator("input[name=max_concurrency]").fill("10")
+    page.get_by_test_id("campaign-create").click()
+    # ... and the campaign service's refusal, next to the field at fault
+    expect(page.get_by_test_id("cf-error-windows")).to_have_text(
+        "活动的每日时段超出了合规规则允许的“服务通知”呼叫时段"
+    )
+    expect(page.get_by_test_id("cf-error-max_concurrency")).to_have_count(0)
     expect(page.get_by_test_id("cf-error-name")).to_have_count(0)
     shot(page, "10-campaign-create-refused")
 
@@ -71,7 +82,7 @@ def test_a_manager_creates_imports_starts_and_pauses(
     page.get_by_test_id("campaign-upload").click()
     errors = page.get_by_test_id("import-errors")
     expect(errors.locator("tbody tr")).to_have_count(1)
-    expect(errors.locator("tbody tr td")).to_have_text(["4", "number", "not a valid phone number"])
+    expect(errors.locator("tbody tr td")).to_have_text(["4", "number", "不是有效的电话号码"])
     assert "12345" not in page.get_by_test_id("import-result").inner_text()
     expect(page.get_by_test_id("campaign-contacts")).to_have_text("2")
     expect(page.get_by_test_id("campaign-states")).to_contain_text("排队中")

@@ -7,9 +7,12 @@ comparisons 0.722, pressure 0.815 recall on ``heldout3``); their misses were the
 rules and matcher broadened for the general case (patterns matched by exact homophones, new
 wording families written as tuning lines), so only their first runs measured unseen text.
 
-``heldout4`` is written by ``scripts/make_qa_heldout.py`` (seeded templates of fresh phrasing,
-each positive also with one ASR slip) and is never tuned on: it is held to its first run (in
-its header), below the target, so it keeps measuring unseen text."""
+``heldout4`` and ``heldout5`` are written by ``scripts/make_qa_heldout.py`` (seeded templates of
+fresh phrasing, each positive also with one ASR slip). ``heldout4``'s first run (promises
+0.970/0.744, comparisons 1.000/0.655, pressure 1.000/0.893) is in its header; its misses were
+then read and the rules generalised, so it is tuning data now, held to the target.
+``heldout5`` is never tuned on: it is held to its first run (in its header), below the target,
+so it keeps measuring unseen text."""
 
 from __future__ import annotations
 
@@ -30,11 +33,12 @@ def split(name: str) -> list[Labelled]:
     return parse_labelled((EVAL / f"{name}.tsv").read_text(encoding="utf-8"))
 
 
-HELD_OUT = ("heldout", "heldout2", "heldout3")
-FIRST_RUN = {  # heldout4's first run (its header): (precision, recall) per category
-    Category.PROHIBITED_PROMISE: (0.970, 0.744),
-    Category.MISLEADING_COMPARISON: (1.000, 0.655),
-    Category.PRESSURE_TACTIC: (1.000, 0.893),
+HELD_OUT = ("heldout", "heldout2", "heldout3", "heldout4")  # read after their first runs
+FRESH = "heldout5"  # never tuned on
+FIRST_RUN = {  # heldout5's first run (its header): (precision, recall) per category
+    Category.PROHIBITED_PROMISE: (0.909, 0.476),
+    Category.MISLEADING_COMPARISON: (0.905, 0.655),
+    Category.PRESSURE_TACTIC: (1.000, 0.654),
 }
 
 
@@ -58,20 +62,22 @@ def test_precision_and_recall_per_category(shipped: CompiledRules, name: str) ->
         assert s.recall >= 0.95, (report, misses)
 
 
-def test_the_fresh_split_is_what_its_script_writes() -> None:
+@pytest.mark.parametrize("number", [4, 5])
+def test_the_scripted_splits_are_what_the_script_writes(number: int) -> None:
     spec = importlib.util.spec_from_file_location("make_qa_heldout", SCRIPT)
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     written = [
-        (",".join(sorted(c.value for c in x.labels)) or "clean", x.text) for x in split("heldout4")
+        (",".join(sorted(c.value for c in x.labels)) or "clean", x.text)
+        for x in split(f"heldout{number}")
     ]
-    assert written == script.lines()
-    assert len(written) >= 100
+    assert written == script.lines(number)
+    assert len(written) >= (120 if number == 5 else 100)
 
 
 def test_the_fresh_split_holds_its_first_run(shipped: CompiledRules) -> None:
-    ev = evaluate(shipped.matcher, split("heldout4"))
+    ev = evaluate(shipped.matcher, split(FRESH))
     for s in ev.scores:
         precision, recall = FIRST_RUN[s.category]
         assert s.precision >= precision - 1e-3, (s.category, s.precision)

@@ -1,11 +1,13 @@
 """The matcher's cheap tests lose no match: needed characters of a regex (qa.prefilter), the
-pattern bit masks, the fuzzy sound-count test and the negation cue test, each compared with the
-matcher that runs everything, on the labelled lines and on splices and mutations of them."""
+pattern bit masks, the slip bits, the fuzzy sound-count test and the negation cue test, each
+compared with the matcher that runs everything, on the labelled lines and on splices and
+mutations of them."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from qa.compiled import CompiledRules
 from qa.evaluation import parse_labelled
 from qa.matcher import Matcher
+from qa.matching import SlipBits
 from qa.prefilter import needed_chars
 from qa.rules import Speaker
 from qa.text import fold
@@ -65,6 +68,16 @@ class _Everything(frozenset[str]):
         return False
 
 
+class _AllSlips(SlipBits):
+    """Every character a possible slip for every pattern."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    def of(self, chars: Iterable[str]) -> int:
+        return -1
+
+
 def unfiltered(rules: CompiledRules) -> Matcher:
     """The same matcher with every cheap test switched off."""
     m = Matcher(rules.rules)
@@ -73,6 +86,7 @@ def unfiltered(rules: CompiledRules) -> Matcher:
         for pats in m._rule_patterns
     ]
     m._fuzzy_chars = {k: (c, n, 0) for k, (c, n, _need) in m._fuzzy_chars.items()}
+    m._slips = _AllSlips()
     m.judge._cue_starts = _Everything()
     return m
 

@@ -19,6 +19,7 @@ from ivr.evidence import EvidenceKind
 from qa.alerts import LiveAlert
 from qa.call_port import CallInspection
 from qa.compiled import CompiledRules
+from qa.rules import Severity
 from qa.store import QaResultStore
 from telephony.simulator import CallerScript, Turn
 
@@ -73,8 +74,23 @@ async def test_a_prohibited_bot_reply_is_never_spoken_the_fallback_is_and_it_is_
         (stored,) = results(stack).get(result.uuid)
         assert stored.source == "call" and stored.rules_version == shipped.version
         assert stored.flow == "qa_bot_reply" and stored.agent_id == "AI-7"
-        # what was spoken was clean: no hit in the call's own result
+        # what was spoken was clean: no hit in the call's own result; the sentence the gate
+        # stopped is a finding of its own (bot, its rules, the version that stopped it, at the
+        # offset it would have been said), costing no points: the caller never heard it
         assert not [f for f in stored.findings if f["kind"] == "hit"]
+        blocked = [f for f in stored.findings if f["kind"] == "blocked"]
+        assert {f["rule"] for f in blocked} == {h.rule_id for h in shipped.matcher.scan(PROHIBITED)}
+        assert {f["rule"] for f in blocked} >= {"promise_principal"}
+        for f in blocked:
+            assert f["speaker"] == "bot" and f["category"] == "prohibited_promise"
+            assert f["rules_version"] == shipped.version
+            assert f["phrase"] in PROHIBITED and f["offset_ms"] is not None
+            assert f["offset_ms"] >= 0
+        assert stored.passed and stored.score == 100 - sum(
+            shipped.rules.scoring.points(Severity(f["severity"]))
+            for f in stored.findings
+            if f["kind"] not in ("hit", "blocked")
+        )
 
 
 class Spy:

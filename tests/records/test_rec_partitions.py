@@ -4,6 +4,7 @@ its month when the month is made, and a dated search reads only the months it as
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -176,5 +177,75 @@ def test_a_dated_search_reads_only_its_months(pg_url: str) -> None:
             )
         assert "recordings_y2026m11" in plan and "recordings_y2026m12" in plan
         assert "recordings_y2026m09" not in plan and "recordings_y2026m10" not in plan
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_search_by_qa_flag_reads_the_flags_newest_first(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """records_0005: with a flag and no customer the page comes from the flag's side; the
+    rows, their order and the pages are those of the plain filter."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'ivr.db'}"
+        migrate(url)
+    engine = make_engine(url)
+    try:
+        if backend == "postgresql":
+            ensure_partitions(engine, NOW - timedelta(days=90), ahead=6)
+        rows = [
+            row(NOW - timedelta(hours=5 * i), business_type=("loan", "card")[i % 2])
+            for i in range(240)
+        ]
+        flags = [
+            {"recording_id": r["recording_id"], "flag": f, "started_at": r["started_at"]}
+            for i, r in enumerate(rows)
+            for f, every in (("complaint", 3), ("high_risk", 4))
+            if i % every == 0
+        ]
+        with engine.begin() as conn:
+            conn.execute(recordings.insert(), rows)
+            conn.execute(recording_flags.insert(), flags)
+        flagged = {(f["recording_id"], f["flag"]) for f in flags}
+        index = RecordingIndex(engine)
+        since = NOW - timedelta(days=40)
+        started = {r["recording_id"]: NOW - timedelta(hours=5 * i) for i, r in enumerate(rows)}
+
+        def expected(*wanted: str, business: str | None = None) -> list[object]:
+            return [
+                r["recording_id"]
+                for r in rows  # newest first already
+                if all((r["recording_id"], f) in flagged for f in wanted)
+                and (business is None or r["business_type"] == business)
+                and started[r["recording_id"]] >= since
+            ]
+
+        for wanted, business in ((("complaint",), "loan"), (("complaint", "high_risk"), None)):
+            want = expected(*wanted, business=business)
+            assert len(want) > 12
+            query = RecordingQuery(
+                flags=wanted, business_type=business, started_from=since, limit=10
+            )
+            assert index.search_ids(query, None) == want[:10]
+            second = dataclasses.replace(query, offset=10)
+            assert index.search_ids(second, None) == want[10:20]
+            page = index.search_rows(query, None)
+            assert [p["recording_id"] for p in page] == want[:10]
+            assert all(set(wanted) <= set(p["qa_flags"]) for p in page)
+        if backend == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # 120 rows: tiny
+                plan = "\n".join(
+                    conn.execute(
+                        sa.text(
+                            "EXPLAIN SELECT f.recording_id FROM recording_flags f "
+                            "WHERE f.flag = 'complaint' ORDER BY f.started_at DESC LIMIT 50"
+                        )
+                    ).scalars()
+                )
+            assert "ix_recording_flags_flag_started_at" in plan
     finally:
         engine.dispose()

@@ -1,11 +1,15 @@
 // The console's JSON API: same-origin fetch with the session cookie; unsafe methods send the
-// CSRF token; errors arrive as application/problem+json and become ApiError.
+// CSRF token; errors arrive as application/problem+json and become ApiError, whose message is
+// the problem's code said in the console's language (i18n `say`).
+import { say } from "./i18n";
 
 export interface Problem {
   type: string;
   title: string;
   status: number;
   detail?: string;
+  code?: string;
+  params?: Record<string, unknown>;
   errors?: Array<Record<string, unknown>>;
   current?: Record<string, unknown>;
 }
@@ -14,7 +18,7 @@ export class ApiError extends Error {
   status: number;
   problem: Problem;
   constructor(problem: Problem) {
-    super(problem.detail || problem.title);
+    super(say({ code: problem.code, params: problem.params, text: problem.detail || problem.title }));
     this.status = problem.status;
     this.problem = problem;
   }

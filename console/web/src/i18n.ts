@@ -1,4 +1,10 @@
 // The console speaks Simplified Chinese by default; English is available (top bar switch).
+// The page's own words are below; what the server says (problems, field errors, list rows, flow
+// and rules issues, gate reasons) arrives as a message code with parameters beside its English
+// text and is translated from messages.json (`say`), which a test holds to every code the
+// server can send.
+import messages from "./messages.json";
+
 export type Lang = "zh-CN" | "en";
 
 const zh: Record<string, string> = {
@@ -630,4 +636,37 @@ export function setLang(l: Lang): void {
 export function t(key: string): string {
   const table = current === "en" ? en : zh;
   return table[key] ?? key;
+}
+
+// A server message: its code and parameters, and the English text the server sent.
+export interface Coded {
+  code?: string;
+  params?: Record<string, unknown>;
+  text?: string;
+}
+
+const CATALOGUE = messages as Record<Lang, Record<string, string>>;
+// Parameters whose values the page itself names (states, actions, roles, ...).
+const PARAM_KEYS: Record<string, string> = {
+  state: "cstate_", action: "caction_", outcome: "disp_", purpose: "purpose_", role: "role_",
+};
+
+function param(name: string, value: unknown, params: Record<string, unknown>): string {
+  if (value === undefined || value === null) return "";
+  const text = String(value);
+  if (name === "error_code") return say({ code: text, params: { ...params, error_code: undefined } });
+  const prefix = PARAM_KEYS[name];
+  if (prefix) {
+    const table = current === "en" ? en : zh;
+    if (table[prefix + text]) return table[prefix + text];
+  }
+  return text;
+}
+
+// The message in the console's language; the server's text when the code is unknown.
+export function say(m: Coded): string {
+  const template = m.code ? CATALOGUE[current][m.code] : undefined;
+  if (template === undefined) return m.text ?? m.code ?? "";
+  const params = m.params ?? {};
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => param(name, params[name], params));
 }

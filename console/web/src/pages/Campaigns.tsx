@@ -5,7 +5,7 @@
 import { useState, type ReactNode } from "react";
 import { api, ApiError, upload, type Me } from "../api";
 import { when } from "../format";
-import { lang, t } from "../i18n";
+import { lang, say, t } from "../i18n";
 import { errorText, Refused, useApi } from "./common";
 
 interface Progress { contacts: number; attempts: number; done: number; open: number; percent: number }
@@ -19,7 +19,7 @@ interface Detail extends Campaign {
   dispositions: Record<string, number>; states: Record<string, number>; next_due: string | null;
 }
 interface Choices { flows: string[]; purposes: Array<{ purpose: string; window: string | null }>; timezone: string }
-interface RowError { row: number; column: string; why: string }
+interface RowError { row: number; column: string; why: string; code?: string; params?: Record<string, unknown> }
 interface ImportOut { import_id: string; rows: number; accepted: number; merged: number; repeated: boolean; errors: RowError[] }
 
 const ACTIONS: Record<string, string[]> = {
@@ -116,7 +116,8 @@ function CreateForm(props: { onCreated: (c: Detail) => void; onCancel: () => voi
       for (const err of e.problem.errors ?? []) {
         const loc = (err.loc as string[] | undefined) ?? [];
         const field = loc[1] ?? "";
-        if (field) found[field] = found[field] ? `${found[field]}; ${err.msg}` : String(err.msg);
+        const text = say({ code: err.code as string | undefined, params: err.params as Record<string, unknown> | undefined, text: String(err.msg) });
+        if (field) found[field] = found[field] ? `${found[field]}; ${text}` : text;
       }
       setErrors(found);
       setMsg(Object.keys(found).length ? t("campaign_fix_fields") : errorText(e));
@@ -262,7 +263,7 @@ function CampaignDetail(props: { me: Me; id: string }) {
                 <table className="list" data-testid="import-errors">
                   <thead><tr><th>{t("row")}</th><th>{t("column")}</th><th>{t("why_rejected")}</th></tr></thead>
                   <tbody>
-                    {result.errors.map((e) => <tr key={`${e.row}-${e.column}`}><td>{e.row}</td><td>{e.column}</td><td>{e.why}</td></tr>)}
+                    {result.errors.map((e) => <tr key={`${e.row}-${e.column}`}><td>{e.row}</td><td>{e.column}</td><td>{say({ code: e.code, params: e.params, text: e.why })}</td></tr>)}
                   </tbody>
                 </table>
               )}

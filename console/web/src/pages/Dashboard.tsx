@@ -1,6 +1,6 @@
 // The dashboard: calls now and today, gate denials by reason, consents, DNC additions, queues.
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { t } from "../i18n";
+import { say, t } from "../i18n";
 import { Refused, useApi } from "./common";
 
 interface DashboardData {
@@ -89,7 +89,7 @@ export function Dashboard() {
           </div>
           <div className="charts">
             <Chart title={t("calls_today")} data={data.calls_by_hour} x="hour" bars={[["calls", "#1677ff"]]} />
-            <Chart title={t("gate_denials")} data={data.gate_denials} x="reason" bars={[["count", "#d4380d"]]} />
+            <Chart title={t("gate_denials")} data={data.gate_denials.map((d) => ({ ...d, reason: say({ code: "gate." + d.reason, text: d.reason }) }))} x="reason" bars={[["count", "#d4380d"]]} />
             <Chart title={t("consents_granted")} data={data.consents_by_day} x="day" bars={[["granted", "#389e0d"], ["refused", "#d4380d"], ["revoked", "#faad14"]]} />
             <Chart title={t("dnc_additions")} data={data.dnc_by_day} x="day" bars={[["added", "#722ed1"], ["removed", "#13c2c2"]]} />
             <Chart title={t("queue_waits")} data={data.queues} x="what" bars={[["count", "#fa8c16"]]} />

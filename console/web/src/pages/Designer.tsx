@@ -19,7 +19,7 @@ import {
 } from "@xyflow/react";
 import { api, ApiError, type Me, type Page } from "../api";
 import { when } from "../format";
-import { lang, t } from "../i18n";
+import { lang, say, t } from "../i18n";
 import { allEdges, autoLayout, edgesOf, setEdge, type FlowJson } from "../graph";
 import {
   ObjectForm,
@@ -34,6 +34,7 @@ import {
 interface Issue {
   code: string;
   message: string;
+  params?: Record<string, unknown>;
   node: string | null;
   path: Array<{ node: string; edge: string | null }>;
 }
@@ -399,7 +400,7 @@ export function Designer(props: { name: string; me: Me }) {
             {issues.map((i, k) => (
               <li key={k} data-testid={`issue-${i.code}`} onClick={() => i.node && setSelected(i.node)}>
                 <b>{i.code}</b> {i.node && <code>{i.node}</code>}
-                <div className="muted">{i.message}</div>
+                <div className="muted" data-testid="issue-text">{say({ code: "issue." + i.code, params: i.params, text: i.message })}</div>
                 {i.path.length > 0 && (
                   <div className="path" data-testid="offending-path">
                     {t("offending_path")}: {i.path.map((s) => s.node).join(" → ")}

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "react";
 import { api, type Me, type Page } from "../api";
 import { when } from "../format";
-import { lang, t } from "../i18n";
+import { lang, say, t } from "../i18n";
 import { errorText, Refused, useApi } from "./common";
 
 interface RulesOut {
@@ -11,7 +11,7 @@ interface RulesOut {
   draft: { revision: number; content: string; updated_by: string } | null;
   rules_version: string | null;
 }
-interface Issue { code: string; message: string; line: number }
+interface Issue { code: string; message: string; line: number; params?: Record<string, unknown> }
 
 export function Rules(props: { me: Me }) {
   const { data, error, reload } = useApi<RulesOut>("/rules");
@@ -47,7 +47,7 @@ export function Rules(props: { me: Me }) {
         {may("rules.edit") && <button className="primary" disabled={!revision} onClick={() => act("submit")}>{t("submit_for_approval")}</button>}
         {may("rules.reload") && <button onClick={() => act("reload")}>{t("reload_rules")}</button>}
       </div>
-      {issues.length > 0 && <ul className="issues">{issues.map((i, k) => <li key={k}>line {i.line}: <b>{i.code}</b> {i.message}</li>)}</ul>}
+      {issues.length > 0 && <ul className="issues">{issues.map((i, k) => <li key={k}><b>{i.code}</b> {say({ code: "issue." + i.code, params: i.params, text: `line ${i.line}: ${i.message}` })}</li>)}</ul>}
       {diff && <pre className="diff">{diff.split("\n").map((l, i) => <div key={i} className={l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}>{l}</div>)}</pre>}
       <h3>{t("versions")}</h3>
       <table className="list">
