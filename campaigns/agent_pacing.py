@@ -1,7 +1,7 @@
 """Pacing of campaigns that hand answered calls to agents: the floor now, fed to the dial level.
 
-The dialler asks :meth:`AgentPacing.room` each tick for an ``agent`` campaign; it answers the
-pure :func:`campaigns.dial_level.decide` on:
+The dialler asks :meth:`AgentPacing.reserve` each tick for an ``agent`` campaign; it decides
+with the pure :func:`campaigns.dial_level.decide` on:
 
 - free agents of the campaign queue (``campaign@default``, :data:`AGENT_QUEUE`), read by
   :class:`EslFloorProbe` with ``callcenter_config queue list agents <queue> Available``
@@ -9,10 +9,16 @@ pure :func:`campaigns.dial_level.decide` on:
   after the last call is over (``last_bridge_end + wrap_up_time`` before now, the dispatcher's
   own rule) and its ``ready_time`` has come. The probe failing counts as no free agent (no line
   is dialled on a floor it cannot see);
-- the campaign's lines: claimed or ringing (the dialler's in-flight attempts not answered yet),
-  answered and still waiting for an agent (answered, no ``bridge-agent-start`` with the leg's
-  uuid as ``CC-Member-Session-UUID`` seen on the ESL events yet);
-- the recent calls' results (answered, abandoned) kept per campaign in this process.
+- the campaign's lines across every dialler process (:mod:`campaigns.agent_lines`: Redis, or
+  in memory for one process): claimed or ringing (in flight, not answered yet), answered and
+  still waiting for an agent (answered, no ``bridge-agent-start`` with the leg's uuid as
+  ``CC-Member-Session-UUID`` seen on the ESL events yet);
+- the campaign's recent calls' results (answered, abandoned), shared the same way;
+
+and takes the lines it allows at once, while the state it decided on is still current
+(compare-and-set; a stale decision is made again): two diallers on one campaign together never
+have more lines than the level allows. The claim then binds them to the claimed attempts
+(:meth:`AgentPacing.bind`); an attempt's end releases its line with its result.
 
 What an abandoned call hears is the flow's business (the shipped ``outbound_agent`` flow and
 the ``queue_campaign`` extension: ``campaign_abandoned``); its disposition ``abandoned`` comes
@@ -21,22 +27,27 @@ back through the evidence chain and is retried like the others, gated at dial ti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+import uuid as uuidlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from campaigns.agent_lines import AgentLines, LinesSnapshot
 from campaigns.dial_level import CallSample, DialLevel, DialLevelConfig, FloorNow, decide
-from ivr.errors import IvrError
+from ivr.errors import IvrError, StoreUnavailableError
 from telephony.esl import Event
 
 log = logging.getLogger(__name__)
 
 AGENT_QUEUE = "campaign"
-MAX_SAMPLES = 5000
+RESERVE_TRIES = 3
+"""Decisions made again on fresh state when another dialler changed it meanwhile (per tick)."""
+RESERVATION_S = 10.0
+"""A reservation's lease: the claim binds it to attempts well within this."""
 FLOOR_EVENT_NAMES = ("CUSTOM", "callcenter::info")
 """What the dialler's ESL client must subscribe to beside its own events."""
 
@@ -105,31 +116,49 @@ class EslFloorProbe:
         return free_in_listing(text, self.clock())
 
 
-@dataclass
-class _Lines:
-    answered: set[str] = field(default_factory=set)
-    bridged: set[str] = field(default_factory=set)
-    samples: deque[CallSample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Lines taken for a claim (``tokens``), and the decision that allowed them."""
+
+    campaign: str
+    tokens: tuple[str, ...]
+    decision: DialLevel | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+
+def floor_of(snapshot: LinesSnapshot, free_agents: int) -> FloorNow:
+    """The floor the dial level decides on: the switch's free agents, and the campaign's lines
+    across every dialler (ringing = in flight, not answered)."""
+    return FloorNow(free_agents, max(0, snapshot.lines - snapshot.answered), snapshot.waiting)
 
 
 class AgentPacing:
-    """Per-campaign line tracking and the dial level (see the module docstring)."""
+    """The dial level of agent campaigns on lines shared by every dialler (module docstring).
+
+    ``lines``: :class:`campaigns.agent_lines.RedisAgentLines` across processes, or
+    :class:`campaigns.agent_lines.LocalAgentLines` for one process."""
 
     def __init__(
-        self, probe: FloorProbe, *, queue: str = AGENT_QUEUE, config: DialLevelConfig | None = None
+        self,
+        probe: FloorProbe,
+        lines: AgentLines,
+        *,
+        queue: str = AGENT_QUEUE,
+        config: DialLevelConfig | None = None,
     ) -> None:
         self.probe = probe
+        self.lines = lines
         self.queue = queue
         self.config = config or DialLevelConfig()
-        self._lines: dict[str, _Lines] = {}
         self._campaign_of: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.last: dict[str, DialLevel] = {}
 
-    def _of(self, campaign: str) -> _Lines:
-        return self._lines.setdefault(campaign, _Lines())
-
     def on_event(self, event: Event) -> None:
-        """ESL listener: ``bridge-agent-start`` of one of our answered legs."""
+        """ESL listener: ``bridge-agent-start`` of one of this dialler's answered legs."""
         if event.get("Event-Subclass") != "callcenter::info":
             return
         if event.get("CC-Action") != "bridge-agent-start":
@@ -137,35 +166,81 @@ class AgentPacing:
         uuid = event.get("CC-Member-Session-UUID") or ""
         campaign = self._campaign_of.get(uuid)
         if campaign is not None:
-            self._of(campaign).bridged.add(uuid)
+            task = asyncio.get_running_loop().create_task(self._bridged(campaign, uuid))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    def answered(self, campaign: str, attempt_id: str) -> None:
-        self._of(campaign).answered.add(attempt_id)
-        self._campaign_of[attempt_id] = campaign
+    async def _bridged(self, campaign: str, uuid: str) -> None:
+        try:
+            await self.lines.bridged(campaign, uuid)
+        except StoreUnavailableError as exc:  # the line's lease lapses; the level stays safe
+            log.warning("agent pacing: bridge of a line not recorded (%s)", exc)
 
-    def ended(
-        self, campaign: str, attempt_id: str, *, answered: bool, abandoned: bool, now: datetime
-    ) -> None:
-        lines = self._of(campaign)
-        lines.answered.discard(attempt_id)
-        lines.bridged.discard(attempt_id)
-        self._campaign_of.pop(attempt_id, None)
-        lines.samples.append(CallSample(now, answered, abandoned and answered))
-
-    def floor(self, campaign: str, inflight: int, free_agents: int) -> FloorNow:
-        lines = self._of(campaign)
-        live = lines.answered
-        waiting = len(live - lines.bridged)
-        return FloorNow(free_agents, max(0, inflight - len(live)), waiting)
-
-    async def room(self, campaign: str, target: float, inflight: int, now: datetime) -> int:
-        """New lines the campaign may start now."""
+    async def reserve(self, campaign: str, target: float, want: int, now: datetime) -> Reservation:
+        """Lines the campaign may start now (at most ``want``), taken for the claim."""
+        if want <= 0:
+            return Reservation(campaign, ())
         free = await self.probe.free_agents(self.queue)
         config = DialLevelConfig(
             target, self.config.horizon_s, self.config.min_samples, self.config.max_level
         )
-        decision = decide(
-            self.floor(campaign, inflight, free), self._of(campaign).samples, config, now
-        )
-        self.last[campaign] = decision
-        return decision.launch
+        since = now - timedelta(seconds=config.horizon_s)
+        try:
+            for _ in range(RESERVE_TRIES):
+                snap = await self.lines.snapshot(campaign, since, now)
+                decision = decide(floor_of(snap, free), snap.recent, config, now)
+                self.last[campaign] = decision
+                n = min(want, decision.launch)
+                if n <= 0:
+                    return Reservation(campaign, (), decision)
+                tokens = tuple(f"r-{uuidlib.uuid4().hex}" for _ in range(n))
+                if await self.lines.reserve(campaign, snap.version, tokens, RESERVATION_S):
+                    return Reservation(campaign, tokens, decision)
+        except StoreUnavailableError as exc:  # fail closed: no line
+            log.warning("agent pacing: lines of %s not read (%s); none started", campaign, exc)
+        return Reservation(campaign, ())
+
+    async def bind(
+        self, reservation: Reservation, attempt_ids: Sequence[str], lease_s: float
+    ) -> None:
+        """The reservation's lines become the claimed attempts' (the unused ones are freed)."""
+        if not reservation.tokens:
+            return
+        try:
+            await self.lines.bind(reservation.campaign, reservation.tokens, attempt_ids, lease_s)
+        except StoreUnavailableError as exc:  # the tokens lapse in RESERVATION_S
+            log.warning("agent pacing: reservation not bound (%s)", exc)
+
+    async def answered(self, campaign: str, attempt_id: str, lease_s: float) -> None:
+        self._campaign_of[attempt_id] = campaign
+        try:
+            await self.lines.answered(campaign, attempt_id, lease_s)
+        except StoreUnavailableError as exc:
+            log.warning("agent pacing: answer not recorded (%s)", exc)
+
+    async def ended(
+        self, campaign: str, attempt_id: str, *, answered: bool, abandoned: bool, now: datetime
+    ) -> None:
+        """A dialled line's end and result (counted once per attempt)."""
+        self._campaign_of.pop(attempt_id, None)
+        sample = CallSample(now, answered, abandoned and answered)
+        try:
+            await self.lines.ended(campaign, attempt_id, sample)
+        except StoreUnavailableError as exc:
+            log.warning("agent pacing: call end not recorded (%s)", exc)
+
+    async def release(self, campaign: str, attempt_id: str) -> None:
+        """The attempt holds no line any more (put back, closed, or ended)."""
+        self._campaign_of.pop(attempt_id, None)
+        try:
+            await self.lines.ended(campaign, attempt_id, None)
+        except StoreUnavailableError as exc:  # its lease lapses
+            log.warning("agent pacing: line not released (%s)", exc)
+
+    async def renew(self, campaign: str, attempt_ids: Iterable[str], lease_s: float) -> None:
+        await self.lines.renew(campaign, attempt_ids, lease_s)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.lines.close()

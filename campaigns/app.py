@@ -3,12 +3,12 @@
 :func:`build_dialler` wires the real parts explicitly: the SQL queue and campaigns on
 ``engine``, the compliance service (built by the caller with the chained evidence log), the
 inbound ESL client to ``IVR_FREESWITCH_INBOUND`` with its hangup watcher (and the agent
-pacing of campaigns that hand calls to agents, :mod:`campaigns.agent_pacing`), Redis pacing when
-``IVR_REDIS_URL`` is set (else in-process pacing: one dialler process), and the number sealer
-of the records key ring. :func:`serve` runs the dialler supervised (:mod:`ivr.supervise`) with
-a small HTTP status endpoint (``GET /healthz``: JSON stats, which ``make run`` waits for;
-``GET /metrics``: Prometheus, the dialler's ``ivr_dialler_*`` beside the process's gate
-decisions and errors) on ``IVR_DIALLER_PORT``.
+pacing of campaigns that hand calls to agents, :mod:`campaigns.agent_pacing`), Redis pacing and
+agent campaigns' lines when ``IVR_REDIS_URL`` is set (else in-process: one dialler process),
+and the number sealer of the records key ring. :func:`serve` runs the dialler supervised
+(:mod:`ivr.supervise`) with a small HTTP status endpoint (``GET /healthz``: JSON stats, which
+``make run`` waits for; ``GET /metrics``: Prometheus, the dialler's ``ivr_dialler_*`` beside
+the process's gate decisions and errors) on ``IVR_DIALLER_PORT``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from campaigns.agent_lines import AgentLines, LocalAgentLines, RedisAgentLines
 from campaigns.agent_pacing import FLOOR_EVENT_NAMES, AgentPacing, EslFloorProbe
 from campaigns.dialler import Dialler, DiallerConfig, DiallerStats, Gatekeeper
 from campaigns.outcomes import EvidenceOutcomes, HangupWatcher
@@ -35,6 +36,7 @@ from campaigns.pacing import LocalPacer, Pacer, RedisPacer
 from campaigns.queue import AttemptQueue
 from campaigns.repository import CampaignRepository
 from compliance.factory import build_service
+from compliance.outage import open_outage_spool
 from ivr.db import engine_for, migrate
 from ivr.errors import ConfigError
 from ivr.metrics import count_errors
@@ -73,6 +75,13 @@ def build_pacer(settings: Settings) -> Pacer:
     return LocalPacer()
 
 
+def build_agent_lines(settings: Settings) -> AgentLines:
+    """Agent campaigns' lines: in Redis across diallers, else in this one process."""
+    if settings.redis_url:
+        return RedisAgentLines(settings.redis_url, settings.redis_key_prefix)
+    return LocalAgentLines()
+
+
 def build_dialler(
     settings: Settings,
     *,
@@ -87,7 +96,7 @@ def build_dialler(
     bridge follower as listeners; agent campaigns read the floor over the same client)."""
     hangups = HangupWatcher()
     hangups.follow(esl)
-    agent_pacing = AgentPacing(EslFloorProbe(esl))
+    agent_pacing = AgentPacing(EslFloorProbe(esl), build_agent_lines(settings))
     esl.add_listener(agent_pacing.on_event)
     config = DiallerConfig(
         endpoint=settings.dialler_endpoint,
@@ -182,7 +191,10 @@ async def serve(settings: Settings) -> None:
     """``ivr campaign run``: dial until SIGINT/SIGTERM."""
     migrate(settings.sqlalchemy_url)
     engine = engine_for(settings)
-    svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
+    outage = open_outage_spool(
+        settings.outage_spool_path, engine=engine, evidence=SqlEvidenceLog(engine)
+    )  # the gate holds DNC entries other processes on this host spooled; drains them too
+    svc = build_service(settings, engine=engine, evidence=outage.evidence, spool=outage.ledger)
     esl = inbound_client(settings)
     pacer = build_pacer(settings)
     dialler = build_dialler(settings, engine=engine, gate=svc, esl=esl, pacer=pacer)
@@ -191,6 +203,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await svc.start()
+    await outage.start()
     connecting = asyncio.create_task(esl.connect())  # retries with backoff meanwhile
     collector = DiallerCollector(dialler)
     REGISTRY.register(collector)
@@ -212,6 +225,9 @@ async def serve(settings: Settings) -> None:
             await connecting
         await esl.close()
         await pacer.close()
+        if dialler.agent_pacing is not None:
+            await dialler.agent_pacing.close()
         await svc.close()
+        await outage.close()
         engine.dispose()
         REGISTRY.unregister(collector)

@@ -41,6 +41,7 @@ from campaigns.dialler_config import (
 from campaigns.model import (
     CampaignState,
     Disposition,
+    PacingMode,
     disposition_for_cause,
     disposition_for_flow,
     effective_windows,
@@ -117,6 +118,8 @@ class AttemptRunner:
             if slot:
                 with contextlib.suppress(StoreUnavailableError):
                     await self.pacer.release(camp.id, att.id)
+            if self.agent_pacing is not None and camp.spec.pacing is PacingMode.AGENT:
+                await self.agent_pacing.release(camp.id, att.id)  # its line (never raises)
 
     def _zone(self, att: ClaimedAttempt, number: CustomerNumber, rules: RuleSet) -> ZoneInfo:
         zone = zone_or_none(att.timezone)
@@ -244,8 +247,8 @@ class AttemptRunner:
             )
             return
         self.hangups.up(att.id)  # reconciled after a reconnect (a hangup missed meanwhile)
-        if self.agent_pacing is not None:
-            self.agent_pacing.answered(camp.id, att.id)
+        if self.agent_pacing is not None and spec.pacing is PacingMode.AGENT:
+            await self.agent_pacing.answered(camp.id, att.id, self.config.lease_s)
         try:
             cause = await asyncio.wait_for(hangup, self.config.max_call_s)
         except TimeoutError:

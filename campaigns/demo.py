@@ -217,6 +217,8 @@ async def run_demo(n: int = 200, *, seed: int = 14, keep: Path | None = None) ->
         )  # fmt: skip
     finally:
         await esl.close()
+        if dialler.agent_pacing is not None:
+            await dialler.agent_pacing.close()
         await switch.close()
         await server.close(grace_s=2.0)
         await built.aclose()

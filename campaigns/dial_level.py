@@ -41,6 +41,26 @@ class CallSample:
 
 
 @dataclass(frozen=True, slots=True)
+class RecentCalls:
+    """The recent calls' results within the horizon: lines dialled, answered, and answered
+    then abandoned (what :func:`decide` needs of the history, however it is stored)."""
+
+    dialled: int
+    answered: int
+    abandoned: int
+
+
+def recent_calls(samples: Iterable[CallSample], since: datetime, now: datetime) -> RecentCalls:
+    """The counts of ``samples`` that ended in ``[since, now]``."""
+    window = [s for s in samples if since <= s.ended_at <= now]
+    return RecentCalls(
+        len(window),
+        sum(1 for s in window if s.answered),
+        sum(1 for s in window if s.answered and s.abandoned),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class FloorNow:
     """``free_agents``: agents that could take a call now; ``ringing``: this campaign's lines
     not answered yet (claimed ones included); ``waiting``: answered lines not yet with an
@@ -110,16 +130,15 @@ def expected_abandons(lines: int, p: float, free: int) -> float:
 
 def decide(
     floor: FloorNow,
-    recent: Iterable[CallSample],
+    recent: Iterable[CallSample] | RecentCalls,
     config: DialLevelConfig,
     now: datetime,
 ) -> DialLevel:
-    """How many lines to start now (see the module docstring)."""
-    since = now - timedelta(seconds=config.horizon_s)
-    window = [s for s in recent if since <= s.ended_at <= now]
-    dialled = len(window)
-    answered = sum(1 for s in window if s.answered)
-    abandoned = sum(1 for s in window if s.answered and s.abandoned)
+    """How many lines to start now (see the module docstring). ``recent``: the calls (those
+    within the horizon count) or their counts already taken over the horizon."""
+    if not isinstance(recent, RecentCalls):
+        recent = recent_calls(recent, now - timedelta(seconds=config.horizon_s), now)
+    dialled, answered, abandoned = recent.dialled, recent.answered, recent.abandoned
     abandon_rate = abandoned / answered if answered else 0.0
     answer_rate = answered / dialled if dialled else 0.0
     free = floor.free_agents - floor.waiting

@@ -5,9 +5,11 @@ pacing. Per tick (:data:`~campaigns.dialler_config.TICK_S`) it re-reads campaign
 pause, resume and stop take effect within a second), and for each running campaign claims up to
 what its caps let it start (:meth:`campaigns.queue.AttemptQueue.claim`); a campaign that
 hands calls to agents (pacing ``agent``) also claims no more than its adaptive dial level lets
-start (:class:`campaigns.agent_pacing.AgentPacing`; none given: it never dials). Each claimed
-attempt then runs as its own task in :class:`campaigns.attempt.AttemptRunner` (windows, pacing, the
-gate's permit at dial time, originate, outcome), whose ends
+start, reserving those lines across diallers before the claim and binding them to the
+claimed attempts after it (:class:`campaigns.agent_pacing.AgentPacing`; none given: it never
+dials). Each claimed attempt then runs as its own task in
+:class:`campaigns.attempt.AttemptRunner` (windows, pacing, the gate's permit at dial time,
+originate, outcome), whose ends
 :class:`campaigns.recorder.OutcomeRecorder` writes.
 
 Every few seconds it renews its leases, recovers attempts of dead diallers, cancels queued
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from campaigns.agent_pacing import AgentPacing
+from campaigns.agent_pacing import AgentPacing, Reservation
 from campaigns.attempt import AttemptRunner
 from campaigns.dialler_config import (
     HOUSEKEEPING_S,
@@ -183,8 +185,10 @@ class Dialler:
             # what the CPS cap lets start since the last claim (at most a second's worth)
             since = min(1.0, mono - self._last_claim.get(camp.id, mono - TICK_S))
             limit = min(room, max(1, math.ceil(spec.max_cps * since)), MAX_CLAIM)
+            reservation: Reservation | None = None
             if limit > 0 and spec.pacing is PacingMode.AGENT:
-                limit = min(limit, await self._agent_room(camp, now))
+                reservation = await self._agent_room(camp, limit, now)
+                limit = reservation.size
             if limit <= 0:
                 continue
             try:
@@ -198,7 +202,13 @@ class Dialler:
                 )
             except Exception:
                 log.exception("dialler %s: claim failed (SQL); not dialling", self.worker)
+                if reservation is not None and self.agent_pacing is not None:
+                    await self.agent_pacing.bind(reservation, [], self.config.lease_s)
                 return claimed
+            if reservation is not None and self.agent_pacing is not None:
+                await self.agent_pacing.bind(
+                    reservation, [a.id for a in batch], self.config.lease_s
+                )
             self._last_claim[camp.id] = mono
             started = time.monotonic()
             for att in batch:
@@ -209,14 +219,12 @@ class Dialler:
         self.stats.claimed += claimed
         return claimed
 
-    async def _agent_room(self, camp: Campaign, now: datetime) -> int:
+    async def _agent_room(self, camp: Campaign, want: int, now: datetime) -> Reservation:
         if self.agent_pacing is None:
             log.warning("dialler %s: campaign %s paces by agents; no agent pacing", self.worker,
                         camp.id)  # fmt: skip
-            return 0
-        return await self.agent_pacing.room(
-            camp.id, camp.spec.abandon_target, self.inflight(camp.id), now
-        )
+            return Reservation(camp.id, ())
+        return await self.agent_pacing.reserve(camp.id, camp.spec.abandon_target, want, now)
 
     def _done(self, campaign_id: str, attempt_id: str, _task: asyncio.Task[None]) -> None:
         self._inflight.get(campaign_id, {}).pop(attempt_id, None)
@@ -235,6 +243,11 @@ class Dialler:
             for cid, per in self._inflight.items():
                 with contextlib.suppress(StoreUnavailableError):
                     await self.pacer.renew(cid, list(per), self.config.lease_s)
+                camp = self._running.get(cid)
+                agent = camp is not None and camp.spec.pacing is PacingMode.AGENT
+                if agent and self.agent_pacing is not None:
+                    with contextlib.suppress(StoreUnavailableError):
+                        await self.agent_pacing.renew(cid, list(per), self.config.lease_s)
             requeued, unknown = await asyncio.to_thread(self.queue.recover, now=now)
             if requeued or unknown:
                 log.warning(

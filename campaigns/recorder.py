@@ -98,7 +98,7 @@ class OutcomeRecorder:
         )
         await self.close(att, disposition, cause=cause, retry_at=retry_at)
         if self.agent_pacing is not None and spec.pacing is PacingMode.AGENT:
-            self.agent_pacing.ended(
+            await self.agent_pacing.ended(
                 camp.id, att.id, answered=disposition not in _UNANSWERED,
                 abandoned=disposition is Disposition.ABANDONED, now=now,
             )  # fmt: skip

@@ -116,6 +116,12 @@ class InboundSwitch:
         self._address = (str(sock[0]), int(sock[1]))
         return self._address
 
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where it listens (after :meth:`start`)."""
+        assert self._address is not None, "not started"
+        return self._address
+
     async def outage(self) -> None:
         """The event socket goes away: listening stops, every connection is aborted (the
         channels carry on; their events, a hangup included, reach no one)."""

@@ -16,9 +16,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from camp_support import audit, fresh_numbers, until
+from camp_support import REDIS_URL, audit, fresh_numbers, until
 
+from campaigns.agent_lines import LocalAgentLines, RedisAgentLines
 from campaigns.agent_pacing import FLOOR_EVENT_NAMES, AgentPacing, EslFloorProbe
+from campaigns.dial_level import DialLevel, DialLevelConfig
 from campaigns.dialler import Dialler, DiallerConfig
 from campaigns.model import CampaignState, Disposition, PacingMode, RetryPolicy, RetryRule
 from campaigns.outcomes import EvidenceOutcomes, HangupWatcher
@@ -87,11 +89,14 @@ class Recording(AgentPacing):
     def __init__(self, *args, **kw) -> None:
         super().__init__(*args, **kw)
         self.levels: list[float] = []
+        self.decisions: list[DialLevel] = []
 
-    async def room(self, campaign, target, inflight, now):
-        launch = await super().room(campaign, target, inflight, now)
-        self.levels.append(self.last[campaign].level)
-        return launch
+    async def reserve(self, campaign, target, want, now):
+        got = await super().reserve(campaign, target, want, now)
+        if got.decision is not None:
+            self.decisions.append(got.decision)
+            self.levels.append(got.decision.level)
+        return got
 
 
 class FixedProbe:
@@ -166,7 +171,9 @@ async def test_answered_call_with_no_agent_in_time_is_abandoned_told_and_called_
         numbers = fresh_numbers(2)
         env.load(camp, tmp_path, numbers)
         env.start(camp)
-        await run_to_end(env, make(env, client, hangups, AgentPacing(FixedProbe())), camp, 60)
+        await run_to_end(
+            env, make(env, client, hangups, AgentPacing(FixedProbe(), LocalAgentLines())), camp, 60
+        )
         assert audit(switch, cap=2) == []
         assert sorted(env.dispositions(camp).values()) == [["abandoned", "abandoned"]] * 2
         assert (app.answered, app.abandoned, len(timeouts)) == (4, 4, 4)
@@ -216,7 +223,7 @@ async def test_scarce_agents_keep_the_abandon_rate_at_or_below_target(sqlite_env
         callcenter=center,
     )
     client, hangups = await connect(switch)
-    pacing = Recording(EslFloorProbe(client, clock=center.clock))
+    pacing = Recording(EslFloorProbe(client, clock=center.clock), LocalAgentLines())
     client.add_listener(pacing.on_event)
     await client.connect()
     try:
@@ -245,5 +252,136 @@ async def test_scarce_agents_keep_the_abandon_rate_at_or_below_target(sqlite_env
         )
     finally:
         await client.close()
+        await switch.close()
+        await server.close(grace_s=2.0)
+
+
+class SharedFloor:
+    """A floor probe that sees ``free`` agents, for every dialler alike."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+
+    async def free_agents(self, queue: str) -> int:
+        return self.free
+
+
+async def two_diallers(env, switch, lines_for, probe_for, config=None):
+    """Two dialler instances on one switch (each its own ESL connection)."""
+    out = []
+    for _ in range(2):
+        client, hangups = await connect_again(switch)
+        pacing = Recording(probe_for(client), lines_for(), config=config)
+        client.add_listener(pacing.on_event)
+        await client.connect()
+        out.append((client, pacing, make(env, client, hangups, pacing)))
+    return out
+
+
+async def connect_again(switch: InboundSwitch) -> tuple[InboundClient, HangupWatcher]:
+    host, port = switch.address
+    client = InboundClient(
+        host, port, "ClueCon", backoff_s=(0.05, 0.5), events=(*DEFAULT_EVENTS, *FLOOR_EVENT_NAMES)
+    )
+    hangups = HangupWatcher()
+    hangups.follow(client)
+    return client, hangups
+
+
+async def run_both(env, diallers, camp, timeout_s: float = 240) -> None:
+    tasks = [asyncio.create_task(d.run()) for _, _, d in diallers]
+    try:
+        await until(lambda: env.repo.get(camp.id).state is CampaignState.FINISHED, timeout_s)
+    finally:
+        for _, _, d in diallers:
+            d.stop()
+        await asyncio.gather(*tasks)
+        for client, pacing, _ in diallers:
+            await client.close()
+            await pacing.close()
+
+
+async def test_two_diallers_on_one_agent_campaign_never_overdial_together(
+    sqlite_env, tmp_path: Path, camp_redis_prefix: str
+):
+    """Three free agents, the level held at one line per agent (it never learns): together
+    the two diallers never have more than three lines ringing, as the switch counts them."""
+    env = sqlite_env
+    prefix = f"{camp_redis_prefix}:{uuid.uuid4().hex[:8]}"
+    switch = InboundSwitch(behaviour=OutcomeMix(no_answer=1.0, ring_s=(0.05, 0.2), seed=3))
+    await switch.start()
+    learning = DialLevelConfig(min_samples=10**6)
+    diallers = await two_diallers(
+        env, switch, lambda: RedisAgentLines(REDIS_URL, prefix), lambda _c: SharedFloor(3),
+        learning,
+    )  # fmt: skip
+    peak = [0]
+
+    async def watch() -> None:  # the switch's own count of the campaign's live legs
+        while True:
+            peak[0] = max(peak[0], len(switch.channels))
+            await asyncio.sleep(0.002)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        camp = agent_campaign(env)  # no answer: never retried
+        env.load(camp, tmp_path, fresh_numbers(60))
+        env.start(camp)
+        await run_both(env, diallers, camp, 120)
+        assert len(switch.originate_log) == 60
+        assert audit(switch, cap=1) == []
+        assert 0 < peak[0] <= 3, peak[0]
+        for _, pacing, d in diallers:
+            assert d.stats.originated > 0  # both made progress
+            assert {lv.lines for lv in pacing.decisions} <= {3}
+    finally:
+        watcher.cancel()
+        await switch.close()
+
+
+async def test_two_diallers_on_scarce_agents_keep_the_abandon_rate_at_or_below_target(
+    sqlite_env, tmp_path: Path, camp_redis_prefix: str
+):
+    """The scarce floor above, dialled by two diallers sharing the campaign's lines (Redis):
+    they overdial together by one level, and the far end's abandoned share stays in target."""
+    env = sqlite_env
+    prefix = f"{camp_redis_prefix}:{uuid.uuid4().hex[:8]}"
+    plan = Dialplan.shipped({"recordings_dir": str(tmp_path / "fs")})
+    center = CallCenter.from_config(plan.queues, {}, [], clock=fast_clock(SPEEDUP))
+    scarce_floor(center)
+    app = AgentCallee(env)
+    server = OutboundServer(app, env.evidence, ServerConfig(reply_timeout_s=10))
+    host, port = await server.start("127.0.0.1", 0)
+    switch = InboundSwitch(
+        socket_target=(host, port),
+        dialplan=plan,
+        behaviour=OutcomeMix(no_answer=0.5, ring_s=(0.02, 0.15), seed=11),
+        script=CallerScript(agent_talk_ms=20_000),
+        time_scale=1 / SPEEDUP,
+        callcenter=center,
+    )
+    await switch.start()
+    diallers = await two_diallers(
+        env, switch, lambda: RedisAgentLines(REDIS_URL, prefix),
+        lambda c: EslFloorProbe(c, clock=center.clock),
+    )  # fmt: skip
+    try:
+        camp = agent_campaign(env)
+        env.load(camp, tmp_path, fresh_numbers(400))
+        env.start(camp)
+        await run_both(env, diallers, camp)
+        assert audit(switch, cap=2) == []
+        assert app.answered >= 150, app.answered
+        assert app.abandoned <= 0.03 * app.answered, (app.abandoned, app.answered)
+        levels = [lv for _, p, _ in diallers for lv in p.levels]
+        assert max(levels) > 1.0  # the shared level did overdial
+        for _, _, d in diallers:
+            assert d.stats.originated > 0
+        print(
+            f"two diallers: answered={app.answered} abandoned={app.abandoned} "
+            f"rate={app.abandoned / app.answered:.3%} originated="
+            f"{[d.stats.originated for _, _, d in diallers]} max_level={max(levels):.2f}"
+        )
+    finally:
         await switch.close()
         await server.close(grace_s=2.0)

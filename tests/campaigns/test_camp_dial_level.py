@@ -1,21 +1,28 @@
-"""The adaptive dial level (pure): properties over its inputs, and the agent-listing reader."""
+"""The adaptive dial level (pure): properties over its inputs, the agent-listing reader, and the
+agent campaigns' shared lines (in memory and in Redis) the level is decided on."""
 
 from __future__ import annotations
 
 import math
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers.compliance_data import REDIS_URL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaigns.agent_pacing import AgentPacing, free_in_listing
+from campaigns.agent_lines import AgentLines, LocalAgentLines, RedisAgentLines
+from campaigns.agent_pacing import AgentPacing, floor_of, free_in_listing
 from campaigns.dial_level import (
     CallSample,
     DialLevelConfig,
     FloorNow,
+    RecentCalls,
     decide,
     expected_abandons,
+    recent_calls,
     wilson_upper,
 )
 from campaigns.model import CampaignError
@@ -170,22 +177,79 @@ class FixedProbe:
         return self.free
 
 
-async def test_answered_lines_wait_for_an_agent_until_their_bridge_event():
-    pacing = AgentPacing(FixedProbe(3))
-    pacing.answered("c1", "att-1")
-    pacing.answered("c1", "att-2")
-    assert pacing.floor("c1", inflight=5, free_agents=3) == FloorNow(3, 3, 2)
-    pacing.on_event(
-        Event(
-            "CUSTOM",
-            {
-                "Event-Subclass": "callcenter::info",
-                "CC-Action": "bridge-agent-start",
-                "CC-Member-Session-UUID": "att-1",
-            },
-        )
+@pytest.fixture(params=["local", "redis"])
+async def lines(
+    request: pytest.FixtureRequest, camp_redis_prefix: str
+) -> AsyncIterator[AgentLines]:
+    store: AgentLines = (
+        LocalAgentLines()
+        if request.param == "local"
+        else RedisAgentLines(REDIS_URL, f"{camp_redis_prefix}:{uuid.uuid4().hex[:8]}")
     )
-    assert pacing.floor("c1", inflight=5, free_agents=3).waiting == 1
-    assert await pacing.room("c1", 0.03, inflight=5, now=NOW) == 0  # 3 free - 1 waiting < 3
-    pacing.ended("c1", "att-2", answered=True, abandoned=True, now=NOW)
-    assert pacing.floor("c1", inflight=4, free_agents=3) == FloorNow(3, 3, 0)
+    yield store
+    await store.close()
+
+
+def bridge_start(uuid_: str) -> Event:
+    return Event(
+        "CUSTOM",
+        {
+            "Event-Subclass": "callcenter::info",
+            "CC-Action": "bridge-agent-start",
+            "CC-Member-Session-UUID": uuid_,
+        },
+    )
+
+
+async def snap(lines: AgentLines, campaign: str = "c1"):
+    return await lines.snapshot(campaign, NOW - timedelta(seconds=900), NOW)
+
+
+async def test_answered_lines_wait_for_an_agent_until_their_bridge_event(lines) -> None:
+    pacing = AgentPacing(FixedProbe(3), lines)
+    first = await pacing.reserve("c1", 0.03, want=10, now=NOW)
+    assert first.size == 3  # learning: one line per free agent
+    await pacing.bind(first, ["att-1", "att-2"], 30.0)  # claimed two; one token freed
+    assert (await snap(lines)).lines == 2
+    await pacing.answered("c1", "att-1", 30.0)
+    await pacing.answered("c1", "att-2", 30.0)
+    assert floor_of(await snap(lines), 3) == FloorNow(3, 0, 2)
+    pacing.on_event(bridge_start("att-1"))
+    await pacing.close()  # the bridge's write is awaited
+    assert (await snap(lines)).waiting == 1
+    got = await pacing.reserve("c1", 0.03, want=10, now=NOW)
+    assert got.size == 2  # 3 free - 1 waiting
+    await pacing.bind(got, [], 30.0)
+    await pacing.ended("c1", "att-2", answered=True, abandoned=True, now=NOW)
+    after = await snap(lines)
+    assert (after.lines, after.answered, after.waiting) == (1, 1, 0)
+    assert after.recent == RecentCalls(1, 1, 1)
+    await pacing.ended("c1", "att-2", answered=True, abandoned=True, now=NOW)  # again: once
+    assert (await snap(lines)).recent == RecentCalls(1, 1, 1)
+    await pacing.release("c1", "att-1")
+    assert (await snap(lines)).lines == 0
+
+
+async def test_a_stale_snapshot_reserves_nothing_and_the_lines_are_shared(lines) -> None:
+    """Two diallers on one store: the second decides on what the first took."""
+    one, two = AgentPacing(FixedProbe(4), lines), AgentPacing(FixedProbe(4), lines)
+    s = await snap(lines)
+    assert await lines.reserve("c1", s.version, ["t1"], 10.0)
+    assert not await lines.reserve("c1", s.version, ["t2"], 10.0)  # stale: refused
+    await lines.bind("c1", ["t1"], [], 10.0)
+    a = await one.reserve("c1", 0.03, want=10, now=NOW)
+    b = await two.reserve("c1", 0.03, want=10, now=NOW)
+    assert (a.size, b.size) == (4, 0)  # together: the level's 4 lines, not 8
+    await one.bind(a, ["x1", "x2", "x3"], 30.0)
+    c = await two.reserve("c1", 0.03, want=10, now=NOW)
+    assert c.size == 1
+    assert (await snap(lines, "c2")).lines == 0  # another campaign: its own lines
+
+
+def test_recent_calls_count_the_horizon_and_decide_takes_either_form() -> None:
+    calls = history(40, 20, 1) + history(10, 10, 10, age_s=2000)
+    since = NOW - timedelta(seconds=900)
+    assert recent_calls(calls, since, NOW) == RecentCalls(40, 20, 1)
+    cfg = DialLevelConfig()
+    floor = FloorNow(5, 0, 0)
+    assert decide(floor, calls, cfg, NOW) == decide(floor, RecentCalls(40, 20, 1), cfg, NOW)
