@@ -15,7 +15,7 @@ import typer
 from compliance.rules import RulesError
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.settings import get_settings
-from qa.compiled import CompiledRules
+from qa.compiled import CompiledRules, summary
 from qa.reload import load_rules_file
 from qa.rules import Speaker
 
@@ -80,19 +80,7 @@ def rules_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate a QA rules file (file:line errors) and summarise it."""
-    compiled = rules_or_exit(path)
-    r = compiled.rules
-    data = {
-        "source": compiled.source,
-        "version": r.version,
-        "effective_from": r.effective_from.isoformat(),
-        "sha256": compiled.digest,
-        "rules": [
-            {"id": x.id, "category": x.category.value, "severity": x.severity.value}
-            for x in r.rules
-        ],
-        "purposes": {p: list(ids) for p, ids in r.mandatory.purposes.items()},
-    }
+    data = summary(rules_or_exit(path))
     emit(
         data,
         as_json,

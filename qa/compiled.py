@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from compliance.reload import VersionOfRules
 from compliance.rules import RulesError, RulesIssue
@@ -36,6 +37,22 @@ def compile_rules(text: str, source: str = "<qa rules>") -> CompiledRules:
     if issues:
         raise RulesError(issues)
     return CompiledRules(rules, matcher, hashlib.sha256(text.encode()).hexdigest(), source)
+
+
+def summary(compiled: CompiledRules) -> dict[str, Any]:
+    """What ``ivr qa rules`` and ``/api/v1/qa/rules`` show of a valid rules text."""
+    r = compiled.rules
+    return {
+        "source": compiled.source,
+        "version": r.version,
+        "effective_from": r.effective_from.isoformat(),
+        "sha256": compiled.digest,
+        "rules": [
+            {"id": x.id, "category": x.category.value, "severity": x.severity.value}
+            for x in r.rules
+        ],
+        "purposes": {p: list(ids) for p, ids in r.mandatory.purposes.items()},
+    }
 
 
 def _example_issues(
