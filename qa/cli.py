@@ -1,7 +1,8 @@
 """`ivr qa ...` commands (registered by :mod:`shell.cli`); every command takes ``--json``.
 
-``ivr qa check TEXT`` (one sentence through the matcher and the learned second stage), ``ivr qa rules [PATH]`` (validate and
-summarise a rules file), ``ivr qa call ID``, ``ivr qa batch --from --to`` and
+``ivr qa check TEXT`` (one sentence through the matcher, then the learned second stage),
+``ivr qa rules [PATH]`` (validate and summarise a rules file), ``ivr qa call ID``,
+``ivr qa batch --from --to`` and
 ``ivr qa report --from --to --format html|pdf`` (:mod:`qa.cli_jobs`).
 """
 

@@ -1,20 +1,22 @@
-"""The learned second stage of QA: one linear classifier per category (pure scoring, no IO
+"""The learned second stage of QA: one linear classifier per category (pure scoring; no IO
 beyond :func:`load_model`, no clock).
 
-Features of a line (:func:`features`) are its folded characters' n-grams (1-4, :func:`qa.text.fold`)
-and the n-grams (2-4) of its sound string (:func:`qa.text.sounds`: loose toneless pinyin), so an
-ASR homophone slip (搜益 for 收益) shares the features of what was meant. Each feature is present
-or not; a line's vector is weighted by idf and L2-normalised, the same as the trainer's
-scikit-learn ``TfidfVectorizer(binary=True)``, and each category's logistic regression gives a
-probability. The weights (already multiplied by the idf), the idf, the thresholds chosen by
-cross-validation and the cheap gate are one JSON artefact written by ``scripts/train_qa_model.py``
-(``qa/model/qa_model.json``, committed; no download, no training at run time).
+Features of a line (:func:`features`) are the n-grams (1-4) of its folded characters
+(:func:`qa.text.fold`) and the n-grams (2-4) of its sound string (:func:`qa.text.sounds`: loose
+toneless pinyin), so an ASR homophone slip (搜益 for 收益) shares the features of what was
+meant. Each feature is present or not; a line's vector is weighted by idf and L2-normalised,
+as the trainer's scikit-learn ``TfidfVectorizer(binary=True)`` does, and each category's
+logistic regression gives a probability. Weights (times the idf), idf, the thresholds chosen by
+cross-validation and the gate are one JSON artefact written by ``scripts/train_qa_model.py``
+(``qa/model/qa_model.json``, committed; no download, no training at run time). Sound n-grams
+are spelled there by syllable (:func:`qa.text.spelled_sounds`): sound codes differ between
+processes. A line's features are found by one Aho-Corasick scan of each string.
 
-The gate: a line whose sound string holds none of the gate's sound bigrams (the vocabulary of
-products, returns, deposits and urgency learnt from the training lines; sounds, so an ASR slip
-passes as what was meant) is not scored, so routine service talk costs one Aho-Corasick scan. :meth:`QaModel.key_span` names where in the folded line
-the evidence is strongest (the n-gram adding most to the score), for the context veto of
-:mod:`qa.second_stage`.
+The gate: a line whose sound string holds none of the gate's sound bigrams (product, return,
+deposit and urgency vocabulary learnt from the training lines; by sound, so an ASR slip passes
+as what was meant) is not scored: routine service talk costs one Aho-Corasick scan.
+:meth:`QaModel.key_span` names the n-gram adding most to a category's score, where the context
+veto of :mod:`qa.second_stage` looks.
 """
 
 from __future__ import annotations

@@ -86,7 +86,9 @@ def test_a_line_the_rules_miss_becomes_a_model_finding(both: CompiledRules) -> N
     assert finding.turn == 1 and finding.offset_ms == 2_000
     assert finding.how.startswith("p=") and float(finding.how[2:]) >= 0.9
     # a guess for review: it costs no points
-    rules_only = inspect_call(turns, SpeechContext("call-model-1"), load_rules_file(DEFAULT_RULES_PATH))
+    rules_only = inspect_call(
+        turns, SpeechContext("call-model-1"), load_rules_file(DEFAULT_RULES_PATH)
+    )
     assert qa.score == rules_only.score
     assert rules_only.model_version is None
     assert not [f for f in rules_only.findings if f.kind is FindingKind.MODEL]
@@ -107,9 +109,7 @@ def test_a_model_hit_never_blocks_a_bot_sentence(both: CompiledRules) -> None:
     qa = inspect_call(
         [Turn(Speaker.BOT, MISSED_PROMISE, 0, 3_000)], SpeechContext("call-model-2"), both
     )
-    assert [f.kind for f in qa.findings if f.kind is not FindingKind.MISSING] == [
-        FindingKind.MODEL
-    ]
+    assert [f.kind for f in qa.findings if f.kind is not FindingKind.MISSING] == [FindingKind.MODEL]
 
 
 def test_negated_and_mandated_wording_is_no_model_hit(both: CompiledRules) -> None:
