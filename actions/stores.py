@@ -58,8 +58,10 @@ class Stores:
         count_errors()  # the action process's logged errors are metrics too
         self.engine = engine_for(settings)
         self.evidence: EvidenceSink = SqlEvidenceLog(self.engine)
+        # no outage spool: without the database a caller handle does not resolve, so the
+        # actions leave a refusal to the orchestrator (``dnc_recorded: false``), which spools
         self.compliance: ComplianceService = build_service(
-            settings, engine=self.engine, evidence=self.evidence
+            settings, engine=self.engine, evidence=self.evidence, spool=None
         )
         self.handles = CallerHandles(
             self.engine, NumberSealer.from_settings(settings), ttl_s=settings.esl_max_call_s

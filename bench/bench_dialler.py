@@ -190,7 +190,9 @@ async def run_campaign(n: int, cps: float, tmp: Path, prefix: str) -> dict[str, 
     engine = make_engine(settings.sqlalchemy_url)
     evidence = SqlEvidenceLog(engine)
     clock = DayClock()
-    svc = build_service(settings, engine=engine, evidence=evidence, migrate_db=False, clock=clock)
+    svc = build_service(
+        settings, engine=engine, evidence=evidence, spool=None, migrate_db=False, clock=clock
+    )
     await svc.start(watch=False)
     child = SwitchProcess(settings.sqlalchemy_url, data)
     sport = await child.start()

@@ -36,6 +36,7 @@ from campaigns.pacing import LocalPacer, Pacer, RedisPacer
 from campaigns.queue import AttemptQueue
 from campaigns.repository import CampaignRepository
 from compliance.factory import build_service
+from compliance.outage import open_outage_spool
 from ivr.db import engine_for, migrate
 from ivr.errors import ConfigError
 from ivr.metrics import count_errors
@@ -190,7 +191,10 @@ async def serve(settings: Settings) -> None:
     """``ivr campaign run``: dial until SIGINT/SIGTERM."""
     migrate(settings.sqlalchemy_url)
     engine = engine_for(settings)
-    svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
+    outage = open_outage_spool(
+        settings.outage_spool_path, engine=engine, evidence=SqlEvidenceLog(engine)
+    )  # the gate holds DNC entries other processes on this host spooled; drains them too
+    svc = build_service(settings, engine=engine, evidence=outage.evidence, spool=outage.ledger)
     esl = inbound_client(settings)
     pacer = build_pacer(settings)
     dialler = build_dialler(settings, engine=engine, gate=svc, esl=esl, pacer=pacer)
@@ -199,6 +203,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await svc.start()
+    await outage.start()
     connecting = asyncio.create_task(esl.connect())  # retries with backoff meanwhile
     collector = DiallerCollector(dialler)
     REGISTRY.register(collector)
@@ -223,5 +228,6 @@ async def serve(settings: Settings) -> None:
         if dialler.agent_pacing is not None:
             await dialler.agent_pacing.close()
         await svc.close()
+        await outage.close()
         engine.dispose()
         REGISTRY.unregister(collector)

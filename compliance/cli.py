@@ -58,7 +58,7 @@ def _run(body: Callable[[ComplianceService], Awaitable[T]]) -> T:
         # consent change made here is SM3-chained evidence like one made in a call (inv3).
         settings = get_settings()
         engine = make_engine(settings.sqlalchemy_url)
-        svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
+        svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine), spool=None)
         await svc.start(watch=False)
         try:
             return await body(svc)

@@ -1,10 +1,10 @@
 """The compliance service's factory: every part from settings, for composition roots.
 
-``build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))``: the SQL ledger on
-``engine`` (its decision log on :func:`compliance.sql.decision_log_engine`), the Redis gate store
-when ``IVR_REDIS_URL`` is set (else the SQL one), the rules from ``IVR_RULES_PATH`` and their
-supervised watcher publishing to this host's status board. The evidence log and the engine are
-the caller's: nothing is defaulted behind its back.
+``build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine), spool=None)``: the SQL
+ledger on ``engine`` (its decision log on :func:`compliance.sql.decision_log_engine`), the Redis
+gate store when ``IVR_REDIS_URL`` is set (else the SQL one), the rules from ``IVR_RULES_PATH``
+and their supervised watcher publishing to this host's status board. The evidence log, the
+engine and the outage spool are the caller's: nothing is defaulted behind its back.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from compliance.ports import GateStore
 from compliance.redis_store import RedisGateStore
 from compliance.reload import RulesHolder, RulesWatcher, load_rules_file
 from compliance.service import ComplianceService, utc_now
+from compliance.spool import LedgerSpool
 from compliance.sql import SqlLedger, decision_log_engine
 from compliance.sql_gate import SqlGateStore
 from compliance.watch_status import board_for
@@ -35,6 +36,7 @@ def build_service(
     *,
     engine: sa.Engine,
     evidence: EvidenceSink,
+    spool: LedgerSpool | None,
     clock: Callable[[], datetime] = utc_now,
     migrate_db: bool = True,
 ) -> ComplianceService:
@@ -44,6 +46,9 @@ def build_service(
 
     ``evidence`` is the hash-chained evidence log (``records.evidence_store.SqlEvidenceLog``)
     the composition root built: every DNC and consent change is chained evidence (inv3).
+    ``spool`` is the process's outage spool (``compliance.outage.open_outage_spool``: DNC
+    entries and consents the ledger cannot take are spooled and acknowledged), or ``None``
+    where a failed write should reach the person who made it (CLI, console).
     """
     if migrate_db:
         migrate(settings.sqlalchemy_url)
@@ -67,6 +72,7 @@ def build_service(
         sql=sql,
         timeout_s=timeout_s,
         clock=clock,
+        spool=spool,
         watcher=RulesWatcher(
             settings.rules_path,
             holder,

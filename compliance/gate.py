@@ -69,7 +69,11 @@ class Gate:
         index: Callable[[str], str],
         timeout_s: float,
         clock: Callable[[], datetime],
+        held_dnc: Callable[[str], bool] = lambda _: False,
     ) -> None:
+        """``held_dnc``: whether a DNC entry for a blind index waits in this process's outage
+        spool (:mod:`compliance.spool`): the number is treated as on DNC."""
+        self.held_dnc = held_dnc
         self.holder = holder
         self.store = store
         self.ledger = ledger
@@ -148,7 +152,7 @@ class Gate:
             facts = Facts(store_ok=False, consent_on_file=consent_ok)
         else:
             facts = Facts(
-                dnc=seen.dnc,
+                dnc=seen.dnc or self.held_dnc(bidx),
                 dnd_windows=seen.dnd_windows,
                 count_today=seen.count_before,
                 consent_on_file=consent_ok,

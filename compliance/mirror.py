@@ -42,8 +42,12 @@ class GateMirror:
         timeout_s: float,
         settle_s: float,
         clock: Callable[[], datetime],
+        spooled_dnc: Callable[[], list[str]] = list,
     ) -> None:
+        """``spooled_dnc``: DNC entries waiting in this process's outage spool, added to what
+        SQL has by a rebuild (:mod:`compliance.spool`)."""
         self.store = store
+        self.spooled_dnc = spooled_dnc
         self.ledger = ledger
         self.sql = sql
         self.timeout_s = timeout_s
@@ -65,6 +69,7 @@ class GateMirror:
         await asyncio.sleep(self.settle_s)
         since = (self.clock() - timedelta(days=COUNTS_KEPT_DAYS)).date().isoformat()
         dnc_rows = await self.sql.call("DNC ledger", None, self.ledger.all_dnc)
+        dnc_rows = sorted(set(dnc_rows) | set(self.spooled_dnc()))
         dnd_rows = await self.sql.call("DND ledger", None, self.ledger.all_dnd)
         counted = await self.sql.call("decision log", None, self.ledger.counted_since, since)
         await guarded(self.store.resync(dnc_rows, dnd_rows, counted), "gate store", None)

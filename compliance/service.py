@@ -6,7 +6,7 @@ composition root with :func:`compliance.factory.build_service`, ``await service.
 ``await service.close()`` at shutdown::
 
     engine = make_engine(settings.sqlalchemy_url)
-    svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine))
+    svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine), spool=None)
     await svc.start()                      # gate mirror rebuilt from SQL if needed, watcher on
     d = await svc.check_and_count(GateRequest(number, "marketing", attempt_id, campaign="c1"))
     if d.allowed: originate(...)            # d.consent_mode == IN_CALL: ask consent first in call
@@ -19,7 +19,9 @@ Gate (never raises; every store error or timeout denies with ``store_unavailable
 Customers are :class:`ivr.phone.CustomerNumber` values made at the edge
 (:func:`ivr.phone.customer_number`); where a caller may have no usable number the API takes
 ``CustomerNumber | None``.
-DNC (permanent; SQL first, then mirrored to the gate store; every change is chained evidence):
+DNC (permanent; SQL first, then mirrored to the gate store; every change is chained evidence;
+with an outage spool a DNC entry or consent the ledger cannot take is spooled and acknowledged,
+:mod:`compliance.spool`):
     ``async record_refusal(customer | None, *, source, reason, actor, call_id=None,
     decision=None) -> Refusal`` (invariant 6: DNC, or evidence that there was no number);
     ``async add_dnc(customer, *, source, reason, actor, call_id=None, decision=None)``;
@@ -59,9 +61,10 @@ from compliance.mirror import GateMirror
 from compliance.ports import ConsentRecord, DncEntry, GateStore, Refusal
 from compliance.reload import RulesHolder, RulesWatcher
 from compliance.rules import RuleSet
-from compliance.sql import SqlLedger
+from compliance.spool import LedgerSpool
+from compliance.sql import SqlLedger, new_consent
 from ivr.crypto import blind_index, sm3
-from ivr.errors import IvrError, NotAuthorizedError
+from ivr.errors import IvrError, NotAuthorizedError, StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.metrics import GATE_DECISIONS
 from ivr.phone import CustomerNumber
@@ -110,9 +113,12 @@ class ComplianceService:
         timeout_s: float = 0.2,
         settle_s: float | None = None,
         clock: Callable[[], datetime] = utc_now,
+        spool: LedgerSpool | None = None,
     ) -> None:
         """``settle_s`` (default ``timeout_s``): how long a mirror rebuild waits for permits
-        counted in the lost Redis to reach SQL (:mod:`compliance.mirror`)."""
+        counted in the lost Redis to reach SQL (:mod:`compliance.mirror`). ``spool``: where DNC
+        entries and consents go when the ledger cannot take them (:mod:`compliance.spool`);
+        ``None``: such a write raises :class:`ivr.errors.StoreUnavailableError`."""
         self.holder = holder
         self.ledger = ledger
         self.gate_store = gate_store
@@ -122,6 +128,8 @@ class ComplianceService:
         self.timeout_s = timeout_s
         self.clock = clock
         self._key = index_key
+        self.spool = spool
+        held = (lambda _: False) if spool is None else spool.holds_dnc
         self._log_pool = SqlPool("decision-log", workers=1, max_pending=2)
         self.decisions = DecisionLog(ledger, self._log_pool, checkpoints=sql)
         self.mirror = GateMirror(
@@ -131,6 +139,7 @@ class ComplianceService:
             timeout_s=timeout_s,
             settle_s=timeout_s if settle_s is None else settle_s,
             clock=clock,
+            spooled_dnc=(lambda: []) if spool is None else spool.pending_dnc,
         )
         self.gate = Gate(
             holder=holder,
@@ -142,6 +151,7 @@ class ComplianceService:
             index=self.index,
             timeout_s=timeout_s,
             clock=clock,
+            held_dnc=held,
         )
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -252,16 +262,17 @@ class ComplianceService:
     ) -> DncEntry:
         """Durably add to DNC (SQL commit first), then mirror; returns once durable."""
         bidx = self.index(customer.e164)
-        entry, new = await self._ledger(
-            "DNC ledger",
-            self.ledger.add_dnc,
-            bidx,
-            source=source,
-            reason=reason,
-            actor=actor,
-            call_id=call_id,
-            at=self.clock(),
-        )
+        row = DncEntry(
+            number_index=bidx, source=source, reason=reason, call_id=call_id, actor=actor,
+            created_at=self.clock(),
+        )  # fmt: skip
+        try:
+            entry, new = await self._ledger("DNC ledger", self.ledger.put_dnc, row)
+        except StoreUnavailableError as exc:
+            if self.spool is None:
+                raise
+            entry, new = await self.spool.add_dnc(row), True
+            log.warning("DNC ledger unavailable (%s): %s spooled", exc, customer.masked)
         await self.mirror.mirror_dnc(bidx, True)
         if new:
             log.info("DNC added %s (%s) by %s", customer.masked, source, actor)
@@ -300,6 +311,8 @@ class ComplianceService:
             at=self.clock(),
         )
         await self.mirror.unmirror_dnc(bidx)
+        if self.spool is not None:
+            self.spool.discard(bidx)
         if removed:
             log.info("DNC removed %s by %s (%s)", customer.masked, actor, actor_role)
             await self._evidence(
@@ -315,8 +328,13 @@ class ComplianceService:
         return bool(removed)
 
     async def is_dnc(self, customer: CustomerNumber | None) -> bool:
-        """Whether the number is on DNC (a caller without a number is on no list)."""
-        return customer is not None and await self.dnc_entry(customer) is not None
+        """Whether the number is on DNC (a caller without a number is on no list); an entry
+        still in the outage spool counts."""
+        if customer is None:
+            return False
+        if self.spool is not None and self.spool.holds_dnc(self.index(customer.e164)):
+            return True
+        return await self.dnc_entry(customer) is not None
 
     async def dnc_entry(self, customer: CustomerNumber) -> DncEntry | None:
         bidx = self.index(customer.e164)
@@ -368,9 +386,7 @@ class ComplianceService:
         days = policy.consent_valid_days or DEFAULT_CONSENT_DAYS
         bidx = self.index(customer.e164)
         excerpt = mask_transcript(transcript_excerpt)
-        rec = await self._ledger(
-            "consent ledger",
-            self.ledger.grant_consent,
+        rec = new_consent(
             bidx,
             purpose=purpose,
             scope=scope,
@@ -381,6 +397,13 @@ class ComplianceService:
             recording_offset_ms=recording_offset_ms,
             transcript_excerpt=excerpt,
         )
+        try:
+            await self._ledger("consent ledger", self.ledger.put_consent, rec)
+        except StoreUnavailableError as exc:
+            if self.spool is None:
+                raise
+            await self.spool.grant_consent(rec)
+            log.warning("consent ledger unavailable (%s): consent %s spooled", exc, rec.id)
         await self._evidence(
             EvidenceKind.CONSENT_GRANTED,
             call_id,

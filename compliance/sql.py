@@ -102,6 +102,34 @@ def decision_log_engine(url: str) -> sa.Engine:
     return engine
 
 
+def new_consent(
+    number_index: str,
+    *,
+    purpose: str,
+    scope: str,
+    channel: str,
+    granted_at: datetime,
+    expires_at: datetime,
+    call_id: str | None,
+    recording_offset_ms: int | None,
+    transcript_excerpt: str | None,
+) -> ConsentRecord:
+    """A new consent record (a fresh id): the row :meth:`SqlLedger.put_consent` inserts."""
+    return ConsentRecord(
+        id=str(uuid.uuid4()),
+        number_index=number_index,
+        purpose=purpose,
+        scope=scope,
+        channel=channel,
+        granted_at=granted_at,
+        expires_at=expires_at,
+        call_id=call_id,
+        recording_offset_ms=recording_offset_ms,
+        transcript_excerpt=transcript_excerpt,
+        revoked_at=None,
+    )
+
+
 class SqlLedger:
     """The durable compliance ledger on one SQLAlchemy engine (the decision log may commit on
     its own engine of the same database, :func:`decision_log_engine`)."""
@@ -124,18 +152,32 @@ class SqlLedger:
         at: datetime,
     ) -> tuple[DncEntry, bool]:
         """Durably add (idempotent). Returns the entry in force and whether it is new."""
+        return self.put_dnc(
+            DncEntry(
+                number_index=number_index,
+                source=source,
+                reason=reason,
+                call_id=call_id,
+                actor=actor,
+                created_at=at,
+            )
+        )
+
+    def put_dnc(self, entry: DncEntry) -> tuple[DncEntry, bool]:
+        """Insert the entry (its row is exactly the entry: what an outage spool keeps and
+        replays), idempotent per number; the add event goes with it when it is new."""
         with self.engine.begin() as conn:
             res = conn.execute(
                 insert_ignore(
                     self.engine,
                     dnc,
                     {
-                        "number_index": number_index,
-                        "source": source,
-                        "reason": reason,
-                        "call_id": call_id,
-                        "actor": actor,
-                        "created_at": at,
+                        "number_index": entry.number_index,
+                        "source": entry.source,
+                        "reason": entry.reason,
+                        "call_id": entry.call_id,
+                        "actor": entry.actor,
+                        "created_at": entry.created_at,
                     },
                 ).returning(dnc.c.number_index)
             )
@@ -144,16 +186,16 @@ class SqlLedger:
             if new:
                 conn.execute(
                     dnc_events.insert().values(
-                        number_index=number_index,
+                        number_index=entry.number_index,
                         action="add",
-                        source=source,
-                        reason=reason,
-                        call_id=call_id,
-                        actor=actor,
-                        at=at,
+                        source=entry.source,
+                        reason=entry.reason,
+                        call_id=entry.call_id,
+                        actor=entry.actor,
+                        at=entry.created_at,
                     )
                 )
-            row = conn.execute(sa.select(dnc).where(dnc.c.number_index == number_index)).one()
+            row = conn.execute(sa.select(dnc).where(dnc.c.number_index == entry.number_index)).one()
         return _dnc_entry(row), new
 
     def remove_dnc(
@@ -226,9 +268,8 @@ class SqlLedger:
         recording_offset_ms: int | None,
         transcript_excerpt: str | None,
     ) -> ConsentRecord:
-        rec = ConsentRecord(
-            id=str(uuid.uuid4()),
-            number_index=number_index,
+        rec = new_consent(
+            number_index,
             purpose=purpose,
             scope=scope,
             channel=channel,
@@ -237,24 +278,30 @@ class SqlLedger:
             call_id=call_id,
             recording_offset_ms=recording_offset_ms,
             transcript_excerpt=transcript_excerpt,
-            revoked_at=None,
         )
-        with self.engine.begin() as conn:
-            conn.execute(
-                consents.insert().values(
-                    id=rec.id,
-                    number_index=number_index,
-                    purpose=purpose,
-                    scope=scope,
-                    channel=channel,
-                    granted_at=granted_at,
-                    expires_at=expires_at,
-                    call_id=call_id,
-                    recording_offset_ms=recording_offset_ms,
-                    transcript_excerpt=transcript_excerpt,
-                )
-            )
+        self.put_consent(rec)
         return rec
+
+    def put_consent(self, rec: ConsentRecord, *, replay: bool = False) -> None:
+        """Insert a consent made by :func:`new_consent` (its id is its key); ``replay``: from
+        an outage spool, where a row already there was put by an earlier replay."""
+        values = {
+            "id": rec.id,
+            "number_index": rec.number_index,
+            "purpose": rec.purpose,
+            "scope": rec.scope,
+            "channel": rec.channel,
+            "granted_at": rec.granted_at,
+            "expires_at": rec.expires_at,
+            "call_id": rec.call_id,
+            "recording_offset_ms": rec.recording_offset_ms,
+            "transcript_excerpt": rec.transcript_excerpt,
+        }
+        with self.engine.begin() as conn:
+            if replay:
+                conn.execute(insert_ignore(self.engine, consents, values))
+            else:
+                conn.execute(consents.insert().values(**values))
 
     def list_consents(self, number_index: str) -> list[ConsentRecord]:
         with self.engine.connect() as conn:

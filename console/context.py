@@ -105,8 +105,8 @@ def build_context(
     designer.extra_kinds["rules"] = rules_kind(published_rules)
     vault = Vault.from_settings(settings, engine)
     compliance = build_service(
-        settings, engine=engine, evidence=evidence, clock=clock, migrate_db=False
-    )
+        settings, engine=engine, evidence=evidence, spool=None, clock=clock, migrate_db=False
+    )  # no outage spool: an officer's or agent's change that fails is shown to them
     qa = ConsoleQa(settings, build_qa(settings, evidence, engine), vault, qa_inspector)
     floor = build_floor_runtime(
         settings,

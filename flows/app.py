@@ -2,6 +2,8 @@
 
 ``python -m telephony serve --handler flows.app:FlowCallHandler`` (what ``make run`` starts)
 uses :class:`FlowCallHandler`; ``ivr call`` and the tests use :func:`build_deps` directly.
+Evidence, DNC entries and consents the database cannot take go to the outage spool
+(``IVR_SPOOL_PATH``, :mod:`compliance.outage`), whose supervised drainer replays them.
 Quality inspection of calls is built here too (``qa.service.build_call_qa``: the bot gate,
 live alerts, per-call results; off only by ``IVR_QA_CALLS=false``, logged). Flows are
 reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +28,7 @@ from bot.rasa_bot import RasaBot
 from campaigns.callbacks import CallbackTickets
 from campaigns.contact_vars import ContactVariables
 from compliance.factory import build_service
+from compliance.outage import OutageSpool, open_outage_spool
 from compliance.service import ComplianceService, utc_now
 from flows.adapters import (
     AsrListener,
@@ -43,7 +46,7 @@ from flows.ports import Listener
 from flows.registry import FlowRegistry
 from ivr.db import engine_for, migrate
 from ivr.events import EventBus, PublishingEvidence
-from ivr.evidence import EvidenceSink
+from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.metrics import serve_metrics
 from ivr.redis_conn import async_client
 from ivr.settings import Settings, get_settings
@@ -66,6 +69,7 @@ class Built:
     compliance: ComplianceService
     closers: list[Any]
     audio_fork: AudioForkServer | None = None
+    outage: OutageSpool | None = None  # closed last: what the others wrote is drained first
 
     async def aclose(self) -> None:
         if self.audio_fork is not None:
@@ -75,6 +79,8 @@ class Built:
         for closer in self.closers:
             with contextlib.suppress(Exception):
                 await closer.aclose()
+        if self.outage is not None:
+            await self.outage.close()
 
 
 def static_prompt_texts(registry: FlowRegistry, settings: Settings) -> list[str]:
@@ -109,11 +115,16 @@ async def build_deps(
     url = settings.sqlalchemy_url
     await asyncio.to_thread(migrate, url)
     engine = engine_for(settings)
-    evidence, publisher = evidence_sink(settings, SqlEvidenceLog(engine))
-    compliance = build_service(
-        settings, engine=engine, evidence=evidence, migrate_db=False, clock=clock
+    outage = open_outage_spool(
+        settings.outage_spool_path, engine=engine, evidence=SqlEvidenceLog(engine)
     )
+    evidence, publisher = evidence_sink(settings, outage.evidence)
+    compliance = build_service(
+        settings, engine=engine, evidence=evidence, spool=outage.ledger, migrate_db=False,
+        clock=clock,
+    )  # fmt: skip
     await compliance.start(watch=True)
+    await outage.start()
     registry = registry or FlowRegistry(settings.flows_dir)
     cache = build_prompt_cache(settings)
     if warm:
@@ -165,11 +176,11 @@ async def build_deps(
     closers: list[Any] = [nlu, bot, webhooks, qa]  # QA drains into the evidence first
     if publisher is not None:
         closers.append(publisher)
-    return Built(deps, compliance, closers, audio_fork)
+    return Built(deps, compliance, closers, audio_fork, outage)
 
 
 def evidence_sink(
-    settings: Settings, log_: SqlEvidenceLog
+    settings: Settings, log_: EvidenceSink
 ) -> tuple[EvidenceSink, PublishingEvidence | None]:
     """The chained log; with Redis configured, also each entry's kind and call id published on
     the ``calls`` event stream (``ivr.events``) for dashboards and other consumers."""
@@ -194,6 +205,22 @@ async def reload_flows_forever(registry: FlowRegistry, every_s: float) -> None:
             log.exception("flow reload failed; active flows kept")
 
 
+class _BuiltEvidence:
+    """The handler's evidence sink for the ESL server (``call_aborted``): the built one, with
+    the outage spool behind it."""
+
+    def __init__(self, handler: FlowCallHandler) -> None:
+        self._handler = handler
+
+    async def append(
+        self, kind: EvidenceKind, *, call_id: str | None, payload: Mapping[str, object]
+    ) -> None:
+        await self._handler.ready()
+        built = self._handler._built
+        assert built is not None
+        await built.deps.evidence.append(kind, call_id=call_id, payload=payload)
+
+
 class FlowCallHandler:
     """The production call handler: builds its dependencies on first use (inside the loop)."""
 
@@ -202,7 +229,7 @@ class FlowCallHandler:
     ) -> None:
         self.settings = settings or get_settings()
         self.sidecar_transcripts = sidecar_transcripts
-        self.evidence = SqlEvidenceLog(engine_for(self.settings))
+        self.evidence: EvidenceSink = _BuiltEvidence(self)  # the server's call_aborted entries
         self._built: Built | None = None
         self._lock = asyncio.Lock()
         self._reloader: asyncio.Task[None] | None = None

@@ -50,6 +50,14 @@ EVIDENCE_APPENDS = Counter("ivr_evidence_appends_total", "evidence entries chain
 EVIDENCE_FAILURES = Counter(
     "ivr_evidence_failures_total", "evidence appends or chain verifications that failed", ["what"]
 )
+SPOOL_ITEMS = Gauge("ivr_spool_items", "writes waiting in the outage spool for the database")
+SPOOL_OLDEST_AGE = Gauge(
+    "ivr_spool_oldest_age_seconds", "age of the oldest write waiting in the outage spool"
+)
+SPOOL_WRITES = Counter(
+    "ivr_spool_writes_total", "writes the database could not take, spooled", ["kind"]
+)
+SPOOL_REPLAYED = Counter("ivr_spool_replayed_total", "spooled writes replayed", ["kind"])
 WORK_TICKETS = Counter("ivr_work_tickets_total", "work tickets the system wrote", ["kind"])
 WEBHOOKS = Counter("ivr_webhooks_total", "outbound webhook attempts", ["target", "outcome"])
 CALLBACKS_OVERDUE = Gauge("ivr_callbacks_overdue", "callback tickets past their due time")

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     prompt_cache_dir: Path | None = Field(
         default=None, description="synthesised prompt cache; default data_dir/prompts"
     )
+    spool_path: Path | None = Field(
+        default=None,
+        description=(
+            "outage spool (SQLite, fsync'd) for evidence, DNC and consent writes PostgreSQL "
+            "could not take; default data_dir/spool/outage.sqlite3"
+        ),
+    )
     audio_mode: Literal["record", "stream"] = Field(
         default="record",
         description="how calls hear the caller: per-turn record, or mod_audio_fork streaming",
@@ -319,6 +326,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'ivr.db'}"
+
+    @property
+    def outage_spool_path(self) -> Path:
+        """The outage spool's file (``spool_path``, default under ``data_dir``)."""
+        return self.spool_path or self.data_dir / "spool" / "outage.sqlite3"
 
     @property
     def rasa_urls(self) -> list[str]:

@@ -59,6 +59,10 @@ class SqlEvidenceLog:
     def engine(self) -> Engine:
         return self._engine
 
+    def now_ts(self) -> str:
+        """An entry's time as this log writes it (an outage spool keeps it for the replay)."""
+        return iso(self._clock())
+
     # -- writing -----------------------------------------------------------------------------
 
     async def append(
@@ -68,13 +72,18 @@ class SqlEvidenceLog:
         await asyncio.to_thread(self.append_entry, kind, call_id=call_id, payload=payload)
 
     def append_entry(
-        self, kind: EvidenceKind | str, *, call_id: str | None, payload: Mapping[str, Any]
+        self,
+        kind: EvidenceKind | str,
+        *,
+        call_id: str | None,
+        payload: Mapping[str, Any],
+        ts: str | None = None,
     ) -> Entry:
         """Append one entry (synchronous); returns it with its sequence number and hash."""
         check_payload(payload)
         try:
             with self._engine.connect() as conn:
-                entry = self.append_in(conn, kind, call_id=call_id, payload=payload)
+                entry = self.append_in(conn, kind, call_id=call_id, payload=payload, ts=ts)
                 conn.commit()
         except SQLAlchemyError as exc:
             EVIDENCE_FAILURES.labels(what="append").inc()
@@ -89,8 +98,11 @@ class SqlEvidenceLog:
         *,
         call_id: str | None,
         payload: Mapping[str, Any],
+        ts: str | None = None,
     ) -> Entry:
         """Append inside the caller's connection; the caller commits (one transaction).
+        ``ts``: the entry's time when it is not now (a replayed outage spool keeps the time
+        the event happened; the chain orders by ``seq``).
 
         On SQLite this must be the first statement of the transaction (it begins it).
         """
@@ -102,7 +114,12 @@ class SqlEvidenceLog:
             .with_for_update()
         ).one()
         entry = link(
-            bytes.fromhex(head.hash), int(head.seq), iso(self._clock()), call_id, str(kind), payload
+            bytes.fromhex(head.hash),
+            int(head.seq),
+            iso(self._clock()) if ts is None else ts,
+            call_id,
+            str(kind),
+            payload,
         )
         conn.execute(
             evidence_log.insert().values(

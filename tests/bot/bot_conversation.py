@@ -30,7 +30,9 @@ MARKETING_MARKERS = (DEFAULT_PRODUCT.script[:12], DEFAULT_PRODUCT.details[:12], 
 async def compliance_for(settings: Settings) -> AsyncIterator[ComplianceService]:
     """The compliance service over the action server's stores (same SQLite file)."""
     engine = make_engine(settings.sqlalchemy_url)
-    svc = build_service(settings, engine=engine, evidence=SqlEvidenceLog(engine), migrate_db=False)
+    svc = build_service(
+        settings, engine=engine, evidence=SqlEvidenceLog(engine), spool=None, migrate_db=False
+    )
     try:
         yield svc
     finally:

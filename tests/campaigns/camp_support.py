@@ -34,6 +34,7 @@ from campaigns.repository import Campaign, CampaignRepository
 from campaigns.spec import CampaignSpec
 from campaigns.tables import attempts
 from compliance.guard import SqlPool
+from compliance.outage import OutageSpool
 from compliance.redis_store import RedisGateStore
 from compliance.reload import LoadedRules, RulesHolder
 from compliance.rules import parse_rules
@@ -190,8 +191,15 @@ class DiallerEnv:
 
 
 def build_env(
-    url: str, clock: Clock, *, redis_prefix: str | None = None, redis_url: str = REDIS_URL
+    url: str,
+    clock: Clock,
+    *,
+    redis_prefix: str | None = None,
+    redis_url: str = REDIS_URL,
+    outage: OutageSpool | None = None,
 ) -> DiallerEnv:
+    """``outage``: the call process's outage spool (the soak): the service spools DNC entries,
+    consents and their evidence there when the database is down."""
     engine = make_engine(url)
     sql = SqlPool("camp-sql", workers=4, max_pending=512)
     store: RedisGateStore | SqlGateStore
@@ -204,7 +212,8 @@ def build_env(
         holder=RulesHolder(LoadedRules(parse_rules(RULES, "camp.yaml"), "h", "t")),
         ledger=SqlLedger(engine),
         gate_store=store,
-        evidence=evidence,
+        evidence=evidence if outage is None else outage.evidence,
+        spool=None if outage is None else outage.ledger,
         index_key=INDEX_KEY,
         sql=sql,
         watcher=None,

@@ -15,9 +15,11 @@ from compliance.redis_store import RedisGateStore
 from compliance.reload import LoadedRules, RulesHolder, RulesWatcher
 from compliance.rules import parse_rules
 from compliance.service import ComplianceService
+from compliance.spool import LedgerSpool
 from compliance.sql import SqlLedger
 from compliance.sql_gate import SqlGateStore
 from ivr.db import make_engine
+from ivr.evidence import EvidenceSink
 from records.evidence_store import SqlEvidenceLog
 
 __all__ = ["BASE_RULES", "INDEX_KEY", "REDIS_URL"]
@@ -182,3 +184,53 @@ def build_chained(url: str) -> tuple[ComplianceService, SqlEvidenceLog]:
         clock=FakeClock(SH_NOON),
     )
     return svc, log
+
+
+DEAD_PG = "postgresql://postgres@127.0.0.1:1/ivr_down"  # refused at once: the database is down
+
+
+def build_spooled(
+    url: str, spool: LedgerSpool, evidence: EvidenceSink, clock: FakeClock
+) -> ComplianceService:
+    """A service on ``url`` (SQL gate store) with the outage spool ``spool``."""
+    engine = make_engine(url)
+    sql = SqlPool("test-sql", workers=2, max_pending=64)
+    return ComplianceService(
+        holder=RulesHolder(loaded()),
+        ledger=SqlLedger(engine),
+        gate_store=SqlGateStore(engine, sql),
+        evidence=evidence,
+        index_key=INDEX_KEY,
+        sql=sql,
+        watcher=None,
+        timeout_s=2.0,
+        clock=clock,
+        spool=spool,
+    )
+
+
+def spool_until_killed(path: str, out: str) -> None:
+    """Run in a child process: put items into the spool at ``path`` forever from 2 threads;
+    each item's token is appended to ``out`` the moment ``put`` returned."""
+    import os
+    import threading
+    from pathlib import Path
+
+    from ivr.spool import Spool
+
+    spool = Spool(Path(path))
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def writer(worker: int) -> None:
+        i = 0
+        while True:
+            i += 1
+            token = f"w{worker}-{i}"
+            spool.put("probe", {"token": token, "pad": "x" * (i % 200)}, key=token)
+            os.write(fd, f"{token}\n".encode())
+
+    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -19,12 +19,13 @@ Violations (each a line naming the check, never a full number):
   without a disposition, an originate the switch never ended;
 - ``silence``: a caller whose call never ended (timed out at the simulator's deadline).
 
-Outages: while PostgreSQL is down the product can write no evidence and no DNC entry (it has no
-spool: a call then hangs up, unheard refusals are not recorded), and while the bot is down a
-refusal is not understood (the caller goes to a human). A ``no_end`` or an unacknowledged
-refusal missing from DNC whose call overlapped such an outage (plus ``OUTAGE_GRACE_S``) is
-counted as ``lost_in_outage_*`` and reported, not flagged; anywhere else it is a violation.
-Acknowledged refusals and consents are violations whenever they are lost.
+Outages: while PostgreSQL is down the call process spools evidence, DNC entries and consents
+(``compliance.outage``) and its drainer replays them when it is back (the run waits for the
+spool to drain before the audit), so a PostgreSQL outage is no excuse: ``no_end`` and
+``dnc_lost`` are violations whenever they happen. While the bot is down a refusal is not
+understood (the caller goes to a human): an unacknowledged refusal missing from DNC whose call
+overlapped a bot outage (plus ``OUTAGE_GRACE_S``) is counted as ``lost_in_outage_dnc_lost`` and
+reported, not flagged. Acknowledged refusals and consents are violations whenever they are lost.
 """
 
 from __future__ import annotations
@@ -75,9 +76,12 @@ class Audit:
         if len(self.violations) < 200:
             self.violations.append(f"{check}: {what}")
 
-    def flag_unless_outage(self, check: str, what: str, call: Span, outages: list[Span]) -> None:
+    def in_outage(self, call: Span, outages: list[Span]) -> bool:
         start, end = call
-        if any(start <= o_end + OUTAGE_GRACE_S and end >= o_start for o_start, o_end in outages):
+        return any(start <= o_end + OUTAGE_GRACE_S and end >= o_start for o_start, o_end in outages)
+
+    def flag_unless_outage(self, check: str, what: str, call: Span, outages: list[Span]) -> None:
+        if self.in_outage(call, outages):
             self.counts[f"lost_in_outage_{check}"] += 1
         else:
             self.flag(check, what)
@@ -203,11 +207,10 @@ def audit_chain_and_ends(
     for call in inbound:
         if call.result is None:
             continue
+        if audit.in_outage((call.started_mono, call.ended_mono), audit.db_down):
+            audit.counts["calls_in_db_outage"] += 1
         if not kinds.get(call.result.uuid, set()) & ENDED_KINDS:
-            audit.flag_unless_outage(
-                "no_end", f"call {call.result.uuid} has no call_ended/call_aborted evidence",
-                (call.started_mono, call.ended_mono), audit.db_down,
-            )  # fmt: skip
+            audit.flag("no_end", f"call {call.result.uuid} has no call_ended/call_aborted evidence")
     ids = [r.variables.get("ivr_attempt_id", "") for r in log]
     with engine.connect() as conn:
         done = {
@@ -218,17 +221,10 @@ def audit_chain_and_ends(
         if rec.ended_at is None or rec.outcome == "pending":
             audit.flag("no_end", f"originate {rec.uuid} never ended on the switch")
             continue
-        span = (rec.received_at, rec.ended_at)
         if not done.get(attempt_id):
-            audit.flag_unless_outage(
-                "no_end", f"attempt {attempt_id} was dialled but has no disposition",
-                span, audit.db_down,
-            )  # fmt: skip
+            audit.flag("no_end", f"attempt {attempt_id} was dialled but has no disposition")
         if rec.outcome == ANSWERED and not kinds.get(rec.uuid, set()) & ENDED_KINDS:
-            audit.flag_unless_outage(
-                "no_end", f"answered leg {rec.uuid} has no call_ended evidence",
-                span, audit.db_down,
-            )  # fmt: skip
+            audit.flag("no_end", f"answered leg {rec.uuid} has no call_ended evidence")
     return dict(kinds)
 
 
@@ -245,8 +241,8 @@ async def audit_unacknowledged(
 ) -> None:
     """Refusals the callers made that were never acknowledged (the bot path hangs up without a
     close; an outage or a dropped connection cut the call): each must be on DNC unless the call
-    overlapped an outage or its connection was dropped (then it is counted)."""
-    outages = audit.db_down + audit.bot_down
+    overlapped a bot outage or its connection was dropped (then it is counted)."""
+    outages = audit.bot_down
     for call in inbound:
         if call.kind not in REFUSING_INBOUND or call.number in acks.refusals:
             continue

@@ -51,6 +51,7 @@ from soak_stack import SoakParams, build_stack  # noqa: E402
 from campaigns.model import CampaignState  # noqa: E402
 from campaigns.repository import Campaign  # noqa: E402
 from campaigns.tables import attempts  # noqa: E402
+from ivr.metrics import SPOOL_WRITES  # noqa: E402
 from records.evidence_store import SqlEvidenceLog  # noqa: E402
 from telephony.simulator import CallResult  # noqa: E402
 from telephony.simulator.dialing import ANSWERED, OriginateRecord  # noqa: E402
@@ -85,10 +86,14 @@ class SoakReport:
             f"{c['refused_inbound_then_listed']}, evidence entries: {c['evidence_entries']}, "
             f"ended without a prompt: {c['ended_without_a_prompt']}",
             f"  refusals never acknowledged: {c['refusals_unacknowledged']} (not on DNC: "
-            f"{c['lost_in_outage_dnc_lost']} in an outage, {c['lost_in_fault_refusal']} on a "
+            f"{c['lost_in_outage_dnc_lost']} in a bot outage, {c['lost_in_fault_refusal']} on a "
             f"dropped connection)",
-            f"  calls without end evidence in a PostgreSQL outage: {c['lost_in_outage_no_end']}"
-            " (no evidence spool: see README, Fault soak)",
+            f"  outage spool: {c['calls_in_db_outage']} inbound calls overlapped a PostgreSQL "
+            f"outage, {c['spooled_writes']} writes spooled "
+            f"(evidence, DNC, consent; at most {c['spool_peak']} waiting), empty again "
+            f"{c['spool_empty_after_ms']} ms after PostgreSQL was back, "
+            f"what was left when "
+            f"the calls ended drained in {c['spool_drain_s']} s",
             f"  faults injected ({len(self.faults)}): {', '.join(self.faults)}",
         ]
         if self.fault_errors:
@@ -96,6 +101,13 @@ class SoakReport:
         lines.append(f"  violations={len(self.violations)}")
         lines += [f"    {v}" for v in self.violations[:50]]
         return "\n".join(lines)
+
+
+def _spooled() -> float:
+    """Writes spooled in this process so far (the ``ivr_spool_writes_total`` counter)."""
+    return sum(
+        s.value for m in SPOOL_WRITES.collect() for s in m.samples if s.name.endswith("_total")
+    )
 
 
 async def _until(condition: object, timeout_s: float) -> bool:
@@ -110,6 +122,7 @@ async def _until(condition: object, timeout_s: float) -> bool:
 async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakReport:
     """Run the soak in ``work`` (a fresh directory) and return its report."""
     t0 = time.monotonic()
+    spooled_before = _spooled()
     report = SoakReport(params)
     rng = random.Random(params.seed)
     stack: contextlib.AsyncExitStack = contextlib.AsyncExitStack()
@@ -166,9 +179,22 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
                 report.counts["inbound_peak"] = max(report.counts["inbound_peak"], load.in_flight())
                 await asyncio.sleep(0.5)
 
+        emptied: list[float] = []  # when the outage spool was empty again (monotonic)
+
+        async def watch_spool() -> None:
+            was = 0
+            while not stop.is_set():
+                now_n = await asyncio.to_thread(st.outage.spool.count)
+                report.counts["spool_peak"] = max(report.counts["spool_peak"], now_n)
+                if was and not now_n:
+                    emptied.append(time.monotonic())
+                was = now_n
+                await asyncio.sleep(0.05)
+
         dial_task = asyncio.create_task(dialler.run())
         load_task = asyncio.create_task(load.run())
-        helpers = [asyncio.create_task(keep_campaigns()), asyncio.create_task(watch_peak())]
+        helpers = [asyncio.create_task(keep_campaigns()), asyncio.create_task(watch_peak()),
+                   asyncio.create_task(watch_spool())]  # fmt: skip
         remaining = max(0.0, end_at - time.monotonic())
         await faults.run(remaining, params.cycle_s or remaining, stop)
         await asyncio.sleep(max(0.0, end_at - time.monotonic()))
@@ -187,11 +213,19 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
         report.counts["dialler_drain_s"] = round(time.monotonic() - drain_t0)
         await _until(lambda: not switch.calls, params.drain_s)
         await st.server.wait_idle()
+        report.counts["spooled_writes"] = int(_spooled() - spooled_before)
+        spool_t0 = time.monotonic()
+        await _until(lambda: st.outage.spool.count() == 0, params.drain_s)
+        report.counts["spool_drain_s"] = round(time.monotonic() - spool_t0)
 
         # the audit
         spans = {name: [(f.start_mono, f.end_mono) for f in faults.records if f.name == name]
                  for name in ("postgres_restart", "bot_kill")}  # fmt: skip
         audit = Audit(db_down=spans["postgres_restart"], bot_down=spans["bot_kill"])
+        for _, back in spans["postgres_restart"]:  # PostgreSQL answering again → spool empty
+            after = [t - back for t in emptied if t >= back]
+            c_ms = round(1000 * min(after)) if after else -1
+            report.counts["spool_empty_after_ms"] = max(report.counts["spool_empty_after_ms"], c_ms)
         log = list(switch.originate_log)
         by_uuid = {r.uuid: r for r in log}
         outbound = {

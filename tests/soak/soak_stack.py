@@ -26,6 +26,7 @@ from soak_services import BotServer, PrivatePostgres, RealRasa, SlowListener, So
 from campaigns.dialler import Dialler
 from campaigns.outcomes import HangupWatcher
 from campaigns.pacing import RedisPacer
+from compliance.outage import OutageSpool
 from flows.adapters import SidecarListener
 from flows.app import build_deps
 from flows.call import CallDeps
@@ -81,6 +82,7 @@ class SoakStack:
     behaviour: CalleeBehaviour
     switch: InboundSwitch
     dialler: Dialler
+    outage: OutageSpool
 
 
 def flows_copy(dest: Path, crm_url: str) -> Path:
@@ -132,7 +134,8 @@ async def build_stack(
     built = await build_deps(settings, listener=listener, registry=FlowRegistry(flows_dir))
     stack.push_async_callback(built.aclose)
     clock = SoakClock(MORNING)
-    env = build_env(url, clock, redis_prefix="soak:compliance", redis_url=redis_server.url)
+    env = build_env(url, clock, redis_prefix="soak:compliance", redis_url=redis_server.url,
+                    outage=built.outage)  # fmt: skip
     await env.svc.start(watch=False)
     stack.push_async_callback(env.close)
     deps = dataclasses.replace(built.deps, compliance=env.svc, clock=clock)
@@ -155,5 +158,6 @@ async def build_stack(
     stack.push_async_callback(pacer.close)
     dialler = make_dialler(env, Switchboard(switch, client, server, hangups), pacer=pacer,
                            lease_s=6.0, max_call_s=params.max_call_s)  # fmt: skip
+    assert built.outage is not None
     return SoakStack(pg, redis_server, bot, listener, settings, clock, deps, env, server, host,
-                     port, behaviour, switch, dialler)  # fmt: skip
+                     port, behaviour, switch, dialler, built.outage)  # fmt: skip

@@ -42,4 +42,5 @@ async def test_short_fault_soak_finds_no_violation(tmp_path: Path) -> None:
     c = report.counts
     assert c["inbound_calls"] >= SHORT.inbound_concurrency and c["originates"] > 0
     assert c["refusals_acknowledged"] > 0 and c["consents_acknowledged"] > 0
+    assert c["calls_in_db_outage"] > 0 and c["spooled_writes"] > 0  # the spool was needed
     assert c["hot_max_per_day"] == 3  # the hot numbers were retried up to the daily cap

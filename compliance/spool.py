@@ -1,0 +1,132 @@
+"""DNC entries and consents that survive a database outage: :class:`LedgerSpool` and replayers.
+
+When the SQL ledger cannot take a DNC addition or a consent, :class:`ComplianceService` hands
+the very row it tried to insert (a :class:`DncEntry` or a :class:`ConsentRecord`: blind index,
+never a clear number; made by the ledger's own :func:`compliance.sql.new_consent`) to
+:class:`LedgerSpool`, which writes it to the outage spool (:mod:`ivr.spool`, fsync'd) and
+returns: the refusal or consent is acknowledged. The spooled DNC entry is effective at once:
+the service mirrors it to the gate store (Redis: every node's gate sees it, and a resync adds
+DNC keys, never deletes them), its own gate treats every DNC entry still in the spool as on DNC
+(:meth:`LedgerSpool.holds_dnc`: the SQL gate store reads the ledger, which has it only after
+the replay), and a mirror rebuild in this process adds them to what SQL has. So a number refused
+during the outage is not dialled after PostgreSQL returns and before the spool drained.
+
+The replayers insert with the rows' own keys (the DNC list is keyed by the number's index, a
+consent by its id): replaying twice, after a crash mid-drain, changes nothing. A DNC entry keeps
+its original time, source and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from compliance.ports import ConsentRecord, DncEntry
+from compliance.sql import SqlLedger
+from ivr.errors import StoreUnavailableError
+from ivr.spool import Spool, SpoolItem
+
+DNC = "dnc"
+CONSENT = "consent"
+_DNC_TIMES = ("created_at",)
+_CONSENT_TIMES = ("granted_at", "expires_at", "revoked_at")
+
+
+def _encode(row: DncEntry | ConsentRecord, times: Sequence[str]) -> dict[str, Any]:
+    out = asdict(row)
+    for name in times:
+        value = out[name]
+        out[name] = None if value is None else value.isoformat()
+    return out
+
+
+def _decode(body: dict[str, Any], times: Sequence[str]) -> dict[str, Any]:
+    out = dict(body)
+    for name in times:
+        value = out.get(name)
+        out[name] = None if value is None else datetime.fromisoformat(value)
+    return out
+
+
+class LedgerSpool:
+    """The compliance ledger's side of the outage spool (see the module docstring)."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self._dnc = spool.keys(DNC)  # entries a previous process left count from the start
+
+    async def add_dnc(self, entry: DncEntry) -> DncEntry:
+        """Spool a DNC entry the ledger could not take; returns once it is on disk."""
+        await self.spool.aput(DNC, _encode(entry, _DNC_TIMES), key=entry.number_index)
+        self._dnc.add(entry.number_index)
+        return entry
+
+    async def grant_consent(self, rec: ConsentRecord) -> ConsentRecord:
+        await self.spool.aput(CONSENT, _encode(rec, _CONSENT_TIMES), key=rec.id)
+        return rec
+
+    def holds_dnc(self, number_index: str) -> bool:
+        """Whether a DNC entry for the number waits in the spool (or was replayed by this
+        process after the gate could have missed it)."""
+        return number_index in self._dnc
+
+    def pending_dnc(self) -> list[str]:
+        return sorted(self._dnc)
+
+    def refresh(self) -> None:
+        """Add what other processes spooled to the file since (called after each drain pass;
+        the set never shrinks: a replayed entry is on DNC in SQL anyway)."""
+        self._dnc |= self.spool.keys(DNC)
+
+    def discard(self, number_index: str) -> None:
+        """An officer removed the entry (after its replay): the gate stops holding it."""
+        self._dnc.discard(number_index)
+
+    def replayers(self, ledger: SqlLedger) -> dict[str, DncReplay | ConsentReplay]:
+        return {DNC: DncReplay(ledger), CONSENT: ConsentReplay(ledger)}
+
+
+class DncReplay:
+    """Spooled DNC entries into the ledger (idempotent per number)."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        self.ledger = ledger
+
+    def prepare(self) -> None:
+        return None
+
+    def apply(self, items: Sequence[SpoolItem]) -> None:
+        for item in items:
+            entry = DncEntry(**_decode(item.body, _DNC_TIMES))
+            try:
+                self.ledger.put_dnc(entry)
+            except SQLAlchemyError as exc:
+                raise StoreUnavailableError(f"DNC ledger: {type(exc).__name__}") from exc
+
+    def applied(self, items: Sequence[SpoolItem], token: str) -> set[int]:
+        return set()  # applying again is harmless
+
+
+class ConsentReplay:
+    """Spooled consents into the ledger (idempotent per consent id)."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        self.ledger = ledger
+
+    def prepare(self) -> None:
+        return None
+
+    def apply(self, items: Sequence[SpoolItem]) -> None:
+        for item in items:
+            rec = ConsentRecord(**_decode(item.body, _CONSENT_TIMES))
+            try:
+                self.ledger.put_consent(rec, replay=True)
+            except SQLAlchemyError as exc:
+                raise StoreUnavailableError(f"consent ledger: {type(exc).__name__}") from exc
+
+    def applied(self, items: Sequence[SpoolItem], token: str) -> set[int]:
+        return set()
