@@ -118,6 +118,9 @@ def test_draw_check_fix_publish_approve_then_ivr_call_runs_it(
         __import__("re").compile(r"\bonpath\b")
     )
     page.get_by_test_id("node-disclosure").click()
+    # the property form speaks Chinese too: field labels and the node type's description
+    expect(page.get_by_test_id("node-form")).to_contain_text("下一步")
+    expect(page.get_by_test_id("node-description")).to_contain_text("必需的开场披露")
     shot(page, "1-designer-pitch-before-consent")
 
     page.get_by_test_id("save-draft").click()

@@ -146,3 +146,29 @@ def test_a_refused_campaign_and_a_bad_list_row_name_their_codes(
     table = catalogue()
     for lang in ("zh-CN", "en"):
         assert {"campaign.windows_outside_rules", "list.number_invalid"} <= set(table[lang])
+
+
+def test_every_flow_schema_field_and_node_type_has_a_label_in_both_languages() -> None:
+    """The designer's property forms come from the flow JSON Schema (English titles); the page
+    names each field and node type itself (``field_*``, ``nodedesc_*`` in i18n.ts)."""
+    schema = json.loads((REPO_ROOT / "ivr_flows" / "flow.schema.json").read_text())
+    fields: set[str] = set()
+    types: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            fields.update(node.get("properties", {}))
+            const = node.get("properties", {}).get("type", {}).get("const")
+            if isinstance(const, str):
+                types.add(const)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    assert len(types) >= 13
+    text = (REPO_ROOT / "console" / "web" / "src" / "i18n.ts").read_text(encoding="utf-8")
+    for key in [f"field_{f}" for f in fields] + [f"nodedesc_{t}" for t in types]:
+        assert len(re.findall(rf"^\s+{key}: ", text, re.M)) == 2, key  # zh and en

@@ -1,6 +1,7 @@
 // Property forms generated from the flow JSON Schema (/api/v1/flow-schema): one input per
 // property of the node's schema, by type; edge fields pick a node id, prompt fields a prompt id.
 import type { ReactNode } from "react";
+import { tOr } from "./i18n";
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Schema = {
@@ -88,7 +89,7 @@ function Field(props: {
   const s = resolve(props.schema, ctx.defs);
   const { inner, nullable } = nonNull(s);
   const value = props.value;
-  const label = inner.title || s.title || name;
+  const label = tOr(`field_${name}`, inner.title || s.title || name);
   const testid = `field-${name}`;
   if (s.const !== undefined) return null;
   const clear = !required && (

@@ -19,7 +19,7 @@ import {
 } from "@xyflow/react";
 import { api, ApiError, type Me, type Page } from "../api";
 import { when } from "../format";
-import { lang, say, t } from "../i18n";
+import { lang, say, t, tOr } from "../i18n";
 import { allEdges, autoLayout, edgesOf, setEdge, type FlowJson } from "../graph";
 import {
   ObjectForm,
@@ -444,7 +444,7 @@ export function Designer(props: { name: string; me: Me }) {
                 <input data-testid="node-id" defaultValue={sel} key={sel} onBlur={(e) => renameNode(sel, e.target.value.trim())} />
               </label>
               <ObjectForm schema={selDef} value={flow.nodes[sel]} ctx={ctx} onChange={(v) => updateNode(sel, { ...v, type: flow.nodes[sel].type })} />
-              {selDef.description && <p className="muted">{selDef.description}</p>}
+              {selDef.description && <p className="muted" data-testid="node-description">{tOr(`nodedesc_${String(flow.nodes[sel].type)}`, selDef.description)}</p>}
               <button className="danger" onClick={() => deleteNode(sel)}>{t("delete_node")}</button>
             </div>
           )}
