@@ -73,12 +73,10 @@ class RecordingIndex:
             )
 
     @staticmethod
-    def exists_in(conn: Connection, recording_id: str) -> bool:
-        """Whether the index has a row (any status) for ``recording_id``."""
-        found = conn.execute(
-            sa.select(r.recording_id).where(r.recording_id == recording_id)
-        ).first()
-        return found is not None
+    def status_in(conn: Connection, recording_id: str) -> str | None:
+        """The status of ``recording_id``'s row, ``None`` when the index has none."""
+        found = conn.execute(sa.select(r.status).where(r.recording_id == recording_id)).first()
+        return None if found is None else str(found[0])
 
     @staticmethod
     def mark_stored_in(

@@ -11,10 +11,12 @@ customer data in clear: bytes columns (the wrapped key, the sealed number) are b
 the SQL index stores.
 
 :class:`RecordingReplay` puts a spooled recording into the index, with its flags and its
-evidence, in one transaction; a recording id already in the index is skipped (the whole
-transaction is rolled back), so a replay cut off by a crash, or run twice, never doubles the row
-or its evidence. The row keeps its ``source_path``: :meth:`records.vault.Vault.recover` clears
-it (and removes the clear file if a crash left it after the spool write, when its SM3 matches).
+evidence, in one transaction; a recording id already stored is skipped (the whole transaction is
+rolled back), so a replay cut off by a crash, or run twice, never doubles the row or its
+evidence. A ``pending`` row under the id (the intent row's commit reached the database though
+the vault saw it fail) is marked ``stored`` instead, before recovery would roll it back. The row
+keeps its ``source_path``: :meth:`records.vault.Vault.recover` clears it (and removes the clear
+file if a crash left it after the spool write, when its SM3 matches).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ivr.spool import SpoolItem
 from records.evidence_store import SqlEvidenceLog
 from records.recording_index import RecordingIndex
 from records.tables import recordings
+from records.timeutil import from_db
 
 KIND = "recording"
 _TIMES = frozenset(c.name for c in recordings.c if isinstance(c.type, sa.DateTime))
@@ -112,10 +115,20 @@ class RecordingReplay:
                 payload=ev["payload"],
                 ts=ev["ts"],
             )
-            if self.index.exists_in(conn, row["recording_id"]):
+            status = self.index.status_in(conn, row["recording_id"])
+            if status is None:
+                self.index.insert_in(conn, row, item.body["flags"])
+            elif status == "pending":  # the intent row's commit landed though it raised
+                self.index.mark_stored_in(
+                    conn,
+                    row["recording_id"],
+                    row["size_bytes"],
+                    row["plaintext_sm3"],
+                    from_db(row["stored_at"]),
+                )
+            else:
                 conn.rollback()  # replayed before a crash: the row and its evidence are there
                 return
-            self.index.insert_in(conn, row, item.body["flags"])
             conn.commit()
         EVIDENCE_APPENDS.labels(kind=str(EvidenceKind.RECORDING_STORED)).inc()
 

@@ -21,7 +21,7 @@ from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
 from records.recording_index import RecordingIndex
-from records.spooled_recording import KIND, RecordingReplay
+from records.spooled_recording import KIND, RecordingReplay, decode_row
 from records.tables import recordings
 from records.vault import RecordingQuery, RetentionPolicy, Vault
 
@@ -128,3 +128,28 @@ def test_without_a_spool_an_outage_fails_the_ingest_and_keeps_the_source(
     with pytest.raises(StoreUnavailableError):
         down.ingest_sync(src, meta("c3"))
     assert src.exists() and _blobs(root) == []
+
+
+def test_an_intent_row_that_landed_though_it_failed_is_marked_stored_by_the_replay(
+    engine: sa.Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    root, key = tmp_path / "vault", b"k" * 16
+    spool = Spool(tmp_path / "spool" / "outage.sqlite3")
+    down = _vault(make_engine(DEAD_PG), root, key, clock, spool=spool)
+    src = audio(tmp_path, "c4.wav")
+    plain = src.read_bytes()
+    spooled = down.ingest_sync(src, meta("c4", qa_flags=["late_disclosure"]))
+    (item,) = spool.head(10)
+    row = decode_row(item.body["row"])  # the commit reached the database, its reply did not
+    pending = {**row, "status": "pending", "size_bytes": None, "plaintext_sm3": None}
+    RecordingIndex(engine).insert_pending({**pending, "stored_at": None}, ["late_disclosure"])
+    up = _vault(engine, root, key, clock)
+    drainer = _drainer(spool, engine)
+    assert drainer.drain_once().replayed == 1
+    (found,) = up.search(SUP, RecordingQuery(call_id="c4"))
+    assert found.recording_id == spooled.recording_id and found.qa_flags == ("late_disclosure",)
+    assert up.fetch(SUP, found.recording_id, "QA review").data == plain
+    assert up.recover()["rolled_back"] == 0
+    assert [e.kind for e in up.evidence.entries()].count("recording_stored") == 1
+    drainer.close()
+    spool.close()
