@@ -1,8 +1,9 @@
 """Benchmark: gated originates/s of one dialler process, claim-to-originate latency, and a large
 campaign end to end with an independent audit of the simulator's originate log.
 
-One dialler process (this one) on a private SQLite database, the Redis gate store and Redis
-pacing under a private key prefix, against the FreeSWITCH simulator's inbound ESL. The switch
+One dialler process (this one) on a private database (SQLite file, or a throwaway PostgreSQL
+database on ``127.0.0.1:5432``, the production store: ``--store``), the Redis gate store and
+Redis pacing under a private key prefix, against the FreeSWITCH simulator's inbound ESL. The switch
 runs in its own process (``--switch``), as FreeSWITCH and the flows' ESL server do in
 production: its answered legs run the shipped dialplan's ``ivr_outbound`` into a minimal far
 end there (answers, writes the ``call_ended`` evidence the flow writes, hangs up), so each
@@ -18,13 +19,21 @@ originate log back as a JSON file when its stdin closes.
    the audit of the switch's own log finds (two legs of one number at once, a number dialled
    more often than the daily cap, an originate without its attempt id): must be 0.
 
-    .venv/bin/python bench/bench_dialler.py [--n 2000] [--campaign 10000]
+    .venv/bin/python bench/bench_dialler.py [--n 2000] [--campaign 10000] \
+        [--store sqlite|postgres|both] [--profile out.prof]
+
+With ``--store both`` (the default) each measurement runs on SQLite and on PostgreSQL in the
+same run, side by side; the host's load average is printed with each line. ``--profile``
+writes a cProfile of the dialler process's run at the last cap (the last store's); ``--caps``
+(default 50, 200 and 1000: the last one above what one process reaches, its ceiling).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import itertools
 import json
 import logging
@@ -35,9 +44,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import redis
 
 from campaigns.app import build_dialler
@@ -61,6 +72,28 @@ from telephony.simulator import Dialplan, InboundSwitch
 from telephony.simulator.dialing import OriginateRecord
 
 REDIS = "redis://127.0.0.1:6379/0"
+PG_ADMIN = os.environ.get("IVR_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_URL_BASE = os.environ.get("IVR_TEST_PG_URL_BASE", "postgresql://postgres@127.0.0.1:5432")
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database (trust auth on 127.0.0.1), dropped afterwards."""
+    name = f"bench_dialler_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_URL_BASE}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}"
+
+
 SH_MORNING = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai, a Tuesday
 
 
@@ -178,11 +211,23 @@ def pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(len(v) * q))] * 1000 if v else float("nan")
 
 
-async def run_campaign(n: int, cps: float, tmp: Path, prefix: str) -> dict[str, object]:
-    data = tmp / uuid.uuid4().hex[:8]
-    data.mkdir()
+async def run_campaign(
+    n: int, cps: float, tmp: Path, prefix: str, store: str, profile: Path | None = None
+) -> dict[str, object]:
+    with contextlib.ExitStack() as stack:
+        data = tmp / uuid.uuid4().hex[:8]
+        data.mkdir()
+        url = stack.enter_context(pg_database()) if store == "postgres" else (
+            f"sqlite:///{data / 'b.db'}"
+        )  # fmt: skip
+        return await _run_campaign(n, cps, data, prefix, url, profile)
+
+
+async def _run_campaign(
+    n: int, cps: float, data: Path, prefix: str, url: str, profile: Path | None
+) -> dict[str, object]:
     settings = Settings(
-        data_dir=data, database_url=f"sqlite:///{data / 'b.db'}", redis_url=REDIS,
+        data_dir=data, database_url=url, redis_url=REDIS,
         redis_key_prefix=f"{prefix}:{data.name}", gate_timeout_ms=1000,
         dialler_bot_capacity=5000,
     )  # fmt: skip
@@ -218,6 +263,9 @@ async def run_campaign(n: int, cps: float, tmp: Path, prefix: str) -> dict[str, 
     )
     import_s = time.perf_counter() - t_import
     repo.apply(camp.id, "start", now=now)
+    profiler = cProfile.Profile() if profile is not None else None
+    if profiler is not None:
+        profiler.enable()
     start, cpu0 = time.perf_counter(), cpu_s()
     task = asyncio.create_task(dialler.run())
     deadline = time.monotonic() + 3600
@@ -226,6 +274,9 @@ async def run_campaign(n: int, cps: float, tmp: Path, prefix: str) -> dict[str, 
             break
         await asyncio.sleep(0.2)
     wall, cpu = time.perf_counter() - start, cpu_s() - cpu0
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
     dialler.stop()
     await task
     await esl.close()
@@ -243,9 +294,12 @@ async def run_campaign(n: int, cps: float, tmp: Path, prefix: str) -> dict[str, 
         "p50_ms": pct(lat, 0.5),
         "p99_ms": pct(lat, 0.99),
         "violations": len(audit(log)),
+        "load": load(),
         "dispositions": dict(Counter(dialler.queue.counts(camp.id))),
     }
     await pacer.close()
+    if dialler.agent_pacing is not None:
+        await dialler.agent_pacing.close()
     await svc.close()
     engine.dispose()
     return result
@@ -289,7 +343,9 @@ async def baseline(n: int, concurrency: int, tmp: Path) -> dict[str, float]:
     }
 
 
-async def main(n: int, campaign: int) -> None:
+async def main(
+    n: int, campaign: int, stores: list[str], profile: Path | None, caps: list[float]
+) -> None:
     logging.basicConfig(level=logging.ERROR)
     prefix = f"bench-dialler-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as d:
@@ -299,26 +355,29 @@ async def main(n: int, campaign: int) -> None:
             f"baseline (switch alone): ungated bgapi originate, concurrency 200: "
             f"{base['originates_per_s']:,.1f} originates/s, originate-to-answer "
             f"p50 {base['p50_ms']:.1f} ms p99 {base['p99_ms']:.1f} ms, "
-            f"client CPU {base['cpu_s']:.1f} s"
+            f"client CPU {base['cpu_s']:.1f} s ({load()})"
         )
-        for cap in (50.0, 200.0):
-            r = await run_campaign(n, cap, tmp, prefix)
-            print(
-                f"cap {cap:>4.0f}/s: {r['originates_per_s']:,.1f} gated originates/s "
-                f"(baseline {base['originates_per_s']:,.1f}/s), claim-to-originate "
-                f"p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, {r['originates']} "
-                f"originates, dialler CPU {r['dialler_cpu_s']:.1f} s "
-                f"({r['dialler_cpu_s'] / max(r['originates'], 1) * 1000:.2f} ms/call), "
-                f"violations {r['violations']}"
-            )
+        for cap in caps:
+            for store in stores:
+                prof = profile if cap == caps[-1] and store == stores[-1] else None
+                r = await run_campaign(n, cap, tmp, prefix, store, prof)
+                print(
+                    f"{store:>8} cap {cap:>4.0f}/s: {r['originates_per_s']:,.1f} gated "
+                    f"originates/s (baseline {base['originates_per_s']:,.1f}/s), "
+                    f"claim-to-originate p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, "
+                    f"{r['originates']} originates, dialler CPU {r['dialler_cpu_s']:.1f} s "
+                    f"({r['dialler_cpu_s'] / max(r['originates'], 1) * 1000:.2f} ms/call), "
+                    f"violations {r['violations']} ({r['load']})"
+                )
         if campaign:
-            r = await run_campaign(campaign, 200.0, tmp, prefix)
-            print(
-                f"campaign {campaign:,} numbers (cap 200/s): wall {r['wall_s']:.1f} s, "
-                f"{campaign / r['wall_s']:,.1f} calls/s end to end, "
-                f"{r['originates']} originates, import {r['import_s']:.1f} s, "
-                f"audit violations {r['violations']}; {r['dispositions']}"
-            )
+            for store in stores:
+                r = await run_campaign(campaign, 200.0, tmp, prefix, store)
+                print(
+                    f"{store:>8} campaign {campaign:,} numbers (cap 200/s): wall "
+                    f"{r['wall_s']:.1f} s, {campaign / r['wall_s']:,.1f} calls/s end to end, "
+                    f"{r['originates']} originates, import {r['import_s']:.1f} s, "
+                    f"audit violations {r['violations']}; {r['dispositions']} ({r['load']})"
+                )
     client = redis.Redis.from_url(REDIS)
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
         client.delete(key)
@@ -332,6 +391,11 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--campaign", type=int, default=10000)
+    ap.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    ap.add_argument("--profile", type=Path, default=None)
+    ap.add_argument("--caps", default="50,200,1000", help="CPS caps to measure, comma-separated")
     args = ap.parse_args()
-    asyncio.run(main(args.n, args.campaign))
+    stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
+    caps = [float(c) for c in args.caps.split(",")]
+    asyncio.run(main(args.n, args.campaign, stores, args.profile, caps))
     sys.exit(0)

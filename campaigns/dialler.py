@@ -45,7 +45,7 @@ from campaigns.pacing import Pacer
 from campaigns.queue import AttemptQueue
 from campaigns.recorder import OutcomeRecorder
 from campaigns.repository import Campaign, CampaignRepository
-from campaigns.writes import GroupWriter
+from campaigns.writes import GroupWriter, Renew
 from ivr.errors import IvrError, StoreUnavailableError
 from records.sealed_number import NumberSealer
 
@@ -233,13 +233,11 @@ class Dialler:
         """Renew leases, recover dead diallers' attempts, DNC sweep, finish campaigns."""
         now = self.clock()
         try:
-            ids = [a for per in self._inflight.values() for a in per]
-            await asyncio.to_thread(
-                self.queue.renew,
-                self.worker,
-                ids,
-                until=now + timedelta(seconds=self.config.lease_s),
-            )
+            ids = tuple(a for per in self._inflight.values() for a in per)
+            if ids:  # through the group commit (see campaigns.writes: no deadlock beside it)
+                await self.writer.write(
+                    Renew(self.worker, ids, now + timedelta(seconds=self.config.lease_s))
+                )
             for cid, per in self._inflight.items():
                 with contextlib.suppress(StoreUnavailableError):
                     await self.pacer.renew(cid, list(per), self.config.lease_s)

@@ -38,6 +38,7 @@ from campaigns.writes import (
     CancelNumber,
     Finish,
     MarkDialling,
+    Renew,
     Requeue,
     Result,
     Write,
@@ -190,19 +191,8 @@ class AttemptQueue:
         return bool(self.write([MarkDialling(attempt_id, worker, caller_id, now, lease_s)])[0])
 
     def renew(self, worker: str, ids: Iterable[str], *, until: datetime) -> None:
-        ids = list(ids)
-        if not ids:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(
-                attempts.update()
-                .where(
-                    attempts.c.id.in_(ids),
-                    attempts.c.claimed_by == worker,
-                    attempts.c.state.in_(ACTIVE),
-                )
-                .values(lease_until=to_db(until))
-            )
+        """Extend ``worker``'s leases (the dialler renews through its group commit instead)."""
+        self.write([Renew(worker, tuple(ids), until)])
 
     def requeue(self, attempt_id: str, *, due_at: datetime, reasons: Sequence[str] = ()) -> None:
         """Back to the queue, not dialled (outside its window, paced, the gate said later)."""

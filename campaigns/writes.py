@@ -4,11 +4,16 @@ Each write is a frozen dataclass: :class:`MarkDialling` (``claimed`` → ``diall
 *before* the originate is sent; its result says whether this dialler still held the claim),
 :class:`Requeue` (back to the queue, not dialled), :class:`Finish` (closed with a disposition;
 with ``retry_at`` the next attempt is queued and its id is the result) and
-:class:`CancelNumber` (every queued attempt of a number, in every campaign: a refusal anywhere).
+:class:`CancelNumber` (every queued attempt of a number, in every campaign: a refusal anywhere)
+and :class:`Renew` (this dialler's leases on its live attempts, one write for all of them).
 :func:`apply_writes` runs a list of them on one connection (one transaction: one lock, one
-commit), by kind: the marks, the requeues, the finishes (their rows read, closed and freed and
-their retries inserted in a few statements for the whole batch), then the number
-cancellations last, so a refusal also cancels a retry queued in the same batch. (Each attempt
+commit), by kind, each kind in a few statements for the whole batch: the marks (one pipelined
+``executemany`` and one read of which took), the requeues, the finishes (their rows read,
+closed and freed and their retries inserted), the number cancellations (so a refusal also
+cancels a retry queued in the same batch), then the lease renewals. Renewing through the same
+group commit, never in a transaction of its own beside it, is what keeps PostgreSQL free of
+deadlocks between a renewal and a batch that lock the same rows in different orders (each waits
+for the deadlock detector's second, then one fails). (Each attempt
 has one write in flight at a time: the order between attempts is free.)
 :class:`GroupWriter` is the dialler's async side: every attempt task awaits
 its own write, and the writes that arrive while one batch commits go together in the next
@@ -74,7 +79,14 @@ class CancelNumber:
     now: datetime
 
 
-Write = MarkDialling | Requeue | Finish | CancelNumber
+@dataclass(frozen=True, slots=True)
+class Renew:
+    worker: str
+    attempt_ids: tuple[str, ...]
+    until: datetime
+
+
+Write = MarkDialling | Requeue | Finish | CancelNumber | Renew
 Result = bool | str | int | None
 
 
@@ -87,17 +99,30 @@ def apply_writes(conn: sa.Connection, writes: Sequence[Write]) -> list[Result]:
     """Apply ``writes`` on ``conn`` (the caller's transaction, see the module docstring); one
     result each, in ``writes``' order."""
     results: list[Result] = [None] * len(writes)
+    marks: list[tuple[int, MarkDialling]] = []
+    requeues: list[Requeue] = []
     finishes: list[tuple[int, Finish]] = []
     cancels: list[tuple[int, CancelNumber]] = []
+    renews: list[Renew] = []
     for i, w in enumerate(writes):
         if isinstance(w, MarkDialling):
-            results[i] = _mark(conn, w)
+            marks.append((i, w))
         elif isinstance(w, Requeue):
-            _requeue(conn, w)
+            requeues.append(w)
         elif isinstance(w, Finish):
             finishes.append((i, w))
+        elif isinstance(w, Renew):
+            renews.append(w)
         else:
             cancels.append((i, w))
+    if len(marks) == 1:
+        results[marks[0][0]] = _mark(conn, marks[0][1])
+    elif marks:
+        took = _mark_many(conn, [w for _, w in marks])
+        for i, w in marks:
+            results[i] = (w.attempt_id, w.worker) in took
+    if requeues:
+        _requeue_many(conn, requeues)
     if finishes:
         for (i, _), next_id in zip(finishes, _finish(conn, [w for _, w in finishes]), strict=True):
             results[i] = next_id
@@ -109,6 +134,8 @@ def apply_writes(conn: sa.Connection, writes: Sequence[Write]) -> list[Result]:
                 .values(state=CANCELLED, disposition=c.disposition.value, ended_at=to_db(c.now))
             ).rowcount
         )
+    for r in renews:
+        _renew(conn, r)
     return results
 
 
@@ -129,20 +156,84 @@ def _mark(conn: sa.Connection, w: MarkDialling) -> bool:
     )
 
 
-def _requeue(conn: sa.Connection, w: Requeue) -> None:
+_MARK = (
+    attempts.update()
+    .where(
+        attempts.c.id == sa.bindparam("w_id"),
+        attempts.c.state == CLAIMED,
+        attempts.c.claimed_by == sa.bindparam("w_worker"),
+    )
+    .values(
+        state=DIALLING,
+        caller_id=sa.bindparam("w_caller"),
+        dialled_at=sa.bindparam("w_at"),
+        lease_until=sa.bindparam("w_lease"),
+    )
+)
+
+
+def _mark_many(conn: sa.Connection, ws: Sequence[MarkDialling]) -> set[tuple[str, str]]:
+    """The marks in one ``executemany`` (rowcounts are not per row there), then which of them
+    took: ``(attempt id, worker)`` now ``dialling`` by that worker."""
+    a = attempts
+    conn.execute(
+        _MARK,
+        [
+            {
+                "w_id": w.attempt_id,
+                "w_worker": w.worker,
+                "w_caller": w.caller_id,
+                "w_at": to_db(w.now),
+                "w_lease": to_db(w.now + timedelta(seconds=w.lease_s)),
+            }
+            for w in ws
+        ],
+    )
+    rows = conn.execute(
+        sa.select(a.c.id, a.c.claimed_by).where(
+            a.c.id.in_([w.attempt_id for w in ws]), a.c.state == DIALLING
+        )
+    )
+    return {(r.id, r.claimed_by) for r in rows}
+
+
+_REQUEUE = (
+    attempts.update()
+    .where(attempts.c.id == sa.bindparam("w_id"), attempts.c.state == CLAIMED)
+    .values(
+        state=QUEUED,
+        claimed_by=None,
+        lease_until=None,
+        due_at=sa.bindparam("w_due"),
+        gate_reasons=sa.bindparam("w_reasons"),
+    )
+)
+
+
+def _requeue_many(conn: sa.Connection, ws: Sequence[Requeue]) -> None:
+    conn.execute(
+        _REQUEUE,
+        [
+            {
+                "w_id": w.attempt_id,
+                "w_due": to_db(w.due_at),
+                "w_reasons": ",".join(w.reasons) or None,
+            }
+            for w in ws
+        ],
+    )
+    free_numbers(conn, [w.attempt_id for w in ws])
+
+
+def _renew(conn: sa.Connection, w: Renew) -> None:
+    if not w.attempt_ids:
+        return
     a = attempts
     conn.execute(
         a.update()
-        .where(a.c.id == w.attempt_id, a.c.state == CLAIMED)
-        .values(
-            state=QUEUED,
-            claimed_by=None,
-            lease_until=None,
-            due_at=to_db(w.due_at),
-            gate_reasons=",".join(w.reasons) or None,
-        )
+        .where(a.c.id.in_(w.attempt_ids), a.c.claimed_by == w.worker, a.c.state.in_(ACTIVE))
+        .values(lease_until=to_db(w.until))
     )
-    free_numbers(conn, [w.attempt_id])
 
 
 _CLOSE = (

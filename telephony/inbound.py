@@ -232,6 +232,10 @@ class InboundClient:
             event = await asyncio.wait_for(future, timeout_s)
         finally:
             self._jobs.pop(job_uuid, None)
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()  # a drop reported while the send itself failed: read, not lost
         return event.text
 
     async def originate(

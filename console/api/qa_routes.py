@@ -1,6 +1,7 @@
 """``/api/v1/qa``: per-call QA results with every hit (speaker, offset into the recording,
 phrase, rule, rules version), the live alert stream for supervisors (long polling), daily and
-weekly reports as HTML or PDF, and batch QA of stored recordings (start, progress).
+weekly reports as HTML or PDF, batch QA of stored recordings (start, progress), and one
+sentence checked against the QA rules in force (``ivr qa check``).
 
 QA results and alerts hold what the bot or an agent said, never the caller's words or number.
 """
@@ -24,12 +25,28 @@ from console.permissions import Permission
 from console.qa import MAX_REPORT_DAYS
 from ivr.errors import StoreUnavailableError
 from qa.batch import JobStatus
+from qa.rules import Speaker
 from qa.store import StoredResult
 
 router = APIRouter(prefix="/api/v1/qa", responses=PROBLEM_RESPONSES, tags=["qa"])
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "the alert stream (Redis) is unavailable"}
 }
+
+
+class SentenceIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000, description="a sentence as spoken")
+    speaker: Literal["bot", "agent"] = Field(default="agent", description="who says it")
+
+
+class SentenceOut(BaseModel):
+    rules_version: str
+    speaker: str
+    flagged: bool
+    hits: list[dict[str, Any]] = Field(description="category, rule, span, wording, how, severity")
+    bot_says_instead: str | None = Field(
+        default=None, description="the rules' fallback the bot would say (bot sentences)"
+    )
 
 
 class FindingOut(BaseModel):
@@ -129,6 +146,24 @@ def _result(r: StoredResult) -> ResultOut:
 def _job(request: Request, status: JobStatus) -> JobOut:
     running = context(request).qa.running(status.job_id)
     return JobOut.model_validate({**status.as_dict(), "running": running})
+
+
+@router.post("/check", response_model=SentenceOut)
+def check_sentence(
+    body: SentenceIn, request: Request, principal: Principal = require(Permission.QA_READ)
+) -> SentenceOut:
+    """Check one sentence for prohibited wording with the QA rules in force, as the bot's
+    gate before synthesis and live QA do (``ivr qa check``)."""
+    compiled = context(request).qa.runtime.holder.current
+    speaker = Speaker(body.speaker)
+    hits = compiled.matcher.scan(body.text, speaker)
+    return SentenceOut(
+        rules_version=compiled.version,
+        speaker=speaker.value,
+        flagged=bool(hits),
+        hits=[h.as_dict() for h in hits],
+        bot_says_instead=compiled.rules.bot_fallback if hits and speaker is Speaker.BOT else None,
+    )
 
 
 @router.get("/results")

@@ -10,7 +10,16 @@ from camp_support import fresh_numbers
 
 from campaigns.model import Disposition
 from campaigns.tables import attempts
-from campaigns.writes import CancelNumber, Finish, GroupWriter, MarkDialling, Requeue, Write
+from campaigns.writes import (
+    CancelNumber,
+    Finish,
+    GroupWriter,
+    MarkDialling,
+    Renew,
+    Requeue,
+    Write,
+)
+from records.timeutil import from_db
 
 
 def states(env, camp) -> dict[str, str]:
@@ -96,3 +105,39 @@ async def test_a_write_that_fails_fails_alone(env, tmp_path) -> None:
     got = states(env, camp)
     assert got[claimed[0].id] == "claimed"  # never marked: never originated
     assert [got[a.id] for a in claimed[1:]] == ["dialling"] * 3
+
+
+async def test_lease_renewal_goes_through_the_group_commit_beside_finishes(env, tmp_path) -> None:
+    """A renewal of every live attempt and the finishes of half of them, at once: one batch
+    order, no deadlock (PostgreSQL's detector fails one of two transactions that lock the
+    same rows in different orders), the finished closed, the others' leases extended."""
+    camp = env.campaign()
+    env.load(camp, tmp_path, fresh_numbers(120))
+    env.start(camp)
+    now = env.clock()
+    claimed = env.queue.claim("w1", camp.id, now=now, limit=120, lease_s=30)
+    writer = GroupWriter(env.queue.write)
+    assert all(
+        await asyncio.gather(*(writer.write(MarkDialling(a.id, "w1", "95588", now, 30.0))
+                               for a in claimed))
+    )  # fmt: skip
+    until = now + timedelta(minutes=10)
+    ids = tuple(a.id for a in claimed)
+    done = [Finish(a.id, Disposition.COMPLETED, now) for a in claimed[::2]]
+    await asyncio.gather(
+        writer.write(Renew("w1", ids, until)),
+        writer.write(Renew("w2", ids, now + timedelta(hours=5))),  # not w2's: no effect
+        *(writer.write(f) for f in done),
+    )
+    got = states(env, camp)
+    assert [got[a.id] for a in claimed[::2]] == ["done"] * 60
+    assert [got[a.id] for a in claimed[1::2]] == ["dialling"] * 60
+    with env.engine.connect() as conn:
+        leases = {
+            r.id: r.lease_until
+            for r in conn.execute(
+                sa.select(attempts.c.id, attempts.c.lease_until).where(attempts.c.id.in_(ids))
+            )
+        }
+    live = {from_db(leases[a.id]) for a in claimed[1::2]}
+    assert live == {until}

@@ -214,3 +214,25 @@ def test_a_batch_job_inspects_stored_recordings_in_the_background_with_progress(
     started_evidence = [e for e in ctx.evidence.entries() if e.kind == AuditKind.QA_BATCH_STARTED]
     assert started_evidence[0].payload["actor"] == "olga"
     assert started_evidence[0].payload["recordings"] == 3
+
+
+def test_a_sentence_is_checked_against_the_rules_in_force(
+    client: TestClient, officer: dict[str, str]
+) -> None:
+    """``ivr qa check`` through the API: the bot's sentence is flagged with its fallback."""
+    olga = officer
+    said = client.post(
+        "/api/v1/qa/check", json={"text": "这款产品是保本的", "speaker": "bot"}, headers=olga
+    ).json()
+    assert said["flagged"] and said["hits"][0]["category"] == "prohibited_promise"
+    assert said["bot_says_instead"] and said["rules_version"]
+    clean = client.post(
+        "/api/v1/qa/check", json={"text": "本产品不保本", "speaker": "agent"}, headers=olga
+    ).json()
+    assert clean == {
+        "rules_version": said["rules_version"],
+        "speaker": "agent",
+        "flagged": False,
+        "hits": [],
+        "bot_says_instead": None,
+    }

@@ -240,6 +240,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
         "json": {"started_from": "2020-01-01T00:00:00Z", "started_to": "2020-01-02T00:00:00Z"}
     },
     ("GET", "/api/v1/qa/batch"): lambda r, c: {},
+    ("POST", "/api/v1/qa/check"): lambda r, c: {"json": {"text": "这款产品是保本的"}},
     ("GET", "/api/v1/qa/batch/{job_id}"): lambda r, c: {"path": {"job_id": qa_job(c)}},
     ("GET", "/api/v1/changes/{change_id}"): lambda r, c: {"path": {"change_id": pending_change(c)}},
     ("POST", "/api/v1/changes/{change_id}/approve"): lambda r, c: {

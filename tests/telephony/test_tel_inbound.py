@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from helpers.wait import eventually
@@ -139,3 +140,33 @@ async def test_originate_into_the_outbound_server(start_server) -> None:
     finally:
         await client.close()
         await sim.close()
+
+
+async def test_a_dropped_connection_fails_every_command_in_flight_and_leaves_no_unretrieved_error(
+    switch,
+) -> None:
+    """Commands in flight when the connection drops fail with the drop (the caller sees it), and
+    no job future is left holding an exception nobody reads ("Future exception was never
+    retrieved" in the soak's log: a drop reported while the bgapi's own send was failing)."""
+    sim, host, port = switch
+    loop = asyncio.get_running_loop()
+    unretrieved: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: unretrieved.append(str(ctx.get("message"))))
+    client = InboundClient(host, port, "ClueCon", backoff_s=(0.01, 0.1))
+    await client.connect()
+    try:
+        for _ in range(5):
+            jobs = [asyncio.create_task(client.bgapi("status", timeout_s=5.0)) for _ in range(40)]
+            await asyncio.sleep(0)  # let the sends start: the drop lands on commands in flight
+            sim.drop_connections()
+            results = await asyncio.gather(*jobs, return_exceptions=True)
+            assert all(isinstance(r, (str, IvrError)) for r in results), results
+            await eventually(lambda: client.ready, 2.0)
+        del jobs, results
+        gc.collect()
+        await asyncio.sleep(0)
+        assert not [m for m in unretrieved if "never retrieved" in m]
+    finally:
+        loop.set_exception_handler(previous)
+        await client.close()
