@@ -4,7 +4,8 @@
 ``settings.outage_spool_path`` (``IVR_SPOOL_PATH``): it opens the file (:mod:`ivr.spool`), wraps
 the SQL evidence log (:class:`records.spooled_evidence.SpooledEvidence`), gives the compliance
 service its :class:`compliance.spool.LedgerSpool` and builds the supervised
-:class:`ivr.spool_drain.SpoolDrainer` with every replayer (evidence, DNC, consent), so any
+:class:`ivr.spool_drain.SpoolDrainer` with every replayer (evidence, DNC, consent, recordings
+the vault sealed while its index was down: :mod:`records.spooled_recording`), so any
 process on the file can drain what any other (or a previous one) spooled. ``start()`` drains
 what a previous process left and starts the loop; ``close()`` tries a last pass, then stops.
 """
@@ -24,8 +25,11 @@ from ivr.errors import StoreUnavailableError
 from ivr.spool import Spool
 from ivr.spool_drain import DrainPass, Replayer, SpoolDrainer
 from records.evidence_store import SqlEvidenceLog
+from records.recording_index import RecordingIndex
 from records.spooled_evidence import KIND as EVIDENCE
 from records.spooled_evidence import EvidenceReplay, SpooledEvidence
+from records.spooled_recording import KIND as RECORDING
+from records.spooled_recording import RecordingReplay
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,8 @@ def open_outage_spool(path: Path, *, engine: sa.Engine, evidence: SqlEvidenceLog
     ledger = LedgerSpool(spool)
     sink = SpooledEvidence(evidence, spool)
     replayers: dict[str, Replayer] = {
-        EVIDENCE: EvidenceReplay(evidence, replayed=sink.replayed_call)
+        EVIDENCE: EvidenceReplay(evidence, replayed=sink.replayed_call),
+        RECORDING: RecordingReplay(RecordingIndex(engine), evidence),
     }
     replayers.update(ledger.replayers(SqlLedger(engine)))
 

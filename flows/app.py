@@ -141,7 +141,7 @@ async def build_deps(
         await audio_fork.start()
     nlu = RasaIntentParser(settings.rasa_url, timeout_s=settings.rasa_timeout_s)
     webhooks = HttpWebhooks()
-    vault = Vault.from_settings(settings, engine)
+    vault = Vault.from_settings(settings, engine, spool=outage.spool)
     await asyncio.to_thread(vault.recover)
     await asyncio.to_thread(vault.ensure_partitions)
     bot = RasaBot(

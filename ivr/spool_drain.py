@@ -85,6 +85,7 @@ class SpoolDrainer:
         self.after_pass = after_pass
         self.lock = DrainLock(spool.path)
         self._wake = asyncio.Event()
+        self._owner: asyncio.AbstractEventLoop | None = None  # the loop the drainer runs on
         self._loop = Supervised("spool-drainer", self._run)
         spool.on_put = self.wake
         self.failures = 0
@@ -96,8 +97,17 @@ class SpoolDrainer:
         self._loop.start()
 
     def wake(self) -> None:
-        """Called after a spool write: drain as soon as the database takes it."""
-        self._wake.set()
+        """Called after a spool write: drain as soon as the database takes it. Safe from any
+        thread (the vault spools from its ingest thread)."""
+        owner = self._owner
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if owner is None or running is owner:
+            self._wake.set()
+        else:
+            owner.call_soon_threadsafe(self._wake.set)
 
     @property
     def state(self) -> object:
@@ -120,6 +130,7 @@ class SpoolDrainer:
         return done
 
     async def _run(self) -> None:
+        self._owner = asyncio.get_running_loop()
         delay = self.backoff_s
         while True:
             self._wake.clear()  # a write from now on wakes the wait below

@@ -51,20 +51,32 @@ class RecordingIndex:
         with self.connect() as conn:
             if sources_gone:
                 self._clear_sources_in(conn, sources_gone)
-            conn.execute(recordings.insert().values(**row))
-            if flags:
-                conn.execute(
-                    recording_flags.insert(),
-                    [
-                        {
-                            "recording_id": row["recording_id"],
-                            "flag": f,
-                            "started_at": row["started_at"],
-                        }
-                        for f in flags
-                    ],
-                )
+            self.insert_in(conn, row, flags)
             conn.commit()
+
+    @staticmethod
+    def insert_in(conn: Connection, row: Mapping[str, Any], flags: Sequence[str]) -> None:
+        """Insert a recordings row and its QA flags inside the caller's transaction (the
+        intent row; a replayed outage spool's stored row)."""
+        conn.execute(recordings.insert().values(**row))
+        if flags:
+            conn.execute(
+                recording_flags.insert(),
+                [
+                    {
+                        "recording_id": row["recording_id"],
+                        "flag": f,
+                        "started_at": row["started_at"],
+                    }
+                    for f in flags
+                ],
+            )
+
+    @staticmethod
+    def status_in(conn: Connection, recording_id: str) -> str | None:
+        """The status of ``recording_id``'s row, ``None`` when the index has none."""
+        found = conn.execute(sa.select(r.status).where(r.recording_id == recording_id)).first()
+        return None if found is None else str(found[0])
 
     @staticmethod
     def mark_stored_in(

@@ -15,6 +15,13 @@ Ingest order (each step survives a crash; :meth:`Vault.recover` finishes or roll
 5. the plaintext source is removed; ``source_path`` is cleared in the next ingest's first commit
    (or by :meth:`Vault.recover`, which also clears it for a source found already gone).
 
+In a database outage (step 1 raises :class:`ivr.errors.StoreUnavailableError`) a vault with an
+outage spool seals, writes and verifies the object all the same (the blob store is not the
+database), spools the row it would have stored with its flags and evidence
+(:mod:`records.spooled_recording`, fsync'd) and then removes the plaintext; the drainer indexes
+it when the database is back. If sealing fails there, the object is removed and the plaintext
+stays where it was (as when step 2 or 3 fails), and the error is raised.
+
 Search only sees ``stored`` rows, so a crash leaves either nothing visible (the source intact;
 recovery removes the intent row and any object) or a complete record (recovery removes the
 source if it is still there and matches). Plaintext is never written inside the vault. Every
@@ -24,6 +31,7 @@ fetch attempt, allowed or not, is audited before any byte is decrypted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -36,10 +44,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ivr.db import make_engine
-from ivr.errors import ConfigError, IntegrityError, NotAuthorizedError
+from ivr.errors import ConfigError, IntegrityError, NotAuthorizedError, StoreUnavailableError
 from ivr.evidence import EvidenceKind
 from ivr.permissions import Permission
 from ivr.settings import Settings
+from ivr.spool import Spool
 from records.access import AccessAttempt, AccessAudit, Actor, access_log, may
 from records.blobstore import FileBlobStore
 from records.evidence_store import SqlEvidenceLog
@@ -65,6 +74,8 @@ from records.retention import (
 )
 from records.sealed_blob import open_stream, seal_stream, sealed_sm3
 from records.sealed_number import NumberSealer
+from records.spooled_recording import KIND as SPOOLED_RECORDING
+from records.spooled_recording import spooled_body
 from records.timeutil import to_db, utcnow
 
 __all__ = [
@@ -109,7 +120,10 @@ class Vault:
         clock: Callable[[], datetime] = utcnow,
         pending_lease_s: float = 3600.0,
         step_hook: StepHook = _no_hook,
+        spool: Spool | None = None,
     ) -> None:
+        """``spool``: the process's outage spool (the call process); without one an ingest in
+        a database outage fails as the database does."""
         if evidence.engine is not engine:
             raise ConfigError("vault and evidence log must share one database engine")
         self._index = RecordingIndex(engine)
@@ -121,6 +135,7 @@ class Vault:
         self._audit = AccessAudit(evidence)
         self._clock = clock
         self._hook = step_hook
+        self._spool = spool
         self._gone_lock = threading.Lock()
         self._sources_gone: list[str] = []  # plaintext removed, source_path not yet cleared
         self._retention = Retention(
@@ -129,7 +144,9 @@ class Vault:
         self._recovery = Recovery(self._index, store, self._retention, clock, pending_lease_s)
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Vault:
+    def from_settings(
+        cls, settings: Settings, engine: Engine | None = None, *, spool: Spool | None = None
+    ) -> Vault:
         keyring = Keyring.from_settings(settings)  # keys first: production fails before any IO
         blind_index_key = settings.key_bytes("blind_index")
         engine = engine or make_engine(settings.sqlalchemy_url)
@@ -150,6 +167,7 @@ class Vault:
             SqlEvidenceLog(engine),
             RetentionPolicy.from_settings(settings),
             pending_lease_s=settings.records_pending_lease_s,
+            spool=spool,
         )
 
     @property
@@ -208,18 +226,20 @@ class Vault:
             "source_path": str(source.resolve()),
             "created_at": to_db(self._clock()),
         }
-        self._index.insert_pending(row, sorted(set(meta.qa_flags)), self._take_sources_gone())
+        flags = sorted(set(meta.qa_flags))
+        gone = self._take_sources_gone()
+        try:
+            self._index.insert_pending(row, flags, gone)
+        except StoreUnavailableError:
+            with self._gone_lock:  # not forgotten: the next commit (or recover) clears them
+                self._sources_gone.extend(gone)
+            if self._spool is None:
+                raise
+            return self._ingest_spooled(source, meta, row, flags, dek, self._spool)
         self._hook("pending_committed")
 
         try:
-            with source.open("rb") as src, self._store.writer(key) as out:
-                size, digest = seal_stream(
-                    src, out, dek, context, after_first_chunk=lambda: self._hook("object_partial")
-                )
-            self._hook("object_written")
-            with self._store.reader(key) as sealed:
-                if sealed_sm3(sealed, dek, context) != digest:
-                    raise IntegrityError("sealed copy does not match the plaintext")
+            size, digest = self._seal(source, key, dek, context)
         except BaseException:
             self._recovery.rollback_pending(rid, key)
             raise
@@ -230,13 +250,7 @@ class Vault:
                 conn,
                 EvidenceKind.RECORDING_STORED,
                 call_id=meta.call_id,
-                payload={
-                    "recording_id": rid,
-                    "business_type": meta.business_type,
-                    "sm3": digest,
-                    "bytes": size,
-                    "key_id": wrapped.key_id,
-                },
+                payload=_stored_payload(row, meta, digest, size),
             )
             self._index.mark_stored_in(conn, rid, size, digest, self._clock())
             conn.commit()
@@ -250,6 +264,63 @@ class Vault:
             "recording stored: recording %s call %s (%.1f KiB)", rid, meta.call_id, size / 1024
         )
         return self._info(self._index.stored_row(rid), reveal=False)
+
+    def _seal(self, source: Path, key: str, dek: bytes, context: bytes) -> tuple[int, str]:
+        """Seal ``source`` into the blob store under ``key`` and verify the stored copy;
+        returns its plaintext size and SM3."""
+        with source.open("rb") as src, self._store.writer(key) as out:
+            size, digest = seal_stream(
+                src, out, dek, context, after_first_chunk=lambda: self._hook("object_partial")
+            )
+        self._hook("object_written")
+        with self._store.reader(key) as sealed:
+            if sealed_sm3(sealed, dek, context) != digest:
+                raise IntegrityError("sealed copy does not match the plaintext")
+        return size, digest
+
+    def _ingest_spooled(
+        self,
+        source: Path,
+        meta: RecordingMeta,
+        row: dict[str, Any],
+        flags: list[str],
+        dek: bytes,
+        spool: Spool,
+    ) -> RecordingInfo:
+        """The database is down: seal as usual, spool the stored row, remove the plaintext."""
+        rid, key = row["recording_id"], row["storage_key"]
+        try:
+            size, digest = self._seal(source, key, dek, rid.encode("ascii"))
+            self._hook("object_verified")
+            stored = {
+                **row,
+                "status": "stored",
+                "size_bytes": size,
+                "plaintext_sm3": digest,
+                "stored_at": to_db(self._clock()),
+            }
+            body = spooled_body(
+                stored,
+                flags,
+                ts=self._evidence.now_ts(),
+                payload=_stored_payload(row, meta, digest, size),
+            )
+            spool.put(SPOOLED_RECORDING, body, key=rid)
+        except BaseException:
+            self._store.delete(key)  # no index row, no object; the plaintext stays
+            raise
+        self._hook("spooled")
+        if spool.on_put is not None:
+            with contextlib.suppress(RuntimeError):  # the drainer's loop is gone: it polls
+                spool.on_put()
+        remove_plaintext(source)
+        self._hook("source_removed")
+        log.warning(
+            "recording sealed and spooled (index unavailable): recording %s call %s",
+            rid,
+            meta.call_id,
+        )
+        return to_info({**stored, "qa_flags": tuple(flags)}, stored["customer_masked"])
 
     # -- search ------------------------------------------------------------------------------
 
@@ -404,3 +475,16 @@ class Vault:
         if reveal and row["customer_enc"]:
             customer = self._keys.reveal(row)
         return to_info(row, customer)
+
+
+def _stored_payload(
+    row: Mapping[str, Any], meta: RecordingMeta, digest: str, size: int
+) -> dict[str, Any]:
+    """The ``recording_stored`` evidence of a sealed recording."""
+    return {
+        "recording_id": row["recording_id"],
+        "business_type": meta.business_type,
+        "sm3": digest,
+        "bytes": size,
+        "key_id": row["key_id"],
+    }

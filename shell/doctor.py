@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -190,6 +193,39 @@ def check_call_qa(settings: Settings) -> CheckResult:
     return CheckResult("call qa", "OK", f"on, rules {version}; live alerts on stream {key}")
 
 
+def check_outage_spool(settings: Settings) -> CheckResult:
+    """The outage spool file (``IVR_SPOOL_PATH``): writable, items waiting, the oldest's age.
+    Opened read-only when it exists (doctor never creates or writes it)."""
+    path = settings.outage_spool_path
+    fix = "check IVR_SPOOL_PATH (a folder the call process may write)"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not path.exists():
+        if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            return CheckResult("outage spool", "OK", f"{path}: empty (created on first use)")
+        return CheckResult("outage spool", "FAIL", f"{path}: folder not writable", fix)
+    if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK):
+        return CheckResult("outage spool", "FAIL", f"{path}: not writable", fix)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            count, oldest = conn.execute("SELECT count(*), min(spooled_at) FROM items").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return CheckResult("outage spool", "FAIL", f"{path}: {type(exc).__name__}", fix)
+    if not count:
+        return CheckResult("outage spool", "OK", f"{path}: empty")
+    age = max(0.0, time.time() - float(oldest))
+    detail = f"{path}: {count} items waiting, oldest {age:.0f} s"
+    if age > 60:
+        return CheckResult(
+            "outage spool", "WARN", detail, "check the database (ivr doctor: database)"
+        )
+    return CheckResult("outage spool", "OK", detail)
+
+
 def check_console(settings: Settings) -> CheckResult:
     url = f"http://{settings.console_host}:{settings.console_port}/healthz"
     return _http_check("web console", url, "make run")
@@ -199,6 +235,7 @@ CHECKS: tuple[Callable[[Settings], CheckResult], ...] = (
     check_rasa_env,
     check_model,
     check_database,
+    check_outage_spool,
     check_rules,
     check_call_qa,
     check_redis,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ivr.settings import get_settings
+from ivr.spool import Spool
 from shell.cli import app
 from shell.services import free_port
 
@@ -44,6 +46,34 @@ def test_services_down_are_reported_with_a_fix(env: pytest.MonkeyPatch) -> None:
     assert rows["call qa"]["status"] == "WARN"  # QA on, but its live alerts are only logged
     assert rows["freeswitch"]["status"] == "SKIP"
     assert any(name.startswith("speech: ") for name in rows)
+    assert rows["outage spool"]["status"] == "OK"
+    assert "empty" in rows["outage spool"]["detail"]
+
+
+def test_outage_spool_row_shows_items_waiting_and_a_path_not_writable(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "spool" / "outage.sqlite3"
+    env.setenv("IVR_SPOOL_PATH", str(path))
+    spool = Spool(path)
+    spool.put("evidence", {"n": 1})
+    spool.put("recording", {"n": 2})
+    spool.close()
+    _, rows = run_doctor()
+    assert rows["outage spool"]["status"] == "OK"
+    assert "2 items waiting" in rows["outage spool"]["detail"]
+    with sqlite3.connect(path) as conn:  # the oldest has waited ten minutes
+        conn.execute("UPDATE items SET spooled_at = spooled_at - 600 WHERE id = 1")
+    _, rows = run_doctor()
+    assert rows["outage spool"]["status"] == "WARN"
+    assert "oldest 6" in rows["outage spool"]["detail"]
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env.setenv("IVR_SPOOL_PATH", str(blocked / "spool" / "outage.sqlite3"))
+    get_settings.cache_clear()
+    _, rows = run_doctor()
+    assert rows["outage spool"]["status"] == "FAIL"
+    assert rows["outage spool"]["fix"]
 
 
 def test_redis_checked_when_configured(env: pytest.MonkeyPatch) -> None:

@@ -2,13 +2,17 @@
 is acknowledged (the polite close plays) and the call ends normally; once PostgreSQL is back the
 outage spool is replayed: the number is on DNC with the call's time, the call has its
 ``call_ended`` evidence and the chain verifies. Before the replay the gate already refuses to
-dial the number (inv6, inv1, inv12)."""
+dial the number (inv6, inv1, inv12). The call's recording is sealed into the vault's blob store
+during the outage and its clear WAV removed; only its index row waits in the spool, and after
+the replay it is searchable and plays to the same audio; a replay repeated after a crash does
+not double it (inv10)."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,19 +26,43 @@ from soak_calls import played
 from soak_services import PrivatePostgres
 
 from compliance.decision import GateRequest
-from flows.adapters import SidecarListener
+from flows.adapters import SidecarListener, VaultRecordings
 from flows.app import build_deps
+from flows.call import CallFacts
 from flows.orchestrator import CallOrchestrator
 from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.db import migrate
 from ivr.evidence import EvidenceKind
 from ivr.settings import REPO_ROOT
+from records.blobstore import FileBlobStore
+from records.spooled_recording import KIND as RECORDING
+from records.vault import Actor, RecordingQuery
 from telephony.server import OutboundServer
 from telephony.simulator import CallerScript, CallResult, SimulatedCall, Turn
 
 pytestmark = pytest.mark.slow
 DAYTIME = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 11:00 Asia/Shanghai
 NO_BOT = "http://127.0.0.1:1"  # the refusal is pressed (DTMF 2): no bot needed
+OFFICER = Actor("qa", "compliance_officer")
+
+
+@dataclass
+class AudioSeen:
+    """The real vault adapter, keeping what the clear file held and where it was (to compare
+    the replayed recording's audio with)."""
+
+    inner: VaultRecordings
+    audio: dict[str, bytes] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def vault(self) -> object:
+        return self.inner.vault
+
+    async def store(self, wav: Path, call: CallFacts, ended_at: datetime) -> None:
+        self.audio[call.call_id] = await asyncio.to_thread(wav.read_bytes)
+        self.paths[call.call_id] = wav
+        await self.inner.store(wav, call, ended_at)
 
 
 @pytest.fixture
@@ -73,6 +101,10 @@ async def test_inv6_refusal_while_postgres_is_down_is_acknowledged_and_on_dnc_af
     number = customer(national)
     outage = stack.built.outage
     assert outage is not None
+    real = stack.deps.recordings
+    assert isinstance(real, VaultRecordings)
+    seen = AudioSeen(real)
+    stack.use(recordings=seen)
     await asyncio.to_thread(pg.stop)
     script = CallerScript(caller=national, destination="95588", turns=(Turn.press("2"),))
     result = await _call(stack, "outbound_marketing", script, {"ivr_customer_number": national})
@@ -80,6 +112,12 @@ async def test_inv6_refusal_while_postgres_is_down_is_acknowledged_and_on_dnc_af
     assert close in played(result), played(result)  # the refusal was acknowledged
     assert result.hangup_by == "ivr"  # the call ended normally, by the app
     assert outage.spool.count() > 0
+    wav = seen.paths[result.uuid]
+    assert len(seen.audio[result.uuid]) > 1000 and not wav.exists()  # no clear WAV remains
+    (spooled,) = [i for i in outage.spool.head(10_000) if i.kind == RECORDING]
+    rid = spooled.key
+    blobs = FileBlobStore(stack.settings.data_dir / "vault")
+    assert blobs.exists(f"{rid}.sm4")  # sealed into the blob store during the outage
 
     await outage.drainer.stop()  # PostgreSQL returns, the spool has not drained yet:
     await asyncio.to_thread(pg.start)
@@ -96,6 +134,20 @@ async def test_inv6_refusal_while_postgres_is_down_is_acknowledged_and_on_dnc_af
     assert kinds[0] == EvidenceKind.CALL_STARTED and EvidenceKind.DISCLOSURE_PLAYED in kinds
     assert EvidenceKind.DNC_ADDED in kinds
     assert EvidenceKind.CALL_ENDED in kinds
+    assert (await asyncio.to_thread(log.verify)).ok
+
+    vault = real.vault  # the recording is searchable and plays to the same audio
+    (found,) = vault.search(OFFICER, RecordingQuery(call_id=result.uuid))
+    assert found.recording_id == rid
+    assert vault.fetch(OFFICER, rid, "outage check").data == seen.audio[result.uuid]
+    # a crash after the replay committed, before the item left the spool: replayed again
+    await outage.drainer.stop()
+    outage.spool.put(spooled.kind, spooled.body, key=spooled.key)
+    await outage.drainer.drain()
+    assert outage.spool.count() == 0
+    assert len(vault.search(OFFICER, RecordingQuery(call_id=result.uuid))) == 1
+    kinds = [e.kind for e in log.entries(call_id=result.uuid)]
+    assert kinds.count(EvidenceKind.RECORDING_STORED) == 1
     assert (await asyncio.to_thread(log.verify)).ok
 
 
