@@ -144,7 +144,11 @@ class CallbackWork:
     def item(self, ticket_id: str) -> CallbackItem:
         found = [i for i in self.items(include_done=True) if i.ticket_id == ticket_id]
         if not found:
-            raise ClaimError(f"no callback ticket {ticket_id}")
+            raise ClaimError(
+                f"no callback ticket {ticket_id}",
+                code="agents.no_callback",
+                params={"ticket": ticket_id},
+            )
         return found[0]
 
     def overdue(self) -> list[CallbackItem]:
@@ -171,7 +175,11 @@ class CallbackWork:
         except SQLAlchemyError as exc:
             raise StoreUnavailableError("callback work store failed") from exc
         if not result.rowcount:
-            raise ClaimError(f"callback ticket {ticket_id} is not free to claim")
+            raise ClaimError(
+                f"callback ticket {ticket_id} is not free to claim",
+                code="agents.callback_taken",
+                params={"ticket": ticket_id},
+            )
         return self.item(ticket_id)
 
     async def call_back(
@@ -180,7 +188,11 @@ class CallbackWork:
         """Place the claimed ticket's call back through the gate; record the outcome."""
         item = await asyncio.to_thread(self.item, ticket_id)
         if item.done or item.claimed_by != actor.id:
-            raise ClaimError(f"claim callback ticket {ticket_id} first")
+            raise ClaimError(
+                f"claim callback ticket {ticket_id} first",
+                code="agents.claim_first",
+                params={"ticket": ticket_id},
+            )
         number = await self._tickets.reveal_number(
             ticket_id, actor=actor, reason="callback (service call through the gate)"
         )

@@ -80,13 +80,19 @@ class AgentDesk:
     def desk(self, agent: str) -> Desk:
         rows = self._rows(agent_desks.select().where(agent_desks.c.agent == agent))
         if not rows:
-            raise DeskNotFoundError(f"no desk {agent}")
+            raise DeskNotFoundError(
+                f"no desk {agent}", code="agents.no_desk", params={"agent": agent}
+            )
         return _desk(rows[0])
 
     def desk_of(self, username: str) -> Desk:
         rows = self._rows(agent_desks.select().where(agent_desks.c.username == username))
         if not rows:
-            raise DeskNotFoundError(f"user {username} has no agent desk")
+            raise DeskNotFoundError(
+                f"user {username} has no agent desk",
+                code="agents.user_without_desk",
+                params={"user": username},
+            )
         return _desk(rows[0])
 
     def history(self, agent: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -151,7 +157,11 @@ class AgentDesk:
     async def _send(self, arg: str, *, tolerate: str | None = None) -> str:
         reply = await self._control.callcenter_config(arg)
         if reply.startswith("-ERR") and not (tolerate and tolerate in reply):
-            raise SwitchRefusedError(f"mod_callcenter refused {arg.split(' ', 3)[:3]}: {reply}")
+            raise SwitchRefusedError(
+                f"mod_callcenter refused {arg.split(' ', 3)[:3]}: {reply}",
+                code="agents.switch_refused",
+                params={"command": " ".join(arg.split(" ", 3)[:3]), "reply": reply.strip()},
+            )
         return reply
 
     # -- SQL --------------------------------------------------------------------------------

@@ -85,7 +85,11 @@ def plan_change(current: AgentStatus, action: AgentAction) -> AgentChange:
     """What ``action`` does to an agent in ``current`` (raises :class:`AgentTransitionError`)."""
     sources, target = _TRANSITIONS[action]
     if current not in sources:
-        raise AgentTransitionError(f"cannot {action.value} while {current.value}")
+        raise AgentTransitionError(
+            f"cannot {action.value} while {current.value}",
+            code="agents.cannot_act",
+            params={"agent_action": action.value, "agent_status": current.value},
+        )
     commands = SWITCH_COMMANDS[target] if target != current else ()
     if action is A.CALL_ENDED:
         commands = SWITCH_COMMANDS[S.WRAP_UP]  # mod_callcenter put the agent back to Waiting

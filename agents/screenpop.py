@@ -156,7 +156,11 @@ class ScreenPops:
         except SQLAlchemyError as exc:
             raise StoreUnavailableError("hand-off store failed") from exc
         if row is None:
-            raise NoScreenPopError(f"no hand-off for call {call_id}")
+            raise NoScreenPopError(
+                f"no hand-off for call {call_id}",
+                code="agents.no_handoff",
+                params={"call_id": call_id},
+            )
         return row
 
     def pop(self, call_id: str) -> ScreenPop:
@@ -254,7 +258,11 @@ class ScreenPops:
             },
         )
         if not has_number:
-            raise NoScreenPopError(f"call {call_id} has no number to show")
+            raise NoScreenPopError(
+                f"call {call_id} has no number to show",
+                code="agents.no_number",
+                params={"call_id": call_id},
+            )
         if not allowed:
             raise ValueError("a reason is required to see the caller's number")
         sealed = SealedNumber(

@@ -178,7 +178,11 @@ class WorkTickets:
     def get(self, ticket_id: str) -> WorkTicket:
         rows = self._rows(work_tickets.select().where(work_tickets.c.id == ticket_id))
         if not rows:
-            raise WorkTicketNotFoundError(f"no work ticket {ticket_id}")
+            raise WorkTicketNotFoundError(
+                f"no work ticket {ticket_id}",
+                code="agents.no_work_ticket",
+                params={"ticket": ticket_id},
+            )
         return _ticket(rows[0])
 
     def history(self, ticket_id: str) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class Question(StrEnum):
@@ -59,7 +60,11 @@ class QuestionMeanings(BaseModel):
     def _digits(cls, v: Mapping[str, Meaning]) -> Mapping[str, Meaning]:
         for key in v:
             if len(key) != 1 or key not in "0123456789*#":
-                raise ValueError(f"DTMF key {key!r} must be one of 0-9, * or #")
+                raise PydanticCustomError(
+                    "rules.dtmf_key",
+                    "DTMF key {key} must be one of 0-9, * or #",
+                    {"key": repr(key)},
+                )
         return v
 
 
@@ -78,9 +83,14 @@ class MinConfidence(BaseModel):
     @model_validator(mode="after")
     def _order(self) -> MinConfidence:
         if self.refusal_confirm > self.refusal:
-            raise ValueError("refusal_confirm must not be above refusal")
+            raise PydanticCustomError(
+                "rules.refusal_confirm_above", "refusal_confirm must not be above refusal"
+            )
         if self.consent < self.intent:
-            raise ValueError("consent must not be below intent (consent is the strictest)")
+            raise PydanticCustomError(
+                "rules.consent_below_intent",
+                "consent must not be below intent (consent is the strictest)",
+            )
         return self
 
 
@@ -97,7 +107,9 @@ class UnclearRules(BaseModel):
     @classmethod
     def _no_is_not_a_consent_question(cls, v: Unclear) -> Unclear:
         if v is Unclear.CONFIRM_CONSENT:
-            raise ValueError("a leaning no is confirmed as a refusal or not an answer")
+            raise PydanticCustomError(
+                "rules.leaning_no", "a leaning no is confirmed as a refusal or not an answer"
+            )
         return v
 
 
@@ -125,7 +137,11 @@ class ConsentPolicyRules(BaseModel):
     ) -> Mapping[Question, QuestionMeanings]:
         missing = [q.value for q in Question if q not in v]
         if missing:
-            raise ValueError(f"questions must describe every context; missing {missing}")
+            raise PydanticCustomError(
+                "rules.questions_missing",
+                "questions must describe every context; missing {missing}",
+                {"missing": ", ".join(missing)},
+            )
         return v
 
     @model_validator(mode="after")
@@ -141,15 +157,27 @@ class ConsentPolicyRules(BaseModel):
             for b in names[i + 1 :]:
                 both = set(sets[a]) & set(sets[b])
                 if both:
-                    raise ValueError(f"intents {sorted(both)} are both {a} and {b} intents")
+                    raise PydanticCustomError(
+                        "rules.intents_overlap",
+                        "intents {intents} are both {a} and {b} intents",
+                        {"intents": ", ".join(sorted(both)), "a": a, "b": b},
+                    )
         for q, meanings in self.questions.items():
             consents = [meanings.yes_means, meanings.no_means, *meanings.dtmf.values()]
             if Meaning.CONSENT in consents and q is not Question.CONSENT:
-                raise ValueError(f"only the consent question can be answered with consent ({q})")
+                raise PydanticCustomError(
+                    "rules.consent_answer_elsewhere",
+                    "only the consent question can be answered with consent ({question})",
+                    {"question": str(q)},
+                )
             if meanings.no_means is Meaning.CONSENT:
-                raise ValueError("a no can never mean consent")
+                raise PydanticCustomError("rules.no_means_consent", "a no can never mean consent")
             if meanings.unclassified is Unclear.CONFIRM_CONSENT and q is not Question.CONSENT:
-                raise ValueError(f"only the consent question is asked again for consent ({q})")
+                raise PydanticCustomError(
+                    "rules.confirm_consent_elsewhere",
+                    "only the consent question is asked again for consent ({question})",
+                    {"question": str(q)},
+                )
         return self
 
     def meanings(self, question: Question) -> QuestionMeanings:

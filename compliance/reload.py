@@ -112,11 +112,11 @@ def read_versioned(path: Path, parse: Parse[V]) -> tuple[V, Stamp | None]:
         data = path.read_bytes()
     except OSError as exc:
         why = f"cannot read: {exc.strerror or type(exc).__name__}"
-        raise RulesError([RulesIssue(str(path), None, "", why)]) from None
+        raise RulesError([RulesIssue(str(path), None, "", why, "rules.unreadable")]) from None
     after = stamp_of(path)
     if before is None or before != after or after[3] != len(data):
         raise FileChangedWhileReadError(
-            [RulesIssue(str(path), None, "", "the file changed while it was read")]
+            [RulesIssue(str(path), None, "", "the file changed while it was read", "rules.changed")]
         )
     return parse(data, str(path)), after
 
@@ -183,6 +183,8 @@ class VersionHolder(Generic[V]):
                             "version",
                             f"version {loaded.version!r} is already loaded with different "
                             "content; give changed rules a new version",
+                            "rules.version_clash",
+                            {"version": loaded.version},
                         )
                     ]
                 )

@@ -4,7 +4,8 @@ A rules file holds one rules version: ``version``, ``effective_from``, one polic
 (call window in callee local time, daily cap, consent mode and validity), regional overrides and
 the consent policy (how a caller's answer is read: :mod:`compliance.consent_rules`).
 :func:`parse_rules` turns YAML text into a frozen :class:`RuleSet` or raises
-:class:`RulesError` whose ``issues`` name the file, line, field and why. No IO here: reading
+:class:`RulesError` whose ``issues`` name the file, line, field and why (English, and a message
+code with parameters for the console: ``rules.*``, ``value.*``). No IO here: reading
 and watching the file is :mod:`compliance.reload`.
 """
 
@@ -13,16 +14,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from compliance.consent_rules import ConsentPolicyRules
-from ivr.errors import ConfigError
-from ivr.yaml_lines import YamlSyntaxError, line_for, parse_located
+from ivr.errors import ConfigError, Param
+from ivr.messages import value_code, value_params
+from ivr.yaml_lines import Located, YamlSyntaxError, line_for, parse_located
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -40,11 +44,11 @@ def _parse_hhmm(value: object) -> time:
         # YAML 1.1 reads an unquoted 08:00 as a sexagesimal int (480); accept it as minutes.
         if 0 <= value < 24 * 60:
             return time(value // 60, value % 60)
-        raise ValueError("expected a time as 'HH:MM'")
+        raise PydanticCustomError("rules.time_format", "expected a time as 'HH:MM'")
     if isinstance(value, time):
         return value
     if not isinstance(value, str) or not _HHMM.match(value):
-        raise ValueError("expected a time as 'HH:MM' (00:00-23:59)")
+        raise PydanticCustomError("rules.time_format", "expected a time as 'HH:MM' (00:00-23:59)")
     hh, mm = value.split(":")
     return time(int(hh), int(mm))
 
@@ -72,7 +76,10 @@ class Window(BaseModel):
     @model_validator(mode="after")
     def _order(self) -> Window:
         if self.end is not None and self.end <= self.start:
-            raise ValueError("window end must be after start (calls windows do not wrap midnight)")
+            raise PydanticCustomError(
+                "rules.window_order",
+                "window end must be after start (calls windows do not wrap midnight)",
+            )
         return self
 
     @property
@@ -99,7 +106,10 @@ class PurposePolicy(BaseModel):
     @model_validator(mode="after")
     def _consent_validity(self) -> PurposePolicy:
         if self.consent is not ConsentMode.NONE and self.consent_valid_days is None:
-            raise ValueError("consent_valid_days is required when consent is not 'none'")
+            raise PydanticCustomError(
+                "rules.consent_valid_days",
+                "consent_valid_days is required when consent is not 'none'",
+            )
         return self
 
 
@@ -118,13 +128,19 @@ class OverrideMatch(BaseModel):
     def _prefixes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for p in v:
             if not re.fullmatch(r"\+\d{1,14}", p):
-                raise ValueError(f"prefix {p!r} must look like '+8621'")
+                raise PydanticCustomError(
+                    "rules.prefix_format",
+                    "prefix {prefix} must look like '+8621'",
+                    {"prefix": repr(p)},
+                )
         return v
 
     @model_validator(mode="after")
     def _not_empty(self) -> OverrideMatch:
         if not self.e164_prefixes and not self.regions:
-            raise ValueError("an override must match at least one prefix or region")
+            raise PydanticCustomError(
+                "rules.override_empty", "an override must match at least one prefix or region"
+            )
         return self
 
 
@@ -163,7 +179,11 @@ class RuleSet(BaseModel):
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
-            raise ValueError("effective_from needs a UTC offset, e.g. 2025-01-01T00:00:00+08:00")
+            raise PydanticCustomError(
+                "rules.effective_from_naive",
+                "effective_from needs a UTC offset, e.g. {example}",
+                {"example": "2025-01-01T00:00:00+08:00"},
+            )
         return v
 
     @field_validator("default_zone")
@@ -172,7 +192,9 @@ class RuleSet(BaseModel):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}") from exc
+            raise PydanticCustomError(
+                "rules.unknown_zone", "unknown time zone {zone}", {"zone": repr(v)}
+            ) from exc
         return v
 
     @field_validator("purposes")
@@ -180,7 +202,11 @@ class RuleSet(BaseModel):
     def _purpose_names(cls, v: Mapping[str, PurposePolicy]) -> Mapping[str, PurposePolicy]:
         for name in v:
             if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
-                raise ValueError(f"purpose name {name!r} must be lower_snake_case")
+                raise PydanticCustomError(
+                    "rules.purpose_name",
+                    "purpose name {purpose} must be lower_snake_case",
+                    {"purpose": repr(name)},
+                )
         return v
 
     @model_validator(mode="after")
@@ -188,7 +214,11 @@ class RuleSet(BaseModel):
         for i, o in enumerate(self.overrides):
             for p in o.purposes:
                 if p not in self.purposes:
-                    raise ValueError(f"overrides[{i}] ({o.name}) names unknown purpose {p!r}")
+                    raise PydanticCustomError(
+                        "rules.override_unknown_purpose",
+                        "overrides[{index}] ({override}) names unknown purpose {purpose}",
+                        {"index": i, "override": o.name, "purpose": repr(p)},
+                    )
         return self
 
     def policy_for(
@@ -223,11 +253,24 @@ class RulesIssue:
     source: str
     line: int | None  # 1-based
     field: str
-    why: str
+    why: str  # English
+    code: str = "value.invalid"  # the message code of ``why`` (rules.*, qa.*, value.*)
+    params: Mapping[str, Param] = dataclass_field(default_factory=dict, compare=False, hash=False)
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
         return f"{where}: {self.field or '(file)'}: {self.why}"
+
+    def message_params(self) -> dict[str, Param]:
+        """The parameters of message ``issue.rules``: line, field, the English ``why`` and
+        ``error_code`` (the code of ``why``, translated in place) with its own parameters."""
+        return {
+            **self.params,
+            "line": self.line or 1,
+            "field": self.field or "(file)",
+            "why": self.why,
+            "error_code": self.code,
+        }
 
 
 class RulesError(ConfigError):
@@ -244,23 +287,49 @@ def parse_rules(text: str | bytes, source: str = "<rules>") -> RuleSet:
     try:
         located = parse_located(text)
     except YamlSyntaxError as exc:
-        raise RulesError([RulesIssue(source, exc.line, exc.field, str(exc))]) from None
+        raise RulesError([yaml_issue(source, exc)]) from None
     if located.data is None:
-        raise RulesError([RulesIssue(source, None, "", "the file is empty")])
+        raise RulesError([RulesIssue(source, None, "", "the file is empty", "rules.empty")])
     if not isinstance(located.data, dict):
         raise RulesError(
-            [RulesIssue(source, line_for(located, ()), "", "top level must be a mapping")]
+            [
+                RulesIssue(
+                    source,
+                    line_for(located, ()),
+                    "",
+                    "top level must be a mapping",
+                    "rules.top_level",
+                )
+            ]
         )
     try:
         return RuleSet.model_validate(located.data)
     except ValidationError as exc:
-        issues = [
+        raise RulesError(validation_issues(exc, located, source)) from None
+
+
+def yaml_issue(source: str, exc: YamlSyntaxError, why: str | None = None) -> RulesIssue:
+    """A YAML syntax error (or a duplicate key) as an issue with code ``rules.yaml_syntax``."""
+    return RulesIssue(
+        source, exc.line, exc.field, why or str(exc), "rules.yaml_syntax", {"error": str(exc)}
+    )
+
+
+def validation_issues(exc: ValidationError, located: Located, source: str) -> list[RulesIssue]:
+    """Every error of a rules model's validation as an issue with its line and message code:
+    a validator's own code (``rules.*``, ``qa.*``), else the pydantic type's ``value.*``."""
+    issues = []
+    for err in exc.errors():
+        kind = str(err["type"])
+        custom = kind.startswith(("rules.", "qa."))
+        issues.append(
             RulesIssue(
                 source,
-                line_for(located, err["loc"]),
+                line_for(located, tuple(err["loc"])),
                 ".".join(str(p) for p in err["loc"]),
                 err["msg"],
+                kind if custom else value_code(kind),
+                value_params(err),
             )
-            for err in exc.errors()
-        ]
-        raise RulesError(issues) from None
+        )
+    return issues

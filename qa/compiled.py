@@ -89,6 +89,8 @@ def _example_issues(
                             f"rule {rule.id!r} "
                             + ("does not flag" if expect else "flags")
                             + f" its own {which} example",
+                            "qa.example_missed" if expect else "qa.example_flagged",
+                            {"rule": rule.id, "example": sentence},
                         )
                     )
     return issues

@@ -31,7 +31,9 @@ def parse_compiled(data: bytes, source: str, model: QaModel | None = None) -> Co
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RulesError([RulesIssue(source, None, "", f"not UTF-8: {exc.reason}")]) from None
+        raise RulesError(
+            [RulesIssue(source, None, "", f"not UTF-8: {exc.reason}", "rules.not_utf8")]
+        ) from None
     return compile_rules(text, source, model)
 
 

@@ -19,9 +19,10 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from compliance.rules import RulesError, RulesIssue
-from ivr.yaml_lines import Located, YamlSyntaxError, line_for, parse_located
+from compliance.rules import RulesError, RulesIssue, validation_issues, yaml_issue
+from ivr.yaml_lines import Located, YamlSyntaxError, parse_located
 
 
 class Category(StrEnum):
@@ -62,13 +63,17 @@ def _regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as exc:
-        raise ValueError(f"bad regular expression: {exc.msg} at position {exc.pos}") from None
+        raise PydanticCustomError(
+            "qa.bad_regex",
+            "bad regular expression: {error} at position {position}",
+            {"error": exc.msg, "position": exc.pos if exc.pos is not None else -1},
+        ) from None
     return value
 
 
 def _wording(value: str) -> str:
     if not value.strip():
-        raise ValueError("empty wording")
+        raise PydanticCustomError("qa.empty_wording", "empty wording")
     return value
 
 
@@ -118,9 +123,12 @@ class PhraseRule(_Frozen):
     @model_validator(mode="after")
     def _something_to_match(self) -> PhraseRule:
         if not self.phrases and not self.patterns:
-            raise ValueError("a rule needs phrases or patterns")
+            raise PydanticCustomError("qa.rule_empty", "a rule needs phrases or patterns")
         if self.patterns and not self.anchors:
-            raise ValueError("a rule with patterns needs anchors (wordings a match contains)")
+            raise PydanticCustomError(
+                "qa.patterns_without_anchors",
+                "a rule with patterns needs anchors (wordings a match contains)",
+            )
         return self
 
 
@@ -144,7 +152,9 @@ class Negation(_Frozen):
     def _gaps(self) -> Negation:
         for cue, gap in self.cues.items():
             if not cue.strip() or not 0 <= gap <= 32:
-                raise ValueError(f"cue {cue!r}: gap must be 0..32")
+                raise PydanticCustomError(
+                    "qa.cue_gap", "cue {cue}: gap must be 0..32", {"cue": repr(cue)}
+                )
         return self
 
 
@@ -183,7 +193,9 @@ class Statement(_Frozen):
     @model_validator(mode="after")
     def _content(self) -> Statement:
         if not self.elements and not self.full_text:
-            raise ValueError("a statement needs elements or full_text")
+            raise PydanticCustomError(
+                "qa.statement_empty", "a statement needs elements or full_text"
+            )
         return self
 
 
@@ -201,7 +213,11 @@ class Mandatory(_Frozen):
         for purpose, ids in self.purposes.items():
             for sid in ids:
                 if sid not in self.statements:
-                    raise ValueError(f"purpose {purpose!r} names unknown statement {sid!r}")
+                    raise PydanticCustomError(
+                        "qa.unknown_statement",
+                        "purpose {purpose} names unknown statement {statement}",
+                        {"purpose": repr(purpose), "statement": repr(sid)},
+                    )
         return self
 
 
@@ -229,11 +245,17 @@ class QaRules(_Frozen):
     @model_validator(mode="after")
     def _checks(self) -> QaRules:
         if self.effective_from.tzinfo is None:
-            raise ValueError("effective_from needs a UTC offset, e.g. 2026-12-01T00:00:00+08:00")
+            raise PydanticCustomError(
+                "rules.effective_from_naive",
+                "effective_from needs a UTC offset, e.g. {example}",
+                {"example": "2026-12-01T00:00:00+08:00"},
+            )
         seen: set[str] = set()
         for rule in self.rules:
             if rule.id in seen:
-                raise ValueError(f"duplicate rule id {rule.id!r}")
+                raise PydanticCustomError(
+                    "qa.duplicate_rule", "duplicate rule id {rule}", {"rule": repr(rule.id)}
+                )
             seen.add(rule.id)
         return self
 
@@ -246,21 +268,14 @@ def parse_qa_rules(text: str, source: str = "<qa rules>") -> tuple[QaRules, Loca
     try:
         located = parse_located(text)
     except YamlSyntaxError as exc:
-        raise RulesError([RulesIssue(source, exc.line, "", f"not valid YAML: {exc}")]) from None
+        raise RulesError([yaml_issue(source, exc, f"not valid YAML: {exc}")]) from None
     if located.data is None:
-        raise RulesError([RulesIssue(source, None, "", "the file is empty")])
+        raise RulesError([RulesIssue(source, None, "", "the file is empty", "rules.empty")])
     if not isinstance(located.data, dict):
-        raise RulesError([RulesIssue(source, 1, "", "top level must be a mapping")])
+        raise RulesError(
+            [RulesIssue(source, 1, "", "top level must be a mapping", "rules.top_level")]
+        )
     try:
         return QaRules.model_validate(located.data), located
     except ValidationError as exc:
-        issues = [
-            RulesIssue(
-                source,
-                line_for(located, tuple(err["loc"])),
-                ".".join(str(p) for p in err["loc"]),
-                err["msg"],
-            )
-            for err in exc.errors()
-        ]
-        raise RulesError(issues) from None
+        raise RulesError(validation_issues(exc, located, source)) from None

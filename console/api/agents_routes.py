@@ -76,17 +76,17 @@ def _out(desk: Desk) -> DeskOut:
     )
 
 
-def _switch_problem(exc: Exception) -> ApiProblem:
+def _switch_problem(exc: DependencyUnavailableError | SwitchRefusedError) -> ApiProblem:
     if isinstance(exc, DependencyUnavailableError):
-        return ApiProblem(503, "switch_unavailable", str(exc))
-    return ApiProblem(502, "switch_refused", str(exc))
+        return ApiProblem(503, "switch_unavailable", str(exc), code=exc.code, params=exc.params)
+    return ApiProblem(502, "switch_refused", str(exc), code=exc.code, params=exc.params)
 
 
 def _my_desk(request: Request, principal: Principal) -> Desk:
     try:
         return context(request).floor.desk.desk_of(principal.username)
     except DeskNotFoundError as exc:
-        raise ApiProblem(404, "not_found", str(exc)) from exc
+        raise ApiProblem(404, "not_found", str(exc), code=exc.code, params=exc.params) from exc
 
 
 @router.get("/agents", tags=["agents"])
@@ -134,7 +134,7 @@ async def change_status(
     try:
         change = await floor.desk.act(mine.agent, AgentAction(action), actor=principal.username)
     except AgentTransitionError as exc:
-        raise ApiProblem(409, "conflict", str(exc)) from exc
+        raise ApiProblem(409, "conflict", str(exc), code=exc.code, params=exc.params) from exc
     except (DependencyUnavailableError, SwitchRefusedError) as exc:
         raise _switch_problem(exc) from exc
     desk = await asyncio.to_thread(floor.desk.desk, mine.agent)
@@ -202,7 +202,7 @@ async def unmask(
             at=ctx.auth.clock(),
         )
     except NoScreenPopError as exc:
-        raise ApiProblem(404, "not_found", str(exc)) from exc
+        raise ApiProblem(404, "not_found", str(exc), code=exc.code, params=exc.params) from exc
     await asyncio.to_thread(
         ctx.audit.customer_data_read,
         principal,

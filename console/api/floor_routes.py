@@ -111,7 +111,7 @@ def get_ticket(
     try:
         found = tickets.get(ticket_id)
     except WorkTicketNotFoundError as exc:
-        raise ApiProblem(404, "not_found", str(exc)) from exc
+        raise ApiProblem(404, "not_found", str(exc), code=exc.code, params=exc.params) from exc
     return TicketDetail(**_ticket(found).model_dump(), history=tickets.history(ticket_id))
 
 
@@ -128,7 +128,7 @@ def change_ticket(
             ticket_id, status=body.status, actor=principal.username, note=body.note
         )
     except WorkTicketNotFoundError as exc:
-        raise ApiProblem(404, "not_found", str(exc)) from exc
+        raise ApiProblem(404, "not_found", str(exc), code=exc.code, params=exc.params) from exc
     return _ticket(changed)
 
 
@@ -149,7 +149,7 @@ def claim_callback(
     try:
         item = ctx.floor.callbacks.claim(ticket_id, principal.username)
     except ClaimError as exc:
-        raise ApiProblem(409, "conflict", str(exc)) from exc
+        raise ApiProblem(409, "conflict", str(exc), code=exc.code, params=exc.params) from exc
     return _callback(item, ctx.auth.clock())
 
 
@@ -171,7 +171,7 @@ async def call_back(
     try:
         attempt = await floor.callbacks.call_back(ticket_id, actor=actor, dialler=floor.dialler)
     except ClaimError as exc:
-        raise ApiProblem(409, "conflict", str(exc)) from exc
+        raise ApiProblem(409, "conflict", str(exc), code=exc.code, params=exc.params) from exc
     item = await asyncio.to_thread(floor.callbacks.item, ticket_id)
     return CallbackResult(
         outcome=attempt.outcome, detail=attempt.detail, callback=_callback(item, ctx.auth.clock())

@@ -217,7 +217,7 @@ def check_qa_rules(
                 code="rules",
                 message=f"{i.field or '(file)'}: {i.why}",
                 line=i.line or 1,
-                params={"field": i.field or "(file)", "why": i.why, "line": i.line or 1},
+                params=i.message_params(),
             )
             for i in exc.issues
         ]

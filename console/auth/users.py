@@ -159,7 +159,9 @@ class UserRepository:
             )
         except SqlIntegrityError as exc:
             raise UserExistsError(
-                f"a user named {username!r} (or mapped to that OS user) exists"
+                f"a user named {username!r} (or mapped to that OS user) exists",
+                code="users.exists_named",
+                params={"user": username},
             ) from exc
         row = conn.execute(sa.select(auth_users).where(auth_users.c.id == user_id)).mappings().one()
         return _user(row)
@@ -176,7 +178,9 @@ class UserRepository:
         try:
             result = conn.execute(stmt)
         except SqlIntegrityError as exc:
-            raise UserExistsError("that OS user is mapped to another user") from exc
+            raise UserExistsError(
+                "that OS user is mapped to another user", code="users.os_user_taken"
+            ) from exc
         if result.rowcount != 1:
             raise UnknownUserError(f"no user {user_id}")
         row = conn.execute(sa.select(auth_users).where(auth_users.c.id == user_id)).mappings().one()

@@ -221,6 +221,9 @@ class DocumentStore:
                 + (f" by {current.updated_by} (revision {current.revision})" if current else "")
                 + ": reload it, merge your edits and save again",
                 current=draft_summary(current) if current else None,
+                code="designer.saved_meanwhile_by" if current else "designer.saved_meanwhile",
+                params={"doc": kind, "name": name}
+                | ({"user": current.updated_by, "revision": current.revision} if current else {}),
             )
         assert current is not None
         return current
@@ -262,7 +265,11 @@ class DocumentStore:
                 .first()
             )
         if row is None:
-            raise NotFoundError(f"{kind} {name} has no version {number}")
+            raise NotFoundError(
+                f"{kind} {name} has no version {number}",
+                code="designer.no_version",
+                params={"doc": kind, "name": name, "version": number},
+            )
         return _version(row)
 
     def versions(self, kind: str, name: str, limit: int, offset: int) -> tuple[list[Version], int]:
@@ -315,7 +322,9 @@ class DocumentStore:
         if expected_latest is not None and latest != expected_latest:
             raise ConflictError(
                 f"{kind} {name} was published meanwhile (now version {latest}, this change "
-                f"was made on version {expected_latest}): make the change again on the new version"
+                f"was made on version {expected_latest}): make the change again on the new version",
+                code="designer.published_meanwhile",
+                params={"doc": kind, "name": name, "latest": latest, "base": expected_latest},
             )
         row = {
             "doc_kind": kind,
@@ -333,7 +342,11 @@ class DocumentStore:
         try:
             conn.execute(console_versions.insert().values(**row))
         except SqlIntegrityError as exc:
-            raise ConflictError(f"{kind} {name} was published meanwhile") from exc
+            raise ConflictError(
+                f"{kind} {name} was published meanwhile",
+                code="designer.published_concurrently",
+                params={"doc": kind, "name": name},
+            ) from exc
         return Version(
             kind,
             name,
@@ -403,7 +416,9 @@ class DocumentStore:
                 .first()
             )
         if row is None:
-            raise NotFoundError(f"no change {change_id}")
+            raise NotFoundError(
+                f"no change {change_id}", code="designer.no_change", params={"change": change_id}
+            )
         return _change(row)
 
     def changes(
@@ -437,7 +452,11 @@ class DocumentStore:
             .values(status=status, decided_by=by, decided_at=now, decision_note=note)
         )
         if result.rowcount != 1:
-            raise ConflictError(f"change {change_id} is no longer pending")
+            raise ConflictError(
+                f"change {change_id} is no longer pending",
+                code="designer.change_decided",
+                params={"change": change_id},
+            )
 
 
 def draft_summary(d: Draft) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def rules_issues(text: str, published: str | None) -> list[dict[str, Any]]:
                 "code": "rules",
                 "message": f"{i.field or '(file)'}: {i.why}",
                 "line": i.line or 1,
-                "params": {"field": i.field or "(file)", "why": i.why, "line": i.line or 1},
+                "params": i.message_params(),
             }
             for i in exc.issues
         ]

@@ -95,7 +95,9 @@ class DesignerService:
         try:
             return self.extra_kinds[kind]
         except KeyError:
-            raise NotFoundError(f"no document kind {kind!r}") from None
+            raise NotFoundError(
+                f"no document kind {kind!r}", code="designer.no_kind", params={"doc": kind}
+            ) from None
 
     # -- flows ----------------------------------------------------------------------------
 
@@ -239,11 +241,21 @@ class DesignerService:
         self.publisher.sync()
         draft = self.store.draft(kind, name)
         if draft is None:
-            raise NotFoundError(f"{kind} {name} has no draft to publish")
+            raise NotFoundError(
+                f"{kind} {name} has no draft to publish",
+                code="designer.no_draft",
+                params={"doc": kind, "name": name},
+            )
         if draft.revision != base_revision:
             raise ConflictError(
                 f"the draft is at revision {draft.revision} (saved by {draft.updated_by}), "
-                f"not {base_revision}: reload before publishing"
+                f"not {base_revision}: reload before publishing",
+                code="designer.draft_moved",
+                params={
+                    "revision": draft.revision,
+                    "user": draft.updated_by,
+                    "base": base_revision,
+                },
             )
         return self._publish_or_submit(
             actor, kind, name, draft.content, draft.layout, draft.base_version, "publish"
@@ -253,7 +265,11 @@ class DesignerService:
         target = self.store.version(kind, name, version)
         latest = self.store.latest(kind, name)
         if latest is None:  # pragma: no cover - a version exists, so a latest one does
-            raise NotFoundError(f"{kind} {name} has no version")
+            raise NotFoundError(
+                f"{kind} {name} has no version",
+                code="designer.never_published",
+                params={"doc": kind, "name": name},
+            )
         return self._publish_or_submit(
             actor, kind, name, target.content, target.layout, latest.version, "rollback"
         )
@@ -277,7 +293,14 @@ class DesignerService:
             raise ConflictError(
                 f"{kind} {name} was published meanwhile (version "
                 f"{latest.version if latest else 0}); your change was made on version "
-                f"{base_version}: reload, redo and publish again"
+                f"{base_version}: reload, redo and publish again",
+                code="designer.published_meanwhile",
+                params={
+                    "doc": kind,
+                    "name": name,
+                    "latest": latest.version if latest else 0,
+                    "base": base_version,
+                },
             )
         touches = rules.touches(latest.content if latest else None, content)
         if rules.always_four_eyes and not touches:
@@ -372,7 +395,11 @@ class DesignerService:
     def approve(self, approver: Principal, change_id: str, note: str) -> Version:
         change = self.store.change(change_id)
         if change.status != "pending":
-            raise ConflictError(f"change {change_id} is {change.status}, not pending")
+            raise ConflictError(
+                f"change {change_id} is {change.status}, not pending",
+                code="designer.change_status",
+                params={"change": change_id, "change_status": change.status},
+            )
         if change.author == approver.username:
             self.audit.denied(approver, Permission.CHANGES_APPROVE, f"changes/{change_id}")
             raise FourEyesError("four eyes: the author of a change cannot approve it")

@@ -91,7 +91,11 @@ async def simulate_call(
 ) -> dict[str, Any]:
     """Run one call of ``flow_text`` in a sandbox; the transcript, evidence kinds and audio."""
     if len(turns) > MAX_TURNS:
-        raise IvrError(f"at most {MAX_TURNS} caller turns")
+        raise IvrError(
+            f"at most {MAX_TURNS} caller turns",
+            code="designer.too_many_turns",
+            params={"max": MAX_TURNS},
+        )
     with tempfile.TemporaryDirectory(prefix="ivr-sim-") as tmp:
         root = Path(tmp)
         (root / "flows").mkdir()

@@ -176,6 +176,8 @@ def test_two_designers_saving_the_same_flow_the_second_gets_a_conflict(
     assert conflict.status_code == 409 and conflict.headers["content-type"] == PROBLEM
     body = conflict.json()
     assert "dora" in body["detail"] and body["current"]["revision"] == 2
+    assert body["code"] == "designer.saved_meanwhile_by"  # the console says it specifically
+    assert body["params"] == {"doc": "flow", "name": "wealth_promo", "user": "dora", "revision": 2}
     assert "dora's edit" in body["current"]["content"]  # he sees what is there
     stored = ctx.designer.store.draft("flow", "wealth_promo")
     assert stored is not None and "dora's edit" in stored.content  # nothing lost

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from campaign_examples import LIST_CSV, campaign_body
+from console_support import PASSWORD
 from fastapi.testclient import TestClient
 
 from compliance.decision import Reason
@@ -150,7 +151,8 @@ def test_a_refused_campaign_and_a_bad_list_row_name_their_codes(
 
 def test_every_flow_schema_field_and_node_type_has_a_label_in_both_languages() -> None:
     """The designer's property forms come from the flow JSON Schema (English titles); the page
-    names each field and node type itself (``field_*``, ``nodedesc_*`` in i18n.ts)."""
+    names each field and node type itself (``field_*``, ``nodedesc_*``, ``nodetype_*`` in
+    i18n.ts) and each issue code (``issuename_*``; the identifier stays visible, small)."""
     schema = json.loads((REPO_ROOT / "ivr_flows" / "flow.schema.json").read_text())
     fields: set[str] = set()
     types: set[str] = set()
@@ -170,5 +172,35 @@ def test_every_flow_schema_field_and_node_type_has_a_label_in_both_languages() -
     walk(schema)
     assert len(types) >= 13
     text = (REPO_ROOT / "console" / "web" / "src" / "i18n.ts").read_text(encoding="utf-8")
-    for key in [f"field_{f}" for f in fields] + [f"nodedesc_{t}" for t in types]:
+    keys = [f"field_{f}" for f in fields] + [f"nodedesc_{t}" for t in types]
+    keys += [f"nodetype_{t}" for t in types]  # the palette's and the graph's node names
+    keys += [f"issuename_{c}" for c in ISSUE_CODES | DESIGNER_ISSUES]  # the issue list's titles
+    for key in keys:
         assert len(re.findall(rf"^\s+{key}: ", text, re.M)) == 2, key  # zh and en
+
+
+def test_refusals_of_the_designer_desk_floor_and_users_name_their_own_codes(
+    client: TestClient, role_headers: dict[Role, dict[str, str]]
+) -> None:
+    """No generic 'conflict' / 'not found' left where the server knows what happened: each
+    answer carries its own code and parameters, catalogued in both languages."""
+    table = catalogue()
+    agent, supervisor = role_headers[Role.AGENT], role_headers[Role.SUPERVISOR]
+    admin, officer = role_headers[Role.ADMIN], role_headers[Role.COMPLIANCE_OFFICER]
+    answers = {
+        "agents.user_without_desk": client.get("/api/v1/agents/me", headers=agent),
+        "agents.no_work_ticket": client.get("/api/v1/work-tickets/nope", headers=supervisor),
+        "agents.callback_taken": client.post("/api/v1/callbacks/nope/claim", headers=agent),
+        "designer.no_change": client.get("/api/v1/changes/nope", headers=officer),
+        "users.exists_named": client.post(
+            "/api/v1/users",
+            json={"username": "admin", "role": "agent", "password": PASSWORD},
+            headers=admin,
+        ),
+    }
+    for code, answer in answers.items():
+        assert answer.status_code in (404, 409), (code, answer.text)
+        body = answer.json()
+        assert body["code"] == code, (code, body)
+        assert code in table["zh-CN"] and code in table["en"]
+        assert set(PLACEHOLDER.findall(table["en"][code])) <= set(body["params"]), body

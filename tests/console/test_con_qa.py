@@ -262,5 +262,20 @@ def test_the_rules_in_force_are_summarised_and_a_rules_text_is_validated(
     (issue,) = broken["issues"]
     assert issue["code"] == "rules" and issue["params"]["field"] == "rules.0.examples.hit.0"
     assert issue["line"] > 1
+    assert issue["params"]["error_code"] == "qa.example_missed"
+    assert issue["params"]["example"] == "今天天气很好"
     empty = client.post("/api/v1/qa/rules/check", json={"content": ""}, headers=olga).json()
     assert empty["ok"] is False and empty["issues"][0]["params"]["field"] == "(file)"
+    assert empty["issues"][0]["params"]["error_code"] == "rules.empty"
+    data["rules"][0]["examples"] = {"hit": [], "clean": []}
+    twice = dict(data, rules=[*data["rules"], data["rules"][0]])
+    (dup,) = client.post(
+        "/api/v1/qa/rules/check", json={"content": yaml.safe_dump(twice)}, headers=olga
+    ).json()["issues"]
+    assert dup["params"]["error_code"] == "qa.duplicate_rule"
+    regex = dict(data["rules"][0], id="bad_regex", patterns=["保("], anchors=["保"])
+    bad = dict(data, rules=[*data["rules"], regex])
+    (wrong,) = client.post(
+        "/api/v1/qa/rules/check", json={"content": yaml.safe_dump(bad)}, headers=olga
+    ).json()["issues"]
+    assert wrong["params"]["error_code"] == "qa.bad_regex" and wrong["params"]["position"] == 1

@@ -3,6 +3,8 @@ every change approved by a second compliance officer (evidence), and reload."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from console_support import add_user, bearer
@@ -12,6 +14,7 @@ from compliance.reload import load_rules_file
 from console.audit import AuditKind
 from console.context import ConsoleContext
 from console.permissions import Role
+from ivr.settings import REPO_ROOT
 
 
 @pytest.fixture
@@ -97,3 +100,39 @@ def test_a_designer_cannot_edit_rules_and_reload_is_evidence(
     reloaded = client.post("/api/v1/rules/reload", headers=officers["olga"])
     assert reloaded.status_code == 200
     assert AuditKind.RULES_RELOAD_REQUESTED in [e.kind for e in ctx.evidence.entries()]
+
+
+def test_the_parsers_explanations_carry_codes_the_catalogue_translates(
+    ctx: ConsoleContext, client: TestClient, officers: dict[str, dict[str, str]]
+) -> None:
+    """The rules parser's own explanations reach the console as message codes with their
+    parameters (a validator's rules.*, pydantic's value.*), not as English inside zh-CN."""
+    data = yaml.safe_load(ctx.settings.rules_path.read_text(encoding="utf-8"))
+    data["version"] = "coded-1"
+    purpose = next(iter(data["purposes"]))
+    data["purposes"][purpose]["window"] = {"start": "18:00", "end": "09:00"}
+    data["purposes"][purpose]["daily_cap"] = 500
+    data["overrides"] = [
+        {"name": "sh", "match": {"e164_prefixes": ["8621"]}, "purposes": [purpose]}
+    ]
+    issues = client.post(
+        "/api/v1/rules/check", json={"content": yaml.safe_dump(data)}, headers=officers["olga"]
+    ).json()["issues"]
+    by_field = {i["params"]["field"]: i for i in issues}
+    window = by_field[f"purposes.{purpose}.window"]
+    assert window["code"] == "rules" and window["params"]["error_code"] == "rules.window_order"
+    assert window["line"] > 1 and "wrap midnight" in window["params"]["why"]
+    cap = by_field[f"purposes.{purpose}.daily_cap"]["params"]
+    assert cap["error_code"] == "value.less_than_equal" and cap["le"] == 100
+    prefix = by_field["overrides.0.match.e164_prefixes"]["params"]
+    assert prefix["error_code"] == "rules.prefix_format" and prefix["prefix"] == "'8621'"
+    catalogue = json.loads((REPO_ROOT / "console/web/src/messages.json").read_text("utf-8"))
+    for issue in issues:
+        code = issue["params"]["error_code"]
+        assert code in catalogue["zh-CN"] and code in catalogue["en"], code
+    syntax = client.post(
+        "/api/v1/rules/check",
+        json={"content": "version: x\npurposes: [\n"},
+        headers=officers["olga"],
+    ).json()["issues"]
+    assert syntax[0]["params"]["error_code"] == "rules.yaml_syntax"

@@ -35,7 +35,7 @@ def test_inv13_a_bad_regex_names_its_line() -> None:
     )
     assert (
         11,
-        "Value error, bad regular expression: missing ), unterminated subpattern at position 0",
+        "bad regular expression: missing ), unterminated subpattern at position 0",
     ) in issue_lines(text)
 
 

@@ -95,7 +95,7 @@ function IvrNode(props: NodeProps<Node<IvrNodeData>>) {
     <div className={cls.join(" ")} data-testid={`node-${d.label}`}>
       <Handle type="target" position={Position.Top} id="in" />
       <div className="ivr-node-title">{d.label}</div>
-      <div className="ivr-node-type">{d.type}</div>
+      <div className="ivr-node-type">{tOr(`nodetype_${d.type}`, d.type)}</div>
       {d.summary && <div className="ivr-node-summary">{d.summary}</div>}
       <div className="slots">
         {d.slots.map((s, i) => (
@@ -392,14 +392,14 @@ export function Designer(props: { name: string; me: Me }) {
           <h3>{t("node_palette")}</h3>
           {Object.keys(nodeTypes).map((type) => (
             <button key={type} data-testid={`palette-${type}`} className={`pal t-${type}`} disabled={!may("flows.edit")} onClick={() => addNode(type)}>
-              {type}
+              {tOr(`nodetype_${type}`, type)} <small className="ident">{type}</small>
             </button>
           ))}
           <h3>{t("issues")}</h3>
           <ul className="issues" data-testid="issues">
             {issues.map((i, k) => (
               <li key={k} data-testid={`issue-${i.code}`} onClick={() => i.node && setSelected(i.node)}>
-                <b>{i.code}</b> {i.node && <code>{i.node}</code>}
+                <b>{tOr(`issuename_${i.code}`, i.code)}</b> <small className="ident">{i.code}</small> {i.node && <code>{i.node}</code>}
                 <div className="muted" data-testid="issue-text">{say({ code: "issue." + i.code, params: i.params, text: i.message })}</div>
                 {i.path.length > 0 && (
                   <div className="path" data-testid="offending-path">
@@ -438,7 +438,7 @@ export function Designer(props: { name: string; me: Me }) {
           </div>
           {tab === "props" && sel && selDef && (
             <div data-testid="node-form">
-              <h3>{sel} <span className="muted">({String(flow.nodes[sel].type)})</span></h3>
+              <h3>{sel} <span className="muted">({tOr(`nodetype_${String(flow.nodes[sel].type)}`, String(flow.nodes[sel].type))})</span></h3>
               <label className="field">
                 <span>{t("node_id")}</span>
                 <input data-testid="node-id" defaultValue={sel} key={sel} onBlur={(e) => renameNode(sel, e.target.value.trim())} />
