@@ -3,7 +3,10 @@ of another git revision, ``--against REV``), the time from an ASR final (and fro
 sentence) to its live alert read back from the Redis stream through the path calls use, and
 precision/recall per category on every evaluation split.
 
-    .venv/bin/python bench/bench_qa.py [LINES] [--against REV]
+    .venv/bin/python bench/bench_qa.py [LINES] [--against REV] [--check-only]
+
+The whole check (rules, then the learned second stage, :mod:`qa.second_stage`) is measured
+beside the rules alone (``--check-only``: that part only).
 
 ``--against REV`` exports REV's tree to a temporary folder and runs the same matching
 measurement there, interleaved with this tree's, best of three each (the host is shared: the
@@ -38,7 +41,9 @@ from ivr.db import make_engine, migrate  # noqa: E402
 from ivr.settings import Settings  # noqa: E402
 from qa.call_port import CallInspection  # noqa: E402
 from qa.evaluation import evaluate, format_evaluation, parse_labelled  # noqa: E402
+from qa.model import DEFAULT_MODEL_PATH, load_model  # noqa: E402
 from qa.reload import DEFAULT_RULES_PATH, load_rules_file  # noqa: E402
+from qa.text import fold, sounds  # noqa: E402
 from speech.text import to_simplified  # noqa: E402
 
 EVAL = ROOT / "tests" / "qa" / "eval"
@@ -119,6 +124,48 @@ def matcher_speed(n: int, runs: int = 3) -> tuple[float, float, int]:
 
     hits = sum(len(matcher.scan(line)) for line in lines)
     return best(lines), best(dense), hits
+
+
+def check_speed(n: int, runs: int = 3) -> None:
+    """The whole check (rules, then the learned second stage on lines its gate lets through)
+    beside the rules alone, lines/s on the mixed corpus and on the labelled lines."""
+    compiled = load_rules_file(DEFAULT_RULES_PATH, load_model(DEFAULT_MODEL_PATH))
+    assert compiled.stage is not None
+    model = compiled.stage.model
+    lines = corpus(n)
+    items = parse_labelled((EVAL / "tuning.tsv").read_text()) + parse_labelled(
+        (EVAL / "heldout.tsv").read_text()
+    )
+    dense = [items[i % len(items)].text for i in range(n // 4)]
+    for line in lines[:2000] + dense[:2000]:
+        compiled.check(line)
+
+    def best(sample: list[str], fn: Any) -> float:
+        rates = []
+        for _ in range(runs):
+            t0 = time.process_time()
+            for line in sample:
+                fn(line)
+            rates.append(len(sample) / (time.process_time() - t0))
+        return max(rates)
+
+    gated = sum(model.gated(fold(line), sounds(fold(line))) for line in lines) / len(lines)
+    flagged = sum(len(compiled.check(line).model_hits) for line in lines)
+    print(
+        f"whole check (rules + model {model.version}; the model on the {gated:.0%} of lines "
+        f"its gate lets through; {flagged} model hits)"
+    )
+    for name, sample in (("mixed corpus", lines), ("labelled lines only", dense)):
+        rules_only = best(sample, compiled.matcher.scan)
+        both = best(sample, compiled.check)
+        print(
+            f"  {name:<20} rules + model {both:>10,.0f} lines/s ({1e6 / both:.1f} us/line); "
+            f"rules alone {rules_only:,.0f} lines/s"
+        )
+    gated_lines = [line for line in lines if model.gated(fold(line), sounds(fold(line)))][:5000]
+    score = best(gated_lines, model.score)
+    print(f"  model scoring alone, gated lines: {score:,.0f} lines/s ({1e6 / score:.1f} us/line)")
+    print("  target             >= 50,000 lines/s (mixed corpus)")
 
 
 def against(rev: str, n: int) -> tuple[float, float, int] | None:
@@ -269,10 +316,12 @@ async def _latencies(
 
 
 def bench_quality() -> None:
-    matcher = load_rules_file(DEFAULT_RULES_PATH).matcher
+    compiled = load_rules_file(DEFAULT_RULES_PATH, load_model(DEFAULT_MODEL_PATH))
     for name in sorted(p.stem for p in EVAL.glob("*.tsv")):
         items = parse_labelled((EVAL / f"{name}.tsv").read_text())
-        print(format_evaluation(name, evaluate(matcher, items)))
+        print(format_evaluation(name + " (rules)", evaluate(compiled.matcher, items)))
+        ev = evaluate(compiled.matcher, items, stage=compiled.stage)
+        print(format_evaluation(name + " (rules + model, trained on all but split 6)", ev))
 
 
 def main() -> None:
@@ -280,6 +329,9 @@ def main() -> None:
     n = int(args[0]) if args else 100_000
     if "--speed-only" in sys.argv:  # what --against runs in another revision's tree
         print(*matcher_speed(n))
+        return
+    if "--check-only" in sys.argv:  # the whole check (rules + model) only
+        check_speed(n)
         return
     rev = None
     if "--against" in sys.argv:
@@ -289,6 +341,8 @@ def main() -> None:
     print(f"bench_qa: {os.cpu_count()} CPUs, shared with other work (numbers vary with load)")
     bench_quality()
     bench_matching(n, rev)
+    if "--no-model" not in sys.argv:
+        check_speed(n)
     asyncio.run(bench_latency())
 
 

@@ -234,6 +234,14 @@ class Settings(BaseSettings):
         description="QA rules file (hot-reloaded)",
     )
     qa_rules_poll_s: float = Field(default=2.0, description="QA rules file poll interval")
+    qa_model: bool = Field(
+        default=True,
+        description="QA's learned second stage beside the rules (flags for review, never blocks)",
+    )
+    qa_model_path: Path = Field(
+        default=REPO_ROOT / "qa" / "model" / "qa_model.json",
+        description="QA model artefact (scripts/train_qa_model.py)",
+    )
     qa_calls: bool = Field(
         default=True,
         description="QA of running calls: bot gate before TTS, live alerts, per-call results "

@@ -17,6 +17,7 @@ from enum import StrEnum
 from qa.compiled import CompiledRules
 from qa.matcher import Hit
 from qa.rules import Severity, Speaker
+from qa.second_stage import ModelHit
 from qa.verdict import SpeechContext
 
 SCORED = (Speaker.BOT, Speaker.AGENT)
@@ -42,6 +43,7 @@ class FindingKind(StrEnum):
     LATE = "late"  # it was said, but not where it must be
     INCOMPLETE = "incomplete"  # not said in full (cut off, truncated)
     TALKED_OVER = "talked_over"  # said while the caller spoke over it
+    MODEL = "model"  # the learned stage flags a line the rules did not, for review (no points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +88,13 @@ class CallQa:
     passed: bool
     findings: tuple[Finding, ...]
     context: SpeechContext = field(compare=False)
+    model_version: str | None = None  # the learned stage's (None: rules only)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "call_id": self.call_id,
             "rules_version": self.rules_version,
+            "model_version": self.model_version,
             "score": self.score,
             "passed": self.passed,
             "findings": [f.as_dict() for f in self.findings],
@@ -116,6 +120,23 @@ def hit_finding(turn: Turn, index: int | None, hit: Hit) -> Finding:
         hit.said,
         hit.wording,
         hit.how.value,
+        index,
+    )
+
+
+def model_finding(turn: Turn, index: int | None, hit: ModelHit) -> Finding:
+    """A line the model flags (the rules did not, in that category): the whole sentence as
+    phrase, the model version as rule, the score as how; minor, for review, costs no points."""
+    return Finding(
+        FindingKind.MODEL,
+        hit.model_version,
+        hit.category.value,
+        Severity.MINOR,
+        turn.speaker,
+        turn.start_ms,
+        hit.phrase,
+        "",
+        f"p={hit.score:.4f}",
         index,
     )
 
@@ -157,9 +178,9 @@ def inspect_call(
     findings: list[Finding] = list(blocked)
     for i, turn in enumerate(turns):
         if turn.speaker in SCORED and turn.text:
-            findings.extend(
-                hit_finding(turn, i, h) for h in rules.matcher.scan(turn.text, turn.speaker)
-            )
+            line = rules.check(turn.text, turn.speaker)
+            findings.extend(hit_finding(turn, i, h) for h in line.hits)
+            findings.extend(model_finding(turn, i, m) for m in line.model_hits)
     findings.extend(statement_findings(turns, context, rules))
     findings.sort(key=lambda f: (f.offset_ms if f.offset_ms is not None else 1 << 62, f.rule))
     return score_call(context, rules, findings)
@@ -169,11 +190,12 @@ def score_call(context: SpeechContext, rules: CompiledRules, findings: Sequence[
     """Score: 100 minus the points of each finding (overlapping hits of one category in one
     turn count once), never below 0; passed = no critical finding and score >= pass mark.
     A blocked bot sentence costs nothing: it was never said (the gate did its job); it is
-    listed so the flow or bot that produced it can be fixed."""
+    listed so the flow or bot that produced it can be fixed. A model finding costs nothing
+    either: it is a guess for a reviewer, not a proven breach."""
     scoring = rules.rules.scoring
     counted: set[tuple[object, ...]] = set()
     lost = 0
-    scored = [f for f in findings if f.kind is not FindingKind.BLOCKED]
+    scored = [f for f in findings if f.kind not in (FindingKind.BLOCKED, FindingKind.MODEL)]
     for f in scored:
         key: tuple[object, ...] = (
             f.kind,
@@ -187,4 +209,12 @@ def score_call(context: SpeechContext, rules: CompiledRules, findings: Sequence[
         lost += scoring.points(f.severity)
     score = max(0, 100 - lost)
     passed = score >= scoring.pass_mark and not any(f.severity is Severity.CRITICAL for f in scored)
-    return CallQa(context.call_id, rules.version, score, passed, tuple(findings), context)
+    return CallQa(
+        context.call_id,
+        rules.version,
+        score,
+        passed,
+        tuple(findings),
+        context,
+        rules.model_version,
+    )

@@ -1,7 +1,8 @@
 """`ivr qa ...` commands (registered by :mod:`shell.cli`); every command takes ``--json``.
 
-``ivr qa check TEXT`` (one sentence through the matcher), ``ivr qa rules [PATH]`` (validate and
-summarise a rules file), ``ivr qa call ID``, ``ivr qa batch --from --to`` and
+``ivr qa check TEXT`` (one sentence through the matcher, then the learned second stage),
+``ivr qa rules [PATH]`` (validate and summarise a rules file), ``ivr qa call ID``,
+``ivr qa batch --from --to`` and
 ``ivr qa report --from --to --format html|pdf`` (:mod:`qa.cli_jobs`).
 """
 
@@ -15,7 +16,8 @@ import typer
 from compliance.rules import RulesError
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.settings import get_settings
-from qa.compiled import CompiledRules
+from qa.compiled import CompiledRules, summary
+from qa.model import ModelError, configured_model
 from qa.reload import load_rules_file
 from qa.rules import Speaker
 
@@ -33,8 +35,11 @@ def register(app: typer.Typer) -> None:
 
 def rules_or_exit(path: Path | None) -> CompiledRules:
     """The QA rules at ``path`` (default from settings), or one clear error and exit 1."""
+    settings = get_settings()
     try:
-        return load_rules_file(path or get_settings().qa_rules_path)
+        return load_rules_file(path or settings.qa_rules_path, configured_model(settings))
+    except ModelError as exc:
+        raise fail(str(exc)) from exc
     except RulesError as exc:
         raise fail("QA rules invalid:\n" + "\n".join(str(i) for i in exc.issues)) from exc
 
@@ -48,12 +53,15 @@ def check(
 ) -> None:
     """Check one sentence for prohibited wording (what the bot gate and live QA do)."""
     compiled = rules_or_exit(rules)
-    hits = compiled.matcher.scan(text, speaker)
+    line = compiled.check(text, speaker)
+    hits = line.hits
     data: dict[str, Any] = {
         "rules_version": compiled.version,
+        "model_version": line.model_version,
         "speaker": speaker.value,
         "flagged": bool(hits),
         "hits": [h.as_dict() for h in hits],
+        "model_hits": [m.as_dict() for m in line.model_hits],
     }
     if speaker is Speaker.BOT and hits:
         data["bot_says_instead"] = compiled.rules.bot_fallback
@@ -61,8 +69,12 @@ def check(
 
 
 def _format_check(data: dict[str, Any]) -> str:
+    review = [
+        f"  for review: {m['category']:<22} model {m['model_version']} score {m['score']:.3f}"
+        for m in data["model_hits"]
+    ]
     if not data["flagged"]:
-        return f"clean (rules {data['rules_version']})"
+        return "\n".join([f"clean (rules {data['rules_version']})", *review])
     lines = [f"FLAGGED (rules {data['rules_version']}):"]
     for h in data["hits"]:
         lines.append(
@@ -71,7 +83,7 @@ def _format_check(data: dict[str, Any]) -> str:
         )
     if "bot_says_instead" in data:
         lines.append(f"  the bot would say instead: {data['bot_says_instead']}")
-    return "\n".join(lines)
+    return "\n".join(lines + review)
 
 
 @qa_app.command("rules")
@@ -80,19 +92,7 @@ def rules_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate a QA rules file (file:line errors) and summarise it."""
-    compiled = rules_or_exit(path)
-    r = compiled.rules
-    data = {
-        "source": compiled.source,
-        "version": r.version,
-        "effective_from": r.effective_from.isoformat(),
-        "sha256": compiled.digest,
-        "rules": [
-            {"id": x.id, "category": x.category.value, "severity": x.severity.value}
-            for x in r.rules
-        ],
-        "purposes": {p: list(ids) for p, ids in r.mandatory.purposes.items()},
-    }
+    data = summary(rules_or_exit(path))
     emit(
         data,
         as_json,

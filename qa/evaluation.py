@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from qa.matcher import Matcher
 from qa.rules import Category, Speaker
+from qa.second_stage import SecondStage, check_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +84,18 @@ class Evaluation:
 
 
 def evaluate(
-    matcher: Matcher, lines: Sequence[Labelled], speaker: Speaker = Speaker.AGENT
+    matcher: Matcher,
+    lines: Sequence[Labelled],
+    speaker: Speaker = Speaker.AGENT,
+    stage: SecondStage | None = None,
 ) -> Evaluation:
-    """Score ``matcher`` on labelled lines; ``misses`` lists each wrongly judged line."""
+    """Score ``matcher`` (and the learned ``stage`` beside it: a line counts as flagged for a
+    category its rule hits or its model hits name) on labelled lines; ``misses`` lists each
+    wrongly judged line."""
     counts = {c: [0, 0, 0] for c in Category}
     misses: list[tuple[Labelled, frozenset[Category]]] = []
     for item in lines:
-        found = frozenset(h.category for h in matcher.scan(item.text, speaker))
+        found = check_line(matcher, stage, item.text, speaker).categories
         for c in Category:
             if c in found and c in item.labels:
                 counts[c][0] += 1

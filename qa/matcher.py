@@ -197,9 +197,16 @@ class Matcher:
         if len(text) > MAX_LINE:
             return self._scan_long(text, speaker)
         folded = fold(text)
+        return self.scan_folded(text, folded, sounds(folded), speaker)
+
+    def scan_folded(
+        self, text: str, folded: str, sound: str, speaker: Speaker | None = None
+    ) -> tuple[Hit, ...]:
+        """:meth:`scan` of a line of at most ``MAX_LINE`` characters already folded
+        (``folded = fold(text)``, ``sound = sounds(folded)``: computed once for both stages)."""
         if not folded:
             return ()
-        found = self._candidates(folded, sounds(folded), speaker)
+        found = self._candidates(folded, sound, speaker)
         if not found:
             return ()
         offsets = original_offsets(text)

@@ -13,28 +13,31 @@ version names exactly one rule text (inv13). The poll loop runs supervised.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from compliance.reload import FileWatcher, VersionHolder, load_versioned
 from compliance.rules import RulesError, RulesIssue
 from ivr.settings import REPO_ROOT
 from qa.compiled import CompiledRules, compile_rules
+from qa.model import QaModel
 
 DEFAULT_RULES_PATH = REPO_ROOT / "qa" / "rules" / "default.yaml"
 
 
-def parse_compiled(data: bytes, source: str) -> CompiledRules:
-    """A QA rules file's bytes parsed, compiled and self-checked; raises :class:`RulesError`."""
+def parse_compiled(data: bytes, source: str, model: QaModel | None = None) -> CompiledRules:
+    """A QA rules file's bytes parsed, compiled and self-checked (``model``: the learned second
+    stage to run beside them); raises :class:`RulesError`."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RulesError([RulesIssue(source, None, "", f"not UTF-8: {exc.reason}")]) from None
-    return compile_rules(text, source)
+    return compile_rules(text, source, model)
 
 
-def load_rules_file(path: Path) -> CompiledRules:
+def load_rules_file(path: Path, model: QaModel | None = None) -> CompiledRules:
     """Read, parse, compile and self-check a QA rules file; raises :class:`RulesError`."""
-    return load_versioned(path, parse_compiled)
+    return load_versioned(path, partial(parse_compiled, model=model))
 
 
 class QaRulesHolder(VersionHolder[CompiledRules]):
@@ -53,5 +56,11 @@ class QaRulesWatcher(FileWatcher[CompiledRules]):
 
     what = "QA rules"
 
-    def __init__(self, path: Path, holder: QaRulesHolder, poll_s: float = 2.0) -> None:
-        super().__init__(path, holder, parse_compiled, poll_s)
+    def __init__(
+        self,
+        path: Path,
+        holder: QaRulesHolder,
+        poll_s: float = 2.0,
+        model: QaModel | None = None,
+    ) -> None:
+        super().__init__(path, holder, partial(parse_compiled, model=model), poll_s)

@@ -1,7 +1,8 @@
 """Composition of the QA package (a composition root for its adapters).
 
 :func:`build_qa` builds every QA dependency explicitly from settings plus the evidence sink
-(required; no logging fallback): the rules holder and its watcher, the result store, and — for
+(required; no logging fallback): the rules holder and its watcher (each rules version compiled
+with the learned second stage of :func:`qa.model.configured_model`), the result store, and — for
 running calls — :class:`qa.hooks.QaHooks` on an explicit alert sink. :func:`alert_stream` is
 the Redis Streams sink from ``IVR_REDIS_URL`` (an error when it is not set: live alerts have no
 silent fallback). :func:`build_call_qa` is what the call composition root (``flows.app``)
@@ -25,6 +26,7 @@ from ivr.settings import Settings
 from qa.alerts import AlertSink, LoggedAlerts, RedisAlertStream
 from qa.call_port import CallInspection, QaOff
 from qa.hooks import QaHooks
+from qa.model import configured_model
 from qa.reload import QaRulesHolder, QaRulesWatcher, load_rules_file
 from qa.store import QaResultStore
 
@@ -54,8 +56,9 @@ class QaRuntime:
 def build_qa(settings: Settings, evidence: EvidenceSink, engine: Engine | None = None) -> QaRuntime:
     """Rules (validated: a bad file is a :class:`compliance.rules.RulesError`), watcher, store."""
     engine = engine or make_engine(settings.sqlalchemy_url)
-    holder = QaRulesHolder(load_rules_file(settings.qa_rules_path))
-    watcher = QaRulesWatcher(settings.qa_rules_path, holder, settings.qa_rules_poll_s)
+    model = configured_model(settings)
+    holder = QaRulesHolder(load_rules_file(settings.qa_rules_path, model))
+    watcher = QaRulesWatcher(settings.qa_rules_path, holder, settings.qa_rules_poll_s, model)
     return QaRuntime(holder, watcher, QaResultStore(engine, evidence), engine)
 
 

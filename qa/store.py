@@ -111,6 +111,7 @@ class QaResultStore:
                 "score": result.score,
                 "passed": result.passed,
                 "rules_version": result.rules_version,
+                **({"model_version": result.model_version} if result.model_version else {}),
                 "findings": [
                     {
                         "kind": f.kind.value,
@@ -177,6 +178,7 @@ class QaResultStore:
                         passed=result.passed,
                         rules_version=result.rules_version,
                         findings=len(rows),
+                        model_version=result.model_version,
                     )
                 )
                 if rows:

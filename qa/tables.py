@@ -30,6 +30,7 @@ qa_results = sa.Table(
     sa.Column("passed", sa.Boolean, nullable=False),
     sa.Column("rules_version", sa.String(64), nullable=False),
     sa.Column("findings", sa.Integer, nullable=False),
+    sa.Column("model_version", sa.String(64)),  # qa_0002: the learned stage's, null: none
 )
 sa.Index("ux_qa_results_call_source", qa_results.c.call_id, qa_results.c.source, unique=True)
 sa.Index("ix_qa_results_call_started_at", qa_results.c.call_started_at)

@@ -113,15 +113,30 @@ def loose(syllable: str) -> str:
 
 
 _CODES: dict[str, str] = {}
+_SYLLABLES: dict[str, str] = {}  # code -> loose syllable
 
 
 def sound_code(syllable: str) -> str:
-    """The one private-use character standing for a loose syllable (stable per process)."""
+    """The one private-use character standing for a loose syllable (stable per process: codes
+    are given out in the order syllables are first seen, so they differ between processes;
+    :func:`spelled_sounds` and :func:`coded_sounds` convert to and from a stable spelling)."""
     code = _CODES.get(syllable)
     if code is None:
         code = chr(_SOUND_BASE + len(_CODES))
         _CODES[syllable] = code
+        _SYLLABLES[code] = syllable
     return code
+
+
+def spelled_sounds(sound: str) -> str:
+    """A sound string spelled stably across processes: its syllables, space-separated, each
+    other character (kept as it is in a sound string) written with a leading ``'``."""
+    return " ".join(_SYLLABLES.get(ch) or "'" + ch for ch in sound)
+
+
+def coded_sounds(spelled: str) -> str:
+    """The sound string of this process that :func:`spelled_sounds` spelled."""
+    return "".join(t[1:] if t.startswith("'") else sound_code(t) for t in spelled.split(" "))
 
 
 def _sound_char(ch: str) -> str:

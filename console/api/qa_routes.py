@@ -1,7 +1,9 @@
 """``/api/v1/qa``: per-call QA results with every hit (speaker, offset into the recording,
 phrase, rule, rules version), the live alert stream for supervisors (long polling), daily and
-weekly reports as HTML or PDF, batch QA of stored recordings (start, progress), and one
-sentence checked against the QA rules in force (``ivr qa check``).
+weekly reports as HTML or PDF, batch QA of stored recordings (start, progress), one sentence
+checked against the QA rules in force (``ivr qa check``), and the rules in force summarised or
+a rules text validated (``ivr qa rules``: every issue with its line, the examples self-check
+included).
 
 QA results and alerts hold what the bot or an agent said, never the caller's words or number.
 """
@@ -16,7 +18,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from compliance.rules import RulesError
 from console.api.deps import context, require
+from console.api.designer_models import IssueOut
 from console.api.pagination import Page, PageParams, page_params
 from console.api.problems import PROBLEM_RESPONSES, ApiProblem
 from console.audit import AuditKind
@@ -25,10 +29,12 @@ from console.permissions import Permission
 from console.qa import MAX_REPORT_DAYS
 from ivr.errors import StoreUnavailableError
 from qa.batch import JobStatus
+from qa.compiled import compile_rules, summary
 from qa.rules import Speaker
 from qa.store import StoredResult
 
 router = APIRouter(prefix="/api/v1/qa", responses=PROBLEM_RESPONSES, tags=["qa"])
+MAX_QA_RULES = 256 * 1024
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "the alert stream (Redis) is unavailable"}
 }
@@ -47,6 +53,31 @@ class SentenceOut(BaseModel):
     bot_says_instead: str | None = Field(
         default=None, description="the rules' fallback the bot would say (bot sentences)"
     )
+
+
+class RuleOut(BaseModel):
+    id: str
+    category: str
+    severity: str
+
+
+class QaRulesOut(BaseModel):
+    source: str
+    version: str
+    effective_from: str
+    sha256: str
+    rules: list[RuleOut]
+    purposes: dict[str, list[str]] = Field(description="purpose -> mandatory statement ids")
+
+
+class QaRulesText(BaseModel):
+    content: str = Field(max_length=MAX_QA_RULES, description="a QA rules YAML text")
+
+
+class QaRulesCheckOut(BaseModel):
+    ok: bool
+    issues: list[IssueOut] = Field(description="code rules: params line, field, why")
+    rules: QaRulesOut | None = Field(default=None, description="the summary when ok")
 
 
 class FindingOut(BaseModel):
@@ -164,6 +195,34 @@ def check_sentence(
         hits=[h.as_dict() for h in hits],
         bot_says_instead=compiled.rules.bot_fallback if hits and speaker is Speaker.BOT else None,
     )
+
+
+@router.get("/rules", response_model=QaRulesOut)
+def qa_rules_in_force(request: Request, _p: Principal = require(Permission.QA_READ)) -> QaRulesOut:
+    """The QA rules in force: version, digest, rules and mandatory statements (``ivr qa rules``)."""
+    return QaRulesOut.model_validate(summary(context(request).qa.runtime.holder.current))
+
+
+@router.post("/rules/check", response_model=QaRulesCheckOut)
+def check_qa_rules(
+    body: QaRulesText, _p: Principal = require(Permission.QA_READ)
+) -> QaRulesCheckOut:
+    """Validate a QA rules text as ``ivr qa rules FILE`` does (parse, compile, every rule's own
+    examples); nothing is installed."""
+    try:
+        compiled = compile_rules(body.content, "qa-rules.yaml")
+    except RulesError as exc:
+        issues = [
+            IssueOut(
+                code="rules",
+                message=f"{i.field or '(file)'}: {i.why}",
+                line=i.line or 1,
+                params={"field": i.field or "(file)", "why": i.why, "line": i.line or 1},
+            )
+            for i in exc.issues
+        ]
+        return QaRulesCheckOut(ok=False, issues=issues)
+    return QaRulesCheckOut(ok=True, issues=[], rules=QaRulesOut.model_validate(summary(compiled)))
 
 
 @router.get("/results")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from console_support import (
     CHEAP,
     PROHIBITED,
@@ -29,6 +30,7 @@ from console.context import ConsoleContext, build_context
 from console.permissions import Role
 from qa.alerts import LiveAlert, RedisAlertStream
 from qa.calls import Turn, inspect_call
+from qa.reload import DEFAULT_RULES_PATH as DEFAULT_QA_RULES
 from qa.rules import Speaker
 from qa.verdict import SpeechContext
 from records.vault import Actor
@@ -236,3 +238,29 @@ def test_a_sentence_is_checked_against_the_rules_in_force(
         "hits": [],
         "bot_says_instead": None,
     }
+
+
+def test_the_rules_in_force_are_summarised_and_a_rules_text_is_validated(
+    client: TestClient, officer: dict[str, str]
+) -> None:
+    """``ivr qa rules [FILE]`` through the API: the summary of the rules in force, and a text's
+    every issue with its line (a rule whose own hit example it does not flag is refused)."""
+    olga = officer
+    in_force = client.get("/api/v1/qa/rules", headers=olga).json()
+    assert in_force["version"] and len(in_force["sha256"]) == 64
+    assert {"id", "category", "severity"} <= set(in_force["rules"][0])
+    text = DEFAULT_QA_RULES.read_text(encoding="utf-8")
+    valid = client.post("/api/v1/qa/rules/check", json={"content": text}, headers=olga).json()
+    assert valid["ok"] and valid["issues"] == []
+    assert valid["rules"]["sha256"] == in_force["sha256"]
+    data = yaml.safe_load(text)
+    data["rules"][0]["examples"] = {"hit": ["今天天气很好"], "clean": []}
+    broken = client.post(
+        "/api/v1/qa/rules/check", json={"content": yaml.safe_dump(data)}, headers=olga
+    ).json()
+    assert broken["ok"] is False and broken["rules"] is None
+    (issue,) = broken["issues"]
+    assert issue["code"] == "rules" and issue["params"]["field"] == "rules.0.examples.hit.0"
+    assert issue["line"] > 1
+    empty = client.post("/api/v1/qa/rules/check", json={"content": ""}, headers=olga).json()
+    assert empty["ok"] is False and empty["issues"][0]["params"]["field"] == "(file)"

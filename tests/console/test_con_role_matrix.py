@@ -241,6 +241,8 @@ EXAMPLES: dict[tuple[str, str], Callable[[Role, ConsoleContext], Request]] = {
     },
     ("GET", "/api/v1/qa/batch"): lambda r, c: {},
     ("POST", "/api/v1/qa/check"): lambda r, c: {"json": {"text": "这款产品是保本的"}},
+    ("GET", "/api/v1/qa/rules"): lambda r, c: {},
+    ("POST", "/api/v1/qa/rules/check"): lambda r, c: {"json": {"content": "version: x"}},
     ("GET", "/api/v1/qa/batch/{job_id}"): lambda r, c: {"path": {"job_id": qa_job(c)}},
     ("GET", "/api/v1/changes/{change_id}"): lambda r, c: {"path": {"change_id": pending_change(c)}},
     ("POST", "/api/v1/changes/{change_id}/approve"): lambda r, c: {

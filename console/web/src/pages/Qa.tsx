@@ -1,10 +1,11 @@
 // Quality inspection: per-call results with every hit (speaker, offset into the recording,
 // phrase, rule, rules version), the live alert stream for supervisors (long polling of
-// /qa/alerts), report downloads (HTML, PDF) and batch QA of stored recordings with progress.
+// /qa/alerts), report downloads (HTML, PDF), batch QA of stored recordings with progress, and
+// the rules in force (one sentence checked against them; a rules text validated, line by line).
 import { Fragment, useEffect, useRef, useState } from "react";
 import { api, ApiError, type Me, type Page } from "../api";
 import { when } from "../format";
-import { lang, t } from "../i18n";
+import { lang, say, t } from "../i18n";
 import { Refused, errorText } from "./common";
 
 interface Finding {
@@ -29,7 +30,14 @@ interface Job {
 
 const TABS: Array<[string, string]> = [
   ["results", "qa.read"], ["alerts", "qa.alerts"], ["reports", "qa.reports"], ["batch", "qa.batch"],
+  ["rules", "qa.read"],
 ];
+interface QaRulesOut {
+  version: string; sha256: string; effective_from: string;
+  rules: Array<{ id: string; category: string; severity: string }>;
+}
+interface Issue { code: string; message: string; line: number; params?: Record<string, unknown> }
+interface Checked { flagged: boolean; hits: Array<{ category: string; rule: string; said: string }>; bot_says_instead: string | null }
 
 function offset(ms: number | null): string {
   if (ms === null) return "—";
@@ -232,6 +240,51 @@ function Batch() {
   );
 }
 
+function QaRules() {
+  const [inForce, setInForce] = useState<QaRulesOut | null>(null);
+  const [refused, setRefused] = useState<ApiError | null>(null);
+  const [sentence, setSentence] = useState({ text: "", speaker: "bot" });
+  const [checked, setChecked] = useState<Checked | null>(null);
+  const [text, setText] = useState("");
+  const [issues, setIssues] = useState<Issue[] | null>(null);
+  const [msg, setMsg] = useState("");
+  useEffect(() => {
+    api<QaRulesOut>("GET", "/qa/rules").then(setInForce).catch((e) => { if (e instanceof ApiError) setRefused(e); else throw e; });
+  }, []);
+  const check = async () => {
+    try { setChecked(await api<Checked>("POST", "/qa/check", sentence)); setMsg(""); } catch (e) { setMsg(errorText(e)); }
+  };
+  const validate = async () => {
+    try { setIssues((await api<{ issues: Issue[] }>("POST", "/qa/rules/check", { content: text })).issues); setMsg(""); }
+    catch (e) { setMsg(errorText(e)); }
+  };
+  if (refused) return <Refused error={refused} />;
+  return (
+    <div>
+      {inForce && <p data-testid="qa-rules-in-force">{t("rules_version")}: <b>{inForce.version}</b> · {inForce.rules.length} · {when(inForce.effective_from, lang())}</p>}
+      {msg && <div className="banner error">{msg}</div>}
+      <div className="row wrap">
+        <input data-testid="qa-sentence" size={40} placeholder={t("qa_sentence")} value={sentence.text} onChange={(e) => setSentence({ ...sentence, text: e.target.value })} />
+        <select value={sentence.speaker} onChange={(e) => setSentence({ ...sentence, speaker: e.target.value })}>
+          <option value="bot">{t("qa_speaker_bot")}</option><option value="agent">{t("qa_speaker_agent")}</option>
+        </select>
+        <button data-testid="qa-sentence-check" disabled={!sentence.text} onClick={check}>{t("validate")}</button>
+      </div>
+      {checked && (
+        <div data-testid="qa-sentence-result" className={checked.flagged ? "bad" : "ok"}>
+          {checked.flagged ? checked.hits.map((h, i) => <div key={i}>{t("qa_cat_" + h.category)} · <small className="muted">{h.rule}</small> · {h.said}</div>) : t("qa_passed")}
+          {checked.bot_says_instead && <div className="muted">{checked.bot_says_instead}</div>}
+        </div>
+      )}
+      <h3>{t("qa_rules_validate")}</h3>
+      <textarea className="code" data-testid="qa-rules-text" rows={14} value={text} onChange={(e) => setText(e.target.value)} />
+      <div className="row"><button data-testid="qa-rules-check" disabled={!text} onClick={validate}>{t("validate")}</button></div>
+      {issues && issues.length === 0 && <p className="ok" data-testid="qa-rules-ok">{t("qa_rules_ok")}</p>}
+      {issues && issues.length > 0 && <ul className="issues" data-testid="qa-rules-issues">{issues.map((i, k) => <li key={k}>{say({ code: "issue." + i.code, params: i.params, text: `line ${i.line}: ${i.message}` })}</li>)}</ul>}
+    </div>
+  );
+}
+
 export function Qa(props: { me: Me }) {
   const mine = TABS.filter(([, p]) => props.me.permissions.includes(p));
   const [tab, setTab] = useState(mine[0]?.[0] ?? "results");
@@ -247,6 +300,7 @@ export function Qa(props: { me: Me }) {
       {tab === "alerts" && <LiveAlerts />}
       {tab === "reports" && <Reports />}
       {tab === "batch" && <Batch />}
+      {tab === "rules" && <QaRules />}
     </div>
   );
 }

@@ -1,0 +1,141 @@
+"""Rules first, the learned model second (pure): what one line of speech is flagged for.
+
+:func:`check_line` runs the rules' matcher; their hits stay as they are (explainable, rule ids).
+A category the rules did not flag on the line is then asked of the model (:mod:`qa.model`):
+scored at or above the category's threshold, it becomes a :class:`ModelHit` (category, model
+version, score, the whole sentence) for review, unless the context judge of the rules vetoes
+it the same way it vetoes a rule match: the n-gram adding most to the score is negated,
+reported or asked about (:class:`qa.context.ContextJudge`), or overlaps a mandated safe
+wording. A model hit never blocks a bot sentence (:func:`qa.verdict.check_bot_sentence` looks at
+rule hits only); it flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.matcher import MAX_LINE, Hit, Matcher
+from qa.model import QaModel, Scored
+from qa.rules import Category, Speaker
+from qa.text import fold, sounds
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHit:
+    """A line the model (not the rules) flags for one category, for review."""
+
+    category: Category
+    score: float
+    model_version: str
+    phrase: str  # the whole sentence
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "category": self.category.value,
+            "score": round(self.score, 4),
+            "model_version": self.model_version,
+            "phrase": self.phrase,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineCheck:
+    """What one line is flagged for: rule hits, then model hits in other categories."""
+
+    hits: tuple[Hit, ...]
+    model_hits: tuple[ModelHit, ...]
+    rules_version: str
+    model_version: str | None
+
+    @property
+    def categories(self) -> frozenset[Category]:
+        return frozenset(h.category for h in self.hits) | {m.category for m in self.model_hits}
+
+
+class SafeWording:
+    """The rules' mandated safe wordings, folded (a model hit inside one is vetoed)."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        rules = matcher.rules
+        texts = list(rules.safe_phrases)
+        texts += [s.full_text for s in rules.mandatory.statements.values() if s.full_text]
+        parts = {p for t in texts for p in fold(t).split(",") if len(p) >= 2}
+        self.parts = tuple(sorted(parts, key=len, reverse=True))
+
+    def overlaps(self, folded: str, start: int, end: int) -> bool:
+        for part in self.parts:
+            i = folded.find(part)
+            while i >= 0:
+                if i < end and start < i + len(part):
+                    return True
+                i = folded.find(part, i + 1)
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class SecondStage:
+    """A model with the safe wordings of the rules version it runs beside."""
+
+    model: QaModel
+    safe: SafeWording
+
+    @classmethod
+    def of(cls, model: QaModel, matcher: Matcher) -> SecondStage:
+        return cls(model, SafeWording(matcher))
+
+
+def model_hits(
+    model: QaModel,
+    matcher: Matcher,
+    safe: SafeWording,
+    text: str,
+    flagged: frozenset[Category] = frozenset(),
+) -> tuple[ModelHit, ...]:
+    """The model's hits on ``text`` in categories not in ``flagged`` (vetoes applied)."""
+    return vetted(model, matcher, safe, model.score(text), text, flagged)
+
+
+def vetted(
+    model: QaModel,
+    matcher: Matcher,
+    safe: SafeWording,
+    scored: Scored,
+    text: str,
+    flagged: frozenset[Category],
+) -> tuple[ModelHit, ...]:
+    """The categories ``scored`` at or above their thresholds, less ``flagged`` and those the
+    context vetoes, as model hits on ``text``."""
+    if not scored.probabilities:
+        return ()
+    out: list[ModelHit] = []
+    for cat, p in scored.probabilities.items():
+        if cat in flagged or p < model.thresholds[cat]:
+            continue
+        start, end = model.key_span(scored.folded, scored.sound, cat)
+        if safe.overlaps(scored.folded, start, end):
+            continue
+        if cat in model.veto and matcher.judge.negated(scored.folded, start, end):
+            continue
+        out.append(ModelHit(cat, p, model.version, text))
+    return tuple(out)
+
+
+def check_line(
+    matcher: Matcher, stage: SecondStage | None, text: str, speaker: Speaker | None = None
+) -> LineCheck:
+    """Rule hits of ``text`` and, with a second stage, its hits in the other categories."""
+    if stage is None or len(text) > MAX_LINE:
+        hits = matcher.scan(text, speaker)
+        if stage is None:
+            return LineCheck(hits, (), matcher.version, None)
+        scored = stage.model.score(text)
+    else:
+        folded = fold(text)  # once for both stages
+        sound = sounds(folded)
+        hits = matcher.scan_folded(text, folded, sound, speaker)
+        if not folded or not stage.model.gated(folded, sound):
+            return LineCheck(hits, (), matcher.version, stage.model.version)
+        scored = Scored(stage.model.score_folded(folded, sound), folded, sound)
+    flagged = frozenset(h.category for h in hits)
+    found = vetted(stage.model, matcher, stage.safe, scored, text, flagged)
+    return LineCheck(hits, found, matcher.version, stage.model.version)
