@@ -101,6 +101,7 @@ def build_dialler(
     config = DiallerConfig(
         endpoint=settings.dialler_endpoint,
         originate_timeout_s=settings.dialler_originate_timeout_s,
+        lost_originate_wait_s=settings.dialler_lost_originate_wait_s,
         bot_capacity=settings.dialler_bot_capacity,
     )
     if worker_id:

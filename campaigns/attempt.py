@@ -16,6 +16,22 @@
 6. the disposition comes from the hangup cause, then from the flow's outcome in the evidence
    chain (:class:`campaigns.outcomes.OutcomePoller`);
    :meth:`campaigns.recorder.OutcomeRecorder.ended` closes it (retry, refusal).
+
+An originate whose result was lost (the ESL connection dropped while ``bgapi originate`` was
+pending, or its ``BACKGROUND_JOB`` never came) is not a failure: the switch may be ringing or
+have answered the leg. The attempt stays open (``dialling``: the number stays busy, no retry
+can dial it beside a live leg) and :meth:`campaigns.outcomes.HangupWatcher.pending` asks the
+switch (``uuid_exists <origination_uuid>``, after the reconnect): a leg it has is followed to
+its hangup like any other (disposition from its cause, then its flow's outcome); one it does
+not have closes as ``failed`` with cause ``ORIGINATE_LOST``, retried per the campaign's policy
+(unless its flow's outcome is in the evidence: it ran and ended while the connection was down).
+Retrying is the right call for the compliance counts: the gate already counted this attempt at
+its permit (the cap is on attempts, so a retry is counted again and the daily cap holds), and
+the call was never proven to reach the customer, so it is not an answered contact; a number
+dialled twice at once is what must never happen, and the leg is known gone before the retry.
+If the switch cannot be asked within :attr:`DiallerConfig.lost_originate_wait_s`, the attempt
+is left open, never closed or retried here: its lease lapses and recovery
+(:meth:`campaigns.queue.AttemptQueue.recover`) closes it ``unknown``, never dialled again.
 """
 
 from __future__ import annotations
@@ -48,7 +64,12 @@ from campaigns.model import (
     next_open,
 )
 from campaigns.originate import Originator, OutboundRoute, originate_permitted
-from campaigns.outcomes import HangupWatcher, OutcomePoller
+from campaigns.outcomes import (
+    MISSED_HANGUP_CAUSE,
+    ORIGINATE_LOST_CAUSE,
+    HangupWatcher,
+    OutcomePoller,
+)
 from campaigns.pacing import Caps, Pacer
 from campaigns.queue import ClaimedAttempt, contact_context
 from campaigns.recorder import OutcomeRecorder
@@ -60,8 +81,11 @@ from compliance.rules import RuleSet
 from ivr.errors import IvrError, StoreUnavailableError
 from ivr.phone import CustomerNumber
 from records.sealed_number import NumberSealer
+from telephony.errors import ConnectionDroppedError
 
 log = logging.getLogger(__name__)
+LOST_OUTCOME_WAIT_S = 0.5
+"""How long a lost originate with no leg looks for its flow's outcome (already written if any)."""
 
 
 class AttemptRunner:
@@ -235,6 +259,12 @@ class AttemptRunner:
         self.stats.originated += 1
         try:
             result = await originate_permitted(self.esl, permit, route, now=self.clock())
+        except (ConnectionDroppedError, TimeoutError) as exc:
+            # sent, result lost: the leg may be live (module docstring); never FAILED blindly
+            log.warning("dialler %s: originate of %s: result lost (%s); asking the switch",
+                        self.worker, att.id, type(exc).__name__)  # fmt: skip
+            await self._follow_lost(att, camp, hangup)
+            return
         except IvrError as exc:
             self.hangups.forget(att.id)
             log.warning("dialler %s: originate of %s failed (%s)", self.worker, att.id, exc)
@@ -263,6 +293,53 @@ class AttemptRunner:
         )
         if outcome is not None and outcome.dnc_added:
             disposition = Disposition.REFUSED
+        await self.recorder.ended(att, camp, disposition, cause)
+
+    async def _follow_lost(
+        self, att: ClaimedAttempt, camp: Campaign, hangup: asyncio.Future[str]
+    ) -> None:
+        """An originate whose result was lost: ask the switch, follow the leg or close it as
+        ``ORIGINATE_LOST`` (see the module docstring)."""
+        settled = self.hangups.pending(att.id)
+        try:
+            exists = await asyncio.wait_for(
+                asyncio.shield(settled), self.config.lost_originate_wait_s
+            )
+        except TimeoutError:
+            self.hangups.forget(att.id)
+            log.warning("dialler %s: attempt %s left open (switch not reachable); recovery "
+                        "closes it", self.worker, att.id)  # fmt: skip
+            return
+        try:
+            lifetime = self.config.originate_timeout_s + self.config.max_call_s
+            if exists:
+                cause = await asyncio.wait_for(hangup, lifetime)
+            else:
+                cause = hangup.result() if hangup.done() else ORIGINATE_LOST_CAUSE
+        except TimeoutError:
+            cause = "MAX_CALL_TIME"
+        finally:
+            answered = self.hangups.answered(att.id)
+            self.hangups.forget(att.id)
+        outcome = None
+        if cause == ORIGINATE_LOST_CAUSE:
+            # no leg now: never placed, or it rang out or even ran its flow while the
+            # connection was down; a flow outcome already written says which
+            outcome = await self.outcomes.wait(att.id, LOST_OUTCOME_WAIT_S)
+            if outcome is None:
+                await self.recorder.ended(att, camp, Disposition.FAILED, cause)
+                return
+            cause = MISSED_HANGUP_CAUSE
+        elif answered or cause in ("NORMAL_CLEARING", MISSED_HANGUP_CAUSE, "MAX_CALL_TIME"):
+            outcome = await self.outcomes.wait(att.id, OUTCOME_WAIT_S)
+        if outcome is not None:
+            disposition = disposition_for_flow(
+                outcome.ended_reason, consent_granted=outcome.consent_granted
+            )
+            if outcome.dnc_added:
+                disposition = Disposition.REFUSED
+        else:
+            disposition = disposition_for_cause(cause, answered=answered)
         await self.recorder.ended(att, camp, disposition, cause)
 
     def _caller_id(self, camp: Campaign) -> str:

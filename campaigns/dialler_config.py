@@ -43,6 +43,9 @@ class DiallerConfig:
     bot_capacity: int = 200
     max_call_s: float = 3600.0
     lease_s: float = LEASE_S
+    lost_originate_wait_s: float = 300.0
+    """How long an attempt whose originate result was lost waits for the switch to be asked
+    (``uuid_exists``) before it is left open for recovery (:mod:`campaigns.attempt`)."""
     worker_id: str = field(default_factory=lambda: f"dialler-{uuid.uuid4().hex[:8]}")
 
 

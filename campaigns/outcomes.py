@@ -9,6 +9,12 @@
   :data:`MISSED_HANGUP_CAUSE` (a destroyed channel's ``hangup_cause`` cannot be read any more:
   ``uuid_getvar`` answers ``-ERR No such channel!``), so its attempt closes at once instead of
   after ``max_call_s``; its disposition still comes from the flow's outcome below.
+  An originate whose result was lost (the connection dropped, or no ``BACKGROUND_JOB`` in
+  time) is :meth:`HangupWatcher.pending`: its leg may be ringing or answered on the switch
+  (``origination_uuid`` names it before it answers), so the next reconciliation asks
+  ``uuid_exists`` for it too: a leg the switch has is followed from then on like one up (its
+  hangup event, or a later reconciliation, resolves it; a ``CHANNEL_ANSWER`` seen marks it
+  answered); one it does not have resolves with :data:`ORIGINATE_LOST_CAUSE`.
 - :class:`EvidenceOutcomes`: the flow's own outcome from the evidence chain, read-only: the
   orchestrator's call id is the leg's uuid, its ``call_ended`` entry names why the call ended
   (``refused``, ``completed``, ``transferred_<queue>``...) and ``consent_granted`` says consent
@@ -39,6 +45,9 @@ POLL_S = 0.05
 MISSED_HANGUP_CAUSE = "HANGUP_MISSED"
 """The hangup cause recorded for a leg found gone after a reconnect (see the module docstring);
 not a FreeSWITCH cause, so an export tells these legs apart."""
+ORIGINATE_LOST_CAUSE = "ORIGINATE_LOST"
+"""The cause recorded for an originate whose result was lost and whose leg the switch did not
+have when asked (see the module docstring); not a FreeSWITCH cause."""
 RECONCILE_CONCURRENCY = 16
 RECONCILE_TIMEOUT_S = 2.0
 
@@ -65,10 +74,15 @@ class HangupWatcher:
         self.probe = probe
         self._waiting: dict[str, asyncio.Future[str]] = {}
         self._up: set[str] = set()
+        self._pending: set[str] = set()
+        self._answered: set[str] = set()
+        self._settled: dict[str, asyncio.Future[bool]] = {}
         self._due = False
         self._task: asyncio.Task[None] | None = None
         self.reconciled = 0
         """Legs closed by a reconciliation (their hangup event was missed)."""
+        self.lost = 0
+        """Originates with a lost result whose leg the switch did not have."""
 
     def follow(self, client: FollowedClient) -> None:
         """Listen to ``client``'s events and reconcile after each of its reconnects."""
@@ -91,14 +105,55 @@ class HangupWatcher:
         if uuid in self._waiting:
             self._up.add(uuid)
 
+    def pending(self, uuid: str) -> asyncio.Future[bool]:
+        """The leg's originate result was lost: reconcile it as soon as the switch answers
+        (now if connected, else after the reconnect). The future resolves ``True`` when the
+        switch is known to have (or have had) the leg, ``False`` when it did not."""
+        settled: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if uuid not in self._waiting:
+            settled.set_result(False)
+            return settled
+        self._settled[uuid] = settled
+        if uuid in self._answered:
+            self._settle(uuid, True)
+        else:
+            self._pending.add(uuid)
+            self._schedule()
+        return settled
+
+    def answered(self, uuid: str) -> bool:
+        """Whether a ``CHANNEL_ANSWER`` of the leg was seen (for legs whose result was lost)."""
+        return uuid in self._answered
+
     def forget(self, uuid: str) -> None:
         self._waiting.pop(uuid, None)
         self._up.discard(uuid)
+        self._pending.discard(uuid)
+        self._answered.discard(uuid)
+        settled = self._settled.pop(uuid, None)
+        if settled is not None and not settled.done():
+            settled.set_result(False)
+
+    def _settle(self, uuid: str, exists: bool) -> None:
+        self._pending.discard(uuid)
+        if exists:
+            self._up.add(uuid)
+        settled = self._settled.pop(uuid, None)
+        if settled is not None and not settled.done():
+            settled.set_result(exists)
 
     def on_event(self, event: Event) -> None:
+        uuid = event.unique_id or ""
+        if event.name == "CHANNEL_ANSWER":
+            if uuid in self._waiting:
+                self._answered.add(uuid)
+                if uuid in self._settled:
+                    self._settle(uuid, True)
+            return
         if event.name != "CHANNEL_HANGUP_COMPLETE":
             return
-        uuid = event.unique_id or ""
+        if uuid in self._settled:
+            self._settle(uuid, True)
         self._up.discard(uuid)
         future = self._waiting.pop(uuid, None)
         if future is not None and not future.done():
@@ -106,7 +161,12 @@ class HangupWatcher:
 
     def on_connect(self, count: int) -> None:
         """ESL connect listener: after a reconnect (``count`` > 1) reconcile the legs up."""
-        if count <= 1 or self.probe is None:
+        if count <= 1:
+            return
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.probe is None:
             return
         self._due = True
         if self._task is None or self._task.done():
@@ -123,7 +183,8 @@ class HangupWatcher:
                 log.warning("dialler: legs not reconciled (%s)", type(exc).__name__)
 
     async def reconcile(self) -> int:
-        """Ask the switch about every leg up; resolve those it no longer has. Returns how many."""
+        """Ask the switch about every leg up or pending; resolve those it no longer has (or
+        never had). Returns how many. A probe sent while the connection is down waits for it."""
         probe = self.probe
         if probe is None:
             return 0
@@ -133,10 +194,21 @@ class HangupWatcher:
             async with gate:
                 return await probe.uuid_exists(uuid, timeout_s=RECONCILE_TIMEOUT_S)
 
-        legs = [u for u in self._up if u in self._waiting and not self._waiting[u].done()]
+        live = self._up | self._pending
+        legs = [u for u in live if u in self._waiting and not self._waiting[u].done()]
         found = await asyncio.gather(*(check(u) for u in legs))
-        gone = 0
+        gone = lost = 0
         for uuid, exists in zip(legs, found, strict=True):
+            if uuid in self._pending:
+                if exists:
+                    self._settle(uuid, True)  # followed like a leg up from here
+                    continue
+                self._settle(uuid, False)
+                future = self._waiting.pop(uuid, None)
+                if future is not None and not future.done():
+                    future.set_result(ORIGINATE_LOST_CAUSE)
+                    lost += 1
+                continue
             if exists:
                 continue
             self._up.discard(uuid)
@@ -144,6 +216,9 @@ class HangupWatcher:
             if future is not None and not future.done():
                 future.set_result(MISSED_HANGUP_CAUSE)
                 gone += 1
+        if lost:
+            self.lost += lost
+            log.warning("dialler: %d originates with a lost result had no leg", lost)
         if gone:
             self.reconciled += gone
             log.warning("dialler: %d of %d live legs had hung up unseen (ESL down)", gone,

@@ -188,6 +188,7 @@ class Settings(BaseSettings):
         description="originate endpoint template: {national}, {e164} or {digits}",
     )
     dialler_originate_timeout_s: int = Field(default=30, ge=1, le=300)
+    dialler_lost_originate_wait_s: float = Field(default=300.0, gt=0)
     dialler_bot_capacity: int = Field(
         default=200, ge=1, description="calls the bots take at once, across campaigns"
     )
