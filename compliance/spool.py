@@ -18,7 +18,7 @@ its original time, source and reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -86,47 +86,39 @@ class LedgerSpool:
         """An officer removed the entry (after its replay): the gate stops holding it."""
         self._dnc.discard(number_index)
 
-    def replayers(self, ledger: SqlLedger) -> dict[str, DncReplay | ConsentReplay]:
-        return {DNC: DncReplay(ledger), CONSENT: ConsentReplay(ledger)}
+    def replayers(self, ledger: SqlLedger) -> dict[str, LedgerReplay]:
+        return {
+            DNC: LedgerReplay(
+                "DNC ledger", _DNC_TIMES, lambda row: ledger.put_dnc(DncEntry(**row))
+            ),
+            CONSENT: LedgerReplay(
+                "consent ledger",
+                _CONSENT_TIMES,
+                lambda row: ledger.put_consent(ConsentRecord(**row), replay=True),
+            ),
+        }
 
 
-class DncReplay:
-    """Spooled DNC entries into the ledger (idempotent per number)."""
+class LedgerReplay:
+    """Spooled rows of one kind into the ledger: ``put`` is the ledger's own idempotent write
+    (a DNC entry per number, a consent per id), so applying again is harmless."""
 
-    def __init__(self, ledger: SqlLedger) -> None:
-        self.ledger = ledger
+    def __init__(
+        self, name: str, times: Sequence[str], put: Callable[[dict[str, Any]], object]
+    ) -> None:
+        self.name = name
+        self._times = times
+        self._put = put
 
     def prepare(self) -> None:
         return None
 
     def apply(self, items: Sequence[SpoolItem]) -> None:
         for item in items:
-            entry = DncEntry(**_decode(item.body, _DNC_TIMES))
             try:
-                self.ledger.put_dnc(entry)
+                self._put(_decode(item.body, self._times))
             except SQLAlchemyError as exc:
-                raise StoreUnavailableError(f"DNC ledger: {type(exc).__name__}") from exc
+                raise StoreUnavailableError(f"{self.name}: {type(exc).__name__}") from exc
 
     def applied(self, items: Sequence[SpoolItem], token: str) -> set[int]:
         return set()  # applying again is harmless
-
-
-class ConsentReplay:
-    """Spooled consents into the ledger (idempotent per consent id)."""
-
-    def __init__(self, ledger: SqlLedger) -> None:
-        self.ledger = ledger
-
-    def prepare(self) -> None:
-        return None
-
-    def apply(self, items: Sequence[SpoolItem]) -> None:
-        for item in items:
-            rec = ConsentRecord(**_decode(item.body, _CONSENT_TIMES))
-            try:
-                self.ledger.put_consent(rec, replay=True)
-            except SQLAlchemyError as exc:
-                raise StoreUnavailableError(f"consent ledger: {type(exc).__name__}") from exc
-
-    def applied(self, items: Sequence[SpoolItem], token: str) -> set[int]:
-        return set()

@@ -270,6 +270,22 @@ class Switchboard:
         await self.server.close(grace_s=2.0)
 
 
+class HoldingCallee(CalleeApp):
+    """Answers and holds the call until :attr:`release` is set, then completes and hangs up."""
+
+    def __init__(self, env: DiallerEnv) -> None:
+        super().__init__(env)
+        self.release = asyncio.Event()
+
+    async def __call__(self, session: CallSession) -> None:
+        await session.answer()
+        await self.release.wait()
+        await self.env.evidence.append(
+            EvidenceKind.CALL_ENDED, call_id=session.uuid, payload={"reason": "completed"}
+        )
+        await session.hangup("NORMAL_CLEARING")
+
+
 async def switchboard(app: CalleeApp, tmp: Path, mix: OutcomeMix | None = None) -> Switchboard:
     server = OutboundServer(app, app.env.evidence, ServerConfig(reply_timeout_s=10))
     host, port = await server.start("127.0.0.1", 0)

@@ -12,6 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from camp_support import (
     CalleeApp,
+    HoldingCallee,
     audit,
     cust,
     fresh_numbers,
@@ -24,7 +25,6 @@ from camp_support import (
 from campaigns.model import CampaignState
 from campaigns.outcomes import MISSED_HANGUP_CAUSE
 from campaigns.tables import attempts
-from ivr.evidence import EvidenceKind
 from telephony.simulator.dialing import DialOutcome
 
 
@@ -174,22 +174,6 @@ async def test_a_permit_that_expired_while_dialling_committed_is_asked_again_not
         assert all(d == ["completed"] for d in env.dispositions(camp).values())
     finally:
         await board.close()
-
-
-class HoldingCallee(CalleeApp):
-    """Answers and holds the call until :attr:`release` is set, then completes and hangs up."""
-
-    def __init__(self, env) -> None:
-        super().__init__(env)
-        self.release = asyncio.Event()
-
-    async def __call__(self, session) -> None:
-        await session.answer()
-        await self.release.wait()
-        await self.env.evidence.append(
-            EvidenceKind.CALL_ENDED, call_id=session.uuid, payload={"reason": "completed"}
-        )
-        await session.hangup("NORMAL_CLEARING")
 
 
 async def test_a_hangup_missed_while_the_esl_connection_was_down_closes_the_attempt_on_reconnect(

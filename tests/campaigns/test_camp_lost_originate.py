@@ -14,6 +14,7 @@ import asyncio
 import sqlalchemy as sa
 from camp_support import (
     CalleeApp,
+    HoldingCallee,
     audit,
     cust,
     fresh_numbers,
@@ -26,24 +27,7 @@ from camp_support import (
 from campaigns.model import CampaignState
 from campaigns.outcomes import ORIGINATE_LOST_CAUSE
 from campaigns.tables import attempts
-from ivr.evidence import EvidenceKind
 from telephony.simulator.dialing import ANSWERED, DialOutcome
-
-
-class HoldingCallee(CalleeApp):
-    """Answers and holds the call until :attr:`release` is set, then completes and hangs up."""
-
-    def __init__(self, env) -> None:
-        super().__init__(env)
-        self.release = asyncio.Event()
-
-    async def __call__(self, session) -> None:
-        await session.answer()
-        await self.release.wait()
-        await self.env.evidence.append(
-            EvidenceKind.CALL_ENDED, call_id=session.uuid, payload={"reason": "completed"}
-        )
-        await session.hangup("NORMAL_CLEARING")
 
 
 async def test_originates_pending_when_the_connection_drops_are_followed_or_retried_once(
