@@ -13,7 +13,6 @@ until ``max_attempts``, then the row is ``dead`` (the console's dead-letter list
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from agents.tables import webhook_deliveries
 from ivr.crypto import hmac_sha256
 from ivr.errors import DependencyUnavailableError, StoreUnavailableError
 from ivr.metrics import WEBHOOKS
+from ivr.supervise import wait_event
 
 # which targets hear which event (a target not configured is skipped)
 ROUTES: Mapping[str, tuple[str, ...]] = {
@@ -233,8 +233,7 @@ async def deliver_forever(outbox: WebhookOutbox, poll_s: float = 1.0) -> None:
     while True:
         outbox.wake.clear()
         await outbox.deliver_due()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(outbox.wake.wait(), poll_s)
+        await wait_event(outbox.wake, poll_s)
 
 
 def _utc(value: datetime) -> datetime:

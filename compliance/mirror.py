@@ -25,6 +25,7 @@ from compliance.guard import SqlPool, guarded
 from compliance.ports import GateStore
 from compliance.sql import SqlLedger
 from ivr.errors import StoreUnavailableError
+from ivr.supervise import cancel_and_wait
 
 log = logging.getLogger(__name__)
 COUNTS_KEPT_DAYS = 2
@@ -116,7 +117,5 @@ class GateMirror:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

@@ -12,13 +12,13 @@ false``), it never shows an empty stream as if it were quiet.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from ivr.settings import Settings
+from ivr.supervise import cancel_and_wait
 from qa.alerts import LiveAlert
 from qa.batch import BatchJobs, Inspect, JobStatus
 from qa.render import render_html, render_pdf
@@ -111,10 +111,7 @@ class ConsoleQa:
         """Cancel running jobs (they resume when their range is started again)."""
         tasks = [t for t in self._tasks.values() if not t.done()]
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
 
     # -- live alerts ---------------------------------------------------------------------------

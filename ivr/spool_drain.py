@@ -21,7 +21,6 @@ counts and ids, never a payload.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ from typing import Protocol
 from ivr.errors import ConfigError, StoreUnavailableError
 from ivr.metrics import SPOOL_ITEMS, SPOOL_OLDEST_AGE, SPOOL_REPLAYED
 from ivr.spool import DrainLock, Marker, Spool, SpoolItem
-from ivr.supervise import Supervised
+from ivr.supervise import Supervised, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +148,7 @@ class SpoolDrainer:
                 log.info("spool drain resumed after %d failed passes", self.failures)
                 self.failures = 0
             delay = self.backoff_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            await wait_event(self._wake, self.poll_s)
 
     def drain_once(self) -> DrainPass:
         """Replay in order until the spool is empty (synchronous; raises

@@ -11,7 +11,6 @@ into the recording and the phrase the bot or agent said, never the caller's word
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from redis.exceptions import RedisError
 
 from ivr.errors import StoreUnavailableError
 from ivr.redis_conn import AsyncRedis, async_client
+from ivr.supervise import cancel_and_wait
 
 log = logging.getLogger(__name__)
 STREAM_MAXLEN = 100_000
@@ -189,7 +189,5 @@ class AlertCounter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

@@ -34,6 +34,7 @@ from datetime import datetime
 
 from ivr.crypto import sm3
 from ivr.evidence import EvidenceKind, EvidenceSink
+from ivr.supervise import cancel_and_wait
 from qa.alerts import AlertSink, LiveAlert
 from qa.calls import (
     SCORED,
@@ -277,7 +278,5 @@ class QaHooks:
     async def close(self) -> None:
         await self.drain()
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []

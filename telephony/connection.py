@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from ivr.supervise import cancel_and_wait
 from telephony.errors import ConnectionDroppedError, PeerTimeoutError
 from telephony.esl import Command, EslRemoteError, Event, Message, Parser
 
@@ -111,10 +112,8 @@ class EslConnection:
     async def aclose(self) -> None:
         """Close cleanly and wait for the reader task."""
         self.fail(None)
-        if self._reader_task is not None:
-            self._reader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader_task
+        if self._reader_task is not None and not await cancel_and_wait(self._reader_task):
+            log.error("%s: the reader task did not stop", self.label)
         with contextlib.suppress(ConnectionError, OSError):
             await asyncio.wait_for(self._writer.wait_closed(), 1.0)
 

@@ -11,13 +11,12 @@ task reconnects with exponential backoff when the connection drops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ivr.errors import IvrError
+from ivr.supervise import cancel_and_wait
 from telephony.connection import EslConnection
 from telephony.errors import CommandFailedError, ConnectionDroppedError, EslRemoteError
 from telephony.esl import (
@@ -98,10 +97,8 @@ class InboundClient:
     async def close(self) -> None:
         """Stop reconnecting and close the connection."""
         self._closing = True
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, IvrError):
-                await self._supervisor
+        if self._supervisor is not None and not await cancel_and_wait(self._supervisor):
+            log.error("ESL inbound %s:%s: the connection task did not stop", self.host, self.port)
         if self._conn is not None:
             await self._conn.aclose()
 
