@@ -19,6 +19,12 @@ The order of reading (first match wins):
    After the refusal confirmation itself, anything unclear is not an answer (asked once).
 4. A consent from a caller without a usable number cannot be recorded: it is
    ``CONSENT_UNRECORDABLE`` and marketing never follows (``marketing_allowed`` is false).
+
+When the NLU gives no intent at all (down, timed out: under load a refusal would otherwise go
+unheard, invariant 6), :func:`offline_refusal` reads the transcript against the rules file's
+``offline_refusal_phrases``: a match is the first refusal intent at ``min_confidence.refusal``
+(then read as above), anything else stays unclassified. It can only ever produce a refusal,
+never a yes or a no.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from compliance.consent_rules import ConsentPolicyRules, Meaning, Question, Unclear
+from compliance.consent_rules import (
+    ConsentPolicyRules,
+    Meaning,
+    Question,
+    Unclear,
+    normalized_utterance,
+)
 from compliance.rules import RuleSet
 
 __all__ = [
@@ -39,6 +51,7 @@ __all__ = [
     "Outcome",
     "Question",
     "decide_answer",
+    "offline_refusal",
 ]
 
 
@@ -124,6 +137,20 @@ class AnswerDecision:
             "confidence_pct": None if self.confidence is None else round(self.confidence * 100),
             "via": "dtmf" if self.via_dtmf else "speech",
         }
+
+
+OFFLINE = ("matched_by", "offline_refusal_phrases")
+"""The entity an :func:`offline_refusal` result carries (no transcript in it)."""
+
+
+def offline_refusal(text: str, policy: ConsentPolicyRules) -> NluResult | None:
+    """The NLU result for ``text`` when the NLU gave no intent: the policy's refusal intent at
+    ``min_confidence.refusal`` if the utterance holds an offline refusal phrase, else None.
+    Pure; never a yes or a no."""
+    said = normalized_utterance(text)
+    if not said or not any(phrase in said for phrase in policy.offline_refusal_phrases):
+        return None
+    return NluResult(policy.refusal_intents[0], policy.min_confidence.refusal, (OFFLINE,))
 
 
 def decide_answer(answer: CallerAnswer, context: AnswerContext, rules: RuleSet) -> AnswerDecision:

@@ -1,13 +1,15 @@
 """The ``consent_policy`` section of a rules file: how a caller's answer is read (pure data).
 
 Thresholds, the intents that mean yes, no and "never call me again", what a clear yes, no or
-DTMF digit means after each kind of question, and what an unclear answer gets. Validated with
+DTMF digit means after each kind of question, what an unclear answer gets, and the phrases
+read as a refusal when the NLU gives no intent at all (down or timed out). Validated with
 the rest of the rules file (:mod:`compliance.rules`) and applied by
 :func:`compliance.consent_policy.decide_answer`, which every channel calls.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 
@@ -66,6 +68,32 @@ class QuestionMeanings(BaseModel):
                     {"key": repr(key)},
                 )
         return v
+
+
+OFFLINE_REFUSAL_PHRASES: tuple[str, ...] = (
+    "别再打",
+    "不要再打",
+    "别再给我打",
+    "不要再给我打",
+    "别给我打电话",
+    "不要给我打电话",
+    "别打电话",
+    "不要打电话",
+    "别再来电",
+    "不要再来电",
+    "别再联系我",
+    "不要再联系我",
+    "别联系我",
+    "不要联系我",
+)
+"""Unmistakable "do not call me again" phrases: the default of ``offline_refusal_phrases``."""
+
+_NOT_TEXT = re.compile(r"[\s\u3000,.!?;:~，。！？；：、～…·'\"“”‘’()（）\[\]【】-]+")
+
+
+def normalized_utterance(text: str) -> str:
+    """``text`` without spaces and punctuation (how offline refusal phrases are matched)."""
+    return _NOT_TEXT.sub("", text)
 
 
 class MinConfidence(BaseModel):
@@ -129,6 +157,23 @@ class ConsentPolicyRules(BaseModel):
     min_confidence: MinConfidence
     questions: Mapping[Question, QuestionMeanings]
     unclear: UnclearRules
+    offline_refusal_phrases: tuple[str, ...] = Field(
+        default=OFFLINE_REFUSAL_PHRASES,
+        description="when the NLU gives no intent (down, timed out): an utterance holding one"
+        " of these (spaces and punctuation ignored) is a refusal; nothing else is read",
+    )
+
+    @field_validator("offline_refusal_phrases")
+    @classmethod
+    def _phrases(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        short = [p for p in v if len(normalized_utterance(p)) < 2]
+        if short:
+            raise PydanticCustomError(
+                "rules.offline_refusal_phrase",
+                "offline refusal phrases need two characters or more: {short}",
+                {"short": ", ".join(repr(p) for p in short)},
+            )
+        return tuple(normalized_utterance(p) for p in v)
 
     @field_validator("questions")
     @classmethod

@@ -1,7 +1,9 @@
 """Hearing the caller's answers: every turn read by the one consent/refusal policy
 (:func:`compliance.consent_policy.decide_answer`), and a refusal heard anywhere acted on.
 
-- DTMF pressed while listening wins; else ASR, then NLU (a DTMF-only fallback once ASR failed);
+- DTMF pressed while listening wins; else ASR, then NLU (a DTMF-only fallback once ASR failed;
+  when the NLU gives no intent, down or timed out, the rules' offline refusal phrases are read,
+  :func:`compliance.consent_policy.offline_refusal`: a refusal is still heard, never a yes);
 - a refusal closes the call (invariant 6): the number goes to DNC durably first (a caller
   without a usable number: refusal evidence saying why there is no DNC entry), then the polite
   ``refusal_close``, then the flow stops; the DNC write runs shielded from the call's task, so
@@ -29,6 +31,7 @@ from compliance.consent_policy import (
     Outcome,
     Question,
     decide_answer,
+    offline_refusal,
 )
 from flows import inspection
 from flows.call import CallDeps, CallFacts, CallOver, Heard, PromptUnavailableError
@@ -168,7 +171,14 @@ class Answers:
             return NoInput(), None
         inspection.heard(self.deps, call, "caller", text, start)
         nlu = await self.deps.nlu.parse(text)
-        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}")
+        how = ""
+        if nlu.intent is None:  # the NLU gave nothing (down, timed out): a refusal still counts
+            policy = self.deps.compliance.rules_at(self.deps.clock()).consent_policy
+            offline = offline_refusal(text, policy)
+            if offline is not None:
+                log.warning("call %s: no NLU intent; an offline refusal phrase heard", call.call_id)
+                nlu, how = offline, " (offline refusal phrase)"
+        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}{how}")
         call.transcript_tail = text[-120:]
         call.intent = nlu.intent or call.intent
         return Utterance(text, nlu.intent), nlu

@@ -15,6 +15,7 @@ from compliance.consent_policy import (
     Outcome,
     Question,
     decide_answer,
+    offline_refusal,
 )
 from compliance.reload import load_rules_file
 from compliance.rules import RulesError, RuleSet, parse_rules
@@ -183,3 +184,40 @@ def test_the_shipped_policy_confirms_before_it_takes_consent() -> None:
     assert policy.min_confidence.consent >= 0.7
     assert policy.meanings(Q.CONSENT).dtmf == {"1": "consent", "2": "refusal"}
     assert read("affirm", 0.65, Q.CONSENT, rules=shipped) == (C, Confirm.CONSENT)
+
+
+def offline(text: str, question: Question, rules: RuleSet = RULES) -> Outcome | None:
+    """What ``text`` means when the NLU gave no intent: None if offline reading finds nothing."""
+    nlu = offline_refusal(text, rules.consent_policy)
+    if nlu is None:
+        return None
+    return decide_answer(CallerAnswer(nlu), AnswerContext(question, True), rules).outcome
+
+
+@pytest.mark.parametrize("question", list(Question))
+def test_inv6_nlu_down_a_do_not_call_phrase_is_still_a_refusal_anywhere(question: Question) -> None:
+    for said in ("以后别再给我打电话了", "不要 再打了！", "你们别再联系我了。", "别给我打电话"):
+        assert offline(said, question) is R, said
+    d = decide_answer(
+        CallerAnswer(offline_refusal("别再打了", RULES.consent_policy)),
+        AnswerContext(question, True),
+        RULES,
+    )
+    assert d.reason is AnswerReason.REFUSAL_INTENT  # at the consent question too: DNC
+
+
+@pytest.mark.parametrize("said", ["好的可以", "同意", "嗯", "不需要", "我想查账单", "", "  "])
+def test_inv5_nlu_down_nothing_but_a_refusal_is_read_offline(said: str) -> None:
+    for question in Question:
+        assert offline(said, question) is None, (said, question)
+
+
+def test_offline_refusal_phrases_are_rules_data() -> None:
+    own = with_policy(
+        "  unclear:", '  offline_refusal_phrases: ["拉黑我"]\n  unclear:', version="p-3"
+    )
+    assert offline("把我拉黑我吧", Q.MENU, own) is R
+    assert offline("别再打了", Q.MENU, own) is None  # the file's list replaces the default
+    with pytest.raises(RulesError) as info:
+        with_policy("  unclear:", '  offline_refusal_phrases: ["不", "别再打"]\n  unclear:')
+    assert "offline_refusal_phrases" in info.value.issues[0].field
