@@ -85,5 +85,5 @@ def open_outage_spool(
     def after(_: DrainPass) -> None:
         ledger.refresh()
 
-    drainer = SpoolDrainer(spool, replayers, after_pass=after)
+    drainer = SpoolDrainer(spool, replayers, after_pass=after, each_pass=ledger.remirror)
     return OutageSpool(spool, ledger, sink, QaResultSpool(spool, keyring), drainer)

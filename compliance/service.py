@@ -134,6 +134,8 @@ class ComplianceService(ConsentApi):
             clock=clock,
             held_dnc=held,
         )
+        if spool is not None:  # re-mirrors what it holds after each drain pass
+            spool.mirror = self._remirror_dnc
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, watch: bool = True) -> None:
@@ -176,6 +178,9 @@ class ComplianceService(ConsentApi):
     async def dry_run(self, request: GateRequest, at: datetime | None = None) -> Decision:
         """Decide as the gate would at ``at`` (default now) without counting. Never raises."""
         return await self.gate.dry_run(request, at)
+
+    async def _remirror_dnc(self, number_index: str) -> None:
+        await self.mirror.mirror_dnc(number_index, True)
 
     # --- DNC -----------------------------------------------------------------------------------
     async def record_refusal(

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,7 +57,7 @@ def _spool_bytes(path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
 
 
-def _run_child(target: object, *args: str) -> multiprocessing.process.BaseProcess:
+def _run_child(target: Callable[..., None], *args: str) -> multiprocessing.process.BaseProcess:
     child = multiprocessing.get_context("spawn").Process(target=target, args=args)
     child.start()
     return child
