@@ -39,6 +39,7 @@ from flows.adapters import (
     SidecarListener,
     VaultRecordings,
 )
+from flows.answers import refusals_written
 from flows.call import PUBLIC_VARIABLES, CallDeps, OrchestratorConfig
 from flows.interpreter import render
 from flows.orchestrator import CallOrchestrator
@@ -76,6 +77,9 @@ class Built:
         if self.audio_fork is not None:
             with contextlib.suppress(Exception):
                 await self.audio_fork.stop()
+        left = await refusals_written()
+        if left:
+            log.error("%d refusal DNC writes still running at shutdown", left)
         await self.compliance.close()
         for closer in self.closers:
             with contextlib.suppress(Exception):
