@@ -27,9 +27,7 @@ SAID_WAIT_S = 30.0  # bound on waiting for the speech to go out (wall seconds)
 class AgentLeg:
     """One agent leg: its channel (``uuid``) and its media bug (the audio fork)."""
 
-    def __init__(
-        self, agent: str, *, speech: Path | None = None, time_scale: float = 1.0
-    ) -> None:
+    def __init__(self, agent: str, *, speech: Path | None = None, time_scale: float = 1.0) -> None:
         self.agent = agent
         self.channel = SimChannel(agent, agent, direction="outbound")
         self.channel.media = True
