@@ -237,4 +237,4 @@ async def test_an_agent_legs_turns_join_the_calls_result_after_the_leg_closes(
         await hooks.close()
     assert result is not None and not result.passed
     agent = [f for f in result.findings if f.speaker is Speaker.AGENT]
-    assert agent and {f.turn for f in agent} == {1} and agent[0].offset_ms >= 30_000
+    assert agent and {f.turn for f in agent} == {1} and (agent[0].offset_ms or 0) >= 30_000
