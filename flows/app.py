@@ -8,7 +8,9 @@ Quality inspection of calls is built here too (``qa.service.build_call_qa``: the
 live alerts, per-call results; off only by ``IVR_QA_CALLS=false``, logged). Flows are
 reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
 With ``IVR_AUDIO_MODE=stream`` one :class:`speech.stream_server.AudioForkServer` per process
-(``IVR_AUDIO_STREAM_HOST``/``PORT``) receives every call's forked audio and runs the ASR.
+(``IVR_AUDIO_STREAM_HOST``/``PORT``) receives every call's forked audio and runs the ASR; with
+``IVR_FREESWITCH_INBOUND`` too, the human agent leg of each of its calls bridged by
+mod_callcenter is forked there and inspected live (``qa.agent_forks``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from flows.adapters import (
     SidecarListener,
     VaultRecordings,
 )
+from flows.answers import refusals_written
 from flows.call import PUBLIC_VARIABLES, CallDeps, OrchestratorConfig
 from flows.interpreter import render
 from flows.orchestrator import CallOrchestrator
@@ -50,8 +53,10 @@ from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.metrics import serve_metrics
 from ivr.redis_conn import async_client
 from ivr.settings import Settings, get_settings
+from qa.agent_forks import build_agent_leg_qa
 from qa.service import build_call_qa
 from records.evidence_store import SqlEvidenceLog
+from records.keys import Keyring
 from records.vault import Vault
 from speech.factory import build_asr, build_audio_fork_server, build_prompt_cache
 from speech.ports import ASR
@@ -75,6 +80,9 @@ class Built:
         if self.audio_fork is not None:
             with contextlib.suppress(Exception):
                 await self.audio_fork.stop()
+        left = await refusals_written()
+        if left:
+            log.error("%d refusal DNC writes still running at shutdown", left)
         await self.compliance.close()
         for closer in self.closers:
             with contextlib.suppress(Exception):
@@ -116,7 +124,10 @@ async def build_deps(
     await asyncio.to_thread(migrate, url)
     engine = engine_for(settings)
     outage = open_outage_spool(
-        settings.outage_spool_path, engine=engine, evidence=SqlEvidenceLog(engine)
+        settings.outage_spool_path,
+        engine=engine,
+        evidence=SqlEvidenceLog(engine),
+        keyring=Keyring.from_settings(settings),  # the vault's: seals spooled QA findings
     )
     evidence, publisher = evidence_sink(settings, outage.evidence)
     compliance = build_service(
@@ -148,7 +159,7 @@ async def build_deps(
         RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s),
         CallerHandles(engine, vault.numbers, ttl_s=settings.esl_max_call_s),
     )
-    qa = await build_call_qa(settings, evidence, engine)  # QaOff only by IVR_QA_CALLS=false
+    qa = await build_call_qa(settings, evidence, engine, spool=outage.qa)  # QaOff: IVR_QA_CALLS
     deps = CallDeps(
         registry=registry,
         prompts=CachedPrompts(cache),
@@ -173,7 +184,12 @@ async def build_deps(
         list_variables=ContactVariables(engine, vault.numbers),
         clock=clock,
     )
-    closers: list[Any] = [nlu, bot, webhooks, qa]  # QA drains into the evidence first
+    # the agent legs of this process's bridged calls, inspected live (stream mode, inbound ESL)
+    agent_legs = build_agent_leg_qa(settings, qa, audio_fork)
+    closers: list[Any] = [nlu, bot, webhooks]
+    if agent_legs is not None:
+        closers.append(agent_legs)  # before QA: its legs' last finals reach the hooks
+    closers.append(qa)  # QA drains into the evidence first
     if publisher is not None:
         closers.append(publisher)
     return Built(deps, compliance, closers, audio_fork, outage)
