@@ -160,7 +160,7 @@ async def test_an_alert_never_waits_behind_the_evidence_of_a_blocked_sentence(
         await hooks.close()
 
 
-MODEL_ONLY = "咱们行这个年金计划您投多少，到期就能拿回多少，外加搜益。"  # the rules miss it
+MODEL_ONLY = "咱们这个年金计划到期您放进去的都能拿回来，还有额外的搜益。"  # the rules miss it
 
 
 async def test_live_alerts_take_the_post_call_verdict_model_review_hits_included(
