@@ -4,6 +4,7 @@ each harness finds nothing (``make fuzz`` runs 1M executions each)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,23 @@ def test_short_atheris_run_finds_no_defect(name: str, tmp_path: Path) -> None:
         timeout=240,
     )
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
+    found = kept_artifacts(name, tmp_path, out)
+    assert proc.returncode == 0, f"{found}\n{out[-4000:]}"
     assert f"Done {SHORT_RUNS} runs" in out, out[-2000:]
-    assert not list(tmp_path.glob(f"{name}-crash-*"))
+    assert not found
+
+
+def kept_artifacts(name: str, where: Path, out: str) -> str:
+    """Copy what libFuzzer wrote on a defect (``crash-``, ``oom-``, ``timeout-``, ``leak-``) to
+    ``var/fuzz-failures/`` (a test's tmp_path is gone after the run) and say where, with the
+    seed that reproduces the run; empty when it wrote nothing."""
+    artifacts = sorted(p for p in where.glob(f"{name}-*-*") if p.is_file())
+    if not artifacts:
+        return ""
+    keep = ROOT / "var" / "fuzz-failures"
+    keep.mkdir(parents=True, exist_ok=True)
+    for path in artifacts:
+        shutil.copy2(path, keep / path.name)
+    seed = next((line for line in out.splitlines() if line.startswith("INFO: Seed:")), "")
+    names = ", ".join(p.name for p in artifacts)
+    return f"libFuzzer wrote {names}; kept in {keep} ({seed}; rerun with fuzz.run --seed)"
