@@ -28,11 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from compliance.decision import GateRequest
+from compliance.decision_rows import decision_log_engine
 from compliance.guard import SqlPool
 from compliance.redis_store import RedisGateStore
 from compliance.reload import RulesHolder, load_rules_file
 from compliance.service import ComplianceService
-from compliance.sql import SqlLedger, decision_log_engine
+from compliance.sql import SqlLedger
 from ivr.db import make_engine, migrate
 from ivr.settings import Settings
 from records.evidence_store import SqlEvidenceLog

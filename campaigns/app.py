@@ -43,6 +43,7 @@ from ivr.metrics import count_errors
 from ivr.settings import Settings
 from ivr.supervise import Supervised
 from records.evidence_store import SqlEvidenceLog
+from records.keys import Keyring
 from records.sealed_number import NumberSealer
 from telephony.inbound import DEFAULT_EVENTS, InboundClient
 
@@ -193,7 +194,10 @@ async def serve(settings: Settings) -> None:
     migrate(settings.sqlalchemy_url)
     engine = engine_for(settings)
     outage = open_outage_spool(
-        settings.outage_spool_path, engine=engine, evidence=SqlEvidenceLog(engine)
+        settings.outage_spool_path,
+        engine=engine,
+        evidence=SqlEvidenceLog(engine),
+        keyring=Keyring.from_settings(settings),  # opens QA results other processes spooled
     )  # the gate holds DNC entries other processes on this host spooled; drains them too
     svc = build_service(settings, engine=engine, evidence=outage.evidence, spool=outage.ledger)
     esl = inbound_client(settings)

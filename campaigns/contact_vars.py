@@ -5,8 +5,9 @@ prompts say to that customer (``{card_tail}``, ``{due_date}``, ``{amount}``): ac
 they are kept like the number (invariant 11's neighbour): :func:`seal_variables` turns a row's
 values into ``sm4:<key id>:<wrapped data key>:<ciphertext>`` (base64) for the
 ``campaign_contacts.variables`` column, the JSON SM4-GCM-sealed under a fresh data key that the
-records key ring wraps, both bound to the contact's id (a value copied onto another row does not
-open). :func:`open_variables` reverses it (and reads rows stored before sealing, plain JSON).
+records key ring wraps (:mod:`records.sealed_value`), both bound to the contact's id (a value
+copied onto another row does not open). :func:`open_variables` reverses it (and reads rows
+stored before sealing, plain JSON).
 
 :class:`ContactVariables` is the outbound call's lookup (the
 :class:`flows.ports.ListVariables` port, wired by ``flows/app.py``): the leg's attempt id
@@ -17,19 +18,15 @@ contact, and the contact's values fill that call's prompts. Nothing here logs a 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections.abc import Mapping
 
 import sqlalchemy as sa
 
 from campaigns.tables import attempts, contacts
-from ivr.crypto import Sealed, sm4_gcm_decrypt, sm4_gcm_encrypt
 from ivr.errors import IntegrityError
-from records.keys import Keyring, WrappedKey
 from records.sealed_number import NumberSealer
-
-PREFIX = "sm4:"
+from records.sealed_value import PREFIX, open_value, seal_value
 
 
 def _aad(contact_id: str) -> bytes:
@@ -40,13 +37,8 @@ def seal_variables(sealer: NumberSealer, contact_id: str, values: Mapping[str, s
     """The column value for ``values`` of contact ``contact_id`` (``{}`` when there are none)."""
     if not values:
         return "{}"
-    aad = _aad(contact_id)
-    data_key = Keyring.new_data_key()
-    wrapped = sealer.keyring.wrap(data_key, aad)
     plain = json.dumps(dict(values), ensure_ascii=False).encode("utf-8")
-    sealed = sm4_gcm_encrypt(data_key, plain, aad=aad).to_bytes()
-    b64 = base64.b64encode
-    return f"{PREFIX}{wrapped.key_id}:{b64(wrapped.blob).decode()}:{b64(sealed).decode()}"
+    return seal_value(sealer.keyring, _aad(contact_id), plain)
 
 
 def open_variables(sealer: NumberSealer, contact_id: str, stored: str) -> dict[str, str]:
@@ -54,13 +46,7 @@ def open_variables(sealer: NumberSealer, contact_id: str, stored: str) -> dict[s
     if not stored.startswith(PREFIX):
         plain = json.loads(stored or "{}")  # a row stored before values were sealed
     else:
-        try:
-            key_id, wrapped, sealed = stored[len(PREFIX) :].split(":")
-            aad = _aad(contact_id)
-            data_key = sealer.keyring.unwrap(WrappedKey(key_id, base64.b64decode(wrapped)), aad)
-            text = sm4_gcm_decrypt(data_key, Sealed.from_bytes(base64.b64decode(sealed)), aad=aad)
-        except ValueError as exc:
-            raise IntegrityError("sealed list variables are malformed") from exc
+        text = open_value(sealer.keyring, _aad(contact_id), stored, what="list variables")
         plain = json.loads(text.decode("utf-8"))
     if not isinstance(plain, dict):
         raise IntegrityError("list variables are not an object")

@@ -23,8 +23,9 @@ import logging
 from datetime import UTC, datetime
 
 from compliance.decision import Decision
+from compliance.decision_rows import DecisionRow, EncodedDecision
 from compliance.guard import SqlPool
-from compliance.sql import DecisionRow, EncodedDecision, SqlLedger
+from compliance.sql import SqlLedger
 from ivr.errors import StoreUnavailableError
 
 log = logging.getLogger(__name__)

@@ -14,13 +14,14 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from compliance.decision_rows import decision_log_engine
 from compliance.guard import SqlPool
 from compliance.ports import GateStore
 from compliance.redis_store import RedisGateStore
 from compliance.reload import RulesHolder, RulesWatcher, load_rules_file
 from compliance.service import ComplianceService, utc_now
 from compliance.spool import LedgerSpool
-from compliance.sql import SqlLedger, decision_log_engine
+from compliance.sql import SqlLedger
 from compliance.sql_gate import SqlGateStore
 from compliance.watch_status import board_for
 from ivr.db import migrate

@@ -47,58 +47,39 @@ Numbers are turned into blind indexes at once; logs and evidence carry masked nu
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import ParamSpec, TypeVar
+from datetime import UTC, datetime
 
+from compliance.consent_api import ConsentApi, InvalidRequestError, mask_transcript
 from compliance.consent_policy import AnswerDecision
 from compliance.decision import Decision, DndWindow, GateRequest
 from compliance.decision_log import DecisionLog
 from compliance.gate import Gate, GateAnswer
 from compliance.guard import SqlPool
 from compliance.mirror import GateMirror
-from compliance.ports import ConsentRecord, DncEntry, GateStore, Refusal
+from compliance.ports import DncEntry, GateStore, Refusal
 from compliance.reload import RulesHolder, RulesWatcher
-from compliance.rules import RuleSet
 from compliance.spool import LedgerSpool
-from compliance.sql import SqlLedger, new_consent
-from ivr.crypto import blind_index, sm3
-from ivr.errors import IvrError, NotAuthorizedError, StoreUnavailableError
+from compliance.sql import SqlLedger
+from ivr.errors import NotAuthorizedError, StoreUnavailableError
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.metrics import GATE_DECISIONS
 from ivr.phone import CustomerNumber
 
+__all__ = ["ComplianceService", "InvalidRequestError", "mask_transcript", "utc_now"]
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-P = ParamSpec("P")
 
 COMPLIANCE_OFFICER = "compliance_officer"
-DEFAULT_CONSENT_DAYS = 365
-LEDGER_TIMEOUT_S = 5.0
 NO_NUMBER = "no usable caller number: nothing to put on the DNC list"
-_SPOKEN_DIGITS = re.compile(r"[0-9０-９零〇一二三四五六七八九幺两]{5,}")
-
-
-class InvalidRequestError(IvrError):
-    """A compliance API call had an invalid argument."""
-
-    code = "compliance.invalid_request"
-
-
-def mask_transcript(text: str | None) -> str | None:
-    """Mask digit runs (Arabic or spoken Chinese) so excerpts never hold a number in clear."""
-    if text is None:
-        return None
-    return _SPOKEN_DIGITS.sub(lambda m: "*" * len(m.group(0)), text)[:500]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class ComplianceService:
-    """Gate, DNC, DND and consent behind one async API (see the module docstring)."""
+class ComplianceService(ConsentApi):
+    """Gate, DNC, DND and consent behind one async API (see the module docstring; the consent
+    methods and the helpers both halves use are :class:`compliance.consent_api.ConsentApi`'s)."""
 
     def __init__(
         self,
@@ -153,6 +134,8 @@ class ComplianceService:
             clock=clock,
             held_dnc=held,
         )
+        if spool is not None:  # re-mirrors what it holds after each drain pass
+            spool.mirror = self._remirror_dnc
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, watch: bool = True) -> None:
@@ -196,26 +179,8 @@ class ComplianceService:
         """Decide as the gate would at ``at`` (default now) without counting. Never raises."""
         return await self.gate.dry_run(request, at)
 
-    # --- helpers -----------------------------------------------------------------------------
-    def rules_at(self, now: datetime | None = None) -> RuleSet:
-        return self.holder.at(now or self.clock())
-
-    def index(self, e164: str) -> str:
-        return blind_index(self._key, e164)
-
-    async def _ledger(self, what: str, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
-        return await self.sql.call(what, LEDGER_TIMEOUT_S, fn, *args, **kw)
-
-    async def _evidence(
-        self,
-        kind: EvidenceKind,
-        call_id: str | None,
-        decision: AnswerDecision | None,
-        **payload: object,
-    ) -> None:
-        basis = decision.evidence() if decision is not None else {}
-        body = {"rules_version": self.rules_at().version, **payload, **basis}
-        await self.evidence.append(kind, call_id=call_id, payload=body)
+    async def _remirror_dnc(self, number_index: str) -> None:
+        await self.mirror.mirror_dnc(number_index, True)
 
     # --- DNC -----------------------------------------------------------------------------------
     async def record_refusal(
@@ -349,116 +314,3 @@ class ComplianceService:
         bidx = self.index(customer.e164)
         await self._ledger("DND ledger", self.ledger.set_dnd, bidx, parsed, self.clock())
         await self.mirror.mirror_dnd(bidx, parsed)
-
-    # --- consent -----------------------------------------------------------------------------
-    async def grant_consent(
-        self,
-        customer: CustomerNumber,
-        *,
-        purpose: str,
-        scope: str,
-        channel: str,
-        call_id: str | None = None,
-        recording_offset_ms: int | None = None,
-        transcript_excerpt: str | None = None,
-        at: datetime | None = None,
-        decision: AnswerDecision | None = None,
-    ) -> ConsentRecord:
-        """Record an explicit consent with its evidence; validity from the rules."""
-        now = at or self.clock()
-        policy = self.holder.at(now).purposes.get(purpose)
-        if policy is None:
-            raise InvalidRequestError(
-                f"unknown purpose {purpose!r}",
-                code="compliance.unknown_purpose",
-                params={"purpose": purpose},
-            )
-        if not scope or not channel:
-            raise InvalidRequestError(
-                "consent needs a scope and a channel", code="consent.scope_channel_required"
-            )
-        if decision is not None and not decision.marketing_allowed:
-            raise InvalidRequestError(
-                f"the answer was not consent ({decision.outcome.value})",
-                code="consent.not_consent",
-                params={"outcome": decision.outcome.value},
-            )
-        days = policy.consent_valid_days or DEFAULT_CONSENT_DAYS
-        bidx = self.index(customer.e164)
-        excerpt = mask_transcript(transcript_excerpt)
-        rec = new_consent(
-            bidx,
-            purpose=purpose,
-            scope=scope,
-            channel=channel,
-            granted_at=now,
-            expires_at=now + timedelta(days=days),
-            call_id=call_id,
-            recording_offset_ms=recording_offset_ms,
-            transcript_excerpt=excerpt,
-        )
-        try:
-            await self._ledger("consent ledger", self.ledger.put_consent, rec)
-        except StoreUnavailableError as exc:
-            if self.spool is None:
-                raise
-            await self.spool.grant_consent(rec)
-            log.warning("consent ledger unavailable (%s): consent %s spooled", exc, rec.id)
-        await self._evidence(
-            EvidenceKind.CONSENT_GRANTED,
-            call_id,
-            decision,
-            consent_id=rec.id,
-            number_index=bidx,
-            purpose=purpose,
-            scope=scope,
-            channel=channel,
-            expires_at=rec.expires_at.isoformat(),
-            recording_offset_ms=recording_offset_ms,
-            transcript_sm3=sm3((excerpt or "").encode()).hex(),
-        )
-        return rec
-
-    async def has_valid_consent(
-        self, customer: CustomerNumber | None, purpose: str, at: datetime | None = None
-    ) -> bool:
-        """Consent on file and unexpired (a caller without a number has none)."""
-        if customer is None:
-            return False
-        bidx = self.index(customer.e164)
-        when = at or self.clock()
-        return bool(
-            await self._ledger("consent ledger", self.ledger.has_valid_consent, bidx, purpose, when)
-        )
-
-    async def list_consents(self, customer: CustomerNumber) -> list[ConsentRecord]:
-        bidx = self.index(customer.e164)
-        return await self._ledger("consent ledger", self.ledger.list_consents, bidx)
-
-    async def revoke_consent(
-        self, customer: CustomerNumber, purpose: str, *, actor: str, channel: str, reason: str
-    ) -> int:
-        """Revoke every live consent for ``purpose``; the revocation itself is recorded."""
-        bidx = self.index(customer.e164)
-        ids = await self._ledger(
-            "consent ledger",
-            self.ledger.revoke_consent,
-            bidx,
-            purpose,
-            actor=actor,
-            channel=channel,
-            reason=reason,
-            at=self.clock(),
-        )
-        await self._evidence(
-            EvidenceKind.CONSENT_REVOKED,
-            None,
-            None,
-            number_index=bidx,
-            purpose=purpose,
-            consent_ids=ids,
-            actor=actor,
-            channel=channel,
-            reason=reason,
-        )
-        return len(ids)

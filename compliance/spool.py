@@ -9,7 +9,10 @@ the service mirrors it to the gate store (Redis: every node's gate sees it, and 
 DNC keys, never deletes them), its own gate treats every DNC entry still in the spool as on DNC
 (:meth:`LedgerSpool.holds_dnc`: the SQL gate store reads the ledger, which has it only after
 the replay), and a mirror rebuild in this process adds them to what SQL has. So a number refused
-during the outage is not dialled after PostgreSQL returns and before the spool drained.
+during the outage is not dialled after PostgreSQL returns and before the spool drained. Other
+hosts see the entry only in Redis: if Redis restarts empty and another host rebuilds it from SQL
+before the replay, the entry is missing there, so after every drain pass the service mirrors
+each waiting entry, and each just replayed, again (:meth:`LedgerSpool.remirror`).
 
 The replayers insert with the rows' own keys (the DNC list is keyed by the number's index, a
 consent by its id): replaying twice, after a crash mid-drain, changes nothing. A DNC entry keeps
@@ -18,7 +21,9 @@ its original time, source and reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -58,6 +63,9 @@ class LedgerSpool:
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
         self._dnc = spool.keys(DNC)  # entries a previous process left count from the start
+        self.mirror: Callable[[str], Awaitable[None]] | None = None  # set by the service
+        self._replayed: set[str] = set()  # DNC entries replayed since the last re-mirror
+        self._lock = threading.Lock()  # the drainer's thread adds, the loop takes
 
     async def add_dnc(self, entry: DncEntry) -> DncEntry:
         """Spool a DNC entry the ledger could not take; returns once it is on disk."""
@@ -86,11 +94,29 @@ class LedgerSpool:
         """An officer removed the entry (after its replay): the gate stops holding it."""
         self._dnc.discard(number_index)
 
+    async def remirror(self) -> None:
+        """Mirror to the gate store again each DNC entry waiting in the spool and each replayed
+        since the last call (the drainer's hook after every pass). A Redis that restarted empty
+        and was rebuilt by another host from SQL, before the replay, lacks them: this puts them
+        back within one drain pass, and once more after their replay (SQL has them from then
+        on, so any later rebuild does too)."""
+        if self.mirror is None:
+            return
+        waiting = await asyncio.to_thread(self.spool.keys, DNC)
+        with self._lock:
+            replayed, self._replayed = self._replayed, set()
+        for number_index in sorted(waiting | replayed):
+            await self.mirror(number_index)
+
+    def _put_dnc(self, ledger: SqlLedger, row: dict[str, Any]) -> None:
+        entry = DncEntry(**row)
+        ledger.put_dnc(entry)
+        with self._lock:
+            self._replayed.add(entry.number_index)
+
     def replayers(self, ledger: SqlLedger) -> dict[str, LedgerReplay]:
         return {
-            DNC: LedgerReplay(
-                "DNC ledger", _DNC_TIMES, lambda row: ledger.put_dnc(DncEntry(**row))
-            ),
+            DNC: LedgerReplay("DNC ledger", _DNC_TIMES, lambda row: self._put_dnc(ledger, row)),
             CONSENT: LedgerReplay(
                 "consent ledger",
                 _CONSENT_TIMES,

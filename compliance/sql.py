@@ -5,22 +5,27 @@ gate decision log (the durable record of every counted attempt: the Redis day co
 rebuilt from it). Tables are :mod:`compliance.tables`; numbers appear only as blind indexes.
 
 Methods are synchronous (one short transaction each); the async service runs them on its
-bounded SQL pool (:class:`compliance.guard.SqlPool`) under a timeout.
+bounded SQL pool (:class:`compliance.guard.SqlPool`) under a timeout. The decision log's rows,
+their driver encoding and the engine it commits on are :mod:`compliance.decision_rows`.
 """
 
 from __future__ import annotations
 
-import functools
-import sqlite3
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from compliance.decision import DndWindow
+from compliance.decision_rows import (
+    SQLITE_ROWS_PER_INSERT,
+    DecisionRow,
+    EncodedDecision,
+    encode_decision,
+    insert_decisions_sql,
+)
 from compliance.ports import ConsentRecord, DncEntry
 from compliance.tables import (
     consents,
@@ -32,7 +37,6 @@ from compliance.tables import (
     insert_ignore,
     revocations,
 )
-from ivr.db import make_engine
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -48,60 +52,6 @@ def _utc_req(value: datetime) -> datetime:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionRow:
-    """One gate decision for the log (no clear number)."""
-
-    attempt_id: str
-    number_index: str | None
-    purpose: str
-    campaign: str | None
-    allowed: bool
-    reasons: str
-    rules_version: str
-    decided_at: datetime
-    local_date: str | None
-    counted: bool
-    dry_run: bool
-
-
-_DECISION_COLUMNS = tuple(c.name for c in decisions.columns if c.name != "id")
-EncodedDecision = tuple[object, ...]
-# bound parameters per statement: 32766 since SQLite 3.32, 999 before
-_SQLITE_MAX_VARS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
-_SQLITE_ROWS_PER_INSERT = min(500, _SQLITE_MAX_VARS // len(_DECISION_COLUMNS))
-
-
-@functools.lru_cache(maxsize=8)
-def _insert_decisions_sql(mark: str, n_rows: int = 1) -> str:
-    """``INSERT`` of ``n_rows`` decision rows with the driver's placeholder ``mark``."""
-    row = "(" + ", ".join([mark] * len(_DECISION_COLUMNS)) + ")"
-    return (
-        f"INSERT INTO {decisions.name} ({', '.join(_DECISION_COLUMNS)}) "
-        f"VALUES {', '.join([row] * n_rows)}"
-    )
-
-
-def decision_log_engine(url: str) -> sa.Engine:
-    """The engine the decision log commits on. On SQLite (WAL) its commits are not fsynced
-    (``synchronous=NORMAL``): a committed row survives the process being killed, only an OS
-    crash or power loss can drop the last ones; an fsync per commit (~5 ms on a shared disk)
-    would bound the gate to ~16 permits per 5 ms at concurrency 16. Nor does a commit run the
-    WAL checkpoint (``wal_autocheckpoint=0``): :meth:`SqlLedger.checkpoint_decision_log` does it
-    off the writer's thread. PostgreSQL commits as configured (``synchronous_commit``)."""
-    engine = make_engine(url)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _no_fsync_per_commit(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA wal_autocheckpoint=0")
-            cur.close()
-
-    return engine
-
-
 def new_consent(
     number_index: str,
     *,
@@ -114,7 +64,8 @@ def new_consent(
     recording_offset_ms: int | None,
     transcript_excerpt: str | None,
 ) -> ConsentRecord:
-    """A new consent record (a fresh id): the row :meth:`SqlLedger.put_consent` inserts."""
+    """A new consent record (a fresh id): the row :meth:`SqlLedger.put_consent` inserts (the
+    compliance service makes it, so an outage spool can keep the very row)."""
     return ConsentRecord(
         id=str(uuid.uuid4()),
         number_index=number_index,
@@ -255,48 +206,10 @@ class SqlLedger:
             ]
 
     # --- consent -------------------------------------------------------------------------
-    def grant_consent(
-        self,
-        number_index: str,
-        *,
-        purpose: str,
-        scope: str,
-        channel: str,
-        granted_at: datetime,
-        expires_at: datetime,
-        call_id: str | None,
-        recording_offset_ms: int | None,
-        transcript_excerpt: str | None,
-    ) -> ConsentRecord:
-        rec = new_consent(
-            number_index,
-            purpose=purpose,
-            scope=scope,
-            channel=channel,
-            granted_at=granted_at,
-            expires_at=expires_at,
-            call_id=call_id,
-            recording_offset_ms=recording_offset_ms,
-            transcript_excerpt=transcript_excerpt,
-        )
-        self.put_consent(rec)
-        return rec
-
     def put_consent(self, rec: ConsentRecord, *, replay: bool = False) -> None:
         """Insert a consent made by :func:`new_consent` (its id is its key); ``replay``: from
         an outage spool, where a row already there was put by an earlier replay."""
-        values = {
-            "id": rec.id,
-            "number_index": rec.number_index,
-            "purpose": rec.purpose,
-            "scope": rec.scope,
-            "channel": rec.channel,
-            "granted_at": rec.granted_at,
-            "expires_at": rec.expires_at,
-            "call_id": rec.call_id,
-            "recording_offset_ms": rec.recording_offset_ms,
-            "transcript_excerpt": rec.transcript_excerpt,
-        }
+        values = {k: v for k, v in asdict(rec).items() if k != "revoked_at"}
         with self.engine.begin() as conn:
             if replay:
                 conn.execute(insert_ignore(self.engine, consents, values))
@@ -376,21 +289,7 @@ class SqlLedger:
         The gate encodes each decision on its own loop as it is made, so the background writer
         only hands ready parameters to the driver and holds the GIL as little as possible.
         """
-        at = r.decided_at.astimezone(UTC)
-        return (
-            r.attempt_id,
-            r.number_index,
-            r.purpose,
-            r.campaign,
-            r.allowed,
-            r.reasons,
-            r.rules_version,
-            # SQLAlchemy's SQLite DATETIME storage format, so ORM reads see the same values
-            at.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else at,
-            r.local_date,
-            r.counted,
-            r.dry_run,
-        )
+        return encode_decision(r, sqlite=self._sqlite)
 
     def log_encoded_decisions(self, rows: Sequence[EncodedDecision]) -> None:
         """Insert rows made by :meth:`encode_decision` in one transaction.
@@ -404,12 +303,12 @@ class SqlLedger:
             return
         with self.log_engine.begin() as conn:
             if not self._sqlite:
-                conn.exec_driver_sql(_insert_decisions_sql(self._mark), list(rows))
+                conn.exec_driver_sql(insert_decisions_sql(self._mark), list(rows))
                 return
-            for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
-                chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+            for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+                chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
                 conn.exec_driver_sql(
-                    _insert_decisions_sql("?", len(chunk)), tuple(v for row in chunk for v in row)
+                    insert_decisions_sql("?", len(chunk)), tuple(v for row in chunk for v in row)
                 )
 
     def checkpoint_decision_log(self) -> None:

@@ -4,7 +4,9 @@
 - DTMF pressed while listening wins; else ASR, then NLU (a DTMF-only fallback once ASR failed);
 - a refusal closes the call (invariant 6): the number goes to DNC durably first (a caller
   without a usable number: refusal evidence saying why there is no DNC entry), then the polite
-  ``refusal_close``, then the flow stops; a no at the consent question is routed by the consent
+  ``refusal_close``, then the flow stops; the DNC write runs shielded from the call's task, so
+  a call cut meanwhile (its connection lost, its maximum duration, a shutdown) still ends with
+  the number on DNC; a no at the consent question is routed by the consent
   node instead;
 - an answer the policy cannot read as a refusal or not (``NEEDS_CONFIRMATION``, a leaning no)
   gets the ``refusal_confirm`` prompt of the prompt table ("您是说不需要了，对吗？"), asked once:
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -38,6 +41,38 @@ from speech.context import ListenState
 from telephony.session import CallSession
 
 log = logging.getLogger(__name__)
+
+_REFUSALS_IN_FLIGHT: set[asyncio.Future[object]] = set()
+"""DNC writes of heard refusals whose call task may be gone: held here until they are done."""
+
+
+def _keep_until_done(write: asyncio.Future[object], call_id: str) -> None:
+    """Hold ``write`` (asyncio keeps only weak references to tasks) and log its failure, if the
+    call that awaited it was cancelled first (ids only)."""
+    _REFUSALS_IN_FLIGHT.add(write)
+
+    def done(future: asyncio.Future[object]) -> None:
+        _REFUSALS_IN_FLIGHT.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error(
+                "call %s: the refusal's DNC write failed (%s)",
+                call_id,
+                type(future.exception()).__name__,
+            )
+
+    write.add_done_callback(done)
+
+
+async def refusals_written(timeout_s: float = 10.0) -> int:
+    """Wait (bounded) for the DNC writes of refusals still in flight (shutdown: before the
+    compliance service closes); returns how many were still running after ``timeout_s``."""
+    pending = set(_REFUSALS_IN_FLIGHT)
+    if pending:
+        _, still = await asyncio.wait(pending, timeout=timeout_s)
+        return len(still)
+    return 0
+
+
 CONFIRM_PROMPT = "refusal_confirm"
 
 
@@ -99,11 +134,11 @@ class Answers:
         state: ListenState,
         question: Question,
     ) -> Heard:
-        turn, nlu = await self._hear_turn(session, call, timeout_s, state)
+        turn, nlu, clear = await self._hear_turn(session, call, timeout_s, state)
         rules = self.deps.compliance.rules_at(self.deps.clock())
         digits = turn.digits if isinstance(turn, Digits) else ""
         answer = decide_answer(
-            CallerAnswer(nlu=nlu, digits=digits),
+            CallerAnswer(nlu=nlu, digits=digits, heard_clearly=clear),
             AnswerContext(question, caller_identified=call.customer is not None),
             rules,
         )
@@ -116,27 +151,29 @@ class Answers:
 
     async def _hear_turn(
         self, session: CallSession, call: CallFacts, timeout_s: float | None, state: ListenState
-    ) -> tuple[Digits | Utterance | NoInput, NluResult | None]:
+    ) -> tuple[Digits | Utterance | NoInput, NluResult | None, bool]:
+        """The turn, its NLU result, and whether the recogniser heard it clearly."""
         if call.asr_down:
             digits = session.drain_dtmf() or await session.play_and_get_digits(
                 "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
             )
             self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
-            return (Digits(digits) if digits else NoInput()), None
+            return (Digits(digits) if digits else NoInput()), None, True
         start = call.offset_ms()
         heard = await self.turns.hear(session, call, timeout_s, state)
         if isinstance(heard, Digits | NoInput):
-            return heard, None
-        text = heard
+            return heard, None, True
+        text = heard.text
         if not text.strip():
             self.deps.note(call, "caller", "(silence)")
-            return NoInput(), None
+            return NoInput(), None, True
         inspection.heard(self.deps, call, "caller", text, start)
         nlu = await self.deps.nlu.parse(text)
-        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}")
+        unclear = "" if heard.clear else " (not heard clearly)"
+        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}{unclear}")
         call.transcript_tail = text[-120:]
         call.intent = nlu.intent or call.intent
-        return Utterance(text, nlu.intent), nlu
+        return Utterance(text, nlu.intent), nlu, heard.clear
 
     async def record_refusal(
         self, call: CallFacts, *, reason: str, answer: AnswerDecision | None = None
@@ -145,14 +182,18 @@ class Answers:
         usable number is recorded as refusal evidence with why there is no DNC entry."""
         basis = answer.evidence() if answer is not None else {}
         await self.deps.record(EvidenceKind.CONSENT_REFUSED, call, reason=reason, **basis)
-        await self.deps.compliance.record_refusal(
-            call.customer,
-            source="call",
-            reason=reason,
-            actor="ivr",
-            call_id=call.call_id,
-            decision=answer,
+        write = asyncio.ensure_future(
+            self.deps.compliance.record_refusal(
+                call.customer,
+                source="call",
+                reason=reason,
+                actor="ivr",
+                call_id=call.call_id,
+                decision=answer,
+            )
         )
+        _keep_until_done(write, call.call_id)
+        await asyncio.shield(write)  # the call's task cancelled (cut, max duration): it goes on
 
     async def refusal(
         self, session: CallSession, call: CallFacts, *, reason: str, answer: AnswerDecision

@@ -39,6 +39,7 @@ from flows.adapters import (
     SidecarListener,
     VaultRecordings,
 )
+from flows.answers import refusals_written
 from flows.call import PUBLIC_VARIABLES, CallDeps, OrchestratorConfig
 from flows.interpreter import render
 from flows.orchestrator import CallOrchestrator
@@ -52,6 +53,7 @@ from ivr.redis_conn import async_client
 from ivr.settings import Settings, get_settings
 from qa.service import build_call_qa
 from records.evidence_store import SqlEvidenceLog
+from records.keys import Keyring
 from records.vault import Vault
 from speech.factory import build_asr, build_audio_fork_server, build_prompt_cache
 from speech.ports import ASR
@@ -75,6 +77,9 @@ class Built:
         if self.audio_fork is not None:
             with contextlib.suppress(Exception):
                 await self.audio_fork.stop()
+        left = await refusals_written()
+        if left:
+            log.error("%d refusal DNC writes still running at shutdown", left)
         await self.compliance.close()
         for closer in self.closers:
             with contextlib.suppress(Exception):
@@ -116,7 +121,10 @@ async def build_deps(
     await asyncio.to_thread(migrate, url)
     engine = engine_for(settings)
     outage = open_outage_spool(
-        settings.outage_spool_path, engine=engine, evidence=SqlEvidenceLog(engine)
+        settings.outage_spool_path,
+        engine=engine,
+        evidence=SqlEvidenceLog(engine),
+        keyring=Keyring.from_settings(settings),  # the vault's: seals spooled QA findings
     )
     evidence, publisher = evidence_sink(settings, outage.evidence)
     compliance = build_service(
@@ -148,7 +156,7 @@ async def build_deps(
         RasaClient(settings.rasa_urls, timeout_s=settings.rasa_timeout_s),
         CallerHandles(engine, vault.numbers, ttl_s=settings.esl_max_call_s),
     )
-    qa = await build_call_qa(settings, evidence, engine)  # QaOff only by IVR_QA_CALLS=false
+    qa = await build_call_qa(settings, evidence, engine, spool=outage.qa)  # QaOff: IVR_QA_CALLS
     deps = CallDeps(
         registry=registry,
         prompts=CachedPrompts(cache),

@@ -14,15 +14,16 @@ when this process spools and otherwise polls every ``poll_s`` (items a previous 
 or another process on the same file), retries an unavailable database with a backoff doubling
 from ``backoff_s`` to ``max_backoff_s`` (kept short: a refusal waits in the spool until then),
 holds a :class:`ivr.spool.DrainLock` during a pass so one process drains a file at a time, and
-publishes the ``ivr_spool_items`` and ``ivr_spool_oldest_age_seconds`` gauges. Logs name kinds,
-counts and ids, never a payload.
+publishes the ``ivr_spool_items`` and ``ivr_spool_oldest_age_seconds`` gauges. After every
+pass, failed or not, it awaits its ``each_pass`` hook (the DNC entries re-mirrored). Logs name
+kinds, counts and ids, never a payload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -74,7 +75,11 @@ class SpoolDrainer:
         backoff_s: float = 0.05,
         max_backoff_s: float = 0.5,
         after_pass: Callable[[DrainPass], None] | None = None,
+        each_pass: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``after_pass``: called after each pass that reached the database; ``each_pass``:
+        awaited on the loop after every pass, failed ones included (the compliance ledger
+        mirrors the DNC entries it holds to the gate store again); its errors are logged."""
         self.spool = spool
         self.replayers = dict(replayers)
         self.batch = batch
@@ -82,6 +87,7 @@ class SpoolDrainer:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.after_pass = after_pass
+        self.each_pass = each_pass
         self.lock = DrainLock(spool.path)
         self._wake = asyncio.Event()
         self._owner: asyncio.AbstractEventLoop | None = None  # the loop the drainer runs on
@@ -121,12 +127,23 @@ class SpoolDrainer:
     async def drain(self) -> DrainPass:
         """One pass now (tests, shutdown): replay everything the database takes."""
         loop = asyncio.get_running_loop()
-        done = await loop.run_in_executor(self._thread, self.drain_once)
+        try:
+            done = await loop.run_in_executor(self._thread, self.drain_once)
+        finally:
+            await self._each_pass()
         SPOOL_ITEMS.set(done.left)
         SPOOL_OLDEST_AGE.set(await asyncio.to_thread(self.spool.oldest_age_s))
         if self.after_pass is not None:
             self.after_pass(done)
         return done
+
+    async def _each_pass(self) -> None:
+        if self.each_pass is None:
+            return
+        try:
+            await self.each_pass()
+        except Exception:  # the replay goes on; the hook runs again after the next pass
+            log.exception("spool: the after-pass hook failed")
 
     async def _run(self) -> None:
         self._owner = asyncio.get_running_loop()

@@ -32,6 +32,7 @@ from qa.store import QaResultStore
 
 if TYPE_CHECKING:
     from qa.postcall import RecordingQa
+    from qa.spooled_results import QaResultSpool
     from records.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,20 @@ class QaRuntime:
         return self.store.evidence
 
 
-def build_qa(settings: Settings, evidence: EvidenceSink, engine: Engine | None = None) -> QaRuntime:
-    """Rules (validated: a bad file is a :class:`compliance.rules.RulesError`), watcher, store."""
+def build_qa(
+    settings: Settings,
+    evidence: EvidenceSink,
+    engine: Engine | None = None,
+    *,
+    spool: QaResultSpool | None = None,
+) -> QaRuntime:
+    """Rules (validated: a bad file is a :class:`compliance.rules.RulesError`), watcher, store
+    (``spool``: the process's outage spool for results, :mod:`qa.spooled_results`)."""
     engine = engine or make_engine(settings.sqlalchemy_url)
     model = configured_model(settings)
     holder = QaRulesHolder(load_rules_file(settings.qa_rules_path, model))
     watcher = QaRulesWatcher(settings.qa_rules_path, holder, settings.qa_rules_poll_s, model)
-    return QaRuntime(holder, watcher, QaResultStore(engine, evidence), engine)
+    return QaRuntime(holder, watcher, QaResultStore(engine, evidence, spool=spool), engine)
 
 
 def alert_stream(settings: Settings) -> RedisAlertStream:
@@ -89,18 +97,23 @@ def build_recording_qa(settings: Settings, vault: Vault, runtime: QaRuntime) -> 
 
 
 async def build_call_qa(
-    settings: Settings, evidence: EvidenceSink, engine: Engine
+    settings: Settings,
+    evidence: EvidenceSink,
+    engine: Engine,
+    *,
+    spool: QaResultSpool | None = None,
 ) -> CallInspection | QaOff:
     """The orchestrator's QA, started (rules watcher, alert publisher): live alerts on the
     Redis stream when ``IVR_REDIS_URL`` is set, else logged (said so here); ``QaOff`` only
-    when ``IVR_QA_CALLS=false`` (said so here, and by ``ivr doctor``)."""
+    when ``IVR_QA_CALLS=false`` (said so here, and by ``ivr doctor``). ``spool``: results the
+    database cannot take during an outage are spooled there (sealed) and replayed."""
     if not settings.qa_calls:
         log.warning(
             "QA of calls is OFF (IVR_QA_CALLS=false): bot sentences are not checked before "
             "they are spoken, no live alerts, no per-call QA results"
         )
         return QaOff()
-    runtime = build_qa(settings, evidence, engine)
+    runtime = build_qa(settings, evidence, engine, spool=spool)
     alerts: RedisAlertStream | LoggedAlerts
     if settings.redis_url:
         alerts = alert_stream(settings)

@@ -4,7 +4,10 @@
 row and its findings in one transaction (replacing an earlier run of the same source), then a
 ``qa_result`` entry in the evidence chain (score, pass, rules version, each finding's rule,
 speaker and offset, and the SM3 of the findings as stored). The evidence sink is required:
-there is no logging fallback. Queries for reports and the console: :meth:`get`, :meth:`results`.
+there is no logging fallback. In a process with an outage spool (the call process) a result the
+database cannot take is spooled with its findings sealed (:mod:`qa.spooled_results`) and
+replayed later under the same result id; its evidence goes to the spooled evidence sink.
+Queries for reports and the console: :meth:`get`, :meth:`results`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -27,6 +30,9 @@ from ivr.evidence import EvidenceKind, EvidenceSink
 from qa.calls import CallQa
 from qa.tables import qa_findings, qa_results
 from records.timeutil import from_db, to_db, utcnow
+
+if TYPE_CHECKING:
+    from qa.spooled_results import QaResultSpool
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,83 @@ class StoredResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ResultRows:
+    """What one saved result writes: its ``qa_results`` row, its ``qa_findings`` rows (without
+    ``result_id``) and the SM3 of those findings as stored (the evidence names it)."""
+
+    result_id: str
+    result: dict[str, Any]
+    findings: list[dict[str, Any]]
+
+    @property
+    def findings_sm3(self) -> str:
+        canonical = json.dumps(
+            self.findings, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        )
+        return sm3(canonical.encode()).hex()
+
+
+def result_rows(
+    result: CallQa,
+    source: str,
+    started: datetime,
+    recording_id: str | None,
+    checked_at: datetime,
+) -> ResultRows:
+    """The rows of ``result`` under a new result id."""
+    ctx = result.context
+    result_id = uuid.uuid4().hex
+    findings = [
+        {
+            "kind": f.kind.value,
+            "rule": f.rule,
+            "category": f.category,
+            "severity": f.severity.value,
+            "speaker": f.speaker.value if f.speaker else None,
+            "offset_ms": f.offset_ms,
+            "phrase": f.phrase,
+            "wording": f.wording,
+            "how": f.how,
+            "rules_version": f.rules_version or result.rules_version,
+        }
+        for f in result.findings
+    ]
+    row = {
+        "result_id": result_id,
+        "call_id": result.call_id,
+        "source": source,
+        "recording_id": recording_id,
+        "purpose": ctx.purpose,
+        "campaign": ctx.campaign,
+        "flow": ctx.flow,
+        "agent_id": ctx.agent_id,
+        "call_started_at": to_db(started),
+        "checked_at": to_db(checked_at),
+        "score": result.score,
+        "passed": result.passed,
+        "rules_version": result.rules_version,
+        "findings": len(findings),
+        "model_version": result.model_version,
+    }
+    return ResultRows(result_id, row, findings)
+
+
+def write_result_in(conn: sa.Connection, rows: ResultRows) -> None:
+    """Replace the call's result of this source by ``rows`` (in the caller's transaction)."""
+    r = rows.result
+    conn.execute(
+        qa_results.delete().where(
+            (qa_results.c.call_id == r["call_id"]) & (qa_results.c.source == r["source"])
+        )
+    )
+    conn.execute(qa_results.insert().values(**r))
+    if rows.findings:
+        conn.execute(
+            qa_findings.insert(), [{"result_id": rows.result_id, **f} for f in rows.findings]
+        )
+
+
 class QaResultStore:
     """QA results: SQL rows plus one evidence entry per saved result."""
 
@@ -76,10 +159,14 @@ class QaResultStore:
         evidence: EvidenceSink,
         *,
         clock: Callable[[], datetime] = utcnow,
+        spool: QaResultSpool | None = None,
     ) -> None:
+        """``spool``: the process's outage spool for results (the call process); without one
+        a save in a database outage fails as the database does."""
         self._engine = engine
         self._evidence = evidence
         self._clock = clock
+        self._spool = spool
 
     @property
     def engine(self) -> Engine:
@@ -97,15 +184,20 @@ class QaResultStore:
         call_started_at: datetime,
         recording_id: str | None = None,
     ) -> str:
-        """Store ``result`` (replacing this source's earlier one), then chain it as evidence."""
-        result_id, digest = await asyncio.to_thread(
-            self._write, result, source, call_started_at, recording_id
-        )
+        """Store ``result`` (replacing this source's earlier one), then chain it as evidence.
+        With a spool, a result the database cannot take is spooled (sealed) instead."""
+        rows = result_rows(result, source, call_started_at, recording_id, self._clock())
+        try:
+            await asyncio.to_thread(self._write, rows)
+        except StoreUnavailableError:
+            if self._spool is None:
+                raise
+            await self._spool.put(rows)
         await self._evidence.append(
             EvidenceKind.QA_RESULT,
             call_id=result.call_id,
             payload={
-                "result_id": result_id,
+                "result_id": rows.result_id,
                 "source": source,
                 "recording_id": recording_id,
                 "score": result.score,
@@ -123,69 +215,17 @@ class QaResultStore:
                     }
                     for f in result.findings
                 ],
-                "findings_sm3": digest,
+                "findings_sm3": rows.findings_sm3,
             },
         )
-        return result_id
+        return rows.result_id
 
-    def _write(
-        self, result: CallQa, source: str, started: datetime, recording_id: str | None
-    ) -> tuple[str, str]:
-        ctx = result.context
-        result_id = uuid.uuid4().hex
-        rows = [
-            {
-                "result_id": result_id,
-                "kind": f.kind.value,
-                "rule": f.rule,
-                "category": f.category,
-                "severity": f.severity.value,
-                "speaker": f.speaker.value if f.speaker else None,
-                "offset_ms": f.offset_ms,
-                "phrase": f.phrase,
-                "wording": f.wording,
-                "how": f.how,
-                "rules_version": f.rules_version or result.rules_version,
-            }
-            for f in result.findings
-        ]
-        canonical = json.dumps(
-            [{k: v for k, v in r.items() if k != "result_id"} for r in rows],
-            ensure_ascii=False,
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+    def _write(self, rows: ResultRows) -> None:
         try:
             with self._engine.begin() as conn:
-                conn.execute(
-                    qa_results.delete().where(
-                        (qa_results.c.call_id == result.call_id) & (qa_results.c.source == source)
-                    )
-                )
-                conn.execute(
-                    qa_results.insert().values(
-                        result_id=result_id,
-                        call_id=result.call_id,
-                        source=source,
-                        recording_id=recording_id,
-                        purpose=ctx.purpose,
-                        campaign=ctx.campaign,
-                        flow=ctx.flow,
-                        agent_id=ctx.agent_id,
-                        call_started_at=to_db(started),
-                        checked_at=to_db(self._clock()),
-                        score=result.score,
-                        passed=result.passed,
-                        rules_version=result.rules_version,
-                        findings=len(rows),
-                        model_version=result.model_version,
-                    )
-                )
-                if rows:
-                    conn.execute(qa_findings.insert(), rows)
+                write_result_in(conn, rows)
         except SQLAlchemyError as exc:
             raise StoreUnavailableError("QA result store unavailable") from exc
-        return result_id, sm3(canonical.encode()).hex()
 
     # -- reading -----------------------------------------------------------------------------
 

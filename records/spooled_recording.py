@@ -2,13 +2,13 @@
 
 When the vault's first commit (the ``pending`` intent row) fails because the database is
 unavailable and the vault has an outage spool (:mod:`ivr.spool`), :meth:`records.vault.Vault.
-ingest_sync` still seals the recording into the blob store (not the database: a local folder or
-S3) exactly as usual, reads it back and verifies it, then spools the row it would have marked
-``stored`` (built by the vault's own ingest code: blind index, masked and sealed number, wrapped
-data key), its QA flags and its ``recording_stored`` evidence with the time it happened
-(:func:`spooled_body`), fsync'd, and only then removes the clear source. Nothing in the body is
-customer data in clear: bytes columns (the wrapped key, the sealed number) are base64 of what
-the SQL index stores.
+ingest_sync` hands the ingest to :class:`SpooledIngest`, which still seals the recording into
+the blob store (not the database: a local folder or S3) exactly as usual, reads it back and
+verifies it, then spools the row it would have marked ``stored`` (built by the vault's own
+ingest code: blind index, masked and sealed number, wrapped data key), its QA flags and its
+``recording_stored`` evidence with the time it happened (:func:`spooled_body`), fsync'd, and
+only then removes the clear source. Nothing in the body is customer data in clear: bytes columns
+(the wrapped key, the sealed number) are base64 of what the SQL index stores.
 
 :class:`RecordingReplay` puts a spooled recording into the index, with its flags and its
 evidence, in one transaction; a recording id already stored is skipped (the whole transaction is
@@ -22,8 +22,12 @@ file if a crash left it after the spool write, when its SM3 matches).
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,11 +36,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.errors import ConfigError, StoreUnavailableError
 from ivr.evidence import EvidenceKind
 from ivr.metrics import EVIDENCE_APPENDS, EVIDENCE_FAILURES
-from ivr.spool import SpoolItem
+from ivr.spool import Spool, SpoolItem
 from records.evidence_store import SqlEvidenceLog
-from records.recording_index import RecordingIndex
+from records.ports import BlobStore
+from records.recording import RecordingInfo, RecordingMeta
+from records.recording_index import RecordingIndex, to_info
+from records.recovery import remove_plaintext
 from records.tables import recordings
-from records.timeutil import from_db
+from records.timeutil import from_db, to_db
+
+log = logging.getLogger(__name__)
 
 KIND = "recording"
 _TIMES = frozenset(c.name for c in recordings.c if isinstance(c.type, sa.DateTime))
@@ -72,6 +81,19 @@ def decode_row(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def stored_payload(
+    row: Mapping[str, Any], meta: RecordingMeta, digest: str, size: int
+) -> dict[str, Any]:
+    """The ``recording_stored`` evidence of a sealed recording (the vault's, spooled or not)."""
+    return {
+        "recording_id": row["recording_id"],
+        "business_type": meta.business_type,
+        "sm3": digest,
+        "bytes": size,
+        "key_id": row["key_id"],
+    }
+
+
 def spooled_body(
     row: Mapping[str, Any], flags: Sequence[str], *, ts: str, payload: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -81,6 +103,59 @@ def spooled_body(
         "flags": list(flags),
         "evidence": {"ts": ts, "call_id": row["call_id"], "payload": dict(payload)},
     }
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledIngest:
+    """The vault's ingest while its index is down (see the module docstring): the vault's
+    outage spool, blob store, clock, evidence time and step hook."""
+
+    spool: Spool
+    store: BlobStore
+    clock: Callable[[], datetime]
+    now_ts: Callable[[], str]
+    hook: Callable[[str], None]
+
+    def ingest(
+        self,
+        source: Path,
+        meta: RecordingMeta,
+        row: dict[str, Any],
+        flags: list[str],
+        seal: Callable[[], tuple[int, str]],
+    ) -> RecordingInfo:
+        """Seal as usual (``seal``: into the blob store, verified; returns size and SM3), spool
+        the stored row, then remove the plaintext."""
+        rid, key = row["recording_id"], row["storage_key"]
+        try:
+            size, digest = seal()
+            self.hook("object_verified")
+            stored = {
+                **row,
+                "status": "stored",
+                "size_bytes": size,
+                "plaintext_sm3": digest,
+                "stored_at": to_db(self.clock()),
+            }
+            body = spooled_body(
+                stored, flags, ts=self.now_ts(), payload=stored_payload(row, meta, digest, size)
+            )
+            self.spool.put(KIND, body, key=rid)
+        except BaseException:
+            self.store.delete(key)  # no index row, no object; the plaintext stays
+            raise
+        self.hook("spooled")
+        if self.spool.on_put is not None:
+            with contextlib.suppress(RuntimeError):  # the drainer's loop is gone: it polls
+                self.spool.on_put()
+        remove_plaintext(source)
+        self.hook("source_removed")
+        log.warning(
+            "recording sealed and spooled (index unavailable): recording %s call %s",
+            rid,
+            meta.call_id,
+        )
+        return to_info({**stored, "qa_flags": tuple(flags)}, stored["customer_masked"])
 
 
 class RecordingReplay:

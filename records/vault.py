@@ -31,7 +31,6 @@ fetch attempt, allowed or not, is audited before any byte is decrypted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -74,8 +73,7 @@ from records.retention import (
 )
 from records.sealed_blob import open_stream, seal_stream, sealed_sm3
 from records.sealed_number import NumberSealer
-from records.spooled_recording import KIND as SPOOLED_RECORDING
-from records.spooled_recording import spooled_body
+from records.spooled_recording import SpooledIngest, stored_payload
 from records.timeutil import to_db, utcnow
 
 __all__ = [
@@ -135,7 +133,9 @@ class Vault:
         self._audit = AccessAudit(evidence)
         self._clock = clock
         self._hook = step_hook
-        self._spool = spool
+        self._spooled = None  # the ingest in a database outage (records.spooled_recording)
+        if spool is not None:
+            self._spooled = SpooledIngest(spool, store, clock, evidence.now_ts, step_hook)
         self._gone_lock = threading.Lock()
         self._sources_gone: list[str] = []  # plaintext removed, source_path not yet cleared
         self._retention = Retention(
@@ -233,9 +233,10 @@ class Vault:
         except StoreUnavailableError:
             with self._gone_lock:  # not forgotten: the next commit (or recover) clears them
                 self._sources_gone.extend(gone)
-            if self._spool is None:
+            if self._spooled is None:
                 raise
-            return self._ingest_spooled(source, meta, row, flags, dek, self._spool)
+            seal = lambda: self._seal(source, key, dek, context)  # noqa: E731
+            return self._spooled.ingest(source, meta, row, flags, seal)
         self._hook("pending_committed")
 
         try:
@@ -250,7 +251,7 @@ class Vault:
                 conn,
                 EvidenceKind.RECORDING_STORED,
                 call_id=meta.call_id,
-                payload=_stored_payload(row, meta, digest, size),
+                payload=stored_payload(row, meta, digest, size),
             )
             self._index.mark_stored_in(conn, rid, size, digest, self._clock())
             conn.commit()
@@ -277,50 +278,6 @@ class Vault:
             if sealed_sm3(sealed, dek, context) != digest:
                 raise IntegrityError("sealed copy does not match the plaintext")
         return size, digest
-
-    def _ingest_spooled(
-        self,
-        source: Path,
-        meta: RecordingMeta,
-        row: dict[str, Any],
-        flags: list[str],
-        dek: bytes,
-        spool: Spool,
-    ) -> RecordingInfo:
-        """The database is down: seal as usual, spool the stored row, remove the plaintext."""
-        rid, key = row["recording_id"], row["storage_key"]
-        try:
-            size, digest = self._seal(source, key, dek, rid.encode("ascii"))
-            self._hook("object_verified")
-            stored = {
-                **row,
-                "status": "stored",
-                "size_bytes": size,
-                "plaintext_sm3": digest,
-                "stored_at": to_db(self._clock()),
-            }
-            body = spooled_body(
-                stored,
-                flags,
-                ts=self._evidence.now_ts(),
-                payload=_stored_payload(row, meta, digest, size),
-            )
-            spool.put(SPOOLED_RECORDING, body, key=rid)
-        except BaseException:
-            self._store.delete(key)  # no index row, no object; the plaintext stays
-            raise
-        self._hook("spooled")
-        if spool.on_put is not None:
-            with contextlib.suppress(RuntimeError):  # the drainer's loop is gone: it polls
-                spool.on_put()
-        remove_plaintext(source)
-        self._hook("source_removed")
-        log.warning(
-            "recording sealed and spooled (index unavailable): recording %s call %s",
-            rid,
-            meta.call_id,
-        )
-        return to_info({**stored, "qa_flags": tuple(flags)}, stored["customer_masked"])
 
     # -- search ------------------------------------------------------------------------------
 
@@ -475,16 +432,3 @@ class Vault:
         if reveal and row["customer_enc"]:
             customer = self._keys.reveal(row)
         return to_info(row, customer)
-
-
-def _stored_payload(
-    row: Mapping[str, Any], meta: RecordingMeta, digest: str, size: int
-) -> dict[str, Any]:
-    """The ``recording_stored`` evidence of a sealed recording."""
-    return {
-        "recording_id": row["recording_id"],
-        "business_type": meta.business_type,
-        "sm3": digest,
-        "bytes": size,
-        "key_id": row["key_id"],
-    }

@@ -2,151 +2,46 @@
 published version, and changes waiting for a second person's approval.
 
 A document is ``(kind, name)``: ``flow``/<flow name>, ``prompts``/``prompts``, ``rules``/<stem>.
-Writers that must commit with evidence take the caller's connection.
+Writers that must commit with evidence take the caller's connection. What a draft, version and
+change are, and the store's errors, live in :mod:`console.designer.document_types` (re-exported
+here).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from console.designer.document_types import (
+    Change,
+    ConflictError,
+    Draft,
+    NotFoundError,
+    Version,
+    change_from_row,
+    draft_from_row,
+    draft_summary,
+    sha256,
+    version_from_row,
+)
 from console.tables import console_changes, console_drafts, console_versions
-from ivr.errors import IvrError, Param
 
-DocKind = Literal["flow", "prompts", "rules"]
-
-
-class ConflictError(IvrError):
-    """Someone else changed the document since you loaded it; ``current`` is what is there."""
-
-    code = "designer.conflict"
-
-    def __init__(
-        self,
-        message: str,
-        current: dict[str, Any] | None = None,
-        *,
-        code: str | None = None,
-        params: Mapping[str, Param] | None = None,
-    ) -> None:
-        super().__init__(message, code=code, params=params)
-        self.current = current
-
-
-class NotFoundError(IvrError):
-    """No such document, version or change."""
-
-    code = "designer.not_found"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    kind: str
-    name: str
-    revision: int
-    base_version: int
-    content: str
-    layout: dict[str, Any]
-    updated_by: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Version:
-    kind: str
-    name: str
-    version: int
-    content: str
-    layout: dict[str, Any]
-    sha256: str
-    source: str
-    author: str
-    approved_by: str | None
-    change_id: str | None
-    published_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    id: str
-    kind: str
-    name: str
-    base_version: int
-    content: str
-    layout: dict[str, Any]
-    touches: list[str]
-    author: str
-    submitted_at: datetime
-    status: str
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_note: str | None
-
-
-def _draft(r: sa.RowMapping) -> Draft:
-    return Draft(
-        r["doc_kind"],
-        r["name"],
-        int(r["revision"]),
-        int(r["base_version"]),
-        r["content"],
-        json.loads(r["layout"]),
-        r["updated_by"],
-        _aware(r["updated_at"]) or r["updated_at"],
-    )
-
-
-def _version(r: sa.RowMapping) -> Version:
-    return Version(
-        r["doc_kind"],
-        r["name"],
-        int(r["version"]),
-        r["content"],
-        json.loads(r["layout"]),
-        r["content_sha256"],
-        r["source"],
-        r["author"],
-        r["approved_by"],
-        r["change_id"],
-        _aware(r["published_at"]) or r["published_at"],
-    )
-
-
-def _change(r: sa.RowMapping) -> Change:
-    return Change(
-        r["id"],
-        r["doc_kind"],
-        r["name"],
-        int(r["base_version"]),
-        r["content"],
-        json.loads(r["layout"]),
-        json.loads(r["touches"]),
-        r["author"],
-        _aware(r["submitted_at"]) or r["submitted_at"],
-        r["status"],
-        r["decided_by"],
-        _aware(r["decided_at"]),
-        r["decision_note"],
-    )
+__all__ = [
+    "Change",
+    "ConflictError",
+    "DocumentStore",
+    "Draft",
+    "NotFoundError",
+    "Version",
+    "draft_summary",
+    "sha256",
+]
 
 
 class DocumentStore:
@@ -166,7 +61,7 @@ class DocumentStore:
                 .mappings()
                 .first()
             )
-        return _draft(row) if row else None
+        return draft_from_row(row) if row else None
 
     def save_draft(
         self,
@@ -249,7 +144,7 @@ class DocumentStore:
                 .mappings()
                 .first()
             )
-        return _version(row) if row else None
+        return version_from_row(row) if row else None
 
     def version(self, kind: str, name: str, number: int) -> Version:
         with self.engine.connect() as conn:
@@ -270,7 +165,7 @@ class DocumentStore:
                 code="designer.no_version",
                 params={"doc": kind, "name": name, "version": number},
             )
-        return _version(row)
+        return version_from_row(row)
 
     def versions(self, kind: str, name: str, limit: int, offset: int) -> tuple[list[Version], int]:
         where = (console_versions.c.doc_kind == kind, console_versions.c.name == name)
@@ -282,7 +177,7 @@ class DocumentStore:
                 .limit(limit)
                 .offset(offset)
             ).mappings()
-            found = [_version(r) for r in rows]
+            found = [version_from_row(r) for r in rows]
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(console_versions).where(*where)
             ).scalar_one()
@@ -406,7 +301,7 @@ class DocumentStore:
             .mappings()
             .one()
         )
-        return _change(row)
+        return change_from_row(row)
 
     def change(self, change_id: str) -> Change:
         with self.engine.connect() as conn:
@@ -419,7 +314,7 @@ class DocumentStore:
             raise NotFoundError(
                 f"no change {change_id}", code="designer.no_change", params={"change": change_id}
             )
-        return _change(row)
+        return change_from_row(row)
 
     def changes(
         self, status: str | None, kind: str | None, limit: int, offset: int
@@ -437,7 +332,7 @@ class DocumentStore:
                 .limit(limit)
                 .offset(offset)
             ).mappings()
-            found = [_change(r) for r in rows]
+            found = [change_from_row(r) for r in rows]
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(console_changes).where(*where)
             ).scalar_one()
@@ -457,14 +352,3 @@ class DocumentStore:
                 code="designer.change_decided",
                 params={"change": change_id},
             )
-
-
-def draft_summary(d: Draft) -> dict[str, Any]:
-    return {
-        "revision": d.revision,
-        "base_version": d.base_version,
-        "updated_by": d.updated_by,
-        "updated_at": d.updated_at.isoformat(),
-        "content": d.content,
-        "layout": d.layout,
-    }

@@ -31,6 +31,7 @@ from ivr.evidence import EvidenceKind
 from ivr.spool import Marker, Spool
 from ivr.spool_drain import SpoolDrainer
 from records.evidence_store import SqlEvidenceLog
+from records.keys import Keyring
 from records.spooled_evidence import KIND as EVIDENCE
 from records.spooled_evidence import EvidenceReplay, SpooledEvidence
 
@@ -46,7 +47,9 @@ def _down(path: Path) -> tuple[Spool, LedgerSpool, SpooledEvidence]:
 def _back(path: Path, url: str) -> OutageSpool:
     """A (later) process on the same spool whose database is up."""
     engine = make_engine(url)
-    return open_outage_spool(path, engine=engine, evidence=SqlEvidenceLog(engine))
+    return open_outage_spool(
+        path, engine=engine, evidence=SqlEvidenceLog(engine), keyring=Keyring.single(b"m" * 16)
+    )
 
 
 def _url(backend: str, sqlite_url: str, request: pytest.FixtureRequest) -> str:

@@ -5,7 +5,8 @@ outage spool is replayed: the number is on DNC with the call's time, the call ha
 dial the number (inv6, inv1, inv12). The call's recording is sealed into the vault's blob store
 during the outage and its clear WAV removed; only its index row waits in the spool, and after
 the replay it is searchable and plays to the same audio; a replay repeated after a crash does
-not double it (inv10)."""
+not double it (inv10). The call's QA result waits in the spool too (its findings sealed) and is
+stored by the replay."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from flows.registry import DEFAULT_FLOWS_DIR, FlowRegistry
 from ivr.db import migrate
 from ivr.evidence import EvidenceKind
 from ivr.settings import REPO_ROOT
+from qa.store import QaResultStore
 from records.blobstore import FileBlobStore
 from records.spooled_recording import KIND as RECORDING
 from records.vault import Actor, RecordingQuery
@@ -134,6 +136,9 @@ async def test_inv6_refusal_while_postgres_is_down_is_acknowledged_and_on_dnc_af
     assert kinds[0] == EvidenceKind.CALL_STARTED and EvidenceKind.DISCLOSURE_PLAYED in kinds
     assert EvidenceKind.DNC_ADDED in kinds
     assert EvidenceKind.CALL_ENDED in kinds
+    assert EvidenceKind.QA_RESULT in kinds
+    (qa,) = QaResultStore(log.engine, log).get(result.uuid)  # the call's QA, spooled sealed
+    assert qa.source == "call"
     assert (await asyncio.to_thread(log.verify)).ok
 
     vault = real.vault  # the recording is searchable and plays to the same audio
