@@ -38,7 +38,8 @@ def _fuzz_in_a_fresh_fork() -> None:
     Linux keeps a process's peak RSS across ``exec`` (``ru_maxrss`` starts at the parent's
     peak), and libFuzzer's ``-rss_limit_mb`` reads that peak: started from a test run holding
     gigabytes (speech models, Rasa), the fuzzer would report out-of-memory at its first RSS check
-    (about a second in), on whatever input it was running. A child forked from this small, fresh process has a peak of its own.
+    (about a second in), on whatever input it was running. A child forked from this small, fresh
+    process has a peak of its own.
     """
     pid = os.fork()
     if pid == 0:
