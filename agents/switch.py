@@ -41,6 +41,7 @@ class BridgeEvent:
     call_id: str  # the member's session uuid: the call id of the caller's leg
     queue: str
     started: bool
+    agent_leg: str = ""  # CC-Agent-UUID: the uuid of the leg mod_callcenter originated to the agent
 
 
 def bridge_event(event: Event) -> BridgeEvent | None:
@@ -53,7 +54,13 @@ def bridge_event(event: Event) -> BridgeEvent | None:
     agent, call_id = event.get("CC-Agent"), event.get("CC-Member-Session-UUID")
     if not agent or not call_id:
         return None
-    return BridgeEvent(agent, call_id, event.get("CC-Queue") or "", action == "bridge-agent-start")
+    return BridgeEvent(
+        agent,
+        call_id,
+        event.get("CC-Queue") or "",
+        action == "bridge-agent-start",
+        event.get("CC-Agent-UUID") or "",
+    )
 
 
 class EventPump:

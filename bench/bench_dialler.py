@@ -301,6 +301,7 @@ async def _run_campaign(
     if dialler.agent_pacing is not None:
         await dialler.agent_pacing.close()
     await svc.close()
+    dialler.queue.close()
     engine.dispose()
     return result
 

@@ -1,12 +1,17 @@
 """QA benchmark: matching lines/s on one core beside a naive baseline (and beside the matcher
 of another git revision, ``--against REV``), the time from an ASR final (and from a blocked bot
 sentence) to its live alert read back from the Redis stream through the path calls use, and
-precision/recall per category on every evaluation split.
+precision/recall per category on every evaluation split (a blind split, ``heldout7``, only
+with ``--blind``: it is scored once, by whoever runs it last).
 
-    .venv/bin/python bench/bench_qa.py [LINES] [--against REV] [--check-only]
+    .venv/bin/python bench/bench_qa.py [LINES] [--against REV] [--check-only] [--blind]
 
 The whole check (rules, then the learned second stage, :mod:`qa.second_stage`) is measured
-beside the rules alone (``--check-only``: that part only).
+beside the rules alone (``--check-only``: that part only), as the service runs it
+(:meth:`qa.compiled.CompiledRules.check`, which keeps the results of lines it saw: the corpus
+repeats lines as call-centre speech does) and uncached (:func:`qa.second_stage.check_line` on
+every line: what distinct lines cost). With ``--against REV`` both are measured in REV's tree
+too, in the same run.
 
 ``--against REV`` exports REV's tree to a temporary folder and runs the same matching
 measurement there, interleaved with this tree's, best of three each (the host is shared: the
@@ -126,9 +131,41 @@ def matcher_speed(n: int, runs: int = 3) -> tuple[float, float, int]:
     return best(lines), best(dense), hits
 
 
-def check_speed(n: int, runs: int = 3) -> None:
+def _best(sample: list[str], fn: Any, runs: int, fresh: Any = None) -> float:
+    """Lines/s of ``fn`` over ``sample`` (CPU time, best of ``runs``; ``fresh()`` before each
+    run, outside the timing: a cold cache every run)."""
+    rates = []
+    for _ in range(runs):
+        if fresh is not None:
+            fresh()
+        t0 = time.process_time()
+        for line in sample:
+            fn(line)
+        rates.append(len(sample) / (time.process_time() - t0))
+    return max(rates)
+
+
+def check_rates(n: int, runs: int = 3) -> tuple[float, float]:
+    """The whole check's lines/s on the mixed corpus: as the service runs it (each run from a
+    cold line cache, if this tree has one) and uncached (``check_line`` on every line)."""
+    from qa.second_stage import check_line
+
+    compiled = load_rules_file(DEFAULT_RULES_PATH, load_model(DEFAULT_MODEL_PATH))
+    lines = corpus(n)
+    for line in lines[:2000]:  # the per-character tables, the pattern gates
+        check_line(compiled.matcher, compiled.stage, line)
+    kept = getattr(compiled, "_lines", None)
+    service = _best(lines, compiled.check, runs, kept.clear if kept is not None else None)
+    uncached = _best(lines, lambda line: check_line(compiled.matcher, compiled.stage, line), runs)
+    return service, uncached
+
+
+def check_speed(n: int, rev: str | None = None, runs: int = 3) -> None:
     """The whole check (rules, then the learned second stage on lines its gate lets through)
-    beside the rules alone, lines/s on the mixed corpus and on the labelled lines."""
+    beside the rules alone, lines/s on the mixed corpus and on the labelled lines; as the
+    service runs it and uncached; with ``rev``, the same in that revision's tree."""
+    from qa.second_stage import check_line
+
     compiled = load_rules_file(DEFAULT_RULES_PATH, load_model(DEFAULT_MODEL_PATH))
     assert compiled.stage is not None
     model = compiled.stage.model
@@ -140,36 +177,41 @@ def check_speed(n: int, runs: int = 3) -> None:
     for line in lines[:2000] + dense[:2000]:
         compiled.check(line)
 
-    def best(sample: list[str], fn: Any) -> float:
-        rates = []
-        for _ in range(runs):
-            t0 = time.process_time()
-            for line in sample:
-                fn(line)
-            rates.append(len(sample) / (time.process_time() - t0))
-        return max(rates)
+    def uncached(line: str) -> object:
+        return check_line(compiled.matcher, compiled.stage, line)
 
     gated = sum(model.gated(fold(line), sounds(fold(line))) for line in lines) / len(lines)
     flagged = sum(len(compiled.check(line).model_hits) for line in lines)
     print(
         f"whole check (rules + model {model.version}; the model on the {gated:.0%} of lines "
-        f"its gate lets through; {flagged} model hits)"
+        f"its gate lets through; {flagged} model hits; {len(set(lines)):,} distinct lines in "
+        f"the mixed corpus of {len(lines):,})"
     )
     for name, sample in (("mixed corpus", lines), ("labelled lines only", dense)):
-        rules_only = best(sample, compiled.matcher.scan)
-        both = best(sample, compiled.check)
+        rules_only = _best(sample, compiled.matcher.scan, runs)
+        both = _best(sample, compiled.check, runs, compiled._lines.clear)
+        cold = _best(sample, uncached, runs)
         print(
-            f"  {name:<20} rules + model {both:>10,.0f} lines/s ({1e6 / both:.1f} us/line); "
-            f"rules alone {rules_only:,.0f} lines/s"
+            f"  {name:<20} rules + model {both:>10,.0f} lines/s ({1e6 / both:.1f} us/line; "
+            f"uncached {cold:,.0f} lines/s); rules alone {rules_only:,.0f} lines/s"
         )
     gated_lines = [line for line in lines if model.gated(fold(line), sounds(fold(line)))][:5000]
-    score = best(gated_lines, model.score)
+    score = _best(gated_lines, model.score, runs)
     print(f"  model scoring alone, gated lines: {score:,.0f} lines/s ({1e6 / score:.1f} us/line)")
+    if rev:
+        ours = check_rates(n, runs)
+        theirs = against(rev, n, "--check-rates")
+        if theirs is not None:
+            print(
+                f"  same run, mixed corpus: this tree {ours[0]:,.0f} lines/s (uncached "
+                f"{ours[1]:,.0f}); at {rev} {theirs[0]:,.0f} lines/s (uncached {theirs[1]:,.0f})"
+            )
     print("  target             >= 50,000 lines/s (mixed corpus)")
 
 
-def against(rev: str, n: int) -> tuple[float, float, int] | None:
-    """:func:`matcher_speed` of revision ``rev`` (its tree exported, this script run in it)."""
+def against(rev: str, n: int, what: str = "--speed-only") -> tuple[float, ...] | None:
+    """:func:`matcher_speed` (or with ``--check-rates``, :func:`check_rates`) of revision
+    ``rev`` (its tree exported, this script run in it)."""
     with tempfile.TemporaryDirectory(prefix="bench-qa-") as tmp:
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=False
@@ -181,7 +223,7 @@ def against(rev: str, n: int) -> tuple[float, float, int] | None:
         script = Path(tmp) / "bench" / "bench_qa_current.py"
         script.write_text(Path(__file__).read_text(encoding="utf-8"), encoding="utf-8")
         out = subprocess.run(
-            [sys.executable, str(script), str(n), "--speed-only"],
+            [sys.executable, str(script), str(n), what],
             cwd=tmp,
             capture_output=True,
             text=True,
@@ -190,8 +232,7 @@ def against(rev: str, n: int) -> tuple[float, float, int] | None:
         if out.returncode != 0:
             print(f"  --against {rev}: failed: {out.stderr.strip()[-300:]}")
             return None
-        mixed, dense, hits = out.stdout.split()
-        return float(mixed), float(dense), int(hits)
+        return tuple(float(x) for x in out.stdout.split())
 
 
 def bench_matching(n: int, rev: str | None) -> None:
@@ -211,7 +252,7 @@ def bench_matching(n: int, rev: str | None) -> None:
         if rev:
             other = against(rev, n)
             if other is not None:
-                theirs.append(other)
+                theirs.append((other[0], other[1], int(other[2])))
     mixed, hits = max(t[0] for t in ours), ours[0][2]
     dense = max(t[1] for t in ours)
     print(f"matching: {n} lines ({chars / n:.0f} chars avg), {hits} hits, CPU time, best run")
@@ -315,13 +356,19 @@ async def _latencies(
     return sorted(seen)
 
 
-def bench_quality() -> None:
+BLIND = ("heldout7",)  # written to be run once, by the lead: scored only with --blind
+
+
+def bench_quality(blind: bool) -> None:
     compiled = load_rules_file(DEFAULT_RULES_PATH, load_model(DEFAULT_MODEL_PATH))
     for name in sorted(p.stem for p in EVAL.glob("*.tsv")):
+        if name in BLIND and not blind:
+            print(f"{name}: blind split, not scored (pass --blind to score it)")
+            continue
         items = parse_labelled((EVAL / f"{name}.tsv").read_text())
         print(format_evaluation(name + " (rules)", evaluate(compiled.matcher, items)))
         ev = evaluate(compiled.matcher, items, stage=compiled.stage)
-        print(format_evaluation(name + " (rules + model, trained on all but split 6)", ev))
+        print(format_evaluation(name + " (rules + model)", ev))
 
 
 def main() -> None:
@@ -330,19 +377,23 @@ def main() -> None:
     if "--speed-only" in sys.argv:  # what --against runs in another revision's tree
         print(*matcher_speed(n))
         return
-    if "--check-only" in sys.argv:  # the whole check (rules + model) only
-        check_speed(n)
+    if "--check-rates" in sys.argv:  # what --against runs for the whole check
+        print(*check_rates(n))
         return
     rev = None
     if "--against" in sys.argv:
         i = sys.argv.index("--against")
         rev = sys.argv[i + 1]
-        n = int(sys.argv[1]) if sys.argv[1] != "--against" else 100_000
+        args = [a for a in args if a != rev]
+        n = int(args[0]) if args else 100_000
+    if "--check-only" in sys.argv:  # the whole check (rules + model) only
+        check_speed(n, rev)
+        return
     print(f"bench_qa: {os.cpu_count()} CPUs, shared with other work (numbers vary with load)")
-    bench_quality()
+    bench_quality("--blind" in sys.argv)
     bench_matching(n, rev)
     if "--no-model" not in sys.argv:
-        check_speed(n)
+        check_speed(n, rev)
     asyncio.run(bench_latency())
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speech_eval_support import RasaNlu, Utt, load_eval
+from speech_eval_support import RasaNlu, Utt, configured_whisper, load_eval
 
 from ivr.settings import Settings
 from speech.audio import Audio, frames
@@ -156,15 +156,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings()
-    from speech.asr_whisper import WhisperASR
     from speech.tts_espeak import EspeakTTS
 
-    asr = WhisperASR.from_wheels(
-        settings.data_dir / "models",
-        cpu_threads=2,
-        window_s=settings.whisper_window_s,
-        beam_size=settings.whisper_beam_size,
-    )
+    asr = configured_whisper()
     items = [u for u in load_eval(args.split) if u.text]
     if args.limit:
         items = items[: args.limit]

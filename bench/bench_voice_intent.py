@@ -10,7 +10,10 @@ is cached per engine configuration under ``var/speech-eval/asr-cache`` (``--no-c
 it); NLU runs the trained model of the current data (``ivr train``) unless ``--model`` names
 another. Reported: CER, intent accuracy (a noise-only clip is right when nothing is heard), and
 at the consent question refusal recall (refuse_contact/deny heard as one of them) and the
-false-DNC rate (anything else heard as one), beside the issue's targets.
+false-DNC rate (anything else heard as one), beside the issue's targets; and through the
+consent policy (``bench/refusal_safety.py``) with the recogniser's ``Transcript.clear`` flag
+(Whisper's confidence below ``WhisperASR.clear_confidence``: confirmed, never a clear answer)
+and as if every transcript were clear, with what the confirmations cost (non-refusals asked).
 """
 
 from __future__ import annotations
@@ -74,15 +77,19 @@ def main() -> None:
         passes = {"off": (False,), "on": (True,), "both": (False, True)}[args.biasing]
         for biased in passes:
             bias = f"v1:{expect('consent').prompt_text}" if biased else "none"
-            version = f"min_conf={asr.min_confidence}|clean=v2|budget=15/s"  # ASR post-processing
+            version = f"min_conf={asr.min_confidence}|clean=v2|budget=15/s|conf"  # post-processing
             label = f"whisper|w{window}|b{beam}|ctx={bias}|{version}"
 
-            def run(item: Utt, biased: bool = biased) -> str:
+            def run(item: Utt, biased: bool = biased) -> tuple[str, float]:
                 ctx = expect(item.state) if biased else None
-                return asr.transcribe_sync(item.audio, context=ctx).text
+                heard = asr.transcribe_sync(item.audio, context=ctx)
+                return heard.text, heard.confidence
 
             for name, items in sets.items():
-                heard = cached_transcripts(label, items, run, use_cache=not args.no_cache)
+                cached = cached_transcripts(label, items, run, use_cache=not args.no_cache)
+                heard = {key: text for key, (text, _) in cached.items()}
+                # Transcript.clear, from the cached confidence (the adapter's own threshold)
+                clear = [cached[f"{i.set}/{i.id}"][1] >= asr.clear_confidence for i in items]
                 predicted = {}
                 parses: list[dict[str, Any] | None] = []
                 for item in items:
@@ -94,18 +101,26 @@ def main() -> None:
                 s = score(items, heard, predicted)
                 policy = []
                 if policy_available():
-                    for p in score_policy([i.intent for i in items], parses):
-                        policy.append(
-                            {
-                                "question": p.question,
-                                "recall": round(p.recall, 4),
-                                "false_dnc": round(p.false_dnc_rate, 4),
-                                "confirmed": p.confirmed,
-                                "asked_non_refusals": p.asked,
-                                "refusal_as_consent": p.refusal_as_consent,
-                                "rules_version": p.rules_version,
-                            }
+                    # with the recogniser's clear flag, and as if every transcript were clear
+                    for uses_clear in (True, False):
+                        scored = score_policy(
+                            [i.intent for i in items], parses, clear if uses_clear else None
                         )
+                        for p in scored:
+                            policy.append(
+                                {
+                                    "question": p.question,
+                                    "uses_clear": uses_clear,
+                                    "recall": round(p.recall, 4),
+                                    "false_dnc": round(p.false_dnc_rate, 4),
+                                    "confirmed": p.confirmed,
+                                    "asked_non_refusals": p.asked,
+                                    "refusal_as_consent": p.refusal_as_consent,
+                                    "asked_consent_again": p.asked_again,
+                                    "affirm_granted": p.consent_granted,
+                                    "rules_version": p.rules_version,
+                                }
+                            )
                 rows.append(
                     {
                         "set": name,
@@ -116,6 +131,7 @@ def main() -> None:
                         "refusal_recall": round(s.refusal_recall, 4),
                         "false_dnc": round(s.false_dnc, 4),
                         "refusal_as_consent": s.refusal_as_consent,
+                        "not_clear": clear.count(False),
                         "errors": [list(w) for w in s.wrong],
                         "policy": policy,
                     }
@@ -132,14 +148,17 @@ def main() -> None:
             f"CER {100 * r['cer']:5.1f} %  intent {r['intent_acc']:.3f} (target >= "
             f"{TARGETS['intent_acc']})  refusal recall {r['refusal_recall']:.3f} (>= "
             f"{TARGETS['refusal_recall']})  false DNC {100 * r['false_dnc']:.1f} % (<= 1 %)  "
-            f"refusal taken as consent {r['refusal_as_consent']}"
+            f"refusal taken as consent {r['refusal_as_consent']}  not heard clearly "
+            f"{r['not_clear']}"
         )
         for p in r["policy"]:
             print(
-                f"      policy at {p['question']:<16} refusal recall {p['recall']:.3f}  false DNC "
+                f"      policy{'' if p['uses_clear'] else ' (clear flag ignored)'} at "
+                f"{p['question']:<16} refusal recall {p['recall']:.3f}  false DNC "
                 f"{100 * p['false_dnc']:.1f} %  ({p['confirmed']} caught by a confirmation, "
-                f"{p['asked_non_refusals']} non-refusals asked)  refusal taken as consent "
-                f"{p['refusal_as_consent']}"
+                f"{p['asked_non_refusals']} non-refusals asked, {p['asked_consent_again']} asked "
+                f"the consent question again, {p['affirm_granted']} yeses granted)  refusal taken "
+                f"as consent {p['refusal_as_consent']}"
             )
         if args.show_errors:
             for e in r["errors"]:

@@ -28,6 +28,8 @@ class RefusalScores:
     asked: int  # non-refusals that got a confirmation question (a cost, not a DNC)
     refusal_as_consent: int
     rules_version: str
+    asked_again: int = 0  # non-refusals asked the consent question again (a cost)
+    consent_granted: int = 0  # affirm utterances granted consent at once
 
     @property
     def recall(self) -> float:
@@ -46,8 +48,11 @@ def policy_available() -> bool:
     return True
 
 
-def score_policy(truth: list[str], parses: list[dict[str, Any] | None]) -> list[RefusalScores]:
-    """``parses[i]`` is the NLU result of utterance i (None: nothing heard)."""
+def score_policy(
+    truth: list[str], parses: list[dict[str, Any] | None], clear: list[bool] | None = None
+) -> list[RefusalScores]:
+    """``parses[i]`` is the NLU result of utterance i (None: nothing heard); ``clear[i]``
+    whether the recogniser heard it clearly (``Transcript.clear``; default: all clear)."""
     from compliance.consent_policy import (  # type: ignore[import-not-found, unused-ignore]
         AnswerContext,
         CallerAnswer,
@@ -66,9 +71,11 @@ def score_policy(truth: list[str], parses: list[dict[str, Any] | None]) -> list[
     for question in (Question.CONSENT, Question.AFTER_MARKETING):
         context = AnswerContext(question=question, caller_identified=True)
         refusals = caught = confirmed = others = false_dnc = asked = as_consent = 0
-        for intent, parse in zip(truth, parses, strict=True):
+        asked_again = granted = 0
+        heard_clearly = clear if clear is not None else [True] * len(truth)
+        for intent, parse, clearly in zip(truth, parses, heard_clearly, strict=True):
             nlu = None if parse is None else NluResult(parse["intent"], parse["confidence"])
-            decision = decide_answer(CallerAnswer(nlu=nlu), context, rules)
+            decision = decide_answer(CallerAnswer(nlu=nlu, heard_clearly=clearly), context, rules)
             refusal = intent in REFUSALS
             if refusal:
                 refusals += 1
@@ -85,6 +92,8 @@ def score_policy(truth: list[str], parses: list[dict[str, Any] | None]) -> list[
                 asked += decision.outcome is Outcome.NEEDS_CONFIRMATION and (
                     decision.confirm is Confirm.REFUSAL
                 )
+                asked_again += decision.confirm is Confirm.CONSENT
+                granted += decision.outcome is Outcome.CONSENT_GRANTED and intent == "affirm"
         out.append(
             RefusalScores(
                 question.value,
@@ -96,6 +105,8 @@ def score_policy(truth: list[str], parses: list[dict[str, Any] | None]) -> list[
                 asked,
                 as_consent,
                 rules.version,
+                asked_again,
+                granted,
             )
         )
     return out

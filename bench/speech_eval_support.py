@@ -84,14 +84,29 @@ def load_shared() -> list[Utt]:
     ]
 
 
+def configured_whisper() -> Any:
+    """Whisper-base as the app configures it (window, beam), two CPU threads."""
+    from ivr.settings import Settings
+    from speech.asr_whisper import WhisperASR
+
+    settings = Settings()
+    return WhisperASR.from_wheels(
+        settings.data_dir / "models",
+        cpu_threads=2,
+        window_s=settings.whisper_window_s,
+        beam_size=settings.whisper_beam_size,
+    )
+
+
 def cached_transcripts(
-    label: str, items: Iterable[Utt], transcribe: Callable[[Utt], str], use_cache: bool = True
-) -> dict[str, str]:
-    """``transcribe`` over ``items``, cached on disk per ``label`` (an engine configuration)."""
+    label: str, items: Iterable[Utt], transcribe: Callable[[Utt], Any], use_cache: bool = True
+) -> dict[str, Any]:
+    """``transcribe`` over ``items`` (any JSON value per utterance), cached on disk per
+    ``label`` (an engine configuration)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     safe = hashlib.sha256(label.encode()).hexdigest()[:16]
     path = CACHE_DIR / f"{safe}.json"
-    cache: dict[str, str] = json.loads(path.read_text()) if use_cache and path.exists() else {}
+    cache: dict[str, Any] = json.loads(path.read_text()) if use_cache and path.exists() else {}
     changed = False
     for item in items:
         key = f"{item.set}/{item.id}"

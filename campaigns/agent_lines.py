@@ -11,14 +11,17 @@ level's worth and together they overdial. :class:`AgentLines` keeps, per campaig
 - the recent calls' results (dialled, answered, abandoned) by the time they ended (the
   dialler's clock), each attempt once.
 
-:meth:`AgentLines.snapshot` reads it all with a *version*; :meth:`AgentLines.reserve` takes lines
-only while the version is still the snapshot's (compare-and-set). The dial level itself is
-the pure :func:`campaigns.dial_level.decide` on the snapshot
-(:class:`campaigns.agent_pacing.AgentPacing`); a process whose snapshot went stale decides
-again on fresh state. Every change that can lower
-the level moves the version (a reservation, an answer, a call's end with its result); those
-that can only raise it do not (an agent taking a call, unused reservations freed, a lease
-lapsing).
+:meth:`AgentLines.snapshot` reads it all with a *version*. The dial level itself is the pure
+:func:`campaigns.dial_level.decide` on the snapshot (:class:`campaigns.agent_pacing.AgentPacing`):
+it answers the lines that may be live and unanswered at once (``DialLevel.lines``), which does
+not depend on how many ring now. :meth:`AgentLines.reserve` takes, in one atomic step, as many
+lines as keep the campaign's live unanswered lines (every dialler's, counted at that instant)
+within that number, so two diallers reserving on one snapshot never lose to each other and
+together never pass the level: no compare-and-set between reservations. The version moves only
+with the level's own inputs (an answer, a call's end with its result); a reservation made on an
+older version takes nothing and returns the fresh state in the same reply, and the dialler
+decides again on it within the tick. Changes that can only raise the level do not move it (an
+agent taking a call, unused reservations freed, a line released or lapsing).
 
 - :class:`RedisAgentLines`: one Lua script per operation on keys sharing the campaign's hash
   tag (``<prefix>:agent:{<campaign>}:...``: one Cluster slot, atomic), leases on Redis' clock;
@@ -47,6 +50,16 @@ KEEP_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
+class Reserved:
+    """What a reservation took: ``taken`` (a prefix of the tokens asked, possibly none), or,
+    when the level's inputs moved since the snapshot's version, nothing and the ``fresh``
+    state to decide again on."""
+
+    taken: tuple[str, ...]
+    fresh: LinesSnapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LinesSnapshot:
     """One campaign's lines now, across diallers: ``lines`` in flight (reservations
     included), ``answered`` of them, ``waiting`` (answered, no agent yet), the recent calls."""
@@ -62,8 +75,16 @@ class AgentLines(Protocol):
     async def snapshot(self, campaign: str, since: datetime, now: datetime) -> LinesSnapshot: ...
 
     async def reserve(
-        self, campaign: str, version: int, tokens: Sequence[str], lease_s: float
-    ) -> bool: ...
+        self,
+        campaign: str,
+        version: int,
+        lines: int,
+        tokens: Sequence[str],
+        lease_s: float,
+        *,
+        since: datetime,
+        now: datetime,
+    ) -> Reserved: ...
 
     async def bind(
         self, campaign: str, tokens: Sequence[str], ids: Sequence[str], lease_s: float
@@ -84,31 +105,47 @@ def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-# KEYS: lines, answered, bridged, calls, answers, abandons, version   ARGV: since_ms, now_ms
-SNAPSHOT_LUA = """
+# the campaign's state now (KEYS: lines, answered, bridged, calls, answers, abandons, version;
+# ARGV[1], ARGV[2]: since_ms, now_ms): expired leases and old calls dropped first
+_STATE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 1, 3 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now) end
 for i = 4, 6 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[1]) end
-return {
-  tonumber(redis.call('GET', KEYS[7]) or '0'),
-  redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
-  redis.call('ZCOUNT', KEYS[4], ARGV[1], ARGV[2]), redis.call('ZCOUNT', KEYS[5], ARGV[1], ARGV[2]),
-  redis.call('ZCOUNT', KEYS[6], ARGV[1], ARGV[2])
-}
+local function state()
+  return {
+    tonumber(redis.call('GET', KEYS[7]) or '0'),
+    redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+    redis.call('ZCOUNT', KEYS[4], ARGV[1], ARGV[2]),
+    redis.call('ZCOUNT', KEYS[5], ARGV[1], ARGV[2]),
+    redis.call('ZCOUNT', KEYS[6], ARGV[1], ARGV[2])
+  }
+end
 """
 
-# KEYS: lines, version   ARGV: version, lease_ms, keep_ms, token...
-RESERVE_LUA = """
-if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[1]) then return 0 end
-local t = redis.call('TIME')
-local lease = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
-for i = 4, #ARGV do redis.call('ZADD', KEYS[1], lease, ARGV[i]) end
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 1
+SNAPSHOT_LUA = _STATE_LUA + "return state()\n"
+
+# KEYS: as the state's   ARGV: since_ms, now_ms, version, lines, lease_ms, keep_ms, token...
+# the level's inputs moved since ``version``: nothing taken, the fresh state returned (0, ...);
+# else as many tokens as keep the live unanswered lines within ``lines`` (1, taken)
+RESERVE_LUA = (
+    _STATE_LUA
+    + """
+local v = tonumber(redis.call('GET', KEYS[7]) or '0')
+if v ~= tonumber(ARGV[3]) then
+  local fresh = state()
+  table.insert(fresh, 1, 0)
+  return fresh
+end
+local ringing = redis.call('ZCARD', KEYS[1]) - redis.call('ZCARD', KEYS[2])
+local n = math.min(#ARGV - 6, tonumber(ARGV[4]) - ringing)
+if n <= 0 then return {1, 0} end
+local lease = now + tonumber(ARGV[5])
+for i = 1, n do redis.call('ZADD', KEYS[1], lease, ARGV[6 + i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {1, n}
 """
+)
 
 # KEYS: lines   ARGV: lease_ms, number of tokens, token..., id...
 BIND_LUA = """
@@ -129,6 +166,7 @@ redis.call('ZADD', KEYS[1], lease, ARGV[1])
 redis.call('ZADD', KEYS[2], lease, ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 """
 
@@ -157,6 +195,7 @@ if ARGV[3] == '1' then
     redis.call('PEXPIRE', KEYS[6], ARGV[2])
   end
   redis.call('INCR', KEYS[7])
+  redis.call('PEXPIRE', KEYS[7], ARGV[2])
 end
 return 1
 """
@@ -170,6 +209,15 @@ for i = 2, #ARGV do
 end
 return 1
 """
+
+
+def _snapshot_of(state: Sequence[Any]) -> LinesSnapshot:
+    """A snapshot from the scripts' state reply (version, lines, answered, bridged, dialled,
+    answers, abandons)."""
+    v, lines, answered, bridged, dialled, ans, ab = (int(x) for x in state)
+    return LinesSnapshot(
+        v, lines, answered, max(0, answered - bridged), RecentCalls(dialled, ans, ab)
+    )
 
 
 class RedisAgentLines:
@@ -201,21 +249,30 @@ class RedisAgentLines:
 
     async def snapshot(self, campaign: str, since: datetime, now: datetime) -> LinesSnapshot:
         keys = self._keys(campaign)
-        v, lines, answered, bridged, dialled, ans, ab = await self._call(
+        got = await self._call(
             "snapshot", lambda: self._snapshot(keys=keys, args=[_ms(since), _ms(now)])
         )
-        recent = RecentCalls(int(dialled), int(ans), int(ab))
-        return LinesSnapshot(
-            int(v), int(lines), int(answered), max(0, int(answered) - int(bridged)), recent
-        )
+        return _snapshot_of(got)
 
     async def reserve(
-        self, campaign: str, version: int, tokens: Sequence[str], lease_s: float
-    ) -> bool:
-        k = self._keys(campaign)
-        args: list[Arg] = [version, int(lease_s * 1000), KEEP_MS, *tokens]
-        got = await self._call("reserve", lambda: self._reserve(keys=[k[0], k[6]], args=args))
-        return int(got) == 1
+        self,
+        campaign: str,
+        version: int,
+        lines: int,
+        tokens: Sequence[str],
+        lease_s: float,
+        *,
+        since: datetime,
+        now: datetime,
+    ) -> Reserved:
+        keys = self._keys(campaign)
+        args: list[Arg] = [
+            _ms(since), _ms(now), version, lines, int(lease_s * 1000), KEEP_MS, *tokens,
+        ]  # fmt: skip
+        got = await self._call("reserve", lambda: self._reserve(keys=keys, args=args))
+        if int(got[0]) == 0:
+            return Reserved((), _snapshot_of(got[1:]))
+        return Reserved(tuple(tokens[: int(got[1])]))
 
     async def bind(
         self, campaign: str, tokens: Sequence[str], ids: Sequence[str], lease_s: float
@@ -293,16 +350,24 @@ class LocalAgentLines:
         return LinesSnapshot(c.version, len(c.lines), len(c.answered), waiting, recent)
 
     async def reserve(
-        self, campaign: str, version: int, tokens: Sequence[str], lease_s: float
-    ) -> bool:
+        self,
+        campaign: str,
+        version: int,
+        lines: int,
+        tokens: Sequence[str],
+        lease_s: float,
+        *,
+        since: datetime,
+        now: datetime,
+    ) -> Reserved:
         c = self._of(campaign)
         if c.version != version:
-            return False
+            return Reserved((), await self.snapshot(campaign, since, now))
+        n = max(0, min(len(tokens), lines - (len(c.lines) - len(c.answered))))
         until = self.clock() + lease_s
-        for t in tokens:
+        for t in tokens[:n]:
             c.lines[t] = until
-        c.version += 1
-        return True
+        return Reserved(tuple(tokens[:n]))
 
     async def bind(
         self, campaign: str, tokens: Sequence[str], ids: Sequence[str], lease_s: float
@@ -346,4 +411,4 @@ class LocalAgentLines:
         return None
 
 
-__all__ = ["AgentLines", "LinesSnapshot", "LocalAgentLines", "RedisAgentLines"]
+__all__ = ["AgentLines", "LinesSnapshot", "LocalAgentLines", "RedisAgentLines", "Reserved"]

@@ -15,10 +15,12 @@ with the pure :func:`campaigns.dial_level.decide` on:
   ``CC-Member-Session-UUID`` seen on the ESL events yet);
 - the campaign's recent calls' results (answered, abandoned), shared the same way;
 
-and takes the lines it allows at once, while the state it decided on is still current
-(compare-and-set; a stale decision is made again): two diallers on one campaign together never
-have more lines than the level allows. The claim then binds them to the claimed attempts
-(:meth:`AgentPacing.bind`); an attempt's end releases its line with its result.
+and takes the lines it allows in one atomic step that counts every dialler's live lines at that
+instant (:meth:`campaigns.agent_lines.AgentLines.reserve`): two diallers on one campaign together
+never have more lines than the level allows, and neither loses its tick to the other; when an
+answer or a call's end moved the level's inputs meanwhile, the reply carries the fresh state and
+the level is decided again on it at once, within the tick. The claim then binds them to the
+claimed attempts (:meth:`AgentPacing.bind`); an attempt's end releases its line with its result.
 
 What an abandoned call hears is the flow's business (the shipped ``outbound_agent`` flow and
 the ``queue_campaign`` extension: ``campaign_abandoned``); its disposition ``abandoned`` comes
@@ -38,14 +40,16 @@ from typing import Protocol
 
 from campaigns.agent_lines import AgentLines, LinesSnapshot
 from campaigns.dial_level import CallSample, DialLevel, DialLevelConfig, FloorNow, decide
+from campaigns.dialler_config import TICK_S
 from ivr.errors import IvrError, StoreUnavailableError
 from telephony.esl import Event
 
 log = logging.getLogger(__name__)
 
 AGENT_QUEUE = "campaign"
-RESERVE_TRIES = 3
-"""Decisions made again on fresh state when another dialler changed it meanwhile (per tick)."""
+RESERVE_BUDGET_S = TICK_S
+"""How long one tick's reservation may keep deciding again on fresh state (the level's inputs
+moving between each reply and the next request: answers and ends landing every round trip)."""
 RESERVATION_S = 10.0
 """A reservation's lease: the claim binds it to attempts well within this."""
 FLOOR_EVENT_NAMES = ("CUSTOM", "callcenter::info")
@@ -185,17 +189,27 @@ class AgentPacing:
             target, self.config.horizon_s, self.config.min_samples, self.config.max_level
         )
         since = now - timedelta(seconds=config.horizon_s)
+        deadline = time.monotonic() + RESERVE_BUDGET_S
         try:
-            for _ in range(RESERVE_TRIES):
-                snap = await self.lines.snapshot(campaign, since, now)
+            snap = await self.lines.snapshot(campaign, since, now)
+            while True:
                 decision = decide(floor_of(snap, free), snap.recent, config, now)
                 self.last[campaign] = decision
                 n = min(want, decision.launch)
                 if n <= 0:
                     return Reservation(campaign, (), decision)
                 tokens = tuple(f"r-{uuidlib.uuid4().hex}" for _ in range(n))
-                if await self.lines.reserve(campaign, snap.version, tokens, RESERVATION_S):
-                    return Reservation(campaign, tokens, decision)
+                got = await self.lines.reserve(
+                    campaign, snap.version, decision.lines, tokens, RESERVATION_S,
+                    since=since, now=now,
+                )  # fmt: skip
+                if got.fresh is None:
+                    return Reservation(campaign, got.taken, decision)
+                snap = got.fresh  # an answer or an end moved the level: decide again on it
+                if time.monotonic() > deadline:
+                    log.warning("agent pacing: the level of %s kept moving for a whole tick; "
+                                "no line this tick", campaign)  # fmt: skip
+                    return Reservation(campaign, (), decision)
         except StoreUnavailableError as exc:  # fail closed: no line
             log.warning("agent pacing: lines of %s not read (%s); none started", campaign, exc)
         return Reservation(campaign, ())

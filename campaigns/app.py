@@ -234,5 +234,6 @@ async def serve(settings: Settings) -> None:
             await dialler.agent_pacing.close()
         await svc.close()
         await outage.close()
+        dialler.queue.close()
         engine.dispose()
         REGISTRY.unregister(collector)

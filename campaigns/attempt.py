@@ -125,6 +125,12 @@ class AttemptRunner:
         self.clock = clock
         self.agent_pacing = agent_pacing
         self._caller_ids: dict[str, itertools.cycle[str]] = {}
+        self._unpaced: dict[str, set[str]] = {}
+
+    def unpaced(self, campaign_id: str) -> int:
+        """This process's attempts of the campaign claimed and not through pacing yet (the
+        claim loop claims no more than the CPS cap lets through: no claimed backlog)."""
+        return len(self._unpaced.get(campaign_id, ()))
 
     @property
     def worker(self) -> str:
@@ -132,6 +138,7 @@ class AttemptRunner:
 
     async def run(self, att: ClaimedAttempt, camp: Campaign, claimed_mono: float) -> None:
         slot = False
+        self._unpaced.setdefault(camp.id, set()).add(att.id)
         try:
             slot = await self._steps(att, camp, claimed_mono)
         except Exception:
@@ -139,6 +146,7 @@ class AttemptRunner:
             with contextlib.suppress(Exception):
                 await self.writer.write(Requeue(att.id, self.clock() + timedelta(seconds=5)))
         finally:
+            self._unpaced.get(camp.id, set()).discard(att.id)
             if slot:
                 with contextlib.suppress(StoreUnavailableError):
                     await self.pacer.release(camp.id, att.id)
@@ -199,6 +207,12 @@ class AttemptRunner:
     async def _pace(self, att: ClaimedAttempt, camp: Campaign) -> bool:
         """A pacing slot (concurrency, CPS, bot capacity; across processes with Redis);
         ``False`` when the attempt was put back instead (no slot held)."""
+        try:
+            return await self._slot(att, camp)
+        finally:
+            self._unpaced.get(camp.id, set()).discard(att.id)
+
+    async def _slot(self, att: ClaimedAttempt, camp: Campaign) -> bool:
         spec = camp.spec
         caps = Caps(spec.max_concurrency, spec.max_cps, self.config.bot_capacity)
         deadline = time.monotonic() + PACING_WAIT_S
@@ -250,8 +264,8 @@ class AttemptRunner:
             # again for the same attempt (idempotent: not counted twice; DNC, windows and caps
             # checked again at this instant), never dialled on the stale permit, never lost
             answer = await self.gate.check_and_permit(request)
-            if answer.permit is None:
-                await self.recorder.denied(att, answer)
+            if answer.permit is None:  # marked ``dialling``, not originated: back or closed
+                await self.recorder.denied(att, answer, marked=True)
                 return
             permit = answer.permit
         hangup = self.hangups.expect(att.id)
@@ -277,8 +291,7 @@ class AttemptRunner:
             )
             return
         self.hangups.up(att.id)  # reconciled after a reconnect (a hangup missed meanwhile)
-        if self.agent_pacing is not None and spec.pacing is PacingMode.AGENT:
-            await self.agent_pacing.answered(camp.id, att.id, self.config.lease_s)
+        await self._answered(att, camp)
         try:
             cause = await asyncio.wait_for(hangup, self.config.max_call_s)
         except TimeoutError:
@@ -313,7 +326,7 @@ class AttemptRunner:
         try:
             lifetime = self.config.originate_timeout_s + self.config.max_call_s
             if exists:
-                cause = await asyncio.wait_for(hangup, lifetime)
+                cause = await self._follow_found(att, camp, hangup, lifetime)
             else:
                 cause = hangup.result() if hangup.done() else ORIGINATE_LOST_CAUSE
         except TimeoutError:
@@ -341,6 +354,23 @@ class AttemptRunner:
         else:
             disposition = disposition_for_cause(cause, answered=answered)
         await self.recorder.ended(att, camp, disposition, cause)
+
+    async def _answered(self, att: ClaimedAttempt, camp: Campaign) -> None:
+        """The leg answered: an agent campaign's pacing counts it (it waits for an agent)."""
+        if self.agent_pacing is not None and camp.spec.pacing is PacingMode.AGENT:
+            await self.agent_pacing.answered(camp.id, att.id, self.config.lease_s)
+
+    async def _follow_found(
+        self, att: ClaimedAttempt, camp: Campaign, hangup: asyncio.Future[str], lifetime: float
+    ) -> str:
+        """A lost originate's leg the switch has, to its hangup cause; its answer (seen, or
+        read from the switch at the reconnect) is signalled once, as a placed call's is."""
+        deadline = time.monotonic() + lifetime
+        answer = self.hangups.answer_seen(att.id)
+        await asyncio.wait((hangup, answer), timeout=lifetime, return_when=asyncio.FIRST_COMPLETED)
+        if answer.done():
+            await self._answered(att, camp)
+        return await asyncio.wait_for(hangup, max(0.0, deadline - time.monotonic()))
 
     def _caller_id(self, camp: Campaign) -> str:
         pool = self._caller_ids.get(camp.id)

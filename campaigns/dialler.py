@@ -3,7 +3,8 @@
 One :class:`Dialler` per process; any number of processes share the SQL queue and the Redis
 pacing. Per tick (:data:`~campaigns.dialler_config.TICK_S`) it re-reads campaign states (so
 pause, resume and stop take effect within a second), and for each running campaign claims up to
-what its caps let it start (:meth:`campaigns.queue.AttemptQueue.claim`); a campaign that
+what its caps let it start (a :class:`campaigns.claims.Claim` through the group commit of
+:mod:`campaigns.writes`, in one transaction with the attempt writes waiting then); a campaign that
 hands calls to agents (pacing ``agent``) also claims no more than its adaptive dial level lets
 start, reserving those lines across diallers before the claim and binding them to the
 claimed attempts after it (:class:`campaigns.agent_pacing.AgentPacing`; none given: it never
@@ -29,9 +30,11 @@ from datetime import datetime, timedelta
 
 from campaigns.agent_pacing import AgentPacing, Reservation
 from campaigns.attempt import AttemptRunner
+from campaigns.claims import Claim
 from campaigns.dialler_config import (
     HOUSEKEEPING_S,
     MAX_CLAIM,
+    PACING_WAIT_S,
     STATE_POLL_S,
     TICK_S,
     DiallerConfig,
@@ -182,24 +185,25 @@ class Dialler:
         for camp in list(self._running.values()):
             spec = camp.spec
             room = min(spec.max_concurrency, self.config.bot_capacity) - self.inflight(camp.id)
-            # what the CPS cap lets start since the last claim (at most a second's worth)
+            # what the CPS cap lets start since the last claim (at most a second's worth), and
+            # never more claimed ahead of the token bucket than it lets through within
+            # PACING_WAIT_S (past that an attempt is put back and claimed again: writes for
+            # nothing, and a backlog that grows)
             since = min(1.0, mono - self._last_claim.get(camp.id, mono - TICK_S))
-            limit = min(room, max(1, math.ceil(spec.max_cps * since)), MAX_CLAIM)
+            ahead = math.ceil(spec.max_cps * PACING_WAIT_S) - self.runner.unpaced(camp.id)
+            due = min(max(1, math.ceil(spec.max_cps * since)), ahead)
+            limit = min(room, due, MAX_CLAIM)
             reservation: Reservation | None = None
             if limit > 0 and spec.pacing is PacingMode.AGENT:
                 reservation = await self._agent_room(camp, limit, now)
                 limit = reservation.size
             if limit <= 0:
                 continue
-            try:
-                batch = await asyncio.to_thread(
-                    self.queue.claim,
-                    self.worker,
-                    camp.id,
-                    now=now,
-                    limit=limit,
-                    lease_s=self.config.lease_s,
+            try:  # through the group commit: in the transaction of the writes waiting now
+                got = await self.writer.write(
+                    Claim(self.worker, camp.id, now, limit, self.config.lease_s)
                 )
+                batch = got if isinstance(got, list) else []
             except Exception:
                 log.exception("dialler %s: claim failed (SQL); not dialling", self.worker)
                 if reservation is not None and self.agent_pacing is not None:

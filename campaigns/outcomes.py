@@ -13,8 +13,10 @@
   time) is :meth:`HangupWatcher.pending`: its leg may be ringing or answered on the switch
   (``origination_uuid`` names it before it answers), so the next reconciliation asks
   ``uuid_exists`` for it too: a leg the switch has is followed from then on like one up (its
-  hangup event, or a later reconciliation, resolves it; a ``CHANNEL_ANSWER`` seen marks it
-  answered); one it does not have resolves with :data:`ORIGINATE_LOST_CAUSE`.
+  hangup event, or a later reconciliation, resolves it; a ``CHANNEL_ANSWER`` seen, or the
+  leg's ``endpoint_disposition`` read as ``ANSWER`` at that reconciliation (its answer event
+  fired while the connection was down), marks it answered: :meth:`HangupWatcher.answer_seen`);
+  one it does not have resolves with :data:`ORIGINATE_LOST_CAUSE`.
 - :class:`EvidenceOutcomes`: the flow's own outcome from the evidence chain, read-only: the
   orchestrator's call id is the leg's uuid, its ``call_ended`` entry names why the call ended
   (``refused``, ``completed``, ``transferred_<queue>``...) and ``consent_granted`` says consent
@@ -57,6 +59,10 @@ class ChannelProbe(Protocol):
 
     async def uuid_exists(self, uuid: str, *, timeout_s: float | None = None) -> bool: ...
 
+    async def uuid_getvar(
+        self, uuid: str, name: str, *, timeout_s: float | None = None
+    ) -> str | None: ...
+
 
 class FollowedClient(ChannelProbe, Protocol):
     def add_listener(self, listener: Callable[[Event], None]) -> None: ...
@@ -77,6 +83,7 @@ class HangupWatcher:
         self._pending: set[str] = set()
         self._answered: set[str] = set()
         self._settled: dict[str, asyncio.Future[bool]] = {}
+        self._answer_seen: dict[str, asyncio.Future[None]] = {}
         self._due = False
         self._task: asyncio.Task[None] | None = None
         self.reconciled = 0
@@ -122,14 +129,31 @@ class HangupWatcher:
         return settled
 
     def answered(self, uuid: str) -> bool:
-        """Whether a ``CHANNEL_ANSWER`` of the leg was seen (for legs whose result was lost)."""
+        """Whether the leg is known answered (for legs whose result was lost): its
+        ``CHANNEL_ANSWER`` seen, or the switch saying so when asked after a reconnect."""
         return uuid in self._answered
+
+    def answer_seen(self, uuid: str) -> asyncio.Future[None]:
+        """Resolved once the leg is known :meth:`answered` (at once if it is already)."""
+        future = self._answer_seen.get(uuid)
+        if future is None:
+            future = self._answer_seen[uuid] = asyncio.get_running_loop().create_future()
+            if uuid in self._answered:
+                future.set_result(None)
+        return future
+
+    def _mark_answered(self, uuid: str) -> None:
+        self._answered.add(uuid)
+        future = self._answer_seen.get(uuid)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     def forget(self, uuid: str) -> None:
         self._waiting.pop(uuid, None)
         self._up.discard(uuid)
         self._pending.discard(uuid)
         self._answered.discard(uuid)
+        self._answer_seen.pop(uuid, None)
         settled = self._settled.pop(uuid, None)
         if settled is not None and not settled.done():
             settled.set_result(False)
@@ -146,7 +170,7 @@ class HangupWatcher:
         uuid = event.unique_id or ""
         if event.name == "CHANNEL_ANSWER":
             if uuid in self._waiting:
-                self._answered.add(uuid)
+                self._mark_answered(uuid)
                 if uuid in self._settled:
                     self._settle(uuid, True)
             return
@@ -190,17 +214,27 @@ class HangupWatcher:
             return 0
         gate = asyncio.Semaphore(RECONCILE_CONCURRENCY)
 
-        async def check(uuid: str) -> bool:
+        async def check(uuid: str) -> tuple[bool, bool]:
+            """(the switch has the leg, it says the leg was answered: a pending leg's
+            ``endpoint_disposition``, which FreeSWITCH sets to ``ANSWER`` as it answers)."""
             async with gate:
-                return await probe.uuid_exists(uuid, timeout_s=RECONCILE_TIMEOUT_S)
+                exists = await probe.uuid_exists(uuid, timeout_s=RECONCILE_TIMEOUT_S)
+                if not exists or uuid not in self._pending or uuid in self._answered:
+                    return exists, False
+                how = await probe.uuid_getvar(
+                    uuid, "endpoint_disposition", timeout_s=RECONCILE_TIMEOUT_S
+                )
+                return True, how == "ANSWER"
 
         live = self._up | self._pending
         legs = [u for u in live if u in self._waiting and not self._waiting[u].done()]
         found = await asyncio.gather(*(check(u) for u in legs))
         gone = lost = 0
-        for uuid, exists in zip(legs, found, strict=True):
+        for uuid, (exists, answered) in zip(legs, found, strict=True):
             if uuid in self._pending:
                 if exists:
+                    if answered:  # answered while the connection was down (event missed)
+                        self._mark_answered(uuid)
                     self._settle(uuid, True)  # followed like a leg up from here
                     continue
                 self._settle(uuid, False)

@@ -21,13 +21,13 @@ committed *before* the originate is sent) → ``done``; or ``cancelled`` (DNC, s
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
+from campaigns.claims import Claim, ClaimedAttempt
 from campaigns.model import Disposition
-from campaigns.tables import attempts, busy_numbers, campaigns, contacts
+from campaigns.tables import attempts, busy_numbers
 from campaigns.writes import (
     ACTIVE,
     CANCELLED,
@@ -44,29 +44,31 @@ from campaigns.writes import (
     Write,
     apply_writes,
     free_numbers,
+    must_sync,
 )
-from compliance.tables import dnc, insert_ignore
-from records.sealed_number import SealedNumber
+from compliance.tables import dnc
+from ivr.db import make_engine
 from records.timeutil import from_db, to_db
+
+__all__ = ["AttemptQueue", "ClaimedAttempt", "contact_context", "writes_engine"]
+
+
+def writes_engine(engine: sa.Engine) -> tuple[sa.Engine, bool]:
+    """The engine the queue's writes run on, and whether it is the queue's own. On a SQLite
+    file it is a second engine on the same database, whose connections only the queue uses,
+    so switching their ``synchronous`` per batch never reaches the ledger's DNC and consent
+    writes on ``engine`` (those keep syncing at every commit: invariants 3, 5, 6). In WAL mode
+    a commit that syncs makes every earlier commit durable too (the log is replayed as a
+    prefix), so a ``dialling`` mark synced is never behind an unsynced write it depends on."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        return engine, False
+    return make_engine(url.render_as_string(hide_password=False)), True
 
 
 def contact_context(contact_id: str) -> str:
     """The sealed number's context of a list entry."""
     return f"campaign-contact|{contact_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedAttempt:
-    """An attempt this dialler holds, with what it needs to dial."""
-
-    id: str
-    campaign_id: str
-    contact_id: str
-    number_bi: str
-    attempt_no: int
-    sealed: SealedNumber
-    timezone: str | None
-    previous: tuple[Disposition, ...]
 
 
 class AttemptQueue:
@@ -75,115 +77,34 @@ class AttemptQueue:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.pg = engine.dialect.name == "postgresql"
+        self._writes, self._own_writes = writes_engine(engine)
 
     # --- claiming ------------------------------------------------------------------------------
     def claim(
         self, worker: str, campaign_id: str, *, now: datetime, limit: int, lease_s: float
     ) -> list[ClaimedAttempt]:
+        """Claim due attempts in a transaction of its own (the dialler's claims ride in its
+        group commit instead: :class:`campaigns.claims.Claim`)."""
         if limit <= 0:
             return []
-        a = attempts
-        t = to_db(now)
-        lease = to_db(now + timedelta(seconds=lease_s))
-        candidates = (
-            sa.select(a.c.id)
-            .where(
-                a.c.campaign_id == campaign_id,
-                a.c.state == QUEUED,
-                a.c.due_at <= t,
-                sa.exists().where(
-                    campaigns.c.id == a.c.campaign_id, campaigns.c.state == "running"
-                ),
-                ~sa.exists().where(dnc.c.number_index == a.c.number_bi),
-                ~sa.exists().where(busy_numbers.c.number_bi == a.c.number_bi),
-            )
-            .order_by(a.c.due_at)
-            .limit(limit)
-        )
-        if self.pg:
-            candidates = candidates.with_for_update(skip_locked=True, of=a)
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                a.update()
-                .where(a.c.id.in_(candidates.scalar_subquery()))
-                .values(state=CLAIMED, claimed_by=worker, lease_until=lease)
-                .returning(a.c.id, a.c.number_bi)
-            ).all()
-            if not rows:
-                return []
-            took = conn.execute(
-                insert_ignore(
-                    self.engine,
-                    busy_numbers,
-                    [{"number_bi": r.number_bi, "attempt_id": r.id, "since": t} for r in rows],
-                ).returning(busy_numbers.c.attempt_id)
-            ).all()  # one statement (rowcount is -1 on psycopg for ON CONFLICT DO NOTHING)
-            held = {r.attempt_id for r in took}
-            mine = [r.id for r in rows if r.id in held]
-            lost = [r.id for r in rows if r.id not in set(mine)]
-            if lost:  # another dialler has the number right now: back to the queue
-                conn.execute(
-                    a.update()
-                    .where(a.c.id.in_(lost))
-                    .values(
-                        state=QUEUED,
-                        claimed_by=None,
-                        lease_until=None,
-                        due_at=to_db(now + timedelta(seconds=5)),
-                    )
-                )
-            if not mine:
-                return []
-            return self._load(conn, mine)
-
-    def _load(self, conn: sa.Connection, ids: Sequence[str]) -> list[ClaimedAttempt]:
-        a, c = attempts, contacts
-        rows = conn.execute(
-            sa.select(
-                a.c.id,
-                a.c.campaign_id,
-                a.c.contact_id,
-                a.c.number_bi,
-                a.c.attempt_no,
-                c.c.masked_number,
-                c.c.key_id,
-                c.c.wrapped_key,
-                c.c.number_sealed,
-                c.c.timezone,
-            )
-            .join(c, c.c.id == a.c.contact_id)
-            .where(a.c.id.in_(ids))
-        ).all()
-        contact_ids = [r.contact_id for r in rows]
-        prev: dict[str, list[Disposition]] = {}
-        for p in conn.execute(
-            sa.select(a.c.contact_id, a.c.disposition)
-            .where(a.c.contact_id.in_(contact_ids), a.c.state == DONE)
-            .order_by(a.c.attempt_no)
-        ):
-            if p.disposition:
-                prev.setdefault(p.contact_id, []).append(Disposition(p.disposition))
-        return [
-            ClaimedAttempt(
-                r.id,
-                r.campaign_id,
-                r.contact_id,
-                r.number_bi,
-                r.attempt_no,
-                SealedNumber(
-                    r.number_bi, r.masked_number, r.key_id, r.wrapped_key, r.number_sealed
-                ),
-                r.timezone,
-                tuple(prev.get(r.contact_id, ())),
-            )
-            for r in rows
-        ]
+        got = self.write([Claim(worker, campaign_id, now, limit, lease_s)])[0]
+        return got if isinstance(got, list) else []
 
     # --- an attempt's life (the writes: campaigns.writes) ---------------------------------------
     def write(self, ops: Sequence[Write]) -> list[Result]:
-        """Apply ``ops`` in one transaction (the dialler's group commit)."""
-        with self.engine.begin() as conn:
+        """Apply ``ops`` in one transaction (the dialler's group commit). On SQLite it runs
+        on the queue's own connections, which sync to disk at commit only when the batch
+        :func:`campaigns.writes.must_sync` (a ``dialling`` mark): see :func:`writes_engine`."""
+        with self._writes.begin() as conn:
+            if self._own_writes:
+                sync = "FULL" if must_sync(ops) else "NORMAL"
+                conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
             return apply_writes(conn, ops)
+
+    def close(self) -> None:
+        """Close the queue's own write connections (SQLite), if it has any."""
+        if self._own_writes:
+            self._writes.dispose()
 
     def mark_dialling(self, attempt_id: str, worker: str, *, caller_id: str, now: datetime,
                       lease_s: float) -> bool:  # fmt: skip
@@ -217,7 +138,8 @@ class AttemptQueue:
     # --- refusals anywhere ---------------------------------------------------------------------
     def cancel_number(self, number_bi: str, disposition: Disposition, *, now: datetime) -> int:
         """Cancel every queued attempt of the number, in every campaign."""
-        return int(self.write([CancelNumber(number_bi, disposition, now)])[0] or 0)
+        got = self.write([CancelNumber(number_bi, disposition, now)])[0]
+        return got if isinstance(got, int) else 0
 
     def sweep_dnc(self, *, now: datetime) -> int:
         """Cancel every queued attempt whose number is on the DNC list (added by any call, any

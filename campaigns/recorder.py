@@ -46,10 +46,13 @@ class OutcomeRecorder:
         self.stats = stats
         self.clock = clock
 
-    async def requeue(self, att: ClaimedAttempt, at: datetime, *reasons: str) -> bool:
-        """Back to the queue, due ``at``; returns ``False`` (no call was placed)."""
+    async def requeue(
+        self, att: ClaimedAttempt, at: datetime, *reasons: str, marked: bool = False
+    ) -> bool:
+        """Back to the queue, due ``at`` (``marked``: from ``dialling``, never originated);
+        returns ``False`` (no call was placed)."""
         self.stats.requeued += 1
-        await self.writer.write(Requeue(att.id, at, reasons))
+        await self.writer.write(Requeue(att.id, at, reasons, marked))
         return False
 
     async def close(
@@ -67,7 +70,11 @@ class OutcomeRecorder:
             Finish(att.id, d, self.clock(), cause, reasons, retry_at, cancelled)
         )
 
-    async def denied(self, att: ClaimedAttempt, answer: GateAnswer) -> None:
+    async def denied(
+        self, att: ClaimedAttempt, answer: GateAnswer, *, marked: bool = False
+    ) -> None:
+        """The gate refused the attempt (``marked``: after it was marked ``dialling``, when its
+        permit had expired meanwhile and the gate was asked again; nothing was originated)."""
         d = answer.decision
         self.stats.denied += 1
         reasons = tuple(r.value for r in d.reasons)
@@ -75,9 +82,10 @@ class OutcomeRecorder:
             await self.close(att, Disposition.DNC, cancelled=True, reasons=reasons)
             await self.writer.write(CancelNumber(att.number_bi, Disposition.DNC, self.clock()))
         elif Reason.STORE_UNAVAILABLE in d.reasons:
-            await self.requeue(att, self.clock() + timedelta(seconds=STORE_RETRY_S), *reasons)
+            at = self.clock() + timedelta(seconds=STORE_RETRY_S)
+            await self.requeue(att, at, *reasons, marked=marked)
         elif d.retry_after is not None:
-            await self.requeue(att, d.retry_after, *reasons)
+            await self.requeue(att, d.retry_after, *reasons, marked=marked)
         elif Reason.INVALID_NUMBER in d.reasons:
             await self.close(att, Disposition.INVALID_NUMBER, reasons=reasons)
         else:

@@ -22,6 +22,10 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 _IDX = sa.String(64)
 
+QUEUED, CLAIMED, DIALLING, DONE, CANCELLED = "queued", "claimed", "dialling", "done", "cancelled"
+"""An attempt's states (``campaign_attempts.state``)."""
+ACTIVE = (CLAIMED, DIALLING)
+
 campaigns = sa.Table(
     "campaigns",
     metadata,

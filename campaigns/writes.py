@@ -10,17 +10,18 @@ and :class:`Renew` (this dialler's leases on its live attempts, one write for al
 commit), by kind, each kind in a few statements for the whole batch: the marks (one pipelined
 ``executemany`` and one read of which took), the requeues, the finishes (their rows read,
 closed and freed and their retries inserted), the number cancellations (so a refusal also
-cancels a retry queued in the same batch), then the lease renewals. Renewing through the same
-group commit, never in a transaction of its own beside it, is what keeps PostgreSQL free of
-deadlocks between a renewal and a batch that lock the same rows in different orders (each waits
-for the deadlock detector's second, then one fails). (Each attempt
-has one write in flight at a time: the order between attempts is free.)
+cancels a retry queued in the same batch), then the lease renewals, then the claims
+(:class:`campaigns.claims.Claim`: a tick's claim rides in the batch waiting then). Renewing
+through the same group commit, never in a transaction of its own beside it, is what keeps
+PostgreSQL free of deadlocks between a renewal and a batch that lock the same rows in different
+orders (each waits for the deadlock detector's second, then one fails). (Each attempt has one
+write in flight at a time: the order between attempts is free.)
 :class:`GroupWriter` is the dialler's async side: every attempt task awaits
 its own write, and the writes that arrive while one batch commits go together in the next
 (one SQL thread hop and one commit per batch instead of per write); a batch that fails is
 retried write by write, so one bad write fails alone. A write's future resolves only after its
 transaction committed: ``dialling`` is durable before the originate (crash recovery relies on
-it).
+it; :func:`must_sync` says which batches must reach the disk before they return).
 """
 
 from __future__ import annotations
@@ -34,14 +35,23 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from campaigns.claims import Claim, ClaimedAttempt, claim_in
 from campaigns.model import Disposition
-from campaigns.tables import attempts, busy_numbers
+from campaigns.tables import (
+    ACTIVE,
+    CANCELLED,
+    CLAIMED,
+    DIALLING,
+    DONE,
+    QUEUED,
+    attempts,
+    busy_numbers,
+)
 from records.timeutil import to_db
 
 log = logging.getLogger(__name__)
 
-QUEUED, CLAIMED, DIALLING, DONE, CANCELLED = "queued", "claimed", "dialling", "done", "cancelled"
-ACTIVE = (CLAIMED, DIALLING)
+__all__ = ["ACTIVE", "CANCELLED", "CLAIMED", "DIALLING", "DONE", "QUEUED"]  # (re-exported)
 MAX_BATCH = 500
 
 
@@ -56,9 +66,14 @@ class MarkDialling:
 
 @dataclass(frozen=True, slots=True)
 class Requeue:
+    """Back to the queue, not dialled: a ``claimed`` attempt, or with ``marked`` one already
+    marked ``dialling`` whose originate was never sent (its permit was refused when asked
+    again); never an attempt that may have a leg."""
+
     attempt_id: str
     due_at: datetime
     reasons: tuple[str, ...] = ()
+    marked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +101,16 @@ class Renew:
     until: datetime
 
 
-Write = MarkDialling | Requeue | Finish | CancelNumber | Renew
-Result = bool | str | int | None
+Write = MarkDialling | Requeue | Finish | CancelNumber | Renew | Claim
+Result = bool | str | int | None | list[ClaimedAttempt]
+
+
+def must_sync(writes: Sequence[Write]) -> bool:
+    """Whether the batch's commit must reach the disk before it returns: a ``dialling`` mark
+    (the originate follows; crash recovery relies on it). The other writes survive the process
+    being killed without it, and a power loss can only take back a prefix-closed tail of them
+    (a claim, a requeue, an end: recovered by the leases, the DNC sweep and the gate)."""
+    return any(isinstance(w, MarkDialling) for w in writes)
 
 
 def free_numbers(conn: sa.Connection, ids: Sequence[str]) -> None:
@@ -104,8 +127,11 @@ def apply_writes(conn: sa.Connection, writes: Sequence[Write]) -> list[Result]:
     finishes: list[tuple[int, Finish]] = []
     cancels: list[tuple[int, CancelNumber]] = []
     renews: list[Renew] = []
+    claims: list[tuple[int, Claim]] = []
     for i, w in enumerate(writes):
-        if isinstance(w, MarkDialling):
+        if isinstance(w, Claim):
+            claims.append((i, w))
+        elif isinstance(w, MarkDialling):
             marks.append((i, w))
         elif isinstance(w, Requeue):
             requeues.append(w)
@@ -136,6 +162,8 @@ def apply_writes(conn: sa.Connection, writes: Sequence[Write]) -> list[Result]:
         )
     for r in renews:
         _renew(conn, r)
+    for i, cl in claims:  # last: numbers freed and cancelled above count already
+        results[i] = claim_in(conn, cl)
     return results
 
 
@@ -199,7 +227,13 @@ def _mark_many(conn: sa.Connection, ws: Sequence[MarkDialling]) -> set[tuple[str
 
 _REQUEUE = (
     attempts.update()
-    .where(attempts.c.id == sa.bindparam("w_id"), attempts.c.state == CLAIMED)
+    .where(
+        attempts.c.id == sa.bindparam("w_id"),
+        sa.or_(
+            attempts.c.state == CLAIMED,
+            sa.and_(attempts.c.state == DIALLING, sa.bindparam("w_marked", type_=sa.Boolean)),
+        ),
+    )
     .values(
         state=QUEUED,
         claimed_by=None,
@@ -218,6 +252,7 @@ def _requeue_many(conn: sa.Connection, ws: Sequence[Requeue]) -> None:
                 "w_id": w.attempt_id,
                 "w_due": to_db(w.due_at),
                 "w_reasons": ",".join(w.reasons) or None,
+                "w_marked": w.marked,
             }
             for w in ws
         ],

@@ -17,7 +17,12 @@ The order of reading (first match wins):
    ``unclear.leaning_yes``; a refusal-like answer between ``refusal_confirm`` and ``refusal``
    gets ``unclear.leaning_no``; no confident intent gets the question's ``unclassified``.
    After the refusal confirmation itself, anything unclear is not an answer (asked once).
-4. A consent from a caller without a usable number cannot be recorded: it is
+4. An utterance the recogniser did not hear clearly (``CallerAnswer.heard_clearly`` false: its
+   own confidence too low, e.g. Whisper-base on a garbled line) is never a clear answer,
+   whatever the NLU made of its words: refusal-like gets ``unclear.leaning_no``, a yes at the
+   consent question ``unclear.leaning_yes``, anything else the question's ``misheard`` (default:
+   ``unclassified``). Not after the refusal confirmation, which is asked once and decides.
+5. A consent from a caller without a usable number cannot be recorded: it is
    ``CONSENT_UNRECORDABLE`` and marketing never follows (``marketing_allowed`` is false).
 
 When the NLU gives no intent at all (down, timed out: under load a refusal would otherwise go
@@ -70,6 +75,7 @@ class CallerAnswer:
 
     nlu: NluResult | None = None  # None: nothing was said (silence, no transcript)
     digits: str = ""
+    heard_clearly: bool = True  # the recogniser's own judgement of its transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,7 @@ class AnswerReason(StrEnum):
     LEANING_NO = "leaning_no"
     UNCLASSIFIED = "unclassified"
     OTHER_INTENT = "other_intent"
+    MISHEARD = "misheard"  # the recogniser did not hear the utterance clearly
     NO_INPUT = "no_input"
 
 
@@ -198,6 +205,8 @@ class _Reader:
             return self.decision(Outcome.NOT_AN_ANSWER, AnswerReason.NO_INPUT)
         p, floor = self.policy, self.policy.min_confidence
         intent, confidence = nlu.intent, nlu.confidence
+        if not answer.heard_clearly and self.context.question is not Question.CONFIRM_REFUSAL:
+            return self.misheard(nlu)
         if intent in p.refusal_intents:
             return self.by_confidence(Meaning.REFUSAL, AnswerReason.REFUSAL_INTENT, nlu)
         if intent in p.yes_intents:
@@ -207,6 +216,17 @@ class _Reader:
         if intent is None or intent in p.unclassified_intents or confidence < floor.intent:
             return self.unclear(self.meanings.unclassified, AnswerReason.UNCLASSIFIED, nlu)
         return self.decision(Outcome.NOT_AN_ANSWER, AnswerReason.OTHER_INTENT, nlu=nlu)
+
+    def misheard(self, nlu: NluResult) -> AnswerDecision:
+        """An answer not heard clearly: confirmed (or not an answer), never a clear one."""
+        p, m, reason = self.policy, self.meanings, AnswerReason.MISHEARD
+        if nlu.intent in p.refusal_intents or (
+            nlu.intent in p.no_intents and m.no_means is Meaning.REFUSAL
+        ):
+            return self.unclear(p.unclear.leaning_no, reason, nlu)
+        if nlu.intent in p.yes_intents and m.yes_means is Meaning.CONSENT:
+            return self.unclear(p.unclear.leaning_yes, reason, nlu)
+        return self.unclear(m.misheard or m.unclassified, reason, nlu)
 
     def by_confidence(
         self, meaning: Meaning, reason: AnswerReason, nlu: NluResult

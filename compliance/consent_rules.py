@@ -56,6 +56,11 @@ class QuestionMeanings(BaseModel):
         default=Unclear.NOT_AN_ANSWER,
         description="what an answer with no (confident) intent gets after this question",
     )
+    misheard: Unclear | None = Field(
+        default=None,
+        description="what an answer the recogniser did not hear clearly gets when it is "
+        "neither refusal-like nor a yes (default: as unclassified)",
+    )
 
     @field_validator("dtmf")
     @classmethod
@@ -217,7 +222,8 @@ class ConsentPolicyRules(BaseModel):
                 )
             if meanings.no_means is Meaning.CONSENT:
                 raise PydanticCustomError("rules.no_means_consent", "a no can never mean consent")
-            if meanings.unclassified is Unclear.CONFIRM_CONSENT and q is not Question.CONSENT:
+            asked_again = (meanings.unclassified, meanings.misheard)
+            if Unclear.CONFIRM_CONSENT in asked_again and q is not Question.CONSENT:
                 raise PydanticCustomError(
                     "rules.confirm_consent_elsewhere",
                     "only the consent question is asked again for consent ({question})",

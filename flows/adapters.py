@@ -24,7 +24,7 @@ from ivr.phone import customer_number
 from records.vault import RecordingMeta, Vault
 from speech.audio import read_wav, write_wav
 from speech.cache import PromptCache
-from speech.ports import ASR
+from speech.ports import ASR, Transcript
 
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".transcript.txt"
@@ -54,10 +54,9 @@ class AsrListener:
     def __init__(self, asr: ASR) -> None:
         self.asr = asr
 
-    async def transcribe(self, wav: Path) -> str:
+    async def transcribe(self, wav: Path) -> Transcript:
         with ASR_LATENCY.time():
-            transcript = await self.asr.transcribe(read_wav(wav))
-        return transcript.text
+            return await self.asr.transcribe(read_wav(wav))
 
 
 class SidecarListener:
@@ -67,14 +66,14 @@ class SidecarListener:
     def __init__(self, inner: AsrListener | None) -> None:
         self.inner = inner
 
-    async def transcribe(self, wav: Path) -> str:
+    async def transcribe(self, wav: Path) -> Transcript:
         sidecar = wav.with_name(wav.name + SIDECAR_SUFFIX)
         if sidecar.exists():
             text = sidecar.read_text(encoding="utf-8")
             sidecar.unlink(missing_ok=True)  # what the caller said: not kept past its turn
-            return text
+            return Transcript(text=text, confidence=1.0, engine="sidecar")
         if self.inner is None:
-            return ""
+            return Transcript(text="")
         return await self.inner.transcribe(wav)
 
 

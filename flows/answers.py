@@ -137,11 +137,11 @@ class Answers:
         state: ListenState,
         question: Question,
     ) -> Heard:
-        turn, nlu = await self._hear_turn(session, call, timeout_s, state)
+        turn, nlu, clear = await self._hear_turn(session, call, timeout_s, state)
         rules = self.deps.compliance.rules_at(self.deps.clock())
         digits = turn.digits if isinstance(turn, Digits) else ""
         answer = decide_answer(
-            CallerAnswer(nlu=nlu, digits=digits),
+            CallerAnswer(nlu=nlu, digits=digits, heard_clearly=clear),
             AnswerContext(question, caller_identified=call.customer is not None),
             rules,
         )
@@ -154,21 +154,22 @@ class Answers:
 
     async def _hear_turn(
         self, session: CallSession, call: CallFacts, timeout_s: float | None, state: ListenState
-    ) -> tuple[Digits | Utterance | NoInput, NluResult | None]:
+    ) -> tuple[Digits | Utterance | NoInput, NluResult | None, bool]:
+        """The turn, its NLU result, and whether the recogniser heard it clearly."""
         if call.asr_down:
             digits = session.drain_dtmf() or await session.play_and_get_digits(
                 "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
             )
             self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
-            return (Digits(digits) if digits else NoInput()), None
+            return (Digits(digits) if digits else NoInput()), None, True
         start = call.offset_ms()
         heard = await self.turns.hear(session, call, timeout_s, state)
         if isinstance(heard, Digits | NoInput):
-            return heard, None
-        text = heard
+            return heard, None, True
+        text = heard.text
         if not text.strip():
             self.deps.note(call, "caller", "(silence)")
-            return NoInput(), None
+            return NoInput(), None, True
         inspection.heard(self.deps, call, "caller", text, start)
         nlu = await self.deps.nlu.parse(text)
         how = ""
@@ -178,10 +179,11 @@ class Answers:
             if offline is not None:
                 log.warning("call %s: no NLU intent; an offline refusal phrase heard", call.call_id)
                 nlu, how = offline, " (offline refusal phrase)"
-        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}{how}")
+        unclear = "" if heard.clear else " (not heard clearly)"
+        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}{how}{unclear}")
         call.transcript_tail = text[-120:]
         call.intent = nlu.intent or call.intent
-        return Utterance(text, nlu.intent), nlu
+        return Utterance(text, nlu.intent), nlu, heard.clear
 
     async def record_refusal(
         self, call: CallFacts, *, reason: str, answer: AnswerDecision | None = None

@@ -8,7 +8,9 @@ Quality inspection of calls is built here too (``qa.service.build_call_qa``: the
 live alerts, per-call results; off only by ``IVR_QA_CALLS=false``, logged). Flows are
 reloaded every ``IVR_FLOWS_POLL_S`` seconds: a valid change is used by new calls.
 With ``IVR_AUDIO_MODE=stream`` one :class:`speech.stream_server.AudioForkServer` per process
-(``IVR_AUDIO_STREAM_HOST``/``PORT``) receives every call's forked audio and runs the ASR.
+(``IVR_AUDIO_STREAM_HOST``/``PORT``) receives every call's forked audio and runs the ASR; with
+``IVR_FREESWITCH_INBOUND`` too, the human agent leg of each of its calls bridged by
+mod_callcenter is forked there and inspected live (``qa.agent_forks``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.metrics import serve_metrics
 from ivr.redis_conn import async_client
 from ivr.settings import Settings, get_settings
+from qa.agent_forks import build_agent_leg_qa
 from qa.service import build_call_qa
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
@@ -181,7 +184,12 @@ async def build_deps(
         list_variables=ContactVariables(engine, vault.numbers),
         clock=clock,
     )
-    closers: list[Any] = [nlu, bot, webhooks, qa]  # QA drains into the evidence first
+    # the agent legs of this process's bridged calls, inspected live (stream mode, inbound ESL)
+    agent_legs = build_agent_leg_qa(settings, qa, audio_fork)
+    closers: list[Any] = [nlu, bot, webhooks]
+    if agent_legs is not None:
+        closers.append(agent_legs)  # before QA: its legs' last finals reach the hooks
+    closers.append(qa)  # QA drains into the evidence first
     if publisher is not None:
         closers.append(publisher)
     return Built(deps, compliance, closers, audio_fork, outage)

@@ -18,6 +18,7 @@ from campaigns.callbacks import TicketOutcome
 from compliance.consent_policy import AnswerDecision, NluResult
 from compliance.rules import RuleSet
 from ivr.phone import CustomerNumber
+from speech.ports import Transcript
 from speech.stream_server import CallAudio
 
 if TYPE_CHECKING:
@@ -35,9 +36,10 @@ class PromptAudio(Protocol):
 
 
 class Listener(Protocol):
-    """The caller's recorded turn to text (``""`` when there was no speech)."""
+    """The caller's recorded turn as recognised (empty text when there was no speech; ``clear``
+    false when the engine did not hear it clearly)."""
 
-    async def transcribe(self, wav: Path) -> str: ...
+    async def transcribe(self, wav: Path) -> Transcript: ...
 
 
 class AudioStreams(Protocol):
@@ -165,8 +167,8 @@ class TurnTaking(Protocol):
 
     async def hear(
         self, session: CallSession, call: CallFacts, timeout_s: float | None, state: ListenState
-    ) -> Digits | NoInput | str:
-        """The caller's next turn: digits, nothing, or what was said (maybe ``""``)."""
+    ) -> Digits | NoInput | Transcript:
+        """The caller's next turn: digits, nothing, or what was recognised (maybe empty)."""
         ...
 
     async def close(self, session: CallSession) -> None:

@@ -26,7 +26,7 @@ from flows.ports import TurnTaking
 from flows.streamed import StreamedAudio
 from speech.bargein import NEVER_INTERRUPTIBLE, PromptKind, SpeechIgnored, StopPrompt
 from speech.context import ListenState, expect
-from speech.ports import VadEvent, VadEventKind
+from speech.ports import Transcript, VadEvent, VadEventKind
 from speech.stream_server import RecognitionFailed
 from telephony.call_control import CallControl
 from telephony.errors import CallEndedError
@@ -34,7 +34,7 @@ from telephony.session import CallSession
 
 log = logging.getLogger(__name__)
 
-Heard = Digits | NoInput | str  # a digit turn, nothing, or what the caller said (maybe "")
+Heard = Digits | NoInput | Transcript  # a digit turn, nothing, or what was recognised
 
 
 def speech_unavailable(deps: CallDeps, call: CallFacts) -> NoInput:
@@ -78,7 +78,9 @@ class RecordedTurns:
             self.deps.note(call, "caller", f"DTMF {digits}")
             return Digits(digits)
         try:
-            return await self.deps.listener.transcribe(wav) if wav.exists() else ""
+            if not wav.exists():
+                return Transcript(text="")
+            return await self.deps.listener.transcribe(wav)
         except Exception:  # any engine failure: fall back to DTMF for the rest of the call
             log.exception("call %s: ASR failed; DTMF only from now on", call.call_id)
             return speech_unavailable(self.deps, call)
@@ -177,7 +179,7 @@ class StreamedTurns:
                         log.warning("call %s: ASR failed; DTMF only from now on", call.call_id)
                         return speech_unavailable(self.deps, call)
                     if final.transcript.text.strip():
-                        return final.transcript.text
+                        return final.transcript
                     continue  # noise without words: keep listening
                 if stream.closed:
                     if session.is_hung_up:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +32,26 @@ def _load(name: str) -> ModuleType:
         return importlib.import_module(f"fuzz.fuzz_{name}")
 
 
+def _fuzz_in_a_fresh_fork() -> None:
+    """Go on in a forked child; this process waits and exits as the child did.
+
+    Linux keeps a process's peak RSS across ``exec`` (``ru_maxrss`` starts at the parent's
+    peak), and libFuzzer's ``-rss_limit_mb`` reads that peak: started from a test run holding
+    gigabytes (speech models, Rasa), the fuzzer would report out-of-memory at its first RSS check
+    (about a second in), on whatever input it was running. A child forked from this small, fresh
+    process has a peak of its own.
+    """
+    pid = os.fork()
+    if pid == 0:
+        return
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal: die the same way
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("harness", choices=HARNESSES)
@@ -38,6 +60,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0, help="libFuzzer seed (0: random)")
     args = parser.parse_args()
+    _fuzz_in_a_fresh_fork()
     module = _load(args.harness)
     corpus = args.corpus or Path("var") / "fuzz" / args.harness
     corpus.mkdir(parents=True, exist_ok=True)

@@ -4,23 +4,22 @@ When a call is bridged to a human agent, the agent leg's audio is forked to the 
 server (``uuid_audio_fork <agent leg uuid> start ws://…/audio/<agent leg uuid> mono 8k
 {"leg": "agent", "call_id": …, "agent_id": …, "offset_ms": …}``), whose VAD and ASR turn it
 into :class:`speech.stream_server.Recognised` finals. :func:`follow_agent_leg` feeds each final
-to the port live inspection already has, :meth:`flows.ports.SpeechInspection.heard`, as the
-agent's turn with its offsets into the call's recording (the leg's own, plus ``offset_ms``:
-when it was bridged): a prohibited wording raises a live alert, published by the QA hooks' own
-task well within a second. :func:`agent_leg_call` reads the call the leg belongs to from the
-fork's metadata; :func:`watch_agent_leg` waits for the fork and follows it. A final QA cannot
-take is logged (ids only) and skipped; nothing here touches the call, and the post-call QA of
-the recording still covers the agent. Issuing the fork when mod_callcenter bridges an agent
-(``agents.switch``'s bridge events) is the switch side's part.
+to :meth:`AgentLegQa.agent_said` (:class:`qa.call_port.CallInspection`) as the agent's turn with
+its offsets into the call's recording (the leg's own, plus ``offset_ms``: when it was bridged):
+a prohibited wording raises a live alert, published by the QA hooks' own task well within a
+second, and the turn is part of the call's QA result. :func:`agent_leg_call` reads the call the
+leg belongs to from the fork's metadata; :func:`watch_agent_leg` waits for the fork and follows
+it. A final QA cannot take is logged (ids only) and skipped; nothing here touches the call.
+Issuing the fork when mod_callcenter bridges an agent is :mod:`qa.agent_forks`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from flows.ports import InspectedCall, SpeechInspection, SpokenTurn
+from flows.ports import InspectedCall, SpokenTurn
 from speech.stream_server import (
     AudioForkServer,
     CallAudio,
@@ -31,6 +30,14 @@ from speech.stream_server import (
 
 log = logging.getLogger(__name__)
 AGENT = "agent"
+
+
+class AgentLegQa(Protocol):
+    """Where an agent leg's finals go (:class:`qa.call_port.CallInspection`)."""
+
+    def agent_said(self, call: InspectedCall, turn: SpokenTurn) -> None:
+        """One final of the agent: inspected live, kept for the call's QA result."""
+        ...
 
 
 def agent_leg_call(metadata: Mapping[str, Any], leg_uuid: str) -> InspectedCall | None:
@@ -64,7 +71,7 @@ def leg_offset_ms(metadata: Mapping[str, Any]) -> int:
 
 
 async def follow_agent_leg(
-    audio: CallAudio, qa: SpeechInspection, call: InspectedCall, offset_ms: int = 0
+    audio: CallAudio, qa: AgentLegQa, call: InspectedCall, offset_ms: int = 0
 ) -> int:
     """Feed every ASR final of the agent leg ``audio`` to ``qa`` until the fork closes (the
     number of finals fed). A final QA cannot take is logged (ids only) and skipped."""
@@ -86,14 +93,14 @@ async def follow_agent_leg(
             offset_ms + int(1000 * spoken.end_s),
         )
         try:
-            qa.heard(call, turn)
+            qa.agent_said(call, turn)
             fed += 1
         except Exception:  # live QA failing never breaks a call
             log.exception("call %s: live QA of the agent leg failed for one final", call.call_id)
 
 
 async def watch_agent_leg(
-    server: AudioForkServer, leg_uuid: str, qa: SpeechInspection, timeout_s: float = 10.0
+    server: AudioForkServer, leg_uuid: str, qa: AgentLegQa, timeout_s: float = 10.0
 ) -> int:
     """Wait for the agent leg's fork to connect, then :func:`follow_agent_leg` it (0 when it
     never connects or is not an agent leg)."""

@@ -1,6 +1,9 @@
 """Live QA alerts: the value, the sink port, the Redis Streams adapter and the metrics reader.
 
-A :class:`LiveAlert` is raised when the bot or an agent says a prohibited wording during a call.
+A :class:`LiveAlert` is raised when the bot or an agent says a prohibited wording during a call
+(``kind`` ``hit``: a rule matched), or says a line the learned second stage flags for review
+(``kind`` ``model``: no rule matched; minor, the rule is the model version, the phrase the
+sentence) — the same verdict as the call's post-call QA result (:func:`qa.second_stage.check_line`).
 :class:`RedisAlertStream` appends alerts to one Redis stream (``<prefix>:qa:alerts``, capped)
 and reads them back (the console's supervisor view reads it the same way);
 :class:`AlertCounter` is a reader of that stream feeding the Prometheus counter
@@ -46,6 +49,7 @@ class LiveAlert:
     flow: str = ""
     agent_id: str = ""
     blocked: bool = False  # a bot sentence stopped before synthesis
+    kind: str = "hit"  # hit (a rule matched) | model (the learned stage flags it, for review)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +75,7 @@ class LiveAlert:
             flow=fields.get("flow", ""),
             agent_id=fields.get("agent_id", ""),
             blocked=fields.get("blocked", "0") == "1",
+            kind=fields.get("kind", "hit"),
         )
 
 

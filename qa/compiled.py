@@ -4,12 +4,20 @@
 :class:`qa.matcher.Matcher` and runs every rule's own ``examples``: a ``hit`` example the rule
 does not flag, or a ``clean`` example it does, rejects the file with the example's line. So a
 rules change that breaks a case its author wrote down never becomes active (invariant 13).
+
+:meth:`CompiledRules.check` (the whole check of one line: rules, then the learned stage) keeps
+its last ``LINE_CACHE_MAX`` results by line and speaker (lines of at most ``LINE_CACHE_CHARS``
+characters; the oldest go first): call-centre speech repeats (every bot prompt, agents' set
+phrases), and the check is a pure function of the line and this rules version, so a line seen
+again costs one dictionary lookup and gets the same verdict. A rules or model change is a new
+:class:`CompiledRules` with an empty cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from compliance.reload import VersionOfRules
@@ -19,6 +27,9 @@ from qa.matcher import Matcher
 from qa.model import QaModel
 from qa.rules import QaRules, Speaker, parse_qa_rules
 from qa.second_stage import LineCheck, SecondStage, check_line
+
+LINE_CACHE_MAX = 16_384  # whole-check results kept per rules version
+LINE_CACHE_CHARS = 256  # longer lines are checked every time (bounded memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +42,29 @@ class CompiledRules(VersionOfRules):
     digest: str
     source: str
     stage: SecondStage | None = None
+    _lines: dict[tuple[str, Speaker | None], LineCheck] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def model_version(self) -> str | None:
         return self.stage.model.version if self.stage else None
 
     def check(self, text: str, speaker: Speaker | None = None) -> LineCheck:
-        """Rule hits of one line, then the model's hits in the categories they left out."""
-        return check_line(self.matcher, self.stage, text, speaker)
+        """Rule hits of one line, then the model's hits in the categories they left out (a
+        line seen before: its kept result, see the module docstring)."""
+        key = (text, speaker)
+        found = self._lines.get(key)
+        if found is None:
+            found = check_line(self.matcher, self.stage, text, speaker)
+            if len(text) <= LINE_CACHE_CHARS:
+                lines = self._lines
+                if len(lines) >= LINE_CACHE_MAX:
+                    # threads (the console's routes) may race here: losing one entry is fine
+                    with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                        del lines[next(iter(lines))]
+                lines[key] = found
+        return found
 
 
 def compile_rules(

@@ -45,10 +45,11 @@ class ContextJudge:
         self._words = re.compile(alternation) if entries else None
         self._after = [re.compile(fold_regex(p)) for p in negation.after]
 
-    def adds_negation(self, said: str, wording: str) -> bool:
-        """Whether ``said`` holds a negation cue that ``wording`` does not (not a deposit is
-        no fuzzy match of its a deposit, nor 不保本 of 保本)."""
-        return any(c in said and c not in wording for c in self._gap)
+    def changes_negation(self, said: str, wording: str) -> bool:
+        """Whether one of ``said`` and ``wording`` holds a negation cue the other does not (not
+        a deposit is no fuzzy match of its a deposit, nor 不保本 of 保本, nor 和存款的区别 of
+        和存款没区别: an edit that adds or drops a negation turns the meaning round)."""
+        return any((c in said) != (c in wording) for c in self._gap)
 
     def negated(self, folded: str, start: int, end: int) -> bool:
         """Whether the clause around ``folded[start:end]`` makes it compliant wording."""

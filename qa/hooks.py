@@ -10,13 +10,19 @@ the call's task and never raises into the call:
   lets the sentence through: QA never blocks a call except by stopping a prohibited bot
   sentence.
 - :meth:`QaHooks.heard` for each ASR final (caller, agent or bot channel, with its offset into
-  the recording): a hit by the bot or an agent raises a :class:`qa.alerts.LiveAlert`, published
+  the recording): a hit by the bot or an agent raises a :class:`qa.alerts.LiveAlert` (the same
+  whole check as the post-call result: rule hits, then the model's review hits), published
   on the alert stream by a background task (well within a second) of its own: an alert never
   waits behind the evidence of a blocked sentence, which another task writes.
+- :meth:`QaHooks.keep_agent_turn` for each final of a human agent's leg
+  (:mod:`qa.agent_forks`), inspected live like any final and kept for the call's result;
+  :meth:`QaHooks.agent_leg_opened`/:meth:`QaHooks.agent_leg_closed` bracket the leg.
 - :meth:`QaHooks.finish_call` with the call's ordered turns after it ended: whole-call QA
   (prohibited wording, mandatory statements, score) stored in SQL and as evidence, with a
   finding for each bot sentence the gate stopped during the call (speaker bot, rule, the rules
-  version that stopped it, kind ``blocked``; never a turn, since it was never spoken).
+  version that stopped it, kind ``blocked``; never a turn, since it was never spoken), and the
+  agent legs' turns merged in by time (it waits, at most ``AGENT_LEG_WAIT_S``, for a leg still
+  followed: its last final comes after the hang-up).
 
 Logs carry call ids and rule ids only, never transcripts.
 """
@@ -25,16 +31,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from ivr.crypto import sm3
 from ivr.evidence import EvidenceKind, EvidenceSink
-from ivr.supervise import cancel_and_wait
+from ivr.supervise import cancel_and_wait, wait_event
 from qa.alerts import AlertSink, LiveAlert
 from qa.calls import (
     SCORED,
@@ -48,7 +56,8 @@ from qa.calls import (
 from qa.compiled import CompiledRules
 from qa.matcher import Hit
 from qa.reload import QaRulesHolder
-from qa.rules import Speaker
+from qa.rules import Severity, Speaker
+from qa.second_stage import ModelHit
 from qa.store import QaResultStore
 from qa.verdict import BotVerdict, SpeechContext, check_bot_sentence
 from records.timeutil import utcnow
@@ -57,6 +66,8 @@ log = logging.getLogger(__name__)
 QUEUE_MAX = 10_000
 STOPPED_CALLS_MAX = 10_000  # calls whose blocked sentences wait for the call's end
 STOPPED_PER_CALL_MAX = 1_000  # blocked findings kept per call (a runaway bot: the first ones)
+_T = TypeVar("_T")
+AGENT_LEG_WAIT_S = 5.0  # at a call's end, how long its agent legs' last finals are waited for
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +106,21 @@ class QaHooks:
         # call id -> the findings of its blocked bot sentences, until the call's end; bounded
         # (a call that never reports its end is forgotten, oldest first)
         self._stopped: OrderedDict[str, list[Finding]] = OrderedDict()
+        # call id -> its agent legs' turns (same bounds), and the legs still followed
+        self._agent_turns: OrderedDict[str, list[Turn]] = OrderedDict()
+        self._legs: dict[str, int] = {}
+        self._legs_done: dict[str, asyncio.Event] = {}
         self.dropped = 0
         self.published = 0
 
     @property
     def rules(self) -> CompiledRules:
         return self._rules.at(self._now())
+
+    @property
+    def results(self) -> QaResultStore:
+        """Where the calls' QA results are stored."""
+        return self._results
 
     # -- the bot gate ------------------------------------------------------------------------
 
@@ -115,6 +135,10 @@ class QaHooks:
         except Exception:  # QA failing never blocks a call
             log.exception("call %s: QA bot gate failed; the sentence is spoken", context.call_id)
             return BotVerdict(True, text, text, (), "unavailable")
+        if verdict.model_hits:  # spoken or not, the model's review flags (never a block)
+            heard = self._clock()
+            for m in verdict.model_hits:
+                self._enqueue(self._review(context, Speaker.BOT, offset_ms, m, rules, heard))
         if verdict.blocked:
             log.warning(
                 "call %s: bot sentence blocked by QA rules %s (%s)",
@@ -138,12 +162,7 @@ class QaHooks:
         return verdict
 
     def _keep_stopped(self, call_id: str, findings: Sequence[Finding]) -> None:
-        kept = self._stopped.get(call_id)
-        if kept is None:
-            kept = self._stopped[call_id] = []
-            while len(self._stopped) > STOPPED_CALLS_MAX:
-                self._stopped.popitem(last=False)
-        kept.extend(findings[: STOPPED_PER_CALL_MAX - len(kept)])
+        _keep(self._stopped, call_id, findings)
 
     # -- live finals -------------------------------------------------------------------------
 
@@ -154,18 +173,55 @@ class QaHooks:
         heard = self._clock()
         try:
             rules = self.rules
-            hits = rules.matcher.scan(final.text, final.speaker)
+            line = rules.check(final.text, final.speaker)  # the post-call result's verdict
         except Exception:
             log.exception("call %s: live QA failed for one final", context.call_id)
             return ()
         turn = Turn(final.speaker, final.text, final.offset_ms, final.end_ms)
         alerts = tuple(
             self._alert(context, final.speaker, hit_offset_ms(turn, h), h, rules, heard)
-            for h in hits
+            for h in line.hits
+        ) + tuple(
+            self._review(context, final.speaker, final.offset_ms, m, rules, heard)
+            for m in line.model_hits
         )
         for alert in alerts:
             self._enqueue(alert)
         return alerts
+
+    # -- agent legs --------------------------------------------------------------------------
+
+    def agent_leg_opened(self, call_id: str) -> None:
+        """A human agent's leg of ``call_id`` is followed from now on."""
+        self._legs[call_id] = self._legs.get(call_id, 0) + 1
+        self._legs_done.setdefault(call_id, asyncio.Event()).clear()
+
+    def agent_leg_closed(self, call_id: str) -> None:
+        """It is no longer followed (its fork closed, or it never came)."""
+        left = self._legs.get(call_id, 1) - 1
+        if left > 0:
+            self._legs[call_id] = left
+            return
+        self._legs.pop(call_id, None)
+        done = self._legs_done.pop(call_id, None)
+        if done is not None:
+            done.set()
+
+    def keep_agent_turn(self, final: AsrFinal, context: SpeechContext) -> tuple[LiveAlert, ...]:
+        """One final of an agent's leg: inspected live (:meth:`heard`) and kept for the
+        call's result."""
+        _keep(
+            self._agent_turns,
+            context.call_id,
+            [Turn(final.speaker, final.text, final.offset_ms, final.end_ms)],
+        )
+        return self.heard(final, context)
+
+    async def _agent_turns_of(self, call_id: str) -> list[Turn]:
+        done = self._legs_done.get(call_id)
+        if done is not None and not await wait_event(done, AGENT_LEG_WAIT_S):
+            log.warning("call %s: an agent leg is still followed; QA without its rest", call_id)
+        return self._agent_turns.pop(call_id, [])
 
     def _alert(
         self,
@@ -196,6 +252,35 @@ class QaHooks:
             blocked=blocked,
         )
 
+    def _review(
+        self,
+        context: SpeechContext,
+        speaker: Speaker,
+        offset_ms: int,
+        hit: ModelHit,
+        rules: CompiledRules,
+        heard: float,
+    ) -> LiveAlert:
+        """A model hit as a live alert, as its post-call finding (:func:`qa.calls.model_finding`)
+        reads: minor, the model version as rule, the sentence as phrase, kind ``model``."""
+        return LiveAlert(
+            call_id=context.call_id,
+            speaker=speaker.value,
+            offset_ms=offset_ms,
+            rule=hit.model_version,
+            category=hit.category.value,
+            severity=Severity.MINOR.value,
+            phrase=hit.phrase,
+            wording="",
+            rules_version=rules.version,
+            heard_at=heard,
+            raised_at=self._clock(),
+            campaign=context.campaign or "",
+            flow=context.flow or "",
+            agent_id=context.agent_id or "",
+            kind="model",
+        )
+
     def _enqueue(self, item: LiveAlert) -> None:
         try:
             self._queue.put_nowait(item)
@@ -211,6 +296,9 @@ class QaHooks:
         """Whole-call QA from the orchestrator's turns and the bot sentences blocked during the
         call, stored (source ``call``); ``None`` if QA failed (logged, never raised)."""
         stopped = self._stopped.pop(context.call_id, [])
+        agent = await self._agent_turns_of(context.call_id)
+        if agent:  # each side in its own order, merged by when it was said
+            turns = list(heapq.merge(turns, agent, key=lambda t: t.start_ms))
         try:
             result = inspect_call(turns, context, self.rules, stopped)
             await self._results.save(result, source="call", call_started_at=started_at)
@@ -280,3 +368,14 @@ class QaHooks:
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
+
+
+def _keep(kept: OrderedDict[str, list[_T]], call_id: str, items: Sequence[_T]) -> None:
+    """Keep ``items`` for ``call_id`` until its end: at most ``STOPPED_CALLS_MAX`` calls (the
+    oldest forgotten) and ``STOPPED_PER_CALL_MAX`` items a call (the first ones)."""
+    mine = kept.get(call_id)
+    if mine is None:
+        mine = kept[call_id] = []
+        while len(kept) > STOPPED_CALLS_MAX:
+            kept.popitem(last=False)
+    mine.extend(items[: STOPPED_PER_CALL_MAX - len(mine)])

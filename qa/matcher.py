@@ -14,7 +14,7 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
   (``homophone``: a few slipped characters, none a function word);
 - phrases of at least ``fuzzy_min`` characters also match a window with one edit (two from 10
   characters) by rapidfuzz, tried once per phrase and line when one of its anchor bigrams
-  occurs, never across a clause boundary or an inserted negation;
+  occurs, never across a clause boundary nor with a negation inserted or dropped;
 - a candidate inside one of the rule's ``exclude`` wordings or a mandated safe wording, or in a
   negating context (:class:`qa.context.ContextJudge`), is dropped;
 - overlapping hits of one rule keep the longest.
@@ -356,7 +356,7 @@ class Matcher:
         wording = self._fuzzy[key]
         if any(b in said for b in BOUNDARIES) or abs(len(said) - n) > edits:
             return None
-        if self.judge.adds_negation(said, wording):
+        if self.judge.changes_negation(said, wording):
             return None
         return _Candidate(rule, start, end, wording, MatchKind.FUZZY)
 

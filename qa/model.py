@@ -107,6 +107,7 @@ class QaModel:
             # every feature of a line found in one C-level scan each (its value: its row's
             # index, so a feature found twice counts once: features are binary)
             self._rows: list[tuple[float, ...]] = []
+            self._lens: list[int] = []  # each row's n-gram length (folded positions)
             self._char_ac = self._automaton(self._chars)
             self._sound_ac = self._automaton(self._sounds)
             self.gate: frozenset[str] = frozenset(coded_sounds(g) for g in data["gate"])  # type: ignore[attr-defined]
@@ -126,6 +127,7 @@ class QaModel:
         for feat in sorted(rows):
             automaton.add_word(feat, len(self._rows))
             self._rows.append(rows[feat])
+            self._lens.append(len(feat))
         if rows:
             automaton.make_automaton()
         return automaton
@@ -157,6 +159,22 @@ class QaModel:
             c: 1.0 / (1.0 + math.exp(-(self.intercepts[c] + sum(columns[k + 1]) / norm)))
             for k, c in enumerate(self.categories)
         }
+
+    def evidence(
+        self, folded: str, sound: str, category: Category
+    ) -> tuple[list[tuple[int, int, int, float]], float, float]:
+        """Every n-gram of the line adding to ``category``'s score, where it is: ``(row,
+        start, end, contribution)`` (each occurrence; a feature counts once in the score),
+        with the logit without them (the intercept plus the rest) and the line's norm."""
+        k = self.categories.index(category) + 1
+        occurrences = [(r, e + 1 - self._lens[r], e + 1) for e, r in self._char_ac.iter(folded)]
+        occurrences += [(r, e + 1 - self._lens[r], e + 1) for e, r in self._sound_ac.iter(sound)]
+        rows = self._rows
+        found = {r for r, _, _ in occurrences}
+        norm = math.sqrt(sum(rows[r][0] for r in found)) or 1.0
+        rest = self.intercepts[category] + sum(rows[r][k] for r in found if rows[r][k] <= 0) / norm
+        adding = [(r, s, e, rows[r][k] / norm) for r, s, e in occurrences if rows[r][k] > 0]
+        return adding, rest, norm
 
     def key_span(self, folded: str, sound: str, category: Category) -> tuple[int, int]:
         """``[start, end)`` in ``folded`` of the n-gram adding most to ``category``'s score."""

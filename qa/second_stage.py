@@ -6,18 +6,23 @@ scored at or above the category's threshold, it becomes a :class:`ModelHit` (cat
 version, score, the whole sentence) for review, unless the context judge of the rules vetoes
 it the same way it vetoes a rule match: the n-gram adding most to the score is negated,
 reported or asked about (:class:`qa.context.ContextJudge`), or overlaps a mandated safe
-wording. A model hit never blocks a bot sentence (:func:`qa.verdict.check_bot_sentence` looks at
-rule hits only); it flags.
+wording; and every matched n-gram is looked at too (:func:`supported`): the hit stands only if
+the score still reaches the threshold without the n-grams said inside a safe wording or a
+negating context. A model hit never blocks a bot sentence (:func:`qa.verdict.check_bot_sentence`
+blocks on rule hits only); it flags.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from qa.matcher import MAX_LINE, Hit, Matcher
 from qa.model import QaModel, Scored
 from qa.rules import Category, Speaker
 from qa.text import fold, sounds
+
+VETO_MIN_CHARS = 3  # the shortest n-gram the all-n-gram veto looks at (see ``supported``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +121,35 @@ def vetted(
             continue
         if cat in model.veto and matcher.judge.negated(scored.folded, start, end):
             continue
+        if not supported(model, matcher, safe, scored, cat):
+            continue
         out.append(ModelHit(cat, p, model.version, text))
     return tuple(out)
+
+
+def supported(
+    model: QaModel, matcher: Matcher, safe: SafeWording, scored: Scored, cat: Category
+) -> bool:
+    """Whether ``cat``'s score still reaches its threshold on what the line says plainly:
+    every matched n-gram of at least ``VETO_MIN_CHARS`` positions adding to it counts nothing
+    when each of its occurrences lies in a mandated safe wording or (a veto category) in a
+    negating context (shorter n-grams, a character or two, say too little to be vetoed)."""
+    folded = scored.folded
+    adding, rest, _norm = model.evidence(folded, scored.sound, cat)
+    plain: dict[int, float] = {}
+    vetoed: set[int] = set()
+    for row, start, end, weight in adding:
+        if row in plain:
+            continue
+        if end - start >= VETO_MIN_CHARS and (
+            safe.overlaps(folded, start, end)
+            or (cat in model.veto and matcher.judge.negated(folded, start, end))
+        ):
+            vetoed.add(row)
+        else:
+            plain[row] = weight
+    logit = rest + sum(plain.values())
+    return 1.0 / (1.0 + math.exp(-logit)) >= model.thresholds[cat]
 
 
 def check_line(

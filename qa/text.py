@@ -10,7 +10,9 @@ Two per-character tables, both filled lazily and kept for the process:
 - :data:`SOUND` maps each folded Hanzi to one private-use character standing for its *loose
   toneless syllable*: pypinyin's default reading without tone, with the initials zh/z, ch/c,
   sh/s, n/l and the finals ang/an, eng/en, ing/in, iang/ian, uang/uan merged (the slips Mandarin
-  ASR makes: 宝本 for 保本, 分险 for 风险). Other characters map to themselves.
+  ASR makes: 宝本 for 保本, 分险 for 风险). Other characters map to themselves, and so do the
+  negation characters (:data:`NEGATIONS`: 不 没 非 未 无 别): a pattern's gap that may not skip a
+  negation then skips their homophones (五 for 无, 每 for 没, 为 for 未) on the sound string too.
 
 Matching a phrase on the sound string therefore finds the phrase, its homophones and its near
 homophones with one exact (Aho-Corasick) search; :func:`toneless` gives the strict toneless
@@ -33,6 +35,7 @@ _DELETE = frozenset(" \t\u3000\u00a0嗯呃唔-\u2010\u2011")  # hyphens: risk-fr
 _KEEP_SYMBOLS = frozenset("%")
 _DIGITS = "零一二三四五六七八九"
 _SOUND_BASE = 0xE000  # Unicode private-use area: one code per loose syllable
+NEGATIONS = frozenset("不没非未无别")  # their own sound (see the module docstring)
 
 
 def _fold_char(ch: str) -> str | None:
@@ -140,7 +143,7 @@ def coded_sounds(spelled: str) -> str:
 
 
 def _sound_char(ch: str) -> str:
-    if not is_hanzi(ch):
+    if not is_hanzi(ch) or ch in NEGATIONS:
         return ch
     return sound_code(loose(toneless(ch)))
 
@@ -175,7 +178,7 @@ def phrase_sounds(folded: str) -> set[str]:
         if len(readings) == len(folded):
             out.add(
                 "".join(
-                    sound_code(loose(r[0])) if is_hanzi(ch) else ch
+                    sound_code(loose(r[0])) if is_hanzi(ch) and ch not in NEGATIONS else ch
                     for ch, r in zip(folded, readings, strict=True)
                 )
             )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from qa.compiled import CompiledRules
 from qa.matcher import Hit
 from qa.rules import Speaker
+from qa.second_stage import ModelHit
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class BotVerdict:
     speak: str
     hits: tuple[Hit, ...]
     rules_version: str
+    model_hits: tuple[ModelHit, ...] = ()  # the learned stage's, for review: never a block
 
     @property
     def blocked(self) -> bool:
@@ -52,8 +54,11 @@ class BotVerdict:
 
 
 def check_bot_sentence(text: str, context: SpeechContext, rules: CompiledRules) -> BotVerdict:
-    """Allow ``text``, or block it and give the safe fallback to speak instead."""
-    hits = rules.matcher.scan(text, Speaker.BOT)
-    if not hits:
-        return BotVerdict(True, text, text, (), rules.version)
-    return BotVerdict(False, text, rules.rules.bot_fallback, hits, rules.version)
+    """Allow ``text``, or block it and give the safe fallback to speak instead: the whole
+    check (:meth:`CompiledRules.check`), whose rule hits block and whose model hits only flag."""
+    line = rules.check(text, Speaker.BOT)
+    if not line.hits:
+        return BotVerdict(True, text, text, (), rules.version, line.model_hits)
+    return BotVerdict(
+        False, text, rules.rules.bot_fallback, line.hits, rules.version, line.model_hits
+    )

@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/train_qa_model.py [--out FILE] [--check]
 
-Training lines: ``tests/qa/eval/tuning.tsv`` and ``heldout.tsv`` .. ``heldout5.tsv`` (never
-``heldout6.tsv``: it measures the frozen system), plus synthetic clean lines made from each
+Training lines: ``tests/qa/eval/tuning.tsv`` and the held-out splits read after their first
+runs (``heldout.tsv`` .. ``heldout6.tsv``, ``heldout8.tsv``, ``heldout9.tsv``; never
+``heldout7.tsv``, kept blind for the lead), plus synthetic clean lines made from each
 positive one (negated, reported as forbidden, asked about, and the mandated risk warning).
 Features are :func:`qa.model.analyse` (character 1-4-grams, sound 2-4-grams); one logistic
 regression per category (liblinear, balanced classes: deterministic). Each category's
@@ -29,7 +30,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from qa.compiled import CompiledRules  # noqa: E402
-from qa.evaluation import Labelled, parse_labelled  # noqa: E402
+from qa.evaluation import HELD_OUT_SPLITS, Labelled, parse_labelled  # noqa: E402
 from qa.model import DEFAULT_MODEL_PATH, QaModel, analyse  # noqa: E402
 from qa.reload import DEFAULT_RULES_PATH, load_rules_file  # noqa: E402
 from qa.rules import Category, Speaker  # noqa: E402
@@ -37,8 +38,9 @@ from qa.second_stage import SafeWording  # noqa: E402
 from qa.text import fold, sounds, spelled_sounds  # noqa: E402
 
 EVAL = ROOT / "tests" / "qa" / "eval"
-SPLITS = ("tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
-VERSION = "qa-model-2026-12-01.1"
+SPLITS = ("tuning", *HELD_OUT_SPLITS)
+FRESH = ("heldout8", "heldout9")  # the newest splits: reported out of fold
+VERSION = "qa-model-2026-12-01.2"
 CATS = tuple(Category)
 C = 8.0  # inverse regularisation (same cross-validation: 2, 8, 32 tried; l1 recalled less)
 TARGET_P = 0.97  # out-of-fold precision the thresholds must reach (margin over the 0.95 target)
@@ -240,13 +242,14 @@ def data_for_gate(codes: list[str]) -> dict[str, object]:
 
 
 def fresh_split(
+    name: str,
     rules: CompiledRules,
     scored: list[tuple[Labelled, dict[Category, float]]],
     lines: list[Labelled],
     thresholds: dict[Category, float],
 ) -> None:
-    """Split 5 (its rules never tuned on it): rules alone, and rules + the model trained on
-    the other splits (out of fold), per category."""
+    """One of the newest splits: rules alone, and rules + the model trained on the other
+    splits (out of fold), per category."""
     held = {id(x) for x in lines}
     fresh = [(x, p) for x, p in scored if id(x) in held]
     for c in CATS:
@@ -259,7 +262,7 @@ def fresh_split(
                 counts[1] += flagged and c not in x.labels
                 counts[2] += (not flagged) and c in x.labels
         print(
-            f"heldout5 {c.value:<22} rules {_pr(rules_only)}  rules+model (out of fold) {_pr(both)}"
+            f"{name} {c.value:<22} rules {_pr(rules_only)}  rules+model (out of fold) {_pr(both)}"
         )
 
 
@@ -285,7 +288,8 @@ def main() -> int:
         thresholds[c] = t
         cv[c.value] = {"threshold": t, "precision": round(p, 3), "recall": round(r, 3)}
         print(f"{c.value:<22} threshold {t:.3f}  out-of-fold P {p:.3f}  R {r:.3f}")
-    fresh_split(rules, scored, splits["heldout5"], thresholds)
+    for name in FRESH:
+        fresh_split(name, rules, scored, splits[name], thresholds)
     train = [x for xs in splits.values() for x in xs]
     vec, clfs = fit(train + synthetic(train, warning))
     codes = gate(train)

@@ -139,6 +139,7 @@ class WhisperASR:
         suppress_latin: bool = True,
         use_context: bool = False,
         min_confidence: float = 0.03,
+        clear_confidence: float = 0.35,
     ) -> None:
         check_whisper_dir(model_dir)
         try:
@@ -157,6 +158,11 @@ class WhisperASR:
         # line noise the VAD let through ("你", "这"): measured on the evaluation set's noise-only
         # clips (< 0.02) and its shortest real answers (>= 0.06).
         self.min_confidence = min_confidence
+        # Below this the transcript is a guess (``Transcript.clear`` false), which the consent
+        # policy confirms instead of acting on: measured on the evaluation set's tuning split
+        # (bench/bench_voice_intent.py), where every refusal Whisper-base garbled into another
+        # confident intent ("泡沫铁 沙马沙尼"; "行行行行…" read as affirm) was at or below 0.31.
+        self.clear_confidence = clear_confidence
         # Encoder window (s): Whisper is trained on 30 s; a shorter window is proportionally
         # cheaper and less accurate (bench/bench_speech.py measures both).
         self.window_frames = round(100 * max(2.0, min(30.0, window_s)))
@@ -241,6 +247,7 @@ class WhisperASR:
             start_s=round(offset, 3),
             end_s=round(min(audio.duration_s, end), 3),
             engine=self.name,
+            clear=confidence >= self.clear_confidence,
         )
 
     def token_budget(self, speech_s: float) -> int:
@@ -355,6 +362,7 @@ class WhisperStream:
                 end_s=partial.end_s,
                 is_final=False,
                 engine=partial.engine,
+                clear=partial.clear,
             )
         ]
 

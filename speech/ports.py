@@ -32,7 +32,9 @@ class Transcript:
 
     ``confidence`` is in [0, 1] (engine-specific, comparable only within one engine);
     ``start_s``/``end_s`` bound the recognised speech inside the audio; ``is_final`` is false
-    for a streaming partial hypothesis.
+    for a streaming partial hypothesis; ``clear`` is false when the engine itself judges it did
+    not hear the utterance clearly (its words are then a guess: the consent policy never takes
+    such an answer as a clear yes or no; engines without that judgement leave it true).
     """
 
     text: str
@@ -42,6 +44,7 @@ class Transcript:
     is_final: bool = True
     engine: str = ""
     words: tuple[WordTiming, ...] = field(default_factory=tuple)
+    clear: bool = True
 
     @property
     def is_empty(self) -> bool:

@@ -272,9 +272,11 @@ class InboundClient:
             raise CommandFailedError(f"uuid_exists: unexpected reply {text[:40]!r}")
         return text == "true"
 
-    async def uuid_getvar(self, uuid: str, name: str) -> str | None:
+    async def uuid_getvar(
+        self, uuid: str, name: str, *, timeout_s: float | None = None
+    ) -> str | None:
         """A channel variable, ``None`` if unset or no such channel."""
-        text = await self.api("uuid_getvar", f"{uuid} {name}")
+        text = await self.api("uuid_getvar", f"{uuid} {name}", timeout_s=timeout_s)
         return None if text in ("_undef_",) or text.startswith("-ERR") else text
 
     async def uuid_setvar(self, uuid: str, name: str, value: str) -> bool:

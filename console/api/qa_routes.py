@@ -47,9 +47,16 @@ class SentenceIn(BaseModel):
 
 class SentenceOut(BaseModel):
     rules_version: str
+    model_version: str | None = Field(
+        default=None, description="the learned second stage's (None: rules only)"
+    )
     speaker: str
     flagged: bool
     hits: list[dict[str, Any]] = Field(description="category, rule, span, wording, how, severity")
+    model_hits: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="categories the model flags where no rule did (for review; never a block)",
+    )
     bot_says_instead: str | None = Field(
         default=None, description="the rules' fallback the bot would say (bot sentences)"
     )
@@ -130,6 +137,9 @@ class AlertOut(BaseModel):
     flow: str
     agent_id: str
     blocked: bool
+    kind: str = Field(
+        default="hit", description="hit (a rule matched) | model (the learned stage, for review)"
+    )
 
 
 class AlertsOut(BaseModel):
@@ -183,16 +193,20 @@ def _job(request: Request, status: JobStatus) -> JobOut:
 def check_sentence(
     body: SentenceIn, request: Request, principal: Principal = require(Permission.QA_READ)
 ) -> SentenceOut:
-    """Check one sentence for prohibited wording with the QA rules in force, as the bot's
-    gate before synthesis and live QA do (``ivr qa check``)."""
+    """Check one sentence with the QA rules in force and their learned second stage, as the
+    bot's gate before synthesis, live QA and the post-call result do (``ivr qa check``): rule
+    hits flag it (a bot sentence is then replaced); model hits are for review only."""
     compiled = context(request).qa.runtime.holder.current
     speaker = Speaker(body.speaker)
-    hits = compiled.matcher.scan(body.text, speaker)
+    line = compiled.check(body.text, speaker)
+    hits = line.hits
     return SentenceOut(
         rules_version=compiled.version,
+        model_version=line.model_version,
         speaker=speaker.value,
         flagged=bool(hits),
         hits=[h.as_dict() for h in hits],
+        model_hits=[m.as_dict() for m in line.model_hits],
         bot_says_instead=compiled.rules.bot_fallback if hits and speaker is Speaker.BOT else None,
     )
 

@@ -57,10 +57,14 @@ def run_api(
 
     ``media`` gives the channels that have media (playback, audio fork); without it
     ``uuid_break`` only answers and ``uuid_audio_fork`` fails, as on a channel with no media.
-    With a ``callcenter`` (the switch's mod_callcenter) ``callcenter_config`` runs against it;
-    without one only ``queue count agents`` answers, with ``agents_available``.
+    With a ``callcenter`` (the switch's mod_callcenter) ``callcenter_config`` runs against it
+    and its agent legs are channels too (``uuid_audio_fork <agent leg uuid>`` forks what the
+    agent says); without one only ``queue count agents`` answers, with ``agents_available``.
     """
     args = arg.split()
+    if callcenter is not None and callcenter.legs:  # mod_callcenter's agent legs are channels
+        channels = {**channels, **{u: leg.channel for u, leg in callcenter.legs.items()}}
+        media = {**(media or {}), **callcenter.legs}
     if command in FORK_COMMANDS:
         return _audio_fork(arg, channels, media or {})
     if command == "status":

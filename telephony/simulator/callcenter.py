@@ -22,7 +22,9 @@ Time is the switch's seconds (``clock``: tests pass a fast clock). Events are th
 ``callcenter::info`` events (``CC-Action`` ``member-queue-start``, ``agent-offering``,
 ``bridge-agent-start``, ``bridge-agent-end``, ``member-queue-end``, ``agent-status-change``,
 ``agent-state-change``, ``members-count``) handed to every listener (the inbound switch
-broadcasts them to subscribed ESL connections).
+broadcasts them to subscribed ESL connections). A bridged member's agent leg
+(:class:`~telephony.simulator.agent_leg.AgentLeg`, in :attr:`CallCenter.legs`) is a channel
+with media: ``CC-Agent-UUID`` names it, ``uuid_audio_fork`` forks what the agent says.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from telephony.simulator.agent_leg import AgentLeg
 from telephony.simulator.callcenter_conf import AgentConfig, QueueConfig, TierConfig
 from telephony.simulator.channel import Headers, preamble
 
@@ -107,6 +111,10 @@ class Member:
     agent: str | None = None
     order: int = 0
     broadcasts: list[str] = field(default_factory=list)  # what uuid_broadcast played to it
+    agent_speech: Path | None = None  # what the agent says once bridged (its leg's audio)
+    time_scale: float = 1.0  # the member channel's media clock scale (the agent leg's too)
+    leg: AgentLeg | None = None  # the agent leg, once bridged
+    agent_called: float = 0.0
 
     def score(self, now: float, time_base: str) -> float:
         since = self.system_joined if time_base == "system" else self.joined
@@ -145,6 +153,7 @@ class CallCenter:
         self.clock = clock
         self.listeners: list[EventListener] = []
         self.system_joined: dict[str, float] = {}
+        self.legs: dict[str, AgentLeg] = {}  # agent legs of the bridged calls, by uuid
 
     @classmethod
     def from_config(
@@ -170,13 +179,17 @@ class CallCenter:
         *,
         base_score: int = 0,
         exported: Mapping[str, str] | None = None,
+        agent_speech: Path | None = None,
+        time_scale: float = 1.0,
     ) -> Member:
-        """A caller enters ``queue`` (``member-queue-start``)."""
+        """A caller enters ``queue`` (``member-queue-start``); ``agent_speech``: what the agent
+        who takes it says (into the agent leg's audio), at the member's ``time_scale``."""
         now = self.now()
         first = self.system_joined.setdefault(session_uuid, now)
         member = Member(
             queue, session_uuid, cid_number, now, first, base_score, dict(exported or {})
         )
+        member.agent_speech, member.time_scale = agent_speech, time_scale
         member.order = next(_joins)
         self.members.append(member)
         self._member_event(member, "member-queue-start")
@@ -224,8 +237,11 @@ class CallCenter:
         self._count(member.queue)
 
     def bridge_end(self, member: Member) -> None:
-        """The agent's call with ``member`` ended: the agent waits again (wrap-up time runs)."""
+        """The agent's call with ``member`` ended: the agent waits again (wrap-up time runs);
+        its leg is gone (hang it up first: :meth:`AgentLeg.hang_up`)."""
         now = self.now()
+        if member.leg is not None:
+            self.legs.pop(member.leg.uuid, None)
         if member in self.members:
             self.members.remove(member)
         agent = self.agents.get(member.agent or "")
@@ -237,8 +253,14 @@ class CallCenter:
             for tier in self.tiers:
                 if tier.agent == agent.name and tier.state in ("Active Inbound", "Standby"):
                     tier.state = "Ready"
-        self._member_event(member, "bridge-agent-end", self._agent_headers(member))
-        self._member_event(member, "member-queue-end", [("CC-Cause", "Terminated")])
+        ended = [
+            ("CC-Hangup-Cause", "NORMAL_CLEARING"),
+            *self._agent_headers(member),
+            ("CC-Bridge-Terminated-Time", str(int(now))),
+        ]
+        self._member_event(member, "bridge-agent-end", ended)
+        terminated = [("CC-Cause", "Terminated"), *self._agent_headers(member)]
+        self._member_event(member, "member-queue-end", terminated)
         self._count(member.queue)
 
     # -- dispatcher -------------------------------------------------------------------------
@@ -305,6 +327,7 @@ class CallCenter:
 
     def _bridge(self, member: Member, agent: Agent, now: float) -> None:
         member.state, member.agent = "Trying", agent.name
+        member.agent_called = now
         agent.state, agent.last_offered_call = "Receiving", now
         for tier in self.tiers:
             if tier.agent == agent.name:
@@ -320,6 +343,9 @@ class CallCenter:
             if tier.agent == agent.name and tier.queue == member.queue:
                 tier.state = "Active Inbound"
         member.state = "Answered"
+        # mod_callcenter originated a leg to the agent: a channel of its own, with media
+        leg = AgentLeg(agent.name, speech=member.agent_speech, time_scale=member.time_scale)
+        member.leg, self.legs[leg.uuid] = leg, leg
         self._member_event(member, "bridge-agent-start", self._agent_headers(member))
         self._count(member.queue)
 
@@ -359,11 +385,18 @@ class CallCenter:
 
     def _agent_headers(self, member: Member) -> Headers:
         agent = self.agents.get(member.agent or "")
-        return [
+        headers: Headers = [
             ("CC-Agent", member.agent or ""),
             ("CC-Agent-Type", agent.type if agent else ""),
             ("CC-Agent-System", "single_box"),
         ]
+        if member.leg is not None:  # bridged: the agent leg's uuid and times, as mod_callcenter
+            headers += [
+                ("CC-Agent-UUID", member.leg.uuid),
+                ("CC-Agent-Called-Time", str(int(member.agent_called))),
+                ("CC-Agent-Answered-Time", str(int(member.agent_called))),
+            ]
+        return headers
 
     def _member_event(self, member: Member, action: str, extra: Headers | None = None) -> None:
         headers: Headers = [("CC-Queue", member.queue), ("CC-Action", action)]

@@ -307,6 +307,7 @@ class InboundSwitch:
             return f"-ERR {channel.hangup_cause}\n"
         record.outcome = ANSWERED
         channel.state, channel.call_state, channel.answer_state = "CS_EXECUTE", "ACTIVE", "answered"
+        channel.variables["endpoint_disposition"] = "ANSWER"  # as switch_channel_mark_answered
         channel.media = True
         self._channel_event(channel, "CHANNEL_ANSWER")
         script = fate.script or self.script

@@ -83,7 +83,9 @@ class CallerScript:
     ``digits_on_answer``); with no turns left the caller stays silent. ``agent_available``:
     the queues have a free agent (``callcenter_config queue count agents``);
     ``agent_taken_meanwhile``: the one counted takes another call before this caller is queued,
-    so the caller waits out ``max-wait-time-with-no-agent`` (a queue timeout).
+    so the caller waits out ``max-wait-time-with-no-agent`` (a queue timeout);
+    ``agent_speech``: a WAV the agent who takes the call says into its leg's audio fork (with
+    the switch's mod_callcenter model).
     """
 
     caller: str = "13800138000"
@@ -99,6 +101,7 @@ class CallerScript:
     fault_after: int = 4
     reply_delay_ms: int = 0
     agent_talk_ms: int = 2000
+    agent_speech: Path | None = None  # what the agent says once bridged (mod_callcenter model)
     turns: tuple[Turn, ...] = ()
     agent_available: bool = True
     agent_taken_meanwhile: bool = False  # counted Available, but busy before this caller queues

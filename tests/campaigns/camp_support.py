@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from helpers.compliance_data import BASE_RULES, INDEX_KEY
 from helpers.compliance_data import REDIS_URL as REDIS_URL
 
+from campaigns.agent_pacing import AgentPacing
 from campaigns.dialler import Dialler, DiallerConfig
 from campaigns.importer import ListImporter
 from campaigns.model import CampaignState, DailyWindow, Disposition, RetryPolicy, RetryRule
@@ -187,6 +188,7 @@ class DiallerEnv:
 
     async def close(self) -> None:
         await self.svc.close()
+        self.queue.close()
         self.engine.dispose()
 
 
@@ -303,7 +305,8 @@ async def switchboard(app: CalleeApp, tmp: Path, mix: OutcomeMix | None = None) 
 
 
 def make_dialler(env: DiallerEnv, board: Switchboard, *, pacer: Pacer | None = None,
-                 worker: str | None = None, **config: object) -> Dialler:  # fmt: skip
+                 worker: str | None = None, agent_pacing: AgentPacing | None = None,
+                 **config: object) -> Dialler:  # fmt: skip
     return Dialler(
         campaigns=env.repo,
         queue=env.queue,
@@ -319,6 +322,7 @@ def make_dialler(env: DiallerEnv, board: Switchboard, *, pacer: Pacer | None = N
             **config,  # type: ignore[arg-type]
         ),
         clock=env.clock,
+        agent_pacing=agent_pacing,
     )
 
 

@@ -3,6 +3,7 @@ agent campaigns' shared lines (in memory and in Redis) the level is decided on."
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -230,20 +231,110 @@ async def test_answered_lines_wait_for_an_agent_until_their_bridge_event(lines) 
     assert (await snap(lines)).lines == 0
 
 
-async def test_a_stale_snapshot_reserves_nothing_and_the_lines_are_shared(lines) -> None:
-    """Two diallers on one store: the second decides on what the first took."""
-    one, two = AgentPacing(FixedProbe(4), lines), AgentPacing(FixedProbe(4), lines)
+async def test_reservations_on_one_snapshot_share_the_level_and_a_moved_one_gets_fresh_state(
+    lines,
+) -> None:
+    """Two reservations on one snapshot both take what the level leaves at their instant (no
+    compare-and-set between them); an answer moves the level's inputs, so a reservation on the
+    older version takes nothing and gets the fresh state in the same reply."""
+    since = NOW - timedelta(seconds=900)
     s = await snap(lines)
-    assert await lines.reserve("c1", s.version, ["t1"], 10.0)
-    assert not await lines.reserve("c1", s.version, ["t2"], 10.0)  # stale: refused
-    await lines.bind("c1", ["t1"], [], 10.0)
-    a = await one.reserve("c1", 0.03, want=10, now=NOW)
-    b = await two.reserve("c1", 0.03, want=10, now=NOW)
-    assert (a.size, b.size) == (4, 0)  # together: the level's 4 lines, not 8
-    await one.bind(a, ["x1", "x2", "x3"], 30.0)
-    c = await two.reserve("c1", 0.03, want=10, now=NOW)
-    assert c.size == 1
-    assert (await snap(lines, "c2")).lines == 0  # another campaign: its own lines
+    first = await lines.reserve("c1", s.version, 4, ["t1", "t2", "t3"], 10.0, since=since, now=NOW)
+    second = await lines.reserve("c1", s.version, 4, ["u1", "u2"], 10.0, since=since, now=NOW)
+    assert (first.taken, second.taken) == (("t1", "t2", "t3"), ("u1",))  # 4 together, not 5
+    assert (await snap(lines)).lines == 4
+    await lines.bind("c1", ["t1"], ["att-1"], 30.0)
+    await lines.answered("c1", "att-1", 30.0)
+    moved = await lines.reserve("c1", s.version, 4, ["v1"], 10.0, since=since, now=NOW)
+    assert moved.taken == ()
+    assert moved.fresh == await snap(lines)
+    assert moved.fresh.version != s.version and (moved.fresh.lines, moved.fresh.answered) == (4, 1)
+    again = await lines.reserve("c1", moved.fresh.version, 4, ["v1"], 10.0, since=since, now=NOW)
+    assert again.taken == ("v1",)  # one ringing line became answered: one more may ring
+
+
+@pytest.fixture(params=["local", "redis"])
+async def two_diallers(
+    request: pytest.FixtureRequest, camp_redis_prefix: str
+) -> AsyncIterator[tuple[AgentLines, AgentLines]]:
+    """Two diallers' views of one campaign's lines: one store in memory, or two Redis clients
+    (two connections, as two processes have) on one key prefix."""
+    if request.param == "local":
+        local = LocalAgentLines()
+        yield local, local
+        return
+    prefix = f"{camp_redis_prefix}:{uuid.uuid4().hex[:8]}"
+    one, two = RedisAgentLines(REDIS_URL, prefix), RedisAgentLines(REDIS_URL, prefix)
+    yield one, two
+    await one.close()
+    await two.close()
+
+
+class Contended:
+    """Dialler one's lines, with dialler two answering one of its lines right before each of
+    dialler one's first ``times`` reservations reach the store (so each is made on a version
+    an answer has just moved: the worst interleaving, every time)."""
+
+    def __init__(self, lines: AgentLines, other: AgentPacing, legs: list[str], times: int) -> None:
+        self.lines, self.other, self.legs, self.times = lines, other, legs, times
+        self.reserves = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.lines, name)
+
+    async def reserve(self, campaign, version, lines, tokens, lease_s, *, since, now):
+        self.reserves += 1
+        if self.reserves <= self.times:
+            await self.other.answered(campaign, self.legs.pop(), 30.0)
+        return await self.lines.reserve(
+            campaign, version, lines, tokens, lease_s, since=since, now=now
+        )
+
+
+async def test_a_reservation_that_keeps_losing_to_answers_decides_again_and_does_not_skip_its_tick(
+    two_diallers,
+) -> None:
+    """Five answers in a row land between dialler one's decision and its reservation (three
+    used to make it give up the tick): it decides again on the fresh state each reply carries
+    and takes its lines in the same tick, never past the level."""
+    store_one, store_two = two_diallers
+    two = AgentPacing(FixedProbe(20), store_two)
+    theirs = await two.reserve("c1", 0.03, want=5, now=NOW)
+    legs = [f"b{i}" for i in range(5)]
+    await two.bind(theirs, legs, 30.0)
+    contended = Contended(store_one, two, list(legs), times=5)
+    one = AgentPacing(FixedProbe(20), contended)
+    mine = await one.reserve("c1", 0.03, want=30, now=NOW)
+    assert contended.reserves == 6  # five lost to the answers, the sixth took
+    # 20 free agents, 5 answered lines waiting for one: 15 lines, none ringing
+    assert mine.size == 15 and mine.decision is not None and mine.decision.lines == 15
+    after = await snap(store_two)
+    assert (after.lines, after.answered, after.waiting) == (20, 5, 5)
+    assert floor_of(after, 20).ringing == mine.decision.lines
+
+
+async def test_two_diallers_reserving_at_once_take_the_whole_level_between_them_every_tick(
+    two_diallers,
+) -> None:
+    """Each tick both diallers decide on the same state and reserve at the same time: neither
+    tick is lost to the other, together they take exactly the level's lines, and the calls'
+    ends (which move the level's inputs) between ticks change nothing of that."""
+    store_one, store_two = two_diallers
+    one, two = AgentPacing(FixedProbe(4), store_one), AgentPacing(FixedProbe(4), store_two)
+    for tick in range(6):  # 4 lines a tick: 24 samples, still learning (one per free agent)
+        a, b = await asyncio.gather(
+            one.reserve("c1", 0.03, want=4, now=NOW), two.reserve("c1", 0.03, want=4, now=NOW)
+        )
+        assert a.size + b.size == 4, (tick, a.size, b.size)
+        ids_a = [f"{tick}-a{i}" for i in range(a.size)]
+        ids_b = [f"{tick}-b{i}" for i in range(b.size)]
+        await asyncio.gather(one.bind(a, ids_a, 30.0), two.bind(b, ids_b, 30.0))
+        assert (await snap(store_one)).lines == 4
+        await asyncio.gather(
+            *(one.ended("c1", i, answered=False, abandoned=False, now=NOW) for i in ids_a),
+            *(two.ended("c1", i, answered=False, abandoned=False, now=NOW) for i in ids_b),
+        )
+    assert (await snap(store_two)).recent == RecentCalls(24, 0, 0)
 
 
 def test_recent_calls_count_the_horizon_and_decide_takes_either_form() -> None:

@@ -10,6 +10,8 @@ ones the switch no longer had are retried once (the campaign's ``failed`` policy
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from datetime import timedelta
 
 import sqlalchemy as sa
 from camp_support import (
@@ -24,24 +26,33 @@ from camp_support import (
     until,
 )
 
-from campaigns.model import CampaignState
+from campaigns.agent_lines import LocalAgentLines
+from campaigns.agent_pacing import AgentPacing
+from campaigns.model import CampaignState, PacingMode
 from campaigns.outcomes import ORIGINATE_LOST_CAUSE
 from campaigns.tables import attempts
-from telephony.simulator.dialing import ANSWERED, DialOutcome
+from telephony.simulator.dialing import ANSWERED, DialOutcome, OutcomeMix
+
+
+def answering_and_gone() -> tuple[list[str], list[str], list[str], OutcomeMix]:
+    """Four fresh numbers: two whose legs answer during the outage, two whose legs are gone
+    (busy) before the connection is restored; and the switch's outcomes for them."""
+    numbers = fresh_numbers(4)
+    answering, gone = numbers[:2], numbers[2:]
+    mix = per_number(
+        {
+            **{n: DialOutcome(ring_s=1.0) for n in answering},
+            **{n: DialOutcome("USER_BUSY", ring_s=0.3) for n in gone},
+        }
+    )
+    return numbers, answering, gone, mix
 
 
 async def test_originates_pending_when_the_connection_drops_are_followed_or_retried_once(
     sqlite_env, tmp_path
 ) -> None:
     env = sqlite_env
-    numbers = fresh_numbers(4)
-    answering, gone = numbers[:2], numbers[2:]
-    mix = per_number(
-        {
-            **{n: DialOutcome(ring_s=1.0) for n in answering},  # answer during the outage
-            **{n: DialOutcome("USER_BUSY", ring_s=0.3) for n in gone},  # gone before restore
-        }
-    )
+    numbers, answering, gone, mix = answering_and_gone()
     app = HoldingCallee(env)
     board = await switchboard(app, tmp_path, mix)
     switch = board.switch
@@ -137,3 +148,82 @@ async def test_a_lost_originate_left_unasked_past_the_wait_stays_open_and_is_nev
         assert len(switch.originate_log) == 1  # not retried beside a leg it could not rule out
     finally:
         await board.close()
+
+
+class FreeAgents:
+    """A floor with agents enough for every line (the level is one line per free agent)."""
+
+    async def free_agents(self, queue: str) -> int:
+        return 10
+
+
+class CountingPacing(AgentPacing):
+    """The real agent pacing, counting the answers it is told of, per attempt."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.told: Counter[str] = Counter()
+
+    async def answered(self, campaign: str, attempt_id: str, lease_s: float) -> None:
+        self.told[attempt_id] += 1
+        await super().answered(campaign, attempt_id, lease_s)
+
+
+async def test_a_lost_originate_found_answered_after_the_reconnect_counts_as_answered_once(
+    sqlite_env, tmp_path
+) -> None:
+    """An agent campaign's legs answer while the connection is down (their ``CHANNEL_ANSWER``
+    reaches no one): once the switch says after the reconnect that it has them, answered, the
+    adaptive pacing is told of each answer once (its lines wait for an agent), as it is of a
+    call whose originate result came back; the legs the switch no longer has are not."""
+    env = sqlite_env
+    numbers, answering, gone, mix = answering_and_gone()
+    app = HoldingCallee(env)
+    board = await switchboard(app, tmp_path, mix)
+    switch = board.switch
+    lines = LocalAgentLines()
+    pacing = CountingPacing(FreeAgents(), lines)
+    try:
+        camp = env.campaign(pacing=PacingMode.AGENT, max_attempts=2)
+        env.load(camp, tmp_path, numbers)
+        env.start(camp)
+        dialler = make_dialler(env, board, max_call_s=120.0, agent_pacing=pacing)
+        task = asyncio.create_task(dialler.run())
+        try:
+            await until(lambda: len(switch.originate_log) == 4, 10.0)
+            await switch.outage()
+            await until(lambda: not board.client.ready)
+            first = {n: switch.originate_log[i] for i, n in enumerate(_by_number(switch, numbers))}
+            await until(lambda: all(first[n].outcome == ANSWERED for n in answering))
+            await until(lambda: all(first[n].ended_at is not None for n in gone))
+            assert not pacing.told  # nothing heard of the answers while down
+            await switch.restore()
+            await until(lambda: sum(pacing.told.values()) == len(answering))
+            assert pacing.told == Counter({first[n].uuid: 1 for n in answering})
+            now = env.clock()
+            held = await lines.snapshot(camp.id, now - timedelta(seconds=900), now)
+            assert (held.answered, held.waiting) == (2, 2)  # answered, waiting for an agent
+            app.release.set()
+            await until(lambda: env.repo.get(camp.id).state is CampaignState.FINISHED, 30.0)
+        finally:
+            dialler.stop()
+            await task
+        assert pacing.told == Counter({first[n].uuid: 1 for n in answering})  # once each
+        asked = {(cmd, arg) for _, cmd, arg in switch.api_log}
+        assert all(("uuid_getvar", f"{first[n].uuid} endpoint_disposition") in asked
+                   for n in answering)  # fmt: skip
+        assert audit(switch, cap=2) == []
+        for n in answering:
+            assert len([r for r in switch.originate_log if r.uuid == first[n].uuid]) == 1
+        now = env.clock()
+        done = await lines.snapshot(camp.id, now - timedelta(seconds=900), now)
+        assert (done.lines, done.answered) == (0, 0)
+        assert done.recent.answered == len(answering)  # the two held calls; failed/busy not
+    finally:
+        await board.close()
+
+
+def _by_number(switch, numbers: list[str]) -> list[str]:
+    """``numbers`` in the order of the switch's originate log (each number's first leg)."""
+    e164 = {cust(n).e164: n for n in numbers}
+    return [e164[r.variables["ivr_customer_number"]] for r in switch.originate_log[: len(numbers)]]

@@ -8,6 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from camp_support import fresh_numbers
 
+from campaigns.claims import Claim
 from campaigns.model import Disposition
 from campaigns.tables import attempts
 from campaigns.writes import (
@@ -141,3 +142,79 @@ async def test_lease_renewal_goes_through_the_group_commit_beside_finishes(env, 
         }
     live = {from_db(leases[a.id]) for a in claimed[1::2]}
     assert live == {until}
+
+
+async def test_a_claim_rides_in_the_batch_of_the_writes_waiting_and_sees_their_effect(
+    env, tmp_path
+) -> None:
+    """A claim sent beside a finish goes in the same transaction, after it: the finished
+    attempt's number is free again, so the claim can take that number's retry at once."""
+    camp = env.campaign()
+    (number,) = fresh_numbers(1)
+    env.load(camp, tmp_path, [number])
+    env.start(camp)
+    now = env.clock()
+    (first,) = env.queue.claim("w1", camp.id, now=now, limit=5, lease_s=30)
+    writer = GroupWriter(env.queue.write)
+    end, claimed = await asyncio.gather(
+        writer.write(Finish(first.id, Disposition.BUSY, now, retry_at=now)),
+        writer.write(Claim("w1", camp.id, now, 5, 30.0)),
+    )
+    assert writer.batches == 1
+    assert isinstance(claimed, list) and [a.id for a in claimed] == [end]
+    assert claimed[0].attempt_no == 2 and claimed[0].previous == (Disposition.BUSY,)
+
+
+def _synchronous(conn: sa.Connection) -> int:
+    return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+
+
+async def test_on_sqlite_only_a_batch_with_a_dialling_mark_syncs_and_the_ledger_always_does(
+    sqlite_env, tmp_path
+) -> None:
+    """The queue's writes run on connections of their own: a batch with a ``dialling`` mark
+    commits with ``synchronous=FULL`` (durable before the originate), the others with
+    ``NORMAL``; the engine the DNC and consent ledger writes on stays ``FULL`` throughout."""
+    env = sqlite_env
+    camp = env.campaign()
+    env.load(camp, tmp_path, fresh_numbers(2))
+    env.start(camp)
+    now = env.clock()
+    seen: list[int] = []
+    writes_engine = env.queue._writes
+    assert writes_engine is not env.engine
+
+    @sa.event.listens_for(writes_engine, "commit")
+    def _on_commit(conn: sa.Connection) -> None:
+        seen.append(_synchronous(conn))
+
+    a, b = env.queue.claim("w1", camp.id, now=now, limit=2, lease_s=30)
+    assert env.queue.mark_dialling(a.id, "w1", caller_id="95588", now=now, lease_s=30)
+    env.queue.requeue(b.id, due_at=now)
+    assert seen == [1, 2, 1]  # NORMAL (claim), FULL (mark), NORMAL (requeue)
+    with env.engine.connect() as conn:
+        assert _synchronous(conn) == 2  # FULL where the ledger writes
+
+
+async def test_a_marked_attempt_goes_back_only_when_its_requeue_says_it_was_never_originated(
+    env, tmp_path
+) -> None:
+    """A ``dialling`` attempt whose permit, asked again, was refused (nothing originated) goes
+    back to the queue with its number freed; a plain requeue never touches a ``dialling`` one
+    (it may have a leg)."""
+    camp = env.campaign()
+    env.load(camp, tmp_path, fresh_numbers(2))
+    env.start(camp)
+    now = env.clock()
+    a, b = env.queue.claim("w1", camp.id, now=now, limit=2, lease_s=30)
+    writer = GroupWriter(env.queue.write)
+    for att in (a, b):
+        assert await writer.write(MarkDialling(att.id, "w1", "95588", now, 30.0))
+    await asyncio.gather(
+        writer.write(Requeue(a.id, now, ("store_unavailable",), marked=True)),
+        writer.write(Requeue(b.id, now, ("paced",))),
+    )
+    got = states(env, camp)
+    assert (got[a.id], got[b.id]) == ("queued", "dialling")
+    again = env.queue.claim("w1", camp.id, now=now, limit=2, lease_s=30)
+    assert [x.id for x in again] == [a.id]  # its number is free again; b's is still busy

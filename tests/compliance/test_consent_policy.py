@@ -152,6 +152,42 @@ def test_issue17_refusal_safety_is_a_data_change() -> None:
     assert read("nlu_fallback", 0.3, Q.CONFIRM_REFUSAL, rules=safer) == (N, None)
 
 
+def misheard(
+    intent: str, confidence: float, question: Question, rules: RuleSet = RULES
+) -> tuple[Outcome, Confirm | None]:
+    """The answer as read when the recogniser itself did not hear it clearly."""
+    d = decide_answer(
+        CallerAnswer(NluResult(intent, confidence), heard_clearly=False),
+        AnswerContext(question, True),
+        rules,
+    )
+    if d.outcome is not Outcome.REFUSED:
+        assert d.reason is AnswerReason.MISHEARD
+    return d.outcome, d.confirm
+
+
+def test_issue17_an_answer_not_heard_clearly_is_never_a_clear_one() -> None:
+    """Whisper-base garbled "你们烦不烦啊，天天打" into "移民行步行行行行…", which the NLU took
+    as a yes at confidence 1.0: what the recogniser did not hear clearly is confirmed, never
+    consent (inv5) and never a DNC on a guess; refusal-like, it is asked about (inv6)."""
+    assert read("affirm", 1.0, Q.CONSENT) == (G, None)
+    assert misheard("affirm", 1.0, Q.CONSENT) == (C, Confirm.CONSENT)
+    assert misheard("deny", 0.9, Q.CONSENT) == (C, Confirm.REFUSAL)
+    assert misheard("refuse_contact", 0.95, Q.MENU) == (C, Confirm.REFUSAL)
+    assert misheard("complaint", 0.9, Q.CONSENT) == (C, Confirm.CONSENT)  # as unclassified
+    assert misheard("ask_product", 0.9, Q.AFTER_MARKETING) == (N, None)
+    # the answer to the refusal confirmation is asked once: it decides, heard clearly or not
+    assert misheard("affirm", 0.9, Q.CONFIRM_REFUSAL) == (R, None)
+    # what a misheard answer gets after a question is data
+    safer = with_policy(
+        "after_marketing: {no_means: refusal, unclassified: not_an_answer}",
+        "after_marketing: {no_means: refusal, unclassified: not_an_answer, "
+        "misheard: confirm_refusal}",
+    )
+    assert misheard("ask_product", 0.9, Q.AFTER_MARKETING, safer) == (C, Confirm.REFUSAL)
+    assert read("ask_product", 0.9, Q.AFTER_MARKETING, rules=safer) == (N, None)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "field"),
     [
@@ -164,6 +200,8 @@ def test_issue17_refusal_safety_is_a_data_change() -> None:
         ("leaning_no: confirm_refusal", "leaning_no: confirm_consent", "leaning_no"),
         ("after_marketing: {no_means: refusal, unclassified: not_an_answer}",
          "after_marketing: {no_means: refusal, unclassified: confirm_consent}", ""),
+        ("after_marketing: {no_means: refusal, unclassified: not_an_answer}",
+         "after_marketing: {no_means: refusal, misheard: confirm_consent}", ""),
         ("  yes_intents: [affirm]\n", "", "consent_policy.yes_intents"),
     ],
 )  # fmt: skip
@@ -184,6 +222,8 @@ def test_the_shipped_policy_confirms_before_it_takes_consent() -> None:
     assert policy.min_confidence.consent >= 0.7
     assert policy.meanings(Q.CONSENT).dtmf == {"1": "consent", "2": "refusal"}
     assert read("affirm", 0.65, Q.CONSENT, rules=shipped) == (C, Confirm.CONSENT)
+    # issue 17: a garbled utterance after the pitch is asked about ("您是说不需要了，对吗？")
+    assert misheard("ask_product", 0.9, Q.AFTER_MARKETING, shipped) == (C, Confirm.REFUSAL)
 
 
 def offline(text: str, question: Question, rules: RuleSet = RULES) -> Outcome | None:

@@ -233,11 +233,21 @@ def test_a_sentence_is_checked_against_the_rules_in_force(
     ).json()
     assert clean == {
         "rules_version": said["rules_version"],
+        "model_version": said["model_version"],
         "speaker": "agent",
         "flagged": False,
         "hits": [],
+        "model_hits": [],
         "bot_says_instead": None,
     }
+    # the same whole check as live QA and the post-call result: the model's review hits too
+    missed = "咱们行这个年金计划您投多少，到期就能拿回多少，外加搜益。"
+    review = client.post(
+        "/api/v1/qa/check", json={"text": missed, "speaker": "agent"}, headers=olga
+    ).json()
+    assert not review["flagged"] and review["hits"] == [] and review["model_version"]
+    assert [m["category"] for m in review["model_hits"]] == ["prohibited_promise"]
+    assert review["model_hits"][0]["model_version"] == review["model_version"]
 
 
 def test_the_rules_in_force_are_summarised_and_a_rules_text_is_validated(

@@ -21,6 +21,7 @@ from ivr.evidence import EvidenceKind
 from ivr.phone import CustomerNumber, customer_number
 from records.vault import Actor, RecordingQuery
 from shell.services import free_port
+from speech.ports import Transcript
 from telephony.simulator import CallerScript, Turn
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
@@ -300,7 +301,7 @@ async def test_unknown_flow_is_a_config_error(stack: Stack) -> None:
 
 
 class BrokenListener:
-    async def transcribe(self, wav: Path) -> str:
+    async def transcribe(self, wav: Path) -> Transcript:
         raise RuntimeError("ASR engine crashed")
 
 

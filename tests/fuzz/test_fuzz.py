@@ -69,3 +69,25 @@ def kept_artifacts(name: str, where: Path, out: str) -> str:
     seed = next((line for line in out.splitlines() if line.startswith("INFO: Seed:")), "")
     names = ", ".join(p.name for p in artifacts)
     return f"libFuzzer wrote {names}; kept in {keep} ({seed}; rerun with fuzz.run --seed)"
+
+
+@pytest.mark.slow
+def test_a_short_run_started_by_a_large_process_is_not_out_of_memory(tmp_path: Path) -> None:
+    """Linux carries a parent's peak RSS over ``exec``: a test run holding gigabytes made a short
+    run's libFuzzer report out-of-memory at its first RSS check (about a second in), on whatever
+    input it was running (any harness, even the empty input). The harness runs in a fresh fork,
+    so a 2.2 GB parent does not count (a run of 3,000 lasts past that first check)."""
+    parent = (
+        "import subprocess, sys\n"
+        "held = bytearray(2200 * 1024 * 1024)\n"
+        "for i in range(0, len(held), 4096): held[i] = 1\n"
+        "sys.exit(subprocess.run([sys.executable, '-m', 'fuzz.run', 'rules', '--runs', '3000',"
+        f" '--corpus', {str(tmp_path / 'rules')!r}]).returncode)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", parent], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "out-of-memory" not in out
+    assert "Done 3000 runs" in out, out[-2000:]

@@ -43,9 +43,9 @@ class Timed:
     def vet_bot_sentence(self, call: InspectedCall, text: str, kind: str, offset_ms: int) -> str:
         return self.inner.vet_bot_sentence(call, text, kind, offset_ms)
 
-    def heard(self, call: InspectedCall, turn: SpokenTurn) -> None:
+    def agent_said(self, call: InspectedCall, turn: SpokenTurn) -> None:
         self.finals.append((time.time(), turn))
-        self.inner.heard(call, turn)
+        self.inner.agent_said(call, turn)
 
     async def call_finished(self, call: InspectedCall, turns: object, started_at: object) -> None:
         raise AssertionError("not at the end of an agent leg")

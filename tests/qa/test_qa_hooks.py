@@ -158,3 +158,83 @@ async def test_an_alert_never_waits_behind_the_evidence_of_a_blocked_sentence(
         assert stuck.written == 1
     finally:
         await hooks.close()
+
+
+MODEL_ONLY = "咱们这个年金计划到期您放进去的都能拿回来，还有额外的搜益。"  # the rules miss it
+
+
+async def test_live_alerts_take_the_post_call_verdict_model_review_hits_included(
+    redis_stream: RedisAlertStream, evidence: SqlEvidenceLog
+) -> None:
+    from qa.calls import FindingKind, inspect_call
+    from qa.model import DEFAULT_MODEL_PATH, load_model
+    from qa.reload import DEFAULT_RULES_PATH, load_rules_file
+
+    both = load_rules_file(DEFAULT_RULES_PATH, load_model(DEFAULT_MODEL_PATH))
+    hooks = hooks_for(both, redis_stream, evidence)
+    await hooks.start()
+    try:
+        [alert] = hooks.heard(AsrFinal(Speaker.AGENT, MODEL_ONLY, 4_000, 9_000), CTX)
+        # a bot sentence the model flags is spoken (never blocked), and flagged the same way
+        verdict = hooks.check_bot_sentence(MODEL_ONLY, CTX, offset_ms=12_000)
+        assert verdict.allowed and verdict.speak == MODEL_ONLY and verdict.model_hits
+        await hooks.drain()
+    finally:
+        await hooks.close()
+    post_call = inspect_call([Turn(Speaker.AGENT, MODEL_ONLY, 4_000, 9_000)], CTX, both)
+    [finding] = [f for f in post_call.findings if f.kind is FindingKind.MODEL]
+    assert (alert.kind, alert.rule, alert.category) == ("model", finding.rule, finding.category)
+    assert (alert.severity, alert.phrase, alert.offset_ms) == ("minor", MODEL_ONLY, 4_000)
+    assert not alert.blocked
+    read = [a for _, a in await redis_stream.read()]
+    assert [a.kind for a in read] == ["model", "model"]
+    assert [a.speaker for a in read] == ["agent", "bot"]
+    assert LiveAlert.from_fields(read[0].to_fields()) == read[0]
+
+
+def test_a_line_seen_again_gets_the_same_whole_check_from_the_cache() -> None:
+    from qa.compiled import LINE_CACHE_CHARS, LINE_CACHE_MAX
+    from qa.model import DEFAULT_MODEL_PATH, load_model
+    from qa.reload import DEFAULT_RULES_PATH, load_rules_file
+    from qa.second_stage import check_line
+
+    both = load_rules_file(DEFAULT_RULES_PATH, load_model(DEFAULT_MODEL_PATH))
+    for text in (MODEL_ONLY, "这个产品保本保收益，放心买。", "您好，请问有什么可以帮您？"):
+        for speaker in (Speaker.AGENT, Speaker.BOT, None):
+            first = both.check(text, speaker)
+            assert both.check(text, speaker) is first  # kept
+            assert first == check_line(both.matcher, both.stage, text, speaker)
+    long = "保本" + "好" * LINE_CACHE_CHARS
+    assert both.check(long).hits and (long, None) not in both._lines  # too long to keep
+    for i in range(LINE_CACHE_MAX + 10):
+        both.check(f"第{i}句")
+    assert len(both._lines) == LINE_CACHE_MAX  # bounded: the oldest went first
+    assert (MODEL_ONLY, Speaker.AGENT) not in both._lines
+
+
+async def test_an_agent_legs_turns_join_the_calls_result_after_the_leg_closes(
+    shipped: CompiledRules, redis_stream: RedisAlertStream, evidence: SqlEvidenceLog
+) -> None:
+    hooks = hooks_for(shipped, redis_stream, evidence)
+    await hooks.start()
+    ctx = SpeechContext("call-leg-1", purpose="service", agent_id="senior-1001@default")
+    try:
+        hooks.agent_leg_opened(ctx.call_id)
+        finishing = asyncio.ensure_future(
+            hooks.finish_call(
+                ctx, [Turn(Speaker.BOT, "您好，这里是测试银行。", 0, 2_000)], datetime.now(UTC)
+            )
+        )
+        await asyncio.sleep(0)
+        assert not finishing.done()  # it waits for the leg's last final
+        alerts = hooks.keep_agent_turn(
+            AsrFinal(Speaker.AGENT, "这个产品保本保收益，放心买。", 30_000, 33_000), ctx
+        )
+        assert alerts and {a.agent_id for a in alerts} == {"senior-1001@default"}
+        hooks.agent_leg_closed(ctx.call_id)
+        result = await asyncio.wait_for(finishing, 10)
+    finally:
+        await hooks.close()
+    assert result is not None and not result.passed
+    agent = [f for f in result.findings if f.speaker is Speaker.AGENT]
+    assert agent and {f.turn for f in agent} == {1} and (agent[0].offset_ms or 0) >= 30_000

@@ -101,3 +101,34 @@ def test_enormous_transcripts_are_matched_whole(shipped: CompiledRules) -> None:
 def test_rules_apply_to_their_speakers(shipped: CompiledRules) -> None:
     assert shipped.matcher.scan("这个产品保本吧", Speaker.CALLER) == ()
     assert shipped.matcher.scan("这个产品保本", Speaker.BOT)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [  # one idea, said in ways no phrase lists: the slots of a wording family
+        ("您的本钱放我们这儿，一分一厘都动不了", Category.PROHIBITED_PROMISE),
+        ("老本儿肯定保得住", Category.PROHIBITED_PROMISE),
+        ("收益稳定在百分之三点八左右", Category.PROHIBITED_PROMISE),
+        ("安全性跟大额存单是同一个级别的", Category.MISLEADING_COMPARISON),
+        ("国债有多安全，这个就有多安全", Category.MISLEADING_COMPARISON),
+        ("九点前不付款，这份额就自动释放了", Category.PRESSURE_TACTIC),
+        ("您别跟家里人商量了，自己定了吧", Category.PRESSURE_TACTIC),
+    ],
+)
+def test_wording_families_flag_unlisted_wording(
+    shipped: CompiledRules, text: str, category: Category
+) -> None:
+    assert category in categories(shipped, text)
+
+
+def test_a_homophone_of_a_negation_is_no_negation_in_a_gap(shipped: CompiledRules) -> None:
+    """By sound, a gap that may not skip 无 may still skip 五 (its homophone): the slipped
+    订期 (for 定期) matches across 五年 as 定期 does."""
+    said = "就相当于您在我们行存了一笔五年订期"
+    assert Category.MISLEADING_COMPARISON in categories(shipped, said)
+    assert categories(shipped, "就相当于您在我们行存了一笔不是定期的钱") == set()
+
+
+def test_a_fuzzy_window_that_drops_a_negation_is_no_match(shipped: CompiledRules) -> None:
+    # 和存款的区别 is one edit from 和存款没区别, and says the opposite
+    assert categories(shipped, "这个产品和存款的区别在于，它不保本，收益也不固定。") == set()

@@ -22,7 +22,7 @@ from qa.verdict import SpeechContext, check_bot_sentence
 ROOT = Path(__file__).resolve().parents[2]
 
 # the rules do not flag it (an unseen wording family), the model does
-MISSED_PROMISE = "咱们行这个年金计划您投多少，到期就能拿回多少，外加搜益。"
+MISSED_PROMISE = "咱们这个年金计划到期您放进去的都能拿回来，还有额外的搜益。"
 # the model scores it above the threshold, but the wording is negated: vetoed like a rule match
 NEGATED = "这个理财到期不能保证拿回本金和收益。"
 

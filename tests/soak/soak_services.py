@@ -32,6 +32,7 @@ from shell.services import (
     rasa_spec,
     runtime_endpoints,
 )
+from speech.ports import Transcript
 
 HERE = Path(__file__).resolve().parent
 
@@ -183,7 +184,7 @@ class RealRasa:
 
 
 class Listener(Protocol):
-    async def transcribe(self, wav: Path) -> str: ...
+    async def transcribe(self, wav: Path) -> Transcript: ...
 
 
 @dataclass
@@ -194,7 +195,7 @@ class SlowListener:
     delay_s: float = 0.0
     slowed: int = 0
 
-    async def transcribe(self, wav: Path) -> str:
+    async def transcribe(self, wav: Path) -> Transcript:
         if self.delay_s > 0:
             self.slowed += 1
             await asyncio.sleep(self.delay_s)

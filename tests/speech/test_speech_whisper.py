@@ -118,6 +118,24 @@ def test_recognised_text_reaches_the_right_intent(
             assert asr_ok, (sample.file, sample.intent, text)
 
 
+def test_a_transcript_below_the_clear_confidence_is_marked_not_clear(
+    whisper_asr: Any, samples: list[Sample]
+) -> None:
+    """``Transcript.clear`` is the adapter's own judgement (the consent policy confirms what
+    was not heard clearly): the clean refusal is clear; the same words under a stricter
+    threshold are not, and the text is kept either way."""
+    sample = next(s for s in samples if s.intent == "refuse_contact")
+    heard = whisper_asr.transcribe_sync(sample.audio)
+    assert heard.clear and heard.confidence >= whisper_asr.clear_confidence
+    strict = whisper_asr.clear_confidence
+    try:
+        whisper_asr.clear_confidence = min(1.0, heard.confidence + 0.01)
+        doubtful = whisper_asr.transcribe_sync(sample.audio)
+    finally:
+        whisper_asr.clear_confidence = strict
+    assert not doubtful.clear and doubtful.text == heard.text
+
+
 def test_decoding_budget_follows_the_speech_length(whisper_asr: Any) -> None:
     """A repetition loop cannot run past what a caller could say in the audio's length."""
     assert whisper_asr.token_budget(1.0) == 23

@@ -196,3 +196,40 @@ def test_shipped_queues_agents_and_tiers_load() -> None:
     # senior agents take general callers at a lower tier; general agents never take complaints
     assert levels[("general@default", SENIOR)] == 2
     assert ("senior@default", GENERAL) not in levels
+
+
+async def test_a_bridged_agent_leg_is_a_channel_whose_audio_forks(switch: Switch) -> None:
+    """mod_callcenter names the leg it originated to the agent (``CC-Agent-UUID``) in the
+    bridge events; while bridged the leg exists and takes ``uuid_audio_fork`` (then gone)."""
+    await switch.api(f"agent set status {SENIOR} Available")
+    seen: dict[str, str] = {}
+
+    def on_bridge(event: Event) -> None:
+        if event.get("CC-Action") == "bridge-agent-start":
+            seen["leg"] = event.get("CC-Agent-UUID") or ""
+
+    switch.esl.add_listener(on_bridge)
+    plan = [("set", "hangup_after_bridge=true"), ("callcenter", "senior@default")]
+    call = SimulatedCall(
+        CallerScript(agent_talk_ms=3000), time_scale=1.0, extension=plan, callcenter=switch.center
+    )
+    task = asyncio.ensure_future(call.run(deadline_s=30))
+    await eventually(lambda: bool(seen.get("leg")))
+    leg = seen["leg"]
+    assert leg != call.channel.uuid
+    assert await switch.esl.api("uuid_exists", leg) == "true"
+    # a fork to nowhere listening is accepted (it fails in the background, as on FreeSWITCH)
+    reply = await switch.esl.api(
+        "uuid_audio_fork", f"{leg} start ws://127.0.0.1:9/audio/{leg} mono 8k"
+    )
+    assert reply.startswith("+OK")
+    assert await switch.esl.api("uuid_audio_fork", f"{leg} start ws://x/audio mono 44k") == (
+        "-ERR Operation Failed\n"
+    )
+    await task
+    await eventually(
+        lambda: len([e for e in switch.events if e.get("CC-Action") == "bridge-agent-end"]) == 1
+    )
+    ends = [e for e in switch.events if e.get("CC-Action") == "bridge-agent-end"]
+    assert ends[0].get("CC-Agent-UUID") == leg and ends[0].get("CC-Hangup-Cause")
+    assert await switch.esl.api("uuid_exists", leg) == "false"  # hung up with the bridge

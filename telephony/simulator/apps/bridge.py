@@ -13,17 +13,21 @@ from typing import TYPE_CHECKING
 from telephony.simulator.fsstrings import separate_string
 
 if TYPE_CHECKING:
+    from telephony.simulator.agent_leg import AgentLeg
     from telephony.simulator.apps import Application
     from telephony.simulator.outbound import SimulatedCall
 
 
-async def talk_to_agent(call: SimulatedCall, app: str) -> bool:
-    """CHANNEL_BRIDGE, the agent talks, CHANNEL_UNBRIDGE; True if the caller hung up."""
-    other = str(uuidlib.uuid4())
+async def talk_to_agent(call: SimulatedCall, app: str, leg: AgentLeg | None = None) -> bool:
+    """CHANNEL_BRIDGE, the agent talks (on ``leg``, mod_callcenter's agent leg, when given:
+    at least until its speech went out), CHANNEL_UNBRIDGE; True if the caller hung up."""
+    other = leg.uuid if leg is not None else str(uuidlib.uuid4())
     legs = [("Bridge-A-Unique-ID", call.channel.uuid), ("Bridge-B-Unique-ID", other)]
     call.emit("CHANNEL_BRIDGE", legs)
     talk = call.script.agent_talk_ms
     hung = await call.caller_hangs_up_during(app, talk) or await call.clock.sleep(talk)
+    if not hung and leg is not None:
+        await leg.said()
     call.emit("CHANNEL_UNBRIDGE", legs)
     call.channel.variables["last_bridge_hangup_cause"] = "NORMAL_CLEARING"
     return hung

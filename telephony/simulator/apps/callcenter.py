@@ -13,7 +13,8 @@ With the switch's :class:`~telephony.simulator.callcenter.CallCenter` the member
 model instead (``cc_base_score`` its priority, ``cc_export_vars`` what the agent's events
 carry) and waits until the dispatcher bridges it to an agent, ``max-wait-time`` passes
 (``TIMEOUT``) or no agent is present for ``max-wait-time-with-no-agent`` (``NO_AGENT_TIMEOUT``);
-the agent talks :attr:`CallerScript.agent_talk_ms`, then the agent's wrap-up begins.
+the agent talks :attr:`CallerScript.agent_talk_ms` (and says :attr:`CallerScript.agent_speech`
+into its leg's audio fork, if one runs), then its leg hangs up and the agent's wrap-up begins.
 """
 
 from __future__ import annotations
@@ -89,12 +90,19 @@ async def _queue_in_model(
         call.channel.caller,
         base_score=int(score) if score.lstrip("-").isdigit() else 0,
         exported={k: variables[k] for k in exported if k in variables},
+        agent_speech=call.script.agent_speech,
+        time_scale=call.scale,
     )
     variables["cc_member_uuid"] = member.uuid
     reason = await _wait_for_agent(call, center, member, queue)
     if reason is None:
         variables["cc_agent"] = member.agent or ""
-        hung = await talk_to_agent(call, "callcenter")
+        leg = member.leg
+        if leg is not None:
+            variables["cc_agent_uuid"] = leg.uuid
+        hung = await talk_to_agent(call, "callcenter", leg)
+        if leg is not None:
+            await leg.hang_up()
         center.bridge_end(member)
         if hung:
             return
