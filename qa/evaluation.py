@@ -19,7 +19,8 @@ from qa.second_stage import SecondStage, check_line
 
 # The held-out splits of ``tests/qa/eval/`` read after their first runs (each header keeps its
 # first run): tuning data now, held to the target, and what the learned stage trains on with
-# ``tuning``. ``heldout7`` is not among them: it is blind.
+# ``tuning``. ``heldout7`` is not among them: first run once, blind, then held to that run by
+# the tests, never trained or tuned on.
 HELD_OUT_SPLITS = (
     "heldout",
     "heldout2",
