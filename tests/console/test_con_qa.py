@@ -241,7 +241,7 @@ def test_a_sentence_is_checked_against_the_rules_in_force(
         "bot_says_instead": None,
     }
     # the same whole check as live QA and the post-call result: the model's review hits too
-    missed = "咱们行这个年金计划您投多少，到期就能拿回多少，外加搜益。"
+    missed = "咱们这个年金计划到期您放进去的都能拿回来，还有额外的搜益。"  # the rules miss it
     review = client.post(
         "/api/v1/qa/check", json={"text": missed, "speaker": "agent"}, headers=olga
     ).json()
