@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ivr.crypto import sm3
 from ivr.evidence import EvidenceKind, EvidenceSink
@@ -234,23 +234,11 @@ class QaHooks:
         *,
         blocked: bool = False,
     ) -> LiveAlert:
-        return LiveAlert(
-            call_id=context.call_id,
-            speaker=speaker.value,
-            offset_ms=offset_ms,
-            rule=hit.rule_id,
-            category=hit.category.value,
-            severity=hit.severity.value,
-            phrase=hit.said,
-            wording=hit.wording,
-            rules_version=rules.version,
-            heard_at=heard,
-            raised_at=self._clock(),
-            campaign=context.campaign or "",
-            flow=context.flow or "",
-            agent_id=context.agent_id or "",
-            blocked=blocked,
-        )
+        return self._live_alert(
+            context, speaker, offset_ms, rules, heard,
+            rule=hit.rule_id, category=hit.category.value, severity=hit.severity.value,
+            phrase=hit.said, wording=hit.wording, blocked=blocked,
+        )  # fmt: skip
 
     def _review(
         self,
@@ -263,22 +251,33 @@ class QaHooks:
     ) -> LiveAlert:
         """A model hit as a live alert, as its post-call finding (:func:`qa.calls.model_finding`)
         reads: minor, the model version as rule, the sentence as phrase, kind ``model``."""
+        return self._live_alert(
+            context, speaker, offset_ms, rules, heard,
+            rule=hit.model_version, category=hit.category.value,
+            severity=Severity.MINOR.value, phrase=hit.phrase, wording="", kind="model",
+        )  # fmt: skip
+
+    def _live_alert(
+        self,
+        context: SpeechContext,
+        speaker: Speaker,
+        offset_ms: int,
+        rules: CompiledRules,
+        heard: float,
+        **what: Any,
+    ) -> LiveAlert:
+        """The call's side of every live alert; ``what`` is the hit's side."""
         return LiveAlert(
             call_id=context.call_id,
             speaker=speaker.value,
             offset_ms=offset_ms,
-            rule=hit.model_version,
-            category=hit.category.value,
-            severity=Severity.MINOR.value,
-            phrase=hit.phrase,
-            wording="",
             rules_version=rules.version,
             heard_at=heard,
             raised_at=self._clock(),
             campaign=context.campaign or "",
             flow=context.flow or "",
             agent_id=context.agent_id or "",
-            kind="model",
+            **what,
         )
 
     def _enqueue(self, item: LiveAlert) -> None:
