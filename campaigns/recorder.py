@@ -72,8 +72,9 @@ class OutcomeRecorder:
                 if time.monotonic() + delay > deadline:
                     raise
                 if delay == SETTLE_RETRY_S[0]:
-                    log.warning("attempt %s: %s not written (%s); retried",
-                                getattr(write, "attempt_id", "-"), type(write).__name__, exc)  # fmt: skip
+                    what = type(write).__name__
+                    which = getattr(write, "attempt_id", "-")
+                    log.warning("attempt %s: %s not written (%s); retried", which, what, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, SETTLE_RETRY_S[1])
 

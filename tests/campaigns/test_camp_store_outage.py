@@ -9,7 +9,7 @@ lease: the end is written when it is back, so the attempt is ``completed``, not 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from camp_support import CalleeApp, audit, cust, fresh_numbers, make_dialler, switchboard
 from test_camp_dialler import run_until_finished
@@ -27,7 +27,7 @@ async def test_a_call_ending_in_a_database_outage_keeps_its_disposition(
     env = sqlite_env
     (number,) = fresh_numbers(1)
     board = await switchboard(CalleeApp(env), tmp_path)
-    commit = env.queue.write
+    commit: Callable[[Sequence[Write]], list[Result]] = env.queue.write
     outage: list[float] = []  # when the database went away
 
     def restarting(ops: Sequence[Write]) -> list[Result]:
@@ -37,7 +37,7 @@ async def test_a_call_ending_in_a_database_outage_keeps_its_disposition(
             raise StoreUnavailableError("attempt queue: OperationalError")
         return commit(ops)
 
-    env.queue.write = restarting  # type: ignore[method-assign]
+    env.queue.write = restarting
     try:
         camp = env.campaign(max_attempts=3)
         env.load(camp, tmp_path, [number])
@@ -49,5 +49,5 @@ async def test_a_call_ending_in_a_database_outage_keeps_its_disposition(
         assert [r.variables["ivr_customer_number"] for r in board.switch.originate_log] == [e164]
         assert env.dispositions(camp)[env.bi(number)] == ["completed"]
     finally:
-        env.queue.write = commit  # type: ignore[method-assign]
+        env.queue.write = commit
         await board.close()

@@ -258,4 +258,3 @@ async def test_a_drain_pass_reads_the_spool_off_the_event_loop_and_still_sees_ot
         await down.close()
         other.close()
         await back.close()
-
