@@ -4,11 +4,13 @@
 
 For each labelled split of ``tests/qa/eval/`` (``tuning`` and every held-out split; never a
 blind one, :data:`qa.evaluation.BLIND_SPLITS`), the second stage is trained as
-``scripts/train_qa_model.py`` trains it but on the other splits only, its thresholds chosen by
-the trainer's own cross-validation over those other splits (nested: the split left out is never
-seen), and the rules with that model are scored on the split left out: the model's first look
-at it. The rules are the rules file as given (tuned on every split: their part of the number is
-not out of fold; their first looks are in the splits' headers). Prints precision and recall per
+``scripts/train_qa_model.py`` trains it but on the other splits only, its thresholds chosen as
+the trainer chooses them, from the out-of-fold scores of the other splits' lines (each scored by
+the model trained without its own split: the split left out is among their training lines, so
+the thresholds are not strictly nested, but none of its lines is scored for them), and the rules
+with that model are scored on the split left out: the model's first look at it. The rules are
+the rules file as given (tuned on every split: their part of the number is not out of fold;
+their first looks are in the splits' headers). Prints precision and recall per
 category per split, the mean and the worst; ``--json`` writes them. ``--trainer`` names another
 version of the trainer module (to measure an older training recipe the same way).
 """
@@ -34,6 +36,7 @@ from qa.second_stage import SecondStage  # noqa: E402
 
 EVAL = ROOT / "tests" / "qa" / "eval"
 TRAINER = ROOT / "scripts" / "train_qa_model.py"
+SCORING: ModuleType  # this tree's trainer, for ``scored_lines``
 
 
 def splits_on_disk() -> tuple[str, ...]:
@@ -66,22 +69,24 @@ def cached_analyse() -> None:
     qa.model.analyse = memo
 
 
-def model_without(
-    trainer: ModuleType, splits: dict[str, list[Labelled]], held: str, rules: CompiledRules
-) -> QaModel:
-    """The second stage trained and thresholded on every split but ``held``."""
-    others = {n: xs for n, xs in splits.items() if n != held}
+def fold_models(
+    trainer: ModuleType, splits: dict[str, list[Labelled]], rules: CompiledRules
+) -> dict[str, tuple[dict[str, object], list[tuple[Labelled, dict[Category, float]]]]]:
+    """Per split: the artefact (thresholds unset) of the second stage trained on every other
+    split, and that split's lines scored by it (the trainer's out-of-fold scores)."""
     texts = [s.full_text for s in rules.rules.mandatory.statements.values() if s.full_text]
     warning = texts[0] if texts else "理财非存款,产品有风险,投资须谨慎。"
-    scored = trainer.oof_scores(others, rules, warning)
-    thresholds = {c: trainer.choose(scored, c)[0] for c in trainer.CATS}
-    train = [x for xs in others.values() for x in xs]
-    try:
-        made = trainer.synthetic(train, warning, rules.rules.classes)
-    except TypeError:  # an older trainer, without the concept grammar
-        made = trainer.synthetic(train, warning)
-    vec, clfs = trainer.fit(train + made)
-    return QaModel(trainer.export(vec, clfs, thresholds, trainer.gate(train), {}))
+    out = {}
+    for held in splits:
+        train = [x for n, xs in splits.items() if n != held for x in xs]
+        try:
+            made = trainer.synthetic(train, warning, rules.rules.classes)
+        except TypeError:  # an older trainer, without the concept grammar
+            made = trainer.synthetic(train, warning)
+        vec, clfs = trainer.fit(train + made)
+        data = trainer.export(vec, clfs, {c: 0.0 for c in trainer.CATS}, trainer.gate(train), {})
+        out[held] = (data, SCORING.scored_lines(QaModel(data), splits[held], rules))
+    return out
 
 
 def main() -> int:
@@ -93,13 +98,20 @@ def main() -> int:
     args = ap.parse_args()
     cached_analyse()  # before the trainer imports it by name
     trainer = load_trainer(args.trainer)
+    global SCORING
+    SCORING = load_trainer(TRAINER)  # how out-of-fold lines are scored (the same in each recipe)
     trainer.EVAL = EVAL  # an older trainer kept elsewhere still reads these splits
     rules = load_rules_file(args.rules)
     names = splits_on_disk()
     splits = trainer.read(names)
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    folds = fold_models(trainer, splits, rules)
     for held in args.only or names:
-        model = model_without(trainer, splits, held, rules)
+        # thresholds chosen on the other splits' out-of-fold scores, as the trainer chooses
+        others = [x for n, (_, scored) in folds.items() if n != held for x in scored]
+        data = dict(folds[held][0])
+        data["thresholds"] = {c.value: trainer.choose(others, c)[0] for c in trainer.CATS}
+        model = QaModel(data)
         stage = SecondStage.of(model, rules.matcher)
         row: dict[str, dict[str, list[float]]] = {}
         for label, st in (("rules", None), ("rules+model", stage)):

@@ -200,26 +200,36 @@ def oof_scores(
     splits: dict[str, list[Labelled]], rules: CompiledRules, warning: str
 ) -> list[tuple[Labelled, dict[Category, float]]]:
     """Each split's lines scored by a model trained on the other splits (vetoed: 0)."""
-    safe = SafeWording(rules.matcher)
-    negated = rules.matcher.judge.negated
     out: list[tuple[Labelled, dict[Category, float]]] = []
     for held in splits:
         train = [x for n, xs in splits.items() if n != held for x in xs]
         vec, clfs = fit(train + synthetic(train, warning, rules.rules.classes))
         model = QaModel(export(vec, clfs, {c: 0.0 for c in CATS}, gate(train), {}))
-        for item in splits[held]:
-            s = model.score(item.text)
-            probs: dict[Category, float] = {}
-            for c in CATS:
-                p = s.probabilities.get(c, 0.0)
-                if p > 0:
-                    start, end = model.key_span(s.folded, s.sound, c)
-                    if safe.overlaps(s.folded, start, end) or (
-                        c in model.veto and negated(s.folded, start, end)
-                    ):
-                        p = 0.0
-                probs[c] = p
-            out.append((item, probs))
+        out += scored_lines(model, splits[held], rules)
+    return out
+
+
+def scored_lines(
+    model: QaModel, items: list[Labelled], rules: CompiledRules
+) -> list[tuple[Labelled, dict[Category, float]]]:
+    """Each line's probability per category, 0 where the context veto of
+    :mod:`qa.second_stage` drops it (its strongest n-gram in a safe wording or negated)."""
+    safe = SafeWording(rules.matcher)
+    negated = rules.matcher.judge.negated
+    out: list[tuple[Labelled, dict[Category, float]]] = []
+    for item in items:
+        s = model.score(item.text)
+        probs: dict[Category, float] = {}
+        for c in CATS:
+            p = s.probabilities.get(c, 0.0)
+            if p > 0:
+                start, end = model.key_span(s.folded, s.sound, c)
+                if safe.overlaps(s.folded, start, end) or (
+                    c in model.veto and negated(s.folded, start, end)
+                ):
+                    p = 0.0
+            probs[c] = p
+        out.append((item, probs))
     return out
 
 
