@@ -117,8 +117,8 @@ class QaModel:
             self._weights = np.array(self._rows, dtype=np.float64).reshape(-1, 1 + len(cats))
             self.gate: frozenset[str] = frozenset(coded_sounds(g) for g in data["gate"])  # type: ignore[attr-defined]
             self._gate = ahocorasick.Automaton()
-            for gram in sorted(self.gate):
-                self._gate.add_word(gram, len(gram))
+            for gram in sorted(self.gate, key=lambda g: (self._sounds.get(g, (math.inf,))[0], g)):
+                self._gate.add_word(gram, len(gram))  # the commonest first (see _automaton)
             if not self.gate:
                 raise ValueError("an empty gate")
             self._gate.make_automaton()
@@ -128,11 +128,18 @@ class QaModel:
             raise ModelError(f"QA model artefact is malformed: {exc!r}") from None
 
     def _automaton(self, rows: dict[str, tuple[float, ...]]) -> ahocorasick.Automaton:
+        """The features of ``rows`` in one automaton, each standing for its row (numbered in
+        the features' sorted order). Added commonest first (lowest idf): pyahocorasick looks a
+        node's children up in the order they were added, so common characters are found
+        early; what a scan finds, and in which order, is the same in any order of adding."""
         automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        index: dict[str, int] = {}
         for feat in sorted(rows):
-            automaton.add_word(feat, len(self._rows))
+            index[feat] = len(self._rows)
             self._rows.append(rows[feat])
             self._lens.append(len(feat))
+        for feat in sorted(rows, key=lambda f: (rows[f][0], f)):
+            automaton.add_word(feat, index[feat])
         if rows:
             automaton.make_automaton()
         return automaton
