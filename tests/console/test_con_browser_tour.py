@@ -1,13 +1,15 @@
 """Every page as its people see it, in Simplified Chinese (the default) and in English (Debian's
 Chromium): a compliance officer, a supervisor and a designer walk the console over seeded data
 (a DNC entry and a consent written during a call, a recording, a QA result, a flow change
-waiting for approval, a work ticket, a callback the gate refused, a simulated call). A screenshot per page and language goes to tests/console/artifacts/ (tour-*.png).
+waiting for approval, a work ticket, a callback the gate refused, a simulated call). A
+screenshot per page and language goes to tests/console/artifacts/ (tour-*.png).
 
 In Chinese every word on a page is Chinese but the data's own identifiers (flow, node, prompt
 and user names, call ids: shaped like ``wealth_promo``, ``tour-call-1``, ``v1``) and a few
 technical names (DTMF, QA, PDF, ...): an English label, an untranslated state or reason, a
-server message in English fails here. Typed times are the institution's, whatever zone the
-browser runs in.
+server message in English fails here. Nothing runs off a page sideways; the dashboard reads its
+figures again while open; typed times are the institution's, whatever zone the browser runs in;
+recordings are found page by page.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -45,7 +48,7 @@ NAMES |= {"product"}  # the tour flow's variable
 NAMES |= {"supervisor"}  # the user who claimed the seeded callback
 # ... and the data's identifiers: the shipped prompts' ids, the tour flow's node ids
 NAMES |= set(yaml.safe_load((REPO_ROOT / "ivr_flows" / "prompts.yaml").read_text())["prompts"])
-NAMES |= set(promo_flow(pitch_first=False)["nodes"])  # type: ignore[arg-type]
+NAMES |= set(cast(dict[str, object], promo_flow(pitch_first=False)["nodes"]))
 # Text nodes inside these are identifiers or the user's own text (code, diffs, inputs, graph).
 SKIP = "code, pre, .ident, textarea, input, svg, .react-flow, .phrase, option"
 TEXT_OF_PAGE = """(skip) => {
