@@ -324,7 +324,13 @@ class CallOrchestrator:
             case HangupCall():
                 if step.goodbye is not None:
                     await parts.speaker.speak(session, call, step.goodbye)
-                self.deps.note(call, "ivr", f"hangup {step.cause}")
+                self.deps.note(
+                    call,
+                    "ivr",
+                    f"hangup {step.cause}",
+                    code="call.hangup",
+                    params={"cause": step.cause},
+                )
                 await session.hangup(step.cause)
                 return Done()
         raise AssertionError(f"unknown instruction {step!r}")
@@ -358,5 +364,5 @@ class CallOrchestrator:
         session.drain_dtmf()
         kind = qa_kind(step.prompt.kind, step.prompt.prompt_id)
         inspection.spoke(call, SpokenTurn("bot", spoken, start, call.offset_ms(), kind=kind))
-        self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
+        self.deps.note_keys(call, digits)
         return Digits(digits) if digits else NoInput()
