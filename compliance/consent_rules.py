@@ -191,15 +191,17 @@ class SoundsLikeRefusal(BaseModel):
     @field_validator("phrases")
     @classmethod
     def _phrases(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _two_characters_or_more(v, "rules.sounds_like_refusal_phrase")
+        return _two_characters_or_more(
+            v, "rules.sounds_like_refusal_phrase", "refusal sound phrases"
+        )
 
 
-def _two_characters_or_more(v: tuple[str, ...], code: str) -> tuple[str, ...]:
+def _two_characters_or_more(v: tuple[str, ...], code: str, what: str) -> tuple[str, ...]:
     short = [p for p in v if len(normalized_utterance(p)) < 2]
     if short:
         raise PydanticCustomError(
             code,
-            "refusal phrases need two characters or more: {short}",
+            what + " need two characters or more: {short}",
             {"short": ", ".join(repr(p) for p in short)},
         )
     return tuple(normalized_utterance(p) for p in v)
@@ -231,7 +233,7 @@ class ConsentPolicyRules(BaseModel):
     @field_validator("offline_refusal_phrases")
     @classmethod
     def _phrases(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _two_characters_or_more(v, "rules.offline_refusal_phrase")
+        return _two_characters_or_more(v, "rules.offline_refusal_phrase", "offline refusal phrases")
 
     @field_validator("questions")
     @classmethod
