@@ -1,7 +1,7 @@
 """QA benchmark: matching lines/s on one core beside a naive baseline (and beside the matcher
 of another git revision, ``--against REV``), the time from an ASR final (and from a blocked bot
 sentence) to its live alert read back from the Redis stream through the path calls use, and
-precision/recall per category on every evaluation split (a blind split, ``heldout7``, only
+precision/recall per category on every evaluation split (a blind split, ``heldout10``, only
 with ``--blind``: it is scored once, by whoever runs it last).
 
     .venv/bin/python bench/bench_qa.py [LINES] [--against REV] [--check-only] [--blind]
@@ -45,7 +45,7 @@ from flows.ports import InspectedCall, SpokenTurn  # noqa: E402
 from ivr.db import make_engine, migrate  # noqa: E402
 from ivr.settings import Settings  # noqa: E402
 from qa.call_port import CallInspection  # noqa: E402
-from qa.evaluation import evaluate, format_evaluation, parse_labelled  # noqa: E402
+from qa.evaluation import BLIND_SPLITS, evaluate, format_evaluation, parse_labelled  # noqa: E402
 from qa.model import DEFAULT_MODEL_PATH, load_model  # noqa: E402
 from qa.reload import DEFAULT_RULES_PATH, load_rules_file  # noqa: E402
 from qa.text import fold, sounds  # noqa: E402
@@ -356,7 +356,7 @@ async def _latencies(
     return sorted(seen)
 
 
-BLIND = ("heldout7",)  # written to be run once, by the lead: scored only with --blind
+BLIND = BLIND_SPLITS  # written to be run once, by the lead: scored only with --blind
 
 
 def bench_quality(blind: bool) -> None:

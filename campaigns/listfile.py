@@ -176,9 +176,11 @@ def check_header(cells: list[str], required: set[str]) -> Header:
     known = {NUMBER, NAME, TIMEZONE} | required
     unknown = [c or "(empty)" for c in columns if c not in known]
     if unknown:
+        expected = ", ".join([NUMBER, NAME, TIMEZONE, *sorted(required)])
         raise ListFileError(
-            f"unknown columns: {', '.join(unknown)} (expected number, name, timezone"
-            f"{', ' + ', '.join(sorted(required)) if required else ''})"
+            f"unknown columns: {', '.join(unknown)} (expected {expected})",
+            code="list.unknown_columns",
+            params={"columns": ", ".join(unknown), "expected": expected},
         )
     missing = sorted(required - set(columns))
     if missing:

@@ -16,6 +16,9 @@ committed *before* the originate is sent) → ``done``; or ``cancelled`` (DNC, s
   dialled and is closed as ``unknown``, never dialled again. Live diallers renew their leases.
 - :meth:`AttemptQueue.cancel_number` / :meth:`sweep_dnc`: a refusal anywhere cancels every
   queued attempt of that number, in every campaign, at once.
+
+A write the database does not take (restarting, a dropped connection) raises
+:class:`ivr.errors.StoreUnavailableError`, never SQLAlchemy's own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.claims import Claim, ClaimedAttempt
 from campaigns.model import Disposition
@@ -48,6 +52,7 @@ from campaigns.writes import (
 )
 from compliance.tables import dnc
 from ivr.db import make_engine
+from ivr.errors import StoreUnavailableError
 from records.timeutil import from_db, to_db
 
 __all__ = ["AttemptQueue", "ClaimedAttempt", "contact_context", "writes_engine"]
@@ -95,11 +100,14 @@ class AttemptQueue:
         """Apply ``ops`` in one transaction (the dialler's group commit). On SQLite it runs
         on the queue's own connections, which sync to disk at commit only when the batch
         :func:`campaigns.writes.must_sync` (a ``dialling`` mark): see :func:`writes_engine`."""
-        with self._writes.begin() as conn:
-            if self._own_writes:
-                sync = "FULL" if must_sync(ops) else "NORMAL"
-                conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
-            return apply_writes(conn, ops)
+        try:
+            with self._writes.begin() as conn:
+                if self._own_writes:
+                    sync = "FULL" if must_sync(ops) else "NORMAL"
+                    conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
+                return apply_writes(conn, ops)
+        except SQLAlchemyError as exc:  # the database restarting, a lock, a dropped connection
+            raise StoreUnavailableError(f"attempt queue: {type(exc).__name__}") from exc
 
     def close(self) -> None:
         """Close the queue's own write connections (SQLite), if it has any."""

@@ -8,11 +8,16 @@ closed; a ``retry_after`` requeues then; an invalid number or anything else clos
 call's end: the retry policy's next attempt at the later of its delay and any gate
 ``retry_after``, and a refusal (or DNC entry written during the call) cancelling every queued
 attempt of the number in every campaign. An agent campaign's result also goes to its
-adaptive dial level (:class:`campaigns.agent_pacing.AgentPacing`).
+adaptive dial level (:class:`campaigns.agent_pacing.AgentPacing`). A write the queue's database
+does not take (a PostgreSQL restart) is retried for a while: a dialled attempt ends with its own
+disposition, not recovery's ``unknown``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -21,9 +26,16 @@ from campaigns.dialler_config import STORE_RETRY_S, DiallerStats
 from campaigns.model import Disposition, PacingMode, next_attempt_at
 from campaigns.queue import ClaimedAttempt
 from campaigns.repository import Campaign
-from campaigns.writes import CancelNumber, Finish, GroupWriter, Requeue
+from campaigns.writes import CancelNumber, Finish, GroupWriter, Requeue, Result, Write
 from compliance.decision import Reason
 from compliance.gate import GateAnswer
+from ivr.errors import StoreUnavailableError
+
+log = logging.getLogger(__name__)
+SETTLE_S = 300.0
+"""How long an attempt's end (or requeue) is retried while the queue's database is away."""
+SETTLE_RETRY_S = (0.1, 2.0)
+"""The retries' first and longest wait (doubling)."""
 
 _UNANSWERED = frozenset(
     {Disposition.BUSY, Disposition.NO_ANSWER, Disposition.REJECTED, Disposition.FAILED,
@@ -46,13 +58,33 @@ class OutcomeRecorder:
         self.stats = stats
         self.clock = clock
 
+    async def _settle(self, write: Write) -> Result:
+        """Write an attempt's end or requeue, retried while the queue's database is away (a
+        PostgreSQL restart: seconds) for up to :data:`SETTLE_S`: the attempt stays this
+        dialler's meanwhile (its lease renewed), so it ends with its own disposition, not
+        recovery's ``unknown``, and is never left without one."""
+        delay = SETTLE_RETRY_S[0]
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            try:
+                return await self.writer.write(write)
+            except StoreUnavailableError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                if delay == SETTLE_RETRY_S[0]:
+                    what = type(write).__name__
+                    which = getattr(write, "attempt_id", "-")
+                    log.warning("attempt %s: %s not written (%s); retried", which, what, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SETTLE_RETRY_S[1])
+
     async def requeue(
         self, att: ClaimedAttempt, at: datetime, *reasons: str, marked: bool = False
     ) -> bool:
         """Back to the queue, due ``at`` (``marked``: from ``dialling``, never originated);
         returns ``False`` (no call was placed)."""
         self.stats.requeued += 1
-        await self.writer.write(Requeue(att.id, at, reasons, marked))
+        await self._settle(Requeue(att.id, at, reasons, marked))
         return False
 
     async def close(
@@ -66,9 +98,7 @@ class OutcomeRecorder:
         cancelled: bool = False,
     ) -> None:
         self.stats.finished += 1
-        await self.writer.write(
-            Finish(att.id, d, self.clock(), cause, reasons, retry_at, cancelled)
-        )
+        await self._settle(Finish(att.id, d, self.clock(), cause, reasons, retry_at, cancelled))
 
     async def denied(
         self, att: ClaimedAttempt, answer: GateAnswer, *, marked: bool = False
@@ -80,7 +110,7 @@ class OutcomeRecorder:
         reasons = tuple(r.value for r in d.reasons)
         if Reason.DNC in d.reasons:
             await self.close(att, Disposition.DNC, cancelled=True, reasons=reasons)
-            await self.writer.write(CancelNumber(att.number_bi, Disposition.DNC, self.clock()))
+            await self._settle(CancelNumber(att.number_bi, Disposition.DNC, self.clock()))
         elif Reason.STORE_UNAVAILABLE in d.reasons:
             at = self.clock() + timedelta(seconds=STORE_RETRY_S)
             await self.requeue(att, at, *reasons, marked=marked)
@@ -111,4 +141,4 @@ class OutcomeRecorder:
                 abandoned=disposition is Disposition.ABANDONED, now=now,
             )  # fmt: skip
         if disposition in (Disposition.REFUSED, Disposition.DNC):
-            await self.writer.write(CancelNumber(att.number_bi, Disposition.DNC, now))
+            await self._settle(CancelNumber(att.number_bi, Disposition.DNC, now))

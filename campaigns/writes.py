@@ -298,9 +298,11 @@ def _finish(conn: sa.Connection, ws: Sequence[Finish]) -> list[str | None]:
             sa.select(
                 a.c.id, a.c.campaign_id, a.c.contact_id, a.c.number_bi, a.c.attempt_no,
                 a.c.priority,
-            ).where(a.c.id.in_(ids))
+            ).where(a.c.id.in_(ids), a.c.state.in_((*ACTIVE, QUEUED)))
         )
     }  # fmt: skip
+    # only attempts still open: a finish written again (its first commit's reply was lost, or
+    # recovery closed it meanwhile) neither changes the attempt nor inserts a second retry
     known = [w for w in ws if w.attempt_id in rows]
     if not known:
         return [None] * len(ws)

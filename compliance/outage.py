@@ -13,6 +13,7 @@ what a previous process left and starts the loop; ``close()`` tries a last pass,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class OutageSpool:
     drainer: SpoolDrainer
 
     async def start(self) -> None:
-        left = self.spool.count()
+        left = await asyncio.to_thread(self.spool.count)
         if left:
             log.info("outage spool holds %d writes from before: draining", left)
         with contextlib.suppress(StoreUnavailableError):
@@ -60,7 +61,7 @@ class OutageSpool:
         await self.drainer.stop()
         with contextlib.suppress(StoreUnavailableError):
             await self.drainer.drain()
-        left = self.spool.count()
+        left = await asyncio.to_thread(self.spool.count)
         if left:
             log.warning("outage spool keeps %d writes for the next start", left)
         self.drainer.close()

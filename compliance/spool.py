@@ -65,12 +65,13 @@ class LedgerSpool:
         self._dnc = spool.keys(DNC)  # entries a previous process left count from the start
         self.mirror: Callable[[str], Awaitable[None]] | None = None  # set by the service
         self._replayed: set[str] = set()  # DNC entries replayed since the last re-mirror
-        self._lock = threading.Lock()  # the drainer's thread adds, the loop takes
+        self._lock = threading.Lock()  # the drainer's thread adds (both sets), the loop reads
 
     async def add_dnc(self, entry: DncEntry) -> DncEntry:
         """Spool a DNC entry the ledger could not take; returns once it is on disk."""
         await self.spool.aput(DNC, _encode(entry, _DNC_TIMES), key=entry.number_index)
-        self._dnc.add(entry.number_index)
+        with self._lock:
+            self._dnc.add(entry.number_index)
         return entry
 
     async def grant_consent(self, rec: ConsentRecord) -> ConsentRecord:
@@ -80,19 +81,25 @@ class LedgerSpool:
     def holds_dnc(self, number_index: str) -> bool:
         """Whether a DNC entry for the number waits in the spool (or was replayed by this
         process after the gate could have missed it)."""
-        return number_index in self._dnc
+        with self._lock:
+            return number_index in self._dnc
 
     def pending_dnc(self) -> list[str]:
-        return sorted(self._dnc)
+        with self._lock:
+            return sorted(self._dnc)
 
     def refresh(self) -> None:
-        """Add what other processes spooled to the file since (called after each drain pass;
-        the set never shrinks: a replayed entry is on DNC in SQL anyway)."""
-        self._dnc |= self.spool.keys(DNC)
+        """Add what other processes spooled to the file since (the drainer's ``after_pass``,
+        on its thread: it reads the spool; the set never shrinks: a replayed entry is on DNC in
+        SQL anyway)."""
+        waiting = self.spool.keys(DNC)
+        with self._lock:
+            self._dnc |= waiting
 
     def discard(self, number_index: str) -> None:
         """An officer removed the entry (after its replay): the gate stops holding it."""
-        self._dnc.discard(number_index)
+        with self._lock:
+            self._dnc.discard(number_index)
 
     async def remirror(self) -> None:
         """Mirror to the gate store again each DNC entry waiting in the spool and each replayed

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from console.api import (
     rules_routes,
     users_routes,
 )
+from console.api.campaigns_routes import MAX_UPLOAD_BYTES
 from console.api.problems import problem_response
 from console.context import ConsoleContext, build_context
 from ivr import __version__
@@ -62,20 +64,36 @@ class RiskAnswer(BaseModel):
     risk_level: str
 
 
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+# Routes that take a file have their own larger limit (the route checks the file itself; the
+# margin is the multipart envelope around it).
+UPLOAD_LIMITS = ((re.compile(r"/api/v1/campaigns/[^/]+/import"), MAX_UPLOAD_BYTES + 2**16),)
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed (a file upload
+    route: its own limit from ``uploads``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        uploads: tuple[tuple[re.Pattern[str], int], ...] = UPLOAD_LIMITS,
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.uploads = uploads
+
+    def _limit(self, path: str) -> int:
+        return next((n for route, n in self.uploads if route.fullmatch(path)), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope["path"])
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(limit, scope, receive, send)
             return
         seen = 0
         refused = False
@@ -87,9 +105,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     refused = True
-                    await self._too_large(scope, receive, send)
+                    await self._too_large(limit, scope, receive, send)
                     return {"type": "http.disconnect"}  # the app stops reading
             return message
 
@@ -99,13 +117,14 @@ class BodyLimit:
 
         await self.app(scope, limited, guarded_send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @staticmethod
+    async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
             413,
             "too_large",
-            f"request bodies are limited to {self.limit} bytes",
+            f"request bodies are limited to {limit} bytes",
             code="console.body_too_large",
-            params={"limit": self.limit},
+            params={"limit": limit},
         )
         await response(scope, receive, send)
 

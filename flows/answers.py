@@ -120,7 +120,9 @@ class Answers:
                 "call %s: no %r prompt; the answer is not taken", call.call_id, CONFIRM_PROMPT
             )
             return Heard(NoInput(), heard.answer)
-        self.deps.note(call, "ivr", "unclear answer: confirming the refusal")
+        self.deps.note(
+            call, "ivr", "unclear answer: confirming the refusal", code="call.confirming_refusal"
+        )
         await self.speaker.speak(session, call, prompt)
         confirmed = await self._read(
             session, call, timeout_s, ListenState.CONSENT, Question.CONFIRM_REFUSAL
@@ -165,7 +167,7 @@ class Answers:
             digits = session.drain_dtmf() or await session.play_and_get_digits(
                 "silence_stream://250", max_digits=1, tries=1, timeout_ms=6000, terminators=""
             )
-            self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
+            self.deps.note_keys(call, digits)
             return (Digits(digits) if digits else NoInput()), None, True
         start = call.offset_ms()
         heard = await self.turns.hear(session, call, timeout_s, state)
@@ -173,19 +175,26 @@ class Answers:
             return heard, None, True
         text = heard.text
         if not text.strip():
-            self.deps.note(call, "caller", "(silence)")
+            self.deps.note(call, "caller", "(silence)", code="call.silence")
             return NoInput(), None, True
         inspection.heard(self.deps, call, "caller", text, start)
         nlu = await self.deps.nlu.parse(text)
-        how = ""
+        how, heard_code = "", "call.heard"
         if nlu.intent is None:  # the NLU gave nothing (down, timed out): a refusal still counts
             policy = self.deps.compliance.rules_at(self.deps.clock()).consent_policy
             offline = offline_refusal(text, policy)
             if offline is not None:
                 log.warning("call %s: no NLU intent; an offline refusal phrase heard", call.call_id)
-                nlu, how = offline, " (offline refusal phrase)"
+                nlu, how, heard_code = offline, " (offline refusal phrase)", "call.heard_offline"
         unclear = "" if heard.clear else " (not heard clearly)"
-        self.deps.note(call, "caller", text, f"intent {nlu.intent or '?'}{how}{unclear}")
+        self.deps.note(
+            call,
+            "caller",
+            text,
+            f"intent {nlu.intent or '?'}{how}{unclear}",
+            detail_code=heard_code + ("" if heard.clear else "_unclear"),
+            params={"intent": nlu.intent or "?"},
+        )
         call.transcript_tail = text[-120:]
         call.intent = nlu.intent or call.intent
         return Utterance(text, nlu.intent), nlu, heard.clear
@@ -232,6 +241,8 @@ class Answers:
                     qa="prompt",
                 )
         call.ended_reason = "refused"
-        self.deps.note(call, "ivr", "refusal: number added to DNC, call closed")
+        self.deps.note(
+            call, "ivr", "refusal: number added to DNC, call closed", code="call.refusal_closed"
+        )
         await session.hangup("NORMAL_CLEARING")
         raise CallOver

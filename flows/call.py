@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from flows.ports import (
     Webhooks,
 )
 from flows.registry import FlowRegistry, FlowVersion
-from ivr.errors import IvrError
+from ivr.errors import IvrError, Param
 from ivr.evidence import EvidenceKind, EvidenceSink
 from ivr.phone import CustomerNumber
 
@@ -126,13 +126,33 @@ class CallDeps:
     floor: FloorHooks | None = None  # screen pops and work tickets (agents)
     list_variables: ListVariables | None = None  # outbound: the campaign row's prompt values
 
-    def note(self, call: CallFacts, who: str, what: str, detail: str = "") -> None:
+    def note(
+        self,
+        call: CallFacts,
+        who: str,
+        what: str,
+        detail: str = "",
+        *,
+        code: str | None = None,
+        detail_code: str | None = None,
+        params: Mapping[str, Param] | None = None,
+    ) -> None:
         """Tell the observer (``ivr call`` prints it; never a logger: it may show customer data);
-        the caller's and the bot's words also go into the call's conversation (screen pop)."""
+        the caller's and the bot's words also go into the call's conversation (screen pop).
+        An English event names its message code (:class:`~flows.ports.CallObserver`)."""
         if who in ("caller", "bot") and not what.startswith(("(", "transfer ", "hangup ")):
             call.conversation.append((who, what))
         if self.observer is not None:
-            self.observer.note(call.call_id, who, what, detail)
+            self.observer.note(
+                call.call_id, who, what, detail, code=code, detail_code=detail_code, params=params
+            )
+
+    def note_keys(self, call: CallFacts, digits: str) -> None:
+        """The keys the caller pressed (none: no input)."""
+        if digits:
+            self.note(call, "caller", f"DTMF {digits}", code="call.dtmf", params={"digits": digits})
+        else:
+            self.note(call, "caller", "(no input)", code="call.no_input")
 
     async def record(self, kind: EvidenceKind, call: CallFacts, **payload: object) -> None:
         """One evidence entry of ``call``."""

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from flows.adapters import AsrListener, SidecarListener
 from flows.app import build_deps
 from flows.orchestrator import CallOrchestrator
 from flows.registry import FlowRegistry
-from ivr.errors import IvrError
+from ivr.errors import IvrError, Param
 from ivr.output import JSON_OPTION, emit, fail
 from ivr.phone import mask
 from ivr.settings import Settings, get_settings
@@ -57,13 +57,26 @@ class Transcript:
     started: float = field(default_factory=time.monotonic)
     lines: list[dict[str, Any]] = field(default_factory=list)
 
-    def note(self, call_id: str, who: str, what: str, detail: str = "") -> None:
+    def note(
+        self,
+        call_id: str,
+        who: str,
+        what: str,
+        detail: str = "",
+        *,
+        code: str | None = None,
+        detail_code: str | None = None,
+        params: Mapping[str, Param] | None = None,
+    ) -> None:
         self.lines.append(
             {
                 "t": round(time.monotonic() - self.started, 3),
                 "who": who,
                 "what": what,
                 "detail": detail,
+                "code": code,
+                "detail_code": detail_code,
+                "params": dict(params or {}),
             }
         )
 

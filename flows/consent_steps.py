@@ -31,7 +31,13 @@ class ConsentAsker:
             )
             answer = heard.answer
             if answer.outcome is Outcome.CONSENT_GRANTED and call.customer is not None:
-                self.deps.note(call, "ivr", f"consent granted ({step.purpose})")
+                self.deps.note(
+                    call,
+                    "ivr",
+                    f"consent granted ({step.purpose})",
+                    code="call.consent_granted",
+                    params={"purpose": step.purpose},
+                )
                 turn = heard.turn
                 excerpt = turn.text if isinstance(turn, Utterance) else "DTMF consent"
                 await self.deps.compliance.grant_consent(
@@ -54,7 +60,10 @@ class ConsentAsker:
                 return ConsentAnswer("refused")
             if answer.outcome is Outcome.CONSENT_UNRECORDABLE:
                 self.deps.note(
-                    call, "ivr", "consent cannot be recorded without a number: no marketing"
+                    call,
+                    "ivr",
+                    "consent cannot be recorded without a number: no marketing",
+                    code="call.consent_unrecordable",
                 )
                 call.consent_state = "unrecordable"
                 return ConsentAnswer("no_answer")

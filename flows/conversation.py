@@ -63,7 +63,9 @@ class Conversation:
                     directives = await deps.bot.send(call.call_id, text, metadata)
             except DependencyUnavailableError:
                 log.warning("call %s: bot unavailable; taking the fallback", call.call_id)
-                deps.note(call, "bot", "(unavailable: fallback branch)")
+                deps.note(
+                    call, "bot", "(unavailable: fallback branch)", code="call.bot_unavailable"
+                )
                 return BotOutcome("failure")
             for directive in directives:
                 outcome = await self._act(session, call, step, directive)

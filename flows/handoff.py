@@ -92,12 +92,26 @@ class Handoff:
         if free == 0:
             if step.queue == CAMPAIGN_QUEUE:
                 call.ended_reason = ABANDONED
-            self.deps.note(call, "ivr", f"no free agent in {step.queue}", "callback ticket next")
+            self.deps.note(
+                call,
+                "ivr",
+                f"no free agent in {step.queue}",
+                "callback ticket next",
+                code="call.no_free_agent",
+                detail_code="call.callback_next",
+                params={"queue": step.queue},
+            )
             return TransferOutcome(connected=False)
         if step.notice is not None:
             await self.speaker.speak(session, call, step.notice)
         self.deps.note(
-            call, "ivr", f"transfer → {step.queue}", f"priority {step.priority}, {step.reason}"
+            call,
+            "ivr",
+            f"transfer → {step.queue}",
+            f"priority {step.priority}, {step.reason}",
+            code="call.transfer",
+            detail_code="call.transfer_detail",
+            params={"queue": step.queue, "priority": step.priority, "reason": step.reason},
         )
         if self.deps.floor is not None:
             card = handoff_card(call, step.queue, step.priority, step.reason, self.deps.clock())
@@ -120,7 +134,15 @@ class Handoff:
                 reason="tts_unavailable",
                 source="ivr",
             )
-            self.deps.note(call, "ivr", "transfer → general", "tts unavailable")
+            self.deps.note(
+                call,
+                "ivr",
+                "transfer → general",
+                "tts unavailable",
+                code="call.transfer",
+                detail_code="call.tts_unavailable",
+                params={"queue": "general"},
+            )
             await session.enqueue("general", variables=queue_variables(call, "tts_unavailable"))
 
     async def ticket(self, session: CallSession, call: CallFacts, step: OpenCallbackTicket) -> Done:
@@ -142,13 +164,25 @@ class Handoff:
                 reason=step.reason,
                 why="no_usable_number",
             )
-            self.deps.note(call, "ivr", "no callback: the caller has no usable number")
+            self.deps.note(
+                call,
+                "ivr",
+                "no callback: the caller has no usable number",
+                code="call.no_callback_number",
+            )
             notice = self.speaker.fixed_prompt(call, "callback_no_number", step.node)
         else:
             await self.deps.record(
                 EvidenceKind.CALLBACK_SCHEDULED, call, queue=step.queue, reason=step.reason
             )
-            self.deps.note(call, "ivr", f"callback ticket ({step.queue})", step.reason)
+            self.deps.note(
+                call,
+                "ivr",
+                f"callback ticket ({step.queue})",
+                step.reason,
+                code="call.callback_ticket",
+                params={"queue": step.queue},
+            )
         if notice is not None:
             await self.speaker.speak(session, call, notice)
         return Done()
@@ -190,7 +224,21 @@ class Handoff:
             data = await self.deps.webhooks.call(step.method, step.url, step.body, step.timeout_s)
         except DependencyUnavailableError as exc:
             log.warning("call %s: webhook at node %s failed: %s", call.call_id, step.node, exc)
-            self.deps.note(call, "ivr", f"webhook {step.node} failed", str(exc))
+            self.deps.note(
+                call,
+                "ivr",
+                f"webhook {step.node} failed",
+                str(exc),
+                code="call.webhook_failed",
+                params={"node": step.node},
+            )
             return WebhookResult(ok=False)
-        self.deps.note(call, "ivr", f"webhook {step.node} ok", ", ".join(sorted(data)))
+        self.deps.note(
+            call,
+            "ivr",
+            f"webhook {step.node} ok",
+            ", ".join(sorted(data)),
+            code="call.webhook_ok",
+            params={"node": step.node},
+        )
         return WebhookResult(ok=True, data=data)

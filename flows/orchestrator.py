@@ -18,9 +18,11 @@ does it:
   finals inspected live, whole-call QA when the call ends, whatever ended it).
 
 One recording per call (invariant 10): the dialplan's ``record_session`` when it names its file
-(``ivr_recording_path``), else the app's own, started before the first prompt; at the end it is
-sealed into the vault (which removes the clear file) and ``call_ended`` evidence is written. A
-caller hanging up at any moment ends the flow cleanly.
+(``ivr_recording_path``), else the app's own, started before the first prompt. At the end
+``call_ended`` evidence is written, the channel is let go (``exit``: FreeSWITCH does not keep it
+lingering behind the after-call work), then the recording is sealed into the vault (which
+removes the clear file) and the whole-call QA runs; the server waits for that work (a drain
+too). A caller hanging up at any moment ends the flow cleanly.
 
 Logs carry the call id, flow and node only: never numbers, digits or transcripts.
 """
@@ -273,6 +275,11 @@ class CallOrchestrator:
             last_node=call.last_node,
             duration_ms=call.offset_ms(),
         )
+        if session.is_hung_up:
+            # the channel is gone and its end recorded: FreeSWITCH frees it now, not after the
+            # recording is sealed and the call's QA has run (under load that work waits its turn)
+            with contextlib.suppress(Exception):
+                await session.let_go()
         recorded = call.recording.exists()
         await self._seal_recording(call, ended_at)
         await inspection.finished(self.deps, call)  # whole-call QA; never raises
@@ -317,7 +324,13 @@ class CallOrchestrator:
             case HangupCall():
                 if step.goodbye is not None:
                     await parts.speaker.speak(session, call, step.goodbye)
-                self.deps.note(call, "ivr", f"hangup {step.cause}")
+                self.deps.note(
+                    call,
+                    "ivr",
+                    f"hangup {step.cause}",
+                    code="call.hangup",
+                    params={"cause": step.cause},
+                )
                 await session.hangup(step.cause)
                 return Done()
         raise AssertionError(f"unknown instruction {step!r}")
@@ -351,5 +364,5 @@ class CallOrchestrator:
         session.drain_dtmf()
         kind = qa_kind(step.prompt.kind, step.prompt.prompt_id)
         inspection.spoke(call, SpokenTurn("bot", spoken, start, call.offset_ms(), kind=kind))
-        self.deps.note(call, "caller", f"DTMF {digits}" if digits else "(no input)")
+        self.deps.note_keys(call, digits)
         return Digits(digits) if digits else NoInput()

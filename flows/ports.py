@@ -17,6 +17,7 @@ from bot.directives import Directive
 from campaigns.callbacks import TicketOutcome
 from compliance.consent_policy import AnswerDecision, NluResult
 from compliance.rules import RuleSet
+from ivr.errors import Param
 from ivr.phone import CustomerNumber
 from speech.ports import Transcript
 from speech.stream_server import CallAudio
@@ -135,9 +136,21 @@ class ListVariables(Protocol):
 
 class CallObserver(Protocol):
     """Sees what happens on a call, as it happens (``ivr call`` prints it; may show customer
-    data to the operator, so it is never a logger)."""
+    data to the operator, so it is never a logger). An event the engine notes in English names
+    its message ``code`` (``what``) or ``detail_code`` (``detail``), with ``params``, so the
+    console's simulated call shows it in the designer's language."""
 
-    def note(self, call_id: str, who: str, what: str, detail: str = "") -> None: ...
+    def note(
+        self,
+        call_id: str,
+        who: str,
+        what: str,
+        detail: str = "",
+        *,
+        code: str | None = None,
+        detail_code: str | None = None,
+        params: Mapping[str, Param] | None = None,
+    ) -> None: ...
 
 
 class TicketDesk(Protocol):

@@ -96,7 +96,14 @@ class Speaker:
     ) -> Played:
         source, spoken = await self.audio(call, speak)
         flags = speak.kind + ("" if speak.barge_in else ", no barge-in")
-        self.deps.note(call, "ivr", spoken or speak.audio or "", f"{speak.prompt_id} [{flags}]")
+        self.deps.note(
+            call,
+            "ivr",
+            spoken or speak.audio or "",
+            f"{speak.prompt_id} [{flags}]",
+            detail_code="call.prompt" + ("" if speak.barge_in else "_no_barge_in"),
+            params={"prompt": speak.prompt_id, "kind": speak.kind},
+        )
         kind = prompt_kind(speak.kind, speak.prompt_id, menu=menu)
         response, broken = await self.play(
             session,
@@ -123,7 +130,14 @@ class Speaker:
         """A bot reply (dynamic text: never cached on disk), vetted by QA first."""
         path, spoken = await self.render(call, say.text, sensitive=True, kind=say.kind)
         flags = say.kind + ("" if say.barge_in else ", no barge-in")
-        self.deps.note(call, "bot", spoken, f"[{flags}]")
+        self.deps.note(
+            call,
+            "bot",
+            spoken,
+            f"[{flags}]",
+            detail_code="call.bot_said" + ("" if say.barge_in else "_no_barge_in"),
+            params={"kind": say.kind},
+        )
         kind = prompt_kind(say.kind, "bot_" + say.kind)
         await self.play(
             session,

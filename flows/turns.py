@@ -40,7 +40,7 @@ Heard = Digits | NoInput | Transcript  # a digit turn, nothing, or what was reco
 def speech_unavailable(deps: CallDeps, call: CallFacts) -> NoInput:
     """Any ASR engine failure: DTMF only for the rest of the call."""
     call.asr_down = True
-    deps.note(call, "ivr", "speech recognition unavailable: DTMF only")
+    deps.note(call, "ivr", "speech recognition unavailable: DTMF only", code="call.asr_unavailable")
     return NoInput()
 
 
@@ -67,7 +67,7 @@ class RecordedTurns:
         cfg = self.deps.config
         early = session.drain_dtmf()  # pressed over the prompt just played: they count
         if early:
-            self.deps.note(call, "caller", f"DTMF {early}")
+            self.deps.note_keys(call, early)
             return Digits(early)
         wav = call.scratch / f"turn-{call.offset_ms()}.wav"
         await session.record(
@@ -75,7 +75,7 @@ class RecordedTurns:
         )
         digits = session.drain_dtmf()
         if digits:
-            self.deps.note(call, "caller", f"DTMF {digits}")
+            self.deps.note_keys(call, digits)
             return Digits(digits)
         try:
             if not wav.exists():
@@ -171,7 +171,7 @@ class StreamedTurns:
             while True:
                 if dtmf.done():
                     digits = dtmf.result() + session.drain_dtmf()  # raises on hang-up
-                    self.deps.note(call, "caller", f"DTMF {digits}")
+                    self.deps.note_keys(call, digits)
                     return Digits(digits)
                 if stream.finals:
                     final = stream.finals.popleft()

@@ -14,7 +14,10 @@ when this process spools and otherwise polls every ``poll_s`` (items a previous 
 or another process on the same file), retries an unavailable database with a backoff doubling
 from ``backoff_s`` to ``max_backoff_s`` (kept short: a refusal waits in the spool until then),
 holds a :class:`ivr.spool.DrainLock` during a pass so one process drains a file at a time, and
-publishes the ``ivr_spool_items`` and ``ivr_spool_oldest_age_seconds`` gauges. After every
+publishes the ``ivr_spool_items`` and ``ivr_spool_oldest_age_seconds`` gauges. A pass, with
+every spool read it makes (and the ``after_pass`` hook: the ledger's view of the DNC entries
+waiting), runs on the drainer's own thread: a spool read waits for the file's lock and SQLite's,
+which an fsync'd write holds, so none runs on the event loop that carries the calls. After every
 pass, failed or not, it awaits its ``each_pass`` hook (the DNC entries re-mirrored). Logs name
 kinds, counts and ids, never a payload.
 """
@@ -77,7 +80,8 @@ class SpoolDrainer:
         after_pass: Callable[[DrainPass], None] | None = None,
         each_pass: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """``after_pass``: called after each pass that reached the database; ``each_pass``:
+        """``after_pass``: called after each pass that reached the database, on the drainer's
+        thread (it may read the spool: nothing blocking runs on the event loop); ``each_pass``:
         awaited on the loop after every pass, failed ones included (the compliance ledger
         mirrors the DNC entries it holds to the gate store again); its errors are logged."""
         self.spool = spool
@@ -128,14 +132,20 @@ class SpoolDrainer:
         """One pass now (tests, shutdown): replay everything the database takes."""
         loop = asyncio.get_running_loop()
         try:
-            done = await loop.run_in_executor(self._thread, self.drain_once)
+            done, oldest_s = await loop.run_in_executor(self._thread, self._pass)
         finally:
             await self._each_pass()
         SPOOL_ITEMS.set(done.left)
-        SPOOL_OLDEST_AGE.set(await asyncio.to_thread(self.spool.oldest_age_s))
+        SPOOL_OLDEST_AGE.set(oldest_s)
+        return done
+
+    def _pass(self) -> tuple[DrainPass, float]:
+        """One pass, its ``after_pass`` hook and the oldest item's age, all on the drainer's
+        thread (spool reads block: never on the event loop)."""
+        done = self.drain_once()
         if self.after_pass is not None:
             self.after_pass(done)
-        return done
+        return done, self.spool.oldest_age_s()
 
     async def _each_pass(self) -> None:
         if self.each_pass is None:
@@ -156,8 +166,13 @@ class SpoolDrainer:
                 self.failures += 1
                 if self.failures == 1 or self.failures % 50 == 0:
                     log.warning("spool drain waits for the database (%s)", exc)
-                SPOOL_ITEMS.set(await asyncio.to_thread(self.spool.count))
-                SPOOL_OLDEST_AGE.set(await asyncio.to_thread(self.spool.oldest_age_s))
+                # on the drainer's own thread: the default pool may be backed up (calls'
+                # writes) just as the database returns, and the next pass must not wait for it
+                left, oldest_s = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self._gauges
+                )
+                SPOOL_ITEMS.set(left)
+                SPOOL_OLDEST_AGE.set(oldest_s)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
@@ -166,6 +181,9 @@ class SpoolDrainer:
                 self.failures = 0
             delay = self.backoff_s
             await wait_event(self._wake, self.poll_s)
+
+    def _gauges(self) -> tuple[int, float]:
+        return self.spool.count(), self.spool.oldest_age_s()
 
     def drain_once(self) -> DrainPass:
         """Replay in order until the spool is empty (synchronous; raises

@@ -13,6 +13,7 @@ that starts with the 不 or 没 of an A-not-A question (会不会亏, 有没有�
 from __future__ import annotations
 
 import re
+from itertools import repeat
 
 from qa.rules import Negation
 from qa.text import fold
@@ -23,9 +24,12 @@ BOUNDARIES = ",?"
 def clause_bounds(folded: str, start: int, end: int) -> tuple[int, int]:
     """``[begin, stop)`` of the clause holding ``folded[start:end]``; ``stop`` includes the
     boundary character that ends it, if any."""
-    begin = max(folded.rfind(b, 0, start) for b in BOUNDARIES) + 1
-    stops = [i for i in (folded.find(b, end) for b in BOUNDARIES) if i >= 0]
-    stop = min(stops) + 1 if stops else len(folded)
+    begin = max(map(folded.rfind, BOUNDARIES, repeat(0), repeat(start))) + 1
+    stop = len(folded)
+    for b in BOUNDARIES:
+        i = folded.find(b, end, stop)
+        if i >= 0:
+            stop = i + 1
     return begin, stop
 
 
@@ -38,10 +42,14 @@ class ContextJudge:
         entries: list[tuple[str, str]] = [("skip", fold(w)) for w in negation.not_cues]
         entries += [("reset", fold(w)) for w in negation.resets]
         entries += [("cue", c) for c in self._gap]
-        # one alternation, longest wordings first, so 不用担心 wins over 不 and 但是 over 但
+        # one alternation, longest wordings first, so 不用担心 wins over 不 and 但是 over 但; of
+        # literals only (no groups: the regex engine then skips to a first character of one),
+        # what a wording is read back from it (the first listed, as the alternation picks)
         entries.sort(key=lambda e: len(e[1]), reverse=True)
-        self._kinds = [kind for kind, _ in entries]
-        alternation = "|".join(f"({re.escape(w)})" for _, w in entries)
+        self._kinds: dict[str, str] = {}
+        for kind, wording in entries:
+            self._kinds.setdefault(wording, kind)
+        alternation = "|".join(re.escape(w) for _, w in entries)
         self._words = re.compile(alternation) if entries else None
         self._after = [re.compile(fold_regex(p)) for p in negation.after]
 
@@ -60,7 +68,7 @@ class ContextJudge:
         cues: list[tuple[int, int]] = []  # (start, end) of negation cues after the last reset
         if self._words is not None and prefix and not self._cue_starts.isdisjoint(prefix):
             for m in self._words.finditer(prefix):
-                kind = self._kinds[(m.lastindex or 1) - 1]
+                kind = self._kinds[m.group()]
                 if kind == "reset":
                     cues.clear()
                 elif kind == "cue":

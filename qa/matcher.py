@@ -1,8 +1,8 @@
 """The QA phrase matcher: prohibited wording in one line of speech (pure, no IO, no clock).
 
-:class:`Matcher` is compiled once per rules version. Per line it does two ``str.translate``
-passes (:func:`qa.text.fold`, :func:`qa.text.sounds`) and one Aho-Corasick scan
-(pyahocorasick) of the sound string, which holds every rule phrase, pattern anchor, exclusion,
+:class:`Matcher` is compiled once per rules version. Per line it does one ``str.translate``
+pass (:func:`qa.text.fold_sounds`: the folded text and its sound codes) and one Aho-Corasick
+scan (pyahocorasick) of the sound string, which holds every rule phrase, pattern anchor, exclusion,
 mandated safe wording and fuzzy anchor at once; everything else runs only around a candidate:
 
 - a phrase found by sound is an ``exact`` match, a ``homophone`` (same toneless pinyin) or a
@@ -19,15 +19,20 @@ mandated safe wording and fuzzy anchor at once; everything else runs only around
   negating context (:class:`qa.context.ContextJudge`), is dropped;
 - overlapping hits of one rule keep the longest.
 
-The pieces it is compiled from (:class:`Hit`, automaton entries, compiled patterns, need bits)
-are in :mod:`qa.matching`.
+Cheap lossless tests decide what runs (tests/qa/test_qa_prefilter.py holds them to the
+matcher with every test off): a pattern runs only when a line meets its need bits (and, by
+sound, holds a character that may be a slip for it), remembered per rule, found anchors and
+the rule's bits; a fuzzy phrase only on a line holding enough of its sounds and not already
+matched there; the negation test once per span.
+
+The pieces it is compiled from (:class:`Hit`, automaton entries, compiled patterns, need, slip
+and anchor bits, candidates) are in :mod:`qa.matching`.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import reduce
 from operator import or_
 from typing import NamedTuple
@@ -42,16 +47,23 @@ from qa.matching import (
     FUZZY,
     PHRASE,
     SAFE,
+    AnchorBits,
+    Candidate,
     Entry,
     Found,
     Hit,
+    LineBits,
     MatchKind,
     Needs,
     Pattern,
     SlipBits,
+    inside,
+    longest_per_rule,
+    one_clause,
+    overlaps,
 )
 from qa.rules import PhraseRule, QaRules, Speaker
-from qa.text import fold, original_offsets, phrase_sounds, sounds, toneless
+from qa.text import fold, fold_sounds, original_offsets, phrase_sounds, toneless
 
 __all__ = ["Hit", "MatchKind", "Matcher"]
 
@@ -66,15 +78,6 @@ class _Run(NamedTuple):
     pattern: Pattern
     text: bool
     by_sound: bool
-
-
-@dataclass(slots=True)
-class _Candidate:
-    rule: int
-    start: int  # folded offsets
-    end: int
-    wording: str
-    how: MatchKind
 
 
 class Matcher:
@@ -98,16 +101,18 @@ class Matcher:
             tuple(replace(p, slip_bit=1 << next(count)) for p in pats)
             for pats in self._rule_patterns
         ]
-        self._slips = SlipBits(p for pats in self._rule_patterns for p in pats)
-        # per rule, every need bit of its patterns (text and sound)
+        # per character: the need bits it meets and (shifted) the patterns it may slip for
+        shift = self._needs.count
+        self._line_bits = LineBits(
+            self._needs, SlipBits(p for pats in self._rule_patterns for p in pats), shift
+        )
+        # per rule, every need bit of its patterns (text and sound) and their slip bits
         self._rule_masks = [
-            reduce(or_, (p.need_mask | p.code_mask for p in pats), 0)
+            reduce(or_, (p.need_mask | p.code_mask | p.slip_bit << shift for p in pats), 0)
             for pats in self._rule_patterns
         ]
-        self._rule_slips = [
-            reduce(or_, (p.slip_bit for p in pats), 0) for pats in self._rule_patterns
-        ]
-        self._gates: dict[tuple[int, frozenset[str], int, int], tuple[_Run, ...]] = {}
+        self._anchor_bits = AnchorBits()
+        self._gates: dict[tuple[int, int, int], tuple[_Run, ...]] = {}
         self._fuzzy: dict[str, str] = {}  # sound key of a long phrase -> its folded wording
         # its characters and how often each occurs in it (a cheap test before rapidfuzz)
         self._fuzzy_chars: dict[str, tuple[frozenset[str], dict[str, int] | None, int]] = {}
@@ -150,23 +155,21 @@ class Matcher:
                     add(part, SAFE, -1)
         self._automaton = ahocorasick.Automaton()
         for key, entries in table.items():
-            self._automaton.add_word(key, Found.of(entries))
+            self._automaton.add_word(key, Found.of(entries, self._anchor_bits))
         self._automaton.make_automaton()
 
-    def _gated(self, rule: int, words: set[str], have: int, slips: int) -> tuple[_Run, ...]:
-        """The rule's patterns that may run when ``words`` of its anchors occurred (those that
-        spell one of them, or none) on a line whose characters and sound codes satisfy the
-        need bits ``have``, and whose characters may be slips for the patterns of ``slips``:
-        each with whether its regex may match the text, and the sound string with a slip
-        (remembered per set of anchors and the bits of the rule's patterns)."""
-        key = (
-            rule,
-            frozenset(words),
-            have & self._rule_masks[rule],
-            slips & self._rule_slips[rule],
-        )
+    def _gated(self, rule: int, anchors: int, bits: int) -> tuple[_Run, ...]:
+        """The rule's patterns that may run when its anchors of bits ``anchors`` occurred
+        (those that spell one of them, or none) on a line whose characters and sound codes
+        give the :class:`LineBits` ``bits`` (the need bits met; the patterns a character may
+        be a slip for): each with whether its regex may match the text, and the sound string
+        with a slip (remembered per anchors and the bits of the rule's patterns)."""
+        key = (rule, anchors, bits & self._rule_masks[rule])
         runs = self._gates.get(key)
         if runs is None:
+            words = self._anchor_bits.words(rule, anchors)
+            shift = self._line_bits.shift
+            have, slips = bits & ((1 << shift) - 1), bits >> shift
             runs = tuple(
                 _Run(p, text, by_sound)
                 for p in self._rule_patterns[rule]
@@ -196,8 +199,8 @@ class Matcher:
             return ()
         if len(text) > MAX_LINE:
             return self._scan_long(text, speaker)
-        folded = fold(text)
-        return self.scan_folded(text, folded, sounds(folded), speaker)
+        folded, sound = fold_sounds(text)
+        return self.scan_folded(text, folded, sound, speaker)
 
     def scan_folded(
         self, text: str, folded: str, sound: str, speaker: Speaker | None = None
@@ -242,85 +245,121 @@ class Matcher:
                 hits.setdefault((h.rule_id, moved.start), moved)
         return tuple(sorted(hits.values(), key=lambda h: (h.start, h.rule_id)))
 
-    def _candidates(self, folded: str, sound: str, speaker: Speaker | None) -> list[_Candidate]:
-        cands: list[_Candidate] = []
-        anchored: dict[int, set[str]] = defaultdict(set)  # rule -> its anchors found
-        fuzzy_at: dict[tuple[int, str], list[int]] = defaultdict(list)
-        excluded: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    def _candidates(self, folded: str, sound: str, speaker: Speaker | None) -> list[Candidate]:
+        cands: list[Candidate] = []
+        anchored: dict[int, int] = {}  # rule -> the bits of its anchors found
+        fuzzy_at: dict[tuple[int, str], list[int]] = {}
+        excluded: dict[int, list[tuple[int, int]]] = {}
         safe: list[tuple[int, int]] = []
-        for last, found in self._automaton.iter(sound):
-            phrases, anchors, excludes, safe_len, fuzzy = found
-            for rule, wording in anchors:
-                anchored[rule].add(wording)
+        for last, (phrases, anchors, excludes, safe_len, fuzzy) in self._automaton.iter(sound):
+            for rule, bits in anchors:
+                anchored[rule] = anchored.get(rule, 0) | bits
             for fuzzy_key in fuzzy:
-                fuzzy_at[fuzzy_key].append(last - 1)
+                at = fuzzy_at.get(fuzzy_key)
+                if at is None:
+                    fuzzy_at[fuzzy_key] = [last - 1]
+                else:
+                    at.append(last - 1)
             for rule, length in excludes:
-                excluded[rule].append((last - length + 1, last + 1))
+                excluded.setdefault(rule, []).append((last - length + 1, last + 1))
             if safe_len:
                 safe.append((last - safe_len + 1, last + 1))
             for e in phrases:
                 start, end = last - len(e.wording) + 1, last + 1
                 how = self._how(folded[start:end], e)
                 if how is not None:
-                    cands.append(_Candidate(e.rule, start, end, e.wording, how))
+                    cands.append(Candidate(e.rule, start, end, e.wording, how))
         if anchored:
             self._pattern_candidates(anchored, folded, sound, cands)
-        line_sounds = set(sound) if fuzzy_at else None
+        if fuzzy_at:
+            self._fuzzy_candidates(fuzzy_at, folded, sound, cands)
+        if not cands:
+            return []
+        rules, judge = self._rules, self.judge
+        negated: dict[tuple[int, int], bool] = {}  # per span: candidates of rules share them
+        kept = []
+        for c in cands:
+            rule = rules[c.rule]
+            if speaker is not None and speaker not in rule.speakers:
+                continue
+            spans = excluded.get(c.rule)
+            if spans and inside(c, spans):
+                continue
+            if rule.negatable:
+                if safe and overlaps(c, safe):
+                    continue
+                span = (c.start, c.end)
+                no = negated.get(span)
+                if no is None:
+                    no = negated[span] = judge.negated(folded, c.start, c.end)
+                if no:
+                    continue
+            kept.append(c)
+        return longest_per_rule(kept)
+
+    def _pattern_candidates(
+        self, anchored: dict[int, int], folded: str, sound: str, cands: list[Candidate]
+    ) -> None:
+        """The pattern rules whose anchors occurred, on the folded text and by sound."""
+        # the need bits the line and its sound codes meet and the patterns its characters
+        # may be slips for, in one pass over its characters
+        bits = self._line_bits.of(folded)
+        gates, masks = self._gates, self._rule_masks
+        for i, anchors in anchored.items():
+            runs = gates.get((i, anchors, bits & masks[i]))
+            if runs is None:
+                runs = self._gated(i, anchors, bits)
+            for pat, text, by_sound in runs:
+                matched: list[tuple[int, int]] = []
+                # a regex runs only on a line holding one character of each set it needs
+                # search, then every match from the first one on (most runs find none)
+                if text and (first := pat.rx.search(folded)) is not None:
+                    for m in pat.rx.finditer(folded, first.start()):
+                        start, end = m.span()
+                        if end > start and (pat.clauses or one_clause(m.group())):
+                            cands.append(Candidate(i, start, end, pat.written, MatchKind.PATTERN))
+                            matched.append((start, end))
+                if not by_sound or (first := pat.by_sound.search(sound)) is None:
+                    continue  # by sound it cannot match, or only where the text did
+                for m in pat.by_sound.finditer(sound, first.start()):
+                    start, end = m.span()
+                    if (
+                        (pat.clauses or one_clause(m.group()))
+                        and not any(s < end and start < e for s, e in matched)
+                        and pat.plausible_slip(folded[start:end])
+                    ):
+                        cands.append(Candidate(i, start, end, pat.written, MatchKind.HOMOPHONE))
+
+    def _fuzzy_candidates(
+        self,
+        fuzzy_at: dict[tuple[int, str], list[int]],
+        folded: str,
+        sound: str,
+        cands: list[Candidate],
+    ) -> None:
+        """The long phrases one of whose anchor bigrams occurred, tried by rapidfuzz."""
+        line_sounds = set(sound)
+        spans: dict[int, list[tuple[int, int]]] | None = None  # per rule: its candidates
         for (i, key), positions in fuzzy_at.items():
             # a window within e edits of a phrase of n sounds shares at least n - 2e of them
             # with it: a line holding fewer cannot match (nor can a region shorter than
             # n - e, whatever it holds: the match would not count)
             chars, counts, need = self._fuzzy_chars[key]
-            assert line_sounds is not None
             shared = chars.intersection(line_sounds)
-            if (len(shared) if counts is None else sum(counts[c] for c in shared)) < need:
+            if (len(shared) if counts is None else sum(map(counts.__getitem__, shared))) < need:
                 continue
-            if positions:
-                found = self._fuzzy_candidate(i, key, positions, folded, sound, cands)
-                if found is not None:
-                    cands.append(found)
-        if not cands:
-            return []
-        kept = [
-            c
-            for c in cands
-            if self._applies(c.rule, speaker)
-            and not _inside(c, excluded.get(c.rule, ()))
-            and not (self._rules[c.rule].negatable and _overlaps(c, safe))
-            and not (self._rules[c.rule].negatable and self.judge.negated(folded, c.start, c.end))
-        ]
-        return _longest_per_rule(kept)
-
-    def _pattern_candidates(
-        self, anchored: dict[int, set[str]], folded: str, sound: str, cands: list[_Candidate]
-    ) -> None:
-        """The pattern rules whose anchors occurred, on the folded text and by sound."""
-        # the need bits the line satisfies (its characters and its sound codes in one pass;
-        # a character's bits and a code's bits are distinct, so one set serves both tests)
-        have = self._needs.of(set(folded + sound))
-        slips = self._slips.of(set(folded))  # the patterns a character may be a slip for
-        for i, words in anchored.items():
-            for pat, text, by_sound in self._gated(i, words, have, slips):
-                matched: list[tuple[int, int]] = []
-                # a regex runs only on a line holding one character of each set it needs
-                if text:
-                    for m in pat.rx.finditer(folded):
-                        if m.end() > m.start() and (pat.clauses or _one_clause(m.group())):
-                            cands.append(
-                                _Candidate(i, m.start(), m.end(), pat.written, MatchKind.PATTERN)
-                            )
-                            matched.append((m.start(), m.end()))
-                if not by_sound:
-                    continue  # by sound it cannot match, or only where the text did
-                for m in pat.by_sound.finditer(sound):
-                    if (
-                        (pat.clauses or _one_clause(m.group()))
-                        and not any(s < m.end() and m.start() < e for s, e in matched)
-                        and pat.plausible_slip(folded[m.start() : m.end()])
-                    ):
-                        cands.append(
-                            _Candidate(i, m.start(), m.end(), pat.written, MatchKind.HOMOPHONE)
-                        )
+            if spans is None:
+                spans = {}
+                for c in cands:
+                    spans.setdefault(c.rule, []).append((c.start, c.end))
+            n = len(key)
+            lo, hi = max(0, min(positions) - n), min(len(sound), max(positions) + n + 1)
+            if any(s < hi and lo < e for s, e in spans.get(i, ())):
+                continue  # already matched exactly, by sound, by a pattern or by rapidfuzz
+            found = self._fuzzy_candidate(i, key, lo, hi, folded, sound)
+            if found is not None:
+                cands.append(found)
+                spans.setdefault(i, []).append((found.start, found.end))
 
     def _how(self, said: str, e: Entry) -> MatchKind | None:
         if said == e.wording:
@@ -333,19 +372,11 @@ class Matcher:
         return MatchKind.NEAR_HOMOPHONE
 
     def _fuzzy_candidate(
-        self,
-        rule: int,
-        key: str,
-        positions: list[int],
-        folded: str,
-        sound: str,
-        found: list[_Candidate],
-    ) -> _Candidate | None:
+        self, rule: int, key: str, lo: int, hi: int, folded: str, sound: str
+    ) -> Candidate | None:
+        """The window ``sound[lo:hi]`` matched to a long phrase's sound ``key`` by rapidfuzz."""
         n = len(key)
         edits = 1 if n < FUZZY_TWO_EDITS else 2
-        lo, hi = max(0, min(positions) - n), min(len(sound), max(positions) + n + 1)
-        if any(c.rule == rule and c.start < hi and lo < c.end for c in found):
-            return None  # already matched exactly, by sound or by a pattern
         res = fuzz.partial_ratio_alignment(
             key, sound[lo:hi], score_cutoff=100.0 * (1 - edits / n) - 0.01
         )
@@ -358,34 +389,4 @@ class Matcher:
             return None
         if self.judge.changes_negation(said, wording):
             return None
-        return _Candidate(rule, start, end, wording, MatchKind.FUZZY)
-
-    def _applies(self, rule: int, speaker: Speaker | None) -> bool:
-        return speaker is None or speaker in self._rules[rule].speakers
-
-
-def _longest_per_rule(cands: list[_Candidate]) -> list[_Candidate]:
-    """Overlapping candidates of one rule become the longest of them."""
-    cands.sort(key=lambda c: (c.start, -(c.end - c.start)))
-    kept: list[_Candidate] = []
-    for c in cands:
-        clash = next(
-            (k for k in kept if k.rule == c.rule and k.start < c.end and c.start < k.end), None
-        )
-        if clash is None:
-            kept.append(c)
-        elif (c.end - c.start) > (clash.end - clash.start):
-            kept[kept.index(clash)] = c
-    return kept
-
-
-def _one_clause(said: str) -> bool:
-    return not any(b in said for b in BOUNDARIES)
-
-
-def _inside(c: _Candidate, spans: Iterable[tuple[int, int]]) -> bool:
-    return any(s <= c.start and c.end <= e for s, e in spans)
-
-
-def _overlaps(c: _Candidate, spans: Iterable[tuple[int, int]]) -> bool:
-    return any(s < c.end and c.start < e for s, e in spans)
+        return Candidate(rule, start, end, wording, MatchKind.FUZZY)

@@ -1,6 +1,8 @@
-"""The pieces the QA matcher is compiled from (pure, no IO): what a hit is, what one key of its
-Aho-Corasick automaton stands for, a pattern rule's regex compiled for the folded text and for
-its sound codes, and the needed-character sets of every pattern numbered as bits.
+"""The pieces the QA matcher is compiled from (pure, no IO): what a hit is and what a candidate
+before the context tests is, what one key of its Aho-Corasick automaton stands for (each rule's
+anchors numbered as bits), a pattern rule's regex compiled for the folded text and for its
+sound codes, and per character the needed-character sets it meets and the patterns it may be
+an ASR slip for, numbered as bits (:class:`LineBits`: one pass over a folded line).
 
 :mod:`qa.matcher` builds these once per rules version and scans lines with them.
 """
@@ -12,11 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import reduce
-from itertools import repeat
 from operator import or_
 from typing import NamedTuple
 
-from qa.context import fold_regex
+from qa.context import BOUNDARIES, fold_regex
 from qa.prefilter import needed_chars
 from qa.rules import Category, Severity
 from qa.text import SOUND, fold, is_hanzi, sounds
@@ -60,6 +61,45 @@ class Hit:
         }
 
 
+@dataclass(slots=True)
+class Candidate:
+    """A wording found in a line before the context tests: the rule, where (folded offsets),
+    what it matched and how."""
+
+    rule: int
+    start: int
+    end: int
+    wording: str
+    how: MatchKind
+
+
+def longest_per_rule(cands: list[Candidate]) -> list[Candidate]:
+    """Overlapping candidates of one rule become the longest of them."""
+    cands.sort(key=lambda c: (c.start, -(c.end - c.start)))
+    kept: list[Candidate] = []
+    for c in cands:
+        clash = next(
+            (k for k in kept if k.rule == c.rule and k.start < c.end and c.start < k.end), None
+        )
+        if clash is None:
+            kept.append(c)
+        elif (c.end - c.start) > (clash.end - clash.start):
+            kept[kept.index(clash)] = c
+    return kept
+
+
+def one_clause(said: str) -> bool:
+    return not any(b in said for b in BOUNDARIES)
+
+
+def inside(c: Candidate, spans: Iterable[tuple[int, int]]) -> bool:
+    return any(s <= c.start and c.end <= e for s, e in spans)
+
+
+def overlaps(c: Candidate, spans: Iterable[tuple[int, int]]) -> bool:
+    return any(s < c.end and c.start < e for s, e in spans)
+
+
 PHRASE, ANCHOR, EXCLUDE, SAFE, FUZZY = range(5)  # what an automaton key stands for
 
 
@@ -73,24 +113,50 @@ class Entry:
 
 class Found(NamedTuple):
     """What one key of the automaton stands for, split by kind (built once per rules version):
-    rule phrases, anchors ``(rule, wording)``, exclusions ``(rule, length)``, the length of a
-    mandated safe wording (0: none) and fuzzy phrase keys ``(rule, key)`` it is a bigram of."""
+    rule phrases, anchors ``(rule, bits)`` (one pair per rule: the bits of its anchor wordings,
+    :meth:`AnchorBits.bit`), exclusions ``(rule, length)``, the length of a mandated safe
+    wording (0: none) and fuzzy phrase keys ``(rule, key)`` it is a bigram of."""
 
     phrases: tuple[Entry, ...]
-    anchors: tuple[tuple[int, str], ...]
+    anchors: tuple[tuple[int, int], ...]
     excludes: tuple[tuple[int, int], ...]
     safe_len: int
     fuzzy: tuple[tuple[int, str], ...]
 
     @classmethod
-    def of(cls, entries: list[Entry]) -> Found:
+    def of(cls, entries: list[Entry], anchor_bits: AnchorBits) -> Found:
+        anchors: dict[int, int] = {}
+        for e in entries:
+            if e.kind == ANCHOR:
+                anchors[e.rule] = anchors.get(e.rule, 0) | anchor_bits.bit(e.rule, e.wording)
         return cls(
             tuple(e for e in entries if e.kind == PHRASE),
-            tuple((e.rule, e.wording) for e in entries if e.kind == ANCHOR),
+            tuple(anchors.items()),
             tuple((e.rule, len(e.wording)) for e in entries if e.kind == EXCLUDE),
             max((len(e.wording) for e in entries if e.kind == SAFE), default=0),
             tuple((e.rule, e.wording) for e in entries if e.kind == FUZZY),
         )
+
+
+class AnchorBits:
+    """Each rule's anchor wordings (folded) numbered as bits of that rule: a line's anchors of
+    a rule are one integer (a cheap key for the matcher's remembered pattern gates)."""
+
+    def __init__(self) -> None:
+        self._bits: dict[tuple[int, str], int] = {}
+        self._words: dict[int, list[tuple[int, str]]] = {}
+
+    def bit(self, rule: int, wording: str) -> int:
+        found = self._bits.get((rule, wording))
+        if found is None:
+            words = self._words.setdefault(rule, [])
+            found = self._bits[(rule, wording)] = 1 << len(words)
+            words.append((found, wording))
+        return found
+
+    def words(self, rule: int, bits: int) -> set[str]:
+        """The anchor wordings of ``rule`` that ``bits`` stand for."""
+        return {w for bit, w in self._words.get(rule, ()) if bits & bit}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,25 +240,50 @@ class Needs:
             out |= bit
         return out
 
-    def of(self, chars: Iterable[str]) -> int:
-        """The bits ``chars`` satisfy."""
-        return reduce(or_, map(self.by_char.get, chars, repeat(0)), 0)
+    @property
+    def count(self) -> int:
+        """How many need bits there are (the next free bit)."""
+        return len(self._bits)
 
 
 class SlipBits(dict[str, int]):
-    """Per character, the bits of the patterns it may be a slip for (:meth:`Pattern.may_slip`),
-    computed on first sight and kept: per line, one pass over its distinct characters gives the
-    patterns worth running by sound (one integer test each)."""
+    """Per character, the bits of the patterns it may be a slip for (:meth:`Pattern.may_slip`)
+    that :meth:`Pattern.plausible_slip` counts (a Hanzi, not a function word: a line without
+    one cannot make a match by sound), computed on first sight and kept."""
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         super().__init__()
         self._patterns = tuple(patterns)
 
     def __missing__(self, ch: str) -> int:
-        bits = reduce(or_, (p.slip_bit for p in self._patterns if p.may_slip(ch)), 0)
+        bits = 0
+        if is_hanzi(ch) and ch not in FUNCTION_CHARS:
+            bits = reduce(or_, (p.slip_bit for p in self._patterns if p.may_slip(ch)), 0)
         self[ch] = bits
         return bits
 
-    def of(self, chars: Iterable[str]) -> int:
-        """The bits of the patterns one of ``chars`` may be a slip for."""
-        return reduce(or_, map(self.__getitem__, chars), 0)
+
+class LineBits:
+    """Per folded character, the need bits it and its sound code satisfy (:class:`Needs`) and,
+    shifted left by ``shift``, the slip bits of the patterns it may be a slip for
+    (:class:`SlipBits`): one pass over a folded line gives what its characters and its sound
+    string meet (each code of the sound string is one of its characters' own). A plain
+    dictionary filled on first sight: its lookups stay C calls."""
+
+    def __init__(self, needs: Needs, slips: SlipBits, shift: int) -> None:
+        self._needs = needs.by_char
+        self._slips = slips
+        self.shift = shift
+        self._bits: dict[str, int] = {}
+
+    def of(self, folded: str) -> int:
+        """The need bits and the shifted slip bits of a folded line."""
+        bits = self._bits
+        try:
+            return reduce(or_, map(bits.__getitem__, folded), 0)
+        except KeyError:
+            needs = self._needs
+            for ch in set(folded).difference(bits):
+                code = sounds(ch)
+                bits[ch] = needs.get(ch, 0) | needs.get(code, 0) | self._slips[ch] << self.shift
+            return reduce(or_, map(bits.__getitem__, folded), 0)

@@ -10,7 +10,8 @@ logistic regression gives a probability. Weights (times the idf), idf, the thres
 cross-validation and the gate are one JSON artefact written by ``scripts/train_qa_model.py``
 (``qa/model/qa_model.json``, committed; no download, no training at run time). Sound n-grams
 are spelled there by syllable (:func:`qa.text.spelled_sounds`): sound codes differ between
-processes. A line's features are found by one Aho-Corasick scan of each string.
+processes. A line's features are found by one Aho-Corasick scan of each string, and their rows
+summed in one numpy call.
 
 The gate: a line whose sound string holds none of the gate's sound bigrams (product, return,
 deposit and urgency vocabulary learnt from the training lines; by sound, so an ASR slip passes
@@ -29,11 +30,12 @@ from operator import itemgetter
 from pathlib import Path
 
 import ahocorasick
+import numpy as np
 
 from ivr.errors import ConfigError
 from ivr.settings import REPO_ROOT, Settings
 from qa.rules import Category
-from qa.text import coded_sounds, fold, sounds, spelled_sounds
+from qa.text import coded_sounds, fold, fold_sounds, sounds, spelled_sounds
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class QaModel:
             cats = [Category(c) for c in data["categories"]]  # type: ignore[attr-defined]
             self.categories: tuple[Category, ...] = tuple(cats)
             self.intercepts = dict(zip(cats, data["intercepts"], strict=True))  # type: ignore[call-overload]
+            self._intercepts = tuple(self.intercepts.items())  # in the order of the weights
             self.thresholds = {Category(k): float(v) for k, v in data["thresholds"].items()}  # type: ignore[attr-defined]
             # feature -> (idf squared, weight*idf per category); character n-grams and sound
             # n-grams (untagged) apart, so a line's n-grams are looked up as they are sliced
@@ -110,10 +113,12 @@ class QaModel:
             self._lens: list[int] = []  # each row's n-gram length (folded positions)
             self._char_ac = self._automaton(self._chars)
             self._sound_ac = self._automaton(self._sounds)
+            # the same rows as one array (one row per feature: idf squared, then the weights)
+            self._weights = np.array(self._rows, dtype=np.float64).reshape(-1, 1 + len(cats))
             self.gate: frozenset[str] = frozenset(coded_sounds(g) for g in data["gate"])  # type: ignore[attr-defined]
             self._gate = ahocorasick.Automaton()
-            for gram in sorted(self.gate):
-                self._gate.add_word(gram, len(gram))
+            for gram in sorted(self.gate, key=lambda g: (self._sounds.get(g, (math.inf,))[0], g)):
+                self._gate.add_word(gram, len(gram))  # the commonest first (see _automaton)
             if not self.gate:
                 raise ValueError("an empty gate")
             self._gate.make_automaton()
@@ -123,11 +128,18 @@ class QaModel:
             raise ModelError(f"QA model artefact is malformed: {exc!r}") from None
 
     def _automaton(self, rows: dict[str, tuple[float, ...]]) -> ahocorasick.Automaton:
-        automaton = ahocorasick.Automaton()
+        """The features of ``rows`` in one automaton, each standing for its row (numbered in
+        the features' sorted order). Added commonest first (lowest idf): pyahocorasick looks a
+        node's children up in the order they were added, so common characters are found
+        early; what a scan finds, and in which order, is the same in any order of adding."""
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        index: dict[str, int] = {}
         for feat in sorted(rows):
-            automaton.add_word(feat, len(self._rows))
+            index[feat] = len(self._rows)
             self._rows.append(rows[feat])
             self._lens.append(len(feat))
+        for feat in sorted(rows, key=lambda f: (rows[f][0], f)):
+            automaton.add_word(feat, index[feat])
         if rows:
             automaton.make_automaton()
         return automaton
@@ -139,8 +151,7 @@ class QaModel:
 
     def score(self, text: str) -> Scored:
         """Probabilities per category of one line (the gate applied: empty when it fails)."""
-        folded = fold(text)
-        sound = sounds(folded)
+        folded, sound = fold_sounds(text)
         if not folded or not self.gated(folded, sound):
             return Scored({}, folded, sound)
         return Scored(self.score_folded(folded, sound), folded, sound)
@@ -150,14 +161,16 @@ class QaModel:
         vectoriser compute, without building the feature names)."""
         found = set(map(_SECOND, self._char_ac.iter(folded)))
         found.update(map(_SECOND, self._sound_ac.iter(sound)))
-        rows = list(map(self._rows.__getitem__, found))
-        if not rows:
+        if not found:
             return {c: 1.0 / (1.0 + math.exp(-self.intercepts[c])) for c in self.categories}
-        columns = list(zip(*rows, strict=True))
-        norm = math.sqrt(sum(columns[0])) or 1.0
+        # the found rows summed column by column in one call, one row after another in the
+        # set's order (numpy reduces the first axis row by row: Python's sums, to the bit)
+        rows = self._weights.take(list(found), axis=0)
+        totals: list[float] = np.add.reduce(rows, axis=0).tolist()
+        norm = math.sqrt(totals[0]) or 1.0
         return {
-            c: 1.0 / (1.0 + math.exp(-(self.intercepts[c] + sum(columns[k + 1]) / norm)))
-            for k, c in enumerate(self.categories)
+            c: 1.0 / (1.0 + math.exp(-(b + t / norm)))
+            for (c, b), t in zip(self._intercepts, totals[1:], strict=True)
         }
 
     def evidence(
@@ -179,15 +192,22 @@ class QaModel:
     def key_span(self, folded: str, sound: str, category: Category) -> tuple[int, int]:
         """``[start, end)`` in ``folded`` of the n-gram adding most to ``category``'s score."""
         k = self.categories.index(category) + 1
-        best, span = -math.inf, (0, len(folded))
-        for f, start, end in features(folded, sound):
-            if f.startswith(SOUND_TAG):
-                row = self._sounds.get(f[len(SOUND_TAG) :])
-            else:
-                row = self._chars.get(f)
-            if row is not None and row[k] > best:
-                best, span = row[k], (start, end)
-        return span
+        rows, lens = self._rows, self._lens
+        # the first of the heaviest in :func:`features`' order: characters before sounds,
+        # shorter n-grams first, then by position
+        best: tuple[float, int, int, int] | None = None
+        for kind, (automaton, text, (low, high)) in enumerate(
+            ((self._char_ac, folded, CHAR_N), (self._sound_ac, sound, SOUND_N))
+        ):
+            if not len(automaton):
+                continue
+            for end, row in automaton.iter(text):
+                size = lens[row]
+                if low <= size <= high:
+                    key = (-rows[row][k], kind, size, end + 1 - size)
+                    if best is None or key < best:
+                        best = key
+        return (0, len(folded)) if best is None else (best[3], best[3] + best[2])
 
 
 def load_model(path: Path) -> QaModel:

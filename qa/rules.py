@@ -60,6 +60,7 @@ class When(StrEnum):
 
 
 def _regex(value: str) -> str:
+    _no_unknown_class(value)
     try:
         re.compile(value)
     except re.error as exc:
@@ -74,12 +75,119 @@ def _regex(value: str) -> str:
 def _wording(value: str) -> str:
     if not value.strip():
         raise PydanticCustomError("qa.empty_wording", "empty wording")
+    _no_unknown_class(value)
     return value
+
+
+CLASS_REF = re.compile(r"\{([A-Z][A-Z0-9_]{0,31})\}")  # ``{NAME}``: a concept class of ``classes``
+
+
+def _no_unknown_class(value: str) -> None:
+    """A ``{NAME}`` still in a pattern or anchor after :func:`expand_classes` names no class."""
+    unknown = CLASS_REF.search(value)
+    if unknown:
+        raise PydanticCustomError(
+            "qa.unknown_class",
+            "unknown concept class {name} (not in classes)",
+            {"name": unknown.group(1)},
+        )
+
+
+MAX_EXPANSION = 1000  # wordings one phrase or exclusion with class references may become
+
+
+def _each_wording(text: str, classes: dict[str, list[str]]) -> list[str] | None:
+    """``text`` with its first ``{NAME}`` written as each wording of its class, recursively;
+    ``None`` for an unknown class or more than ``MAX_EXPANSION`` wordings."""
+    ref = CLASS_REF.search(text)
+    if ref is None:
+        return [text]
+    out: list[str] = []
+    for word in classes.get(ref.group(1), ()):
+        more = _each_wording(text[: ref.start()] + word + text[ref.end() :], classes)
+        if more is None or len(out) + len(more) > MAX_EXPANSION:
+            return None
+        out += more
+    return out or None
+
+
+def _wordings(entries: list[object], classes: dict[str, list[str]]) -> list[object]:
+    """Phrases or exclusions with every ``{NAME}`` written as each of its class's wordings
+    (every combination; the first in the entry's place, the rest appended)."""
+    out: list[object] = []
+    extra: list[object] = []
+    for entry in entries:
+        made = _each_wording(entry, classes) if isinstance(entry, str) else None
+        if made is None:
+            out.append(entry)  # left for the validators (not text, an unknown class, too many)
+        else:
+            out.append(made[0])
+            extra.extend(made[1:])
+    return out + extra
+
+
+def expand_classes(data: object) -> object:
+    """The raw rules data with every ``{NAME}`` of a pattern replaced by the alternation of its
+    class's wordings (longest first, regex-escaped: a class lists words, not regexes), every
+    anchor ``{NAME}`` by the class's wordings, and every phrase or exclusion holding ``{NAME}``
+    by one wording per class member (all combinations; the first in its place, the rest
+    appended, so the lines of the other entries stay where they are). Unknown names are left for the
+    validators to report with their line; a class that is not a list of text is left for the
+    ``classes`` field's own validation."""
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
+        return data
+    classes = {
+        name: [w for w in words if isinstance(w, str) and w.strip()]
+        for name, words in data["classes"].items()
+        if isinstance(name, str) and isinstance(words, list)
+    }
+    alternation = {
+        name: "(?:"
+        + "|".join(re.escape("".join(w.split())) for w in sorted(ws, key=len, reverse=True))
+        + ")"
+        for name, ws in classes.items()
+        if ws
+    }
+
+    def pattern(text: object) -> object:
+        if not isinstance(text, str):
+            return text
+        return CLASS_REF.sub(lambda m: alternation.get(m.group(1), m.group(0)), text)
+
+    rules = data.get("rules")
+    if not isinstance(rules, list):
+        return data
+    out_rules: list[object] = []
+    for rule in rules:
+        if not isinstance(rule, dict):
+            out_rules.append(rule)
+            continue
+        rule = dict(rule)
+        if isinstance(rule.get("patterns"), list):
+            rule["patterns"] = [pattern(p) for p in rule["patterns"]]
+        for key in ("phrases", "exclude"):
+            if isinstance(rule.get(key), list):
+                rule[key] = _wordings(rule[key], classes)
+        if isinstance(rule.get("anchors"), list):
+            anchors: list[object] = []
+            extra: list[object] = []
+            for a in rule["anchors"]:
+                ref = CLASS_REF.fullmatch(a) if isinstance(a, str) else None
+                words = classes.get(ref.group(1), []) if ref else []
+                if ref and words:
+                    anchors.append(words[0])
+                    extra.extend(words[1:])
+                else:
+                    anchors.append(a)
+            rule["anchors"] = anchors + extra
+        out_rules.append(rule)
+    return {**data, "rules": out_rules}
 
 
 Regex = Annotated[str, AfterValidator(_regex)]
 Wording = Annotated[str, AfterValidator(_wording)]
 RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")]
 
 
 class _Frozen(BaseModel):
@@ -232,6 +340,11 @@ class QaRules(_Frozen):
     safe_phrases: tuple[Wording, ...] = Field(
         default=(), description="mandated wording: a match inside it is not a hit"
     )
+    classes: Mapping[ClassName, tuple[Wording, ...]] = Field(
+        default_factory=dict,
+        description="concept classes: NAME -> wordings; {NAME} in a pattern or an anchor"
+        " stands for any of them (expanded on load)",
+    )
     rules: tuple[PhraseRule, ...] = Field(min_length=1)
     mandatory: Mandatory = Mandatory()
 
@@ -239,8 +352,8 @@ class QaRules(_Frozen):
     @classmethod
     def _version_text(cls, data: object) -> object:
         if isinstance(data, dict) and isinstance(data.get("version"), int | float):
-            return {**data, "version": str(data["version"])}
-        return data
+            data = {**data, "version": str(data["version"])}
+        return expand_classes(data)
 
     @model_validator(mode="after")
     def _checks(self) -> QaRules:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from qa.matcher import MAX_LINE, Hit, Matcher
 from qa.model import QaModel, Scored
 from qa.rules import Category, Speaker
-from qa.text import fold, sounds
+from qa.text import fold, fold_sounds
 
 VETO_MIN_CHARS = 3  # the shortest n-gram the all-n-gram veto looks at (see ``supported``)
 
@@ -83,10 +83,11 @@ class SecondStage:
 
     model: QaModel
     safe: SafeWording
+    clean: LineCheck  # what a line with no hit is flagged for (one value, shared)
 
     @classmethod
     def of(cls, model: QaModel, matcher: Matcher) -> SecondStage:
-        return cls(model, SafeWording(matcher))
+        return cls(model, SafeWording(matcher), LineCheck((), (), matcher.version, model.version))
 
 
 def model_hits(
@@ -162,12 +163,19 @@ def check_line(
             return LineCheck(hits, (), matcher.version, None)
         scored = stage.model.score(text)
     else:
-        folded = fold(text)  # once for both stages
-        sound = sounds(folded)
+        folded, sound = fold_sounds(text)  # once for both stages
         hits = matcher.scan_folded(text, folded, sound, speaker)
         if not folded or not stage.model.gated(folded, sound):
-            return LineCheck(hits, (), matcher.version, stage.model.version)
+            return _checked(matcher, stage, hits, ())
         scored = Scored(stage.model.score_folded(folded, sound), folded, sound)
     flagged = frozenset(h.category for h in hits)
     found = vetted(stage.model, matcher, stage.safe, scored, text, flagged)
+    return _checked(matcher, stage, hits, found)
+
+
+def _checked(
+    matcher: Matcher, stage: SecondStage, hits: tuple[Hit, ...], found: tuple[ModelHit, ...]
+) -> LineCheck:
+    if not (hits or found) and stage.clean.rules_version == matcher.version:
+        return stage.clean  # most lines: one shared value
     return LineCheck(hits, found, matcher.version, stage.model.version)

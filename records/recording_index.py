@@ -2,13 +2,14 @@
 
 A row moves ``pending`` → ``stored`` → ``deleting`` → gone; readers only ever see ``stored``
 rows. Methods that must share a transaction with an evidence append take the connection; the
-others open and commit their own. The database being unreachable is a
-:class:`ivr.errors.StoreUnavailableError`.
+others open and commit their own. The database being unreachable, or failing a statement, is a
+:class:`ivr.errors.StoreUnavailableError` (:meth:`RecordingIndex.connect`: the adapter's edge).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,11 +36,17 @@ class RecordingIndex:
     def engine(self) -> Engine:
         return self._engine
 
-    def connect(self) -> Connection:
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for a ``with`` block: any SQL error in it (connecting, a statement, the
+        commit: PostgreSQL restarting) is a :class:`StoreUnavailableError`."""
         try:
-            return self._engine.connect()
+            with self._engine.connect() as conn:
+                yield conn
         except SQLAlchemyError as exc:
-            raise StoreUnavailableError("recording index unavailable") from exc
+            raise StoreUnavailableError(
+                f"recording index unavailable ({type(exc).__name__})"
+            ) from exc
 
     # -- ingest ------------------------------------------------------------------------------
 

@@ -7,14 +7,18 @@ the blob store (not the database: a local folder or S3) exactly as usual, reads 
 verifies it, then spools the row it would have marked ``stored`` (built by the vault's own
 ingest code: blind index, masked and sealed number, wrapped data key), its QA flags and its
 ``recording_stored`` evidence with the time it happened (:func:`spooled_body`), fsync'd, and
-only then removes the clear source. Nothing in the body is customer data in clear: bytes columns
-(the wrapped key, the sealed number) are base64 of what the SQL index stores.
+only then removes the clear source. When the database goes away after the intent row, its last
+commit (``stored`` and the evidence) failing, the object sealed and verified by then is spooled
+the same way (:meth:`SpooledIngest.spool_sealed`). Nothing in the body is customer data in
+clear: bytes columns (the wrapped key, the sealed number) are base64 of what the SQL index
+stores.
 
 :class:`RecordingReplay` puts a spooled recording into the index, with its flags and its
 evidence, in one transaction; a recording id already stored is skipped (the whole transaction is
 rolled back), so a replay cut off by a crash, or run twice, never doubles the row or its
 evidence. A ``pending`` row under the id (the intent row's commit reached the database though
-the vault saw it fail) is marked ``stored`` instead, before recovery would roll it back. The row
+the vault saw it fail, or the last commit failed after it) is marked ``stored`` instead, before
+recovery would roll it back. The row
 keeps its ``source_path``: :meth:`records.vault.Vault.recover` clears it (and removes the clear
 file if a crash left it after the spool write, when its SM3 matches).
 """
@@ -126,10 +130,28 @@ class SpooledIngest:
     ) -> RecordingInfo:
         """Seal as usual (``seal``: into the blob store, verified; returns size and SM3), spool
         the stored row, then remove the plaintext."""
-        rid, key = row["recording_id"], row["storage_key"]
         try:
             size, digest = seal()
-            self.hook("object_verified")
+        except BaseException:
+            self.store.delete(row["storage_key"])  # no index row, no object; the plaintext stays
+            raise
+        self.hook("object_verified")
+        return self.spool_sealed(source, meta, row, flags, size, digest)
+
+    def spool_sealed(
+        self,
+        source: Path,
+        meta: RecordingMeta,
+        row: dict[str, Any],
+        flags: list[str],
+        size: int,
+        digest: str,
+    ) -> RecordingInfo:
+        """A recording already sealed and verified whose index write failed: spool its stored
+        row (a ``pending`` intent row, if it reached the database, is marked ``stored`` by the
+        replay), then remove the plaintext."""
+        rid, key = row["recording_id"], row["storage_key"]
+        try:
             stored = {
                 **row,
                 "status": "stored",
@@ -142,7 +164,9 @@ class SpooledIngest:
             )
             self.spool.put(KIND, body, key=rid)
         except BaseException:
-            self.store.delete(key)  # no index row, no object; the plaintext stays
+            # no object; the plaintext stays (an intent row that reached the database is
+            # rolled back by the vault's recovery)
+            self.store.delete(key)
             raise
         self.hook("spooled")
         if self.spool.on_put is not None:

@@ -15,11 +15,13 @@ Ingest order (each step survives a crash; :meth:`Vault.recover` finishes or roll
 5. the plaintext source is removed; ``source_path`` is cleared in the next ingest's first commit
    (or by :meth:`Vault.recover`, which also clears it for a source found already gone).
 
-In a database outage (step 1 raises :class:`ivr.errors.StoreUnavailableError`) a vault with an
-outage spool seals, writes and verifies the object all the same (the blob store is not the
-database), spools the row it would have stored with its flags and evidence
-(:mod:`records.spooled_recording`, fsync'd) and then removes the plaintext; the drainer indexes
-it when the database is back. If sealing fails there, the object is removed and the plaintext
+In a database outage (step 1 raises :class:`ivr.errors.StoreUnavailableError`: every SQL
+error of the index is translated to it) a vault with an outage spool seals, writes and verifies
+the object all the same (the blob store is not the database), spools the row it would have
+stored with its flags and evidence (:mod:`records.spooled_recording`, fsync'd) and then removes
+the plaintext; the drainer indexes it when the database is back. An outage that starts between
+steps 1 and 4 spools the sealed object's row the same way (its replay marks the intent row
+``stored``). If sealing fails there, the object is removed and the plaintext
 stays where it was (as when step 2 or 3 fails), and the error is raised.
 
 Search only sees ``stored`` rows, so a crash leaves either nothing visible (the source intact;
@@ -246,15 +248,22 @@ class Vault:
             raise
         self._hook("object_verified")
 
-        with self._index.connect() as conn:
-            self._evidence.append_in(
-                conn,
-                EvidenceKind.RECORDING_STORED,
-                call_id=meta.call_id,
-                payload=stored_payload(row, meta, digest, size),
-            )
-            self._index.mark_stored_in(conn, rid, size, digest, self._clock())
-            conn.commit()
+        stored_at = self._clock()
+        try:
+            with self._index.connect() as conn:
+                self._evidence.append_in(
+                    conn,
+                    EvidenceKind.RECORDING_STORED,
+                    call_id=meta.call_id,
+                    payload=stored_payload(row, meta, digest, size),
+                )
+                self._index.mark_stored_in(conn, rid, size, digest, stored_at)
+                conn.commit()
+        except StoreUnavailableError:
+            if self._spooled is None:
+                raise  # the intent row stays pending (recovery), the plaintext stays
+            # the database went away after the intent row: the sealed object's row is spooled
+            return self._spooled.spool_sealed(source, meta, row, flags, size, digest)
         self._hook("stored_committed")
 
         remove_plaintext(source)
@@ -264,7 +273,9 @@ class Vault:
         log.info(
             "recording stored: recording %s call %s (%.1f KiB)", rid, meta.call_id, size / 1024
         )
-        return self._info(self._index.stored_row(rid), reveal=False)
+        stored = {**row, "status": "stored", "size_bytes": size, "plaintext_sm3": digest,
+                  "stored_at": to_db(stored_at), "qa_flags": tuple(flags)}  # fmt: skip
+        return self._info(stored, reveal=False)  # what was committed (no read back to fail)
 
     def _seal(self, source: Path, key: str, dek: bytes, context: bytes) -> tuple[int, str]:
         """Seal ``source`` into the blob store under ``key`` and verify the stored copy;

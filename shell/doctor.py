@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sqlite3
@@ -193,6 +194,74 @@ def check_call_qa(settings: Settings) -> CheckResult:
     return CheckResult("call qa", "OK", f"on, rules {version}; live alerts on stream {key}")
 
 
+def check_agent_qa(settings: Settings) -> CheckResult:
+    """Live QA of human agent legs (``qa.agent_forks.build_agent_leg_qa``): at
+    ``bridge-agent-start`` the call process forks the agent leg (``uuid_audio_fork``) to its
+    audio fork server. Needs QA of calls, stream mode and the switch's inbound ESL; the fork's
+    WebSocket endpoint must listen and be one the switch can reach."""
+    name = "agent leg qa"
+    off = "off: agents are covered by the recording's post-call QA only"
+    missing = [
+        (why, fix)
+        for why, fix, ok in (
+            ("IVR_QA_CALLS=false", "unset IVR_QA_CALLS", settings.qa_calls),
+            (
+                f"IVR_AUDIO_MODE={settings.audio_mode} (the audio fork server runs in stream mode)",
+                "set IVR_AUDIO_MODE=stream",
+                settings.audio_mode == "stream",
+            ),
+            (
+                "IVR_FREESWITCH_INBOUND is not set (no bridge-agent-start events)",
+                "set IVR_FREESWITCH_INBOUND to the switch's mod_event_socket (host:port)",
+                bool(settings.freeswitch_inbound),
+            ),
+        )
+        if not ok
+    ]
+    if missing:
+        return CheckResult(
+            name, "WARN", f"{off} ({'; '.join(w for w, _ in missing)})", missing[0][1]
+        )
+    host, port = settings.audio_stream_host, settings.audio_stream_port
+    url = f"ws://{host}:{port}/audio/<agent leg>"
+    listening = _tcp_check(name, _connectable(host), port, "make run (the call process)")
+    if listening.status != "OK":
+        return CheckResult(name, "FAIL", f"fork endpoint {url}: {listening.detail}", listening.fix)
+    switch = urlsplit(f"//{settings.freeswitch_inbound}").hostname or "127.0.0.1"
+    if not _loopback(switch) and (_loopback(host) or _wildcard(host)):
+        return CheckResult(
+            name,
+            "WARN",
+            f"the switch at {switch} is told to fork agent legs to {url}, which it cannot reach",
+            "set IVR_AUDIO_STREAM_HOST to this host's address the switch can reach",
+        )
+    return CheckResult(
+        name, "OK", f"on: agent legs forked at bridge-agent-start to {url} (switch {switch})"
+    )
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _wildcard(host: str) -> bool:
+    found = _address(host)
+    return not host or (found is not None and found.is_unspecified)
+
+
+def _loopback(host: str) -> bool:
+    found = _address(host)
+    return host == "localhost" or (found is not None and found.is_loopback)
+
+
+def _connectable(host: str) -> str:
+    """Where a listener bound to ``host`` is reached from this host."""
+    return "127.0.0.1" if _wildcard(host) else host
+
+
 def check_outage_spool(settings: Settings) -> CheckResult:
     """The outage spool file (``IVR_SPOOL_PATH``): writable, items waiting, the oldest's age.
     Opened read-only when it exists (doctor never creates or writes it)."""
@@ -238,6 +307,7 @@ CHECKS: tuple[Callable[[Settings], CheckResult], ...] = (
     check_outage_spool,
     check_rules,
     check_call_qa,
+    check_agent_qa,
     check_redis,
     check_rasa_server,
     check_action_server,

@@ -3,7 +3,12 @@
 One :class:`CallSession` per TCP connection: ``connect`` (CHANNEL_DATA), ``myevents``, the
 subscriptions, ``linger``; then the :class:`CallHandler` runs. When it returns, the call is hung
 up unless it was handed over (transfer), the session waits (bounded) for
-CHANNEL_HANGUP_COMPLETE or the disconnect notice, sends ``exit`` and closes.
+CHANNEL_HANGUP_COMPLETE or the disconnect notice, sends ``exit`` and closes. A handler that is
+done with the channel before it is done with the call (the IVR seals the recording and runs the
+whole-call QA after the call's end is recorded) lets it go first (:meth:`CallSession.let_go`:
+``exit`` at once, so FreeSWITCH does not keep a hung-up channel lingering behind that work);
+the server then waits for the handler without counting the closed connection as a failure, and
+a drain waits for that work too.
 
 Every setup reply is checked: a session FreeSWITCH opened without ``async full`` (the connect
 reply's ``Socket-Mode``/``Control``; e.g. an unquoted ``&socket(...)`` in an originate) is
@@ -234,10 +239,15 @@ class OutboundServer:
     async def _run_handler(self, session: CallSession, conn: EslConnection) -> None:
         task = asyncio.create_task(self.handler(session))
         waitables: set[asyncio.Future[Any]] = {task, conn.closed}
+        deadline = asyncio.get_running_loop().time() + self.config.max_call_s
         try:
             done, _ = await asyncio.wait(
                 waitables, timeout=self.config.max_call_s, return_when="FIRST_COMPLETED"
             )
+            if task not in done and session.let_go_at is not None:
+                # the handler let the channel go (``exit``): its after-call work runs on
+                remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+                done, _ = await asyncio.wait({task}, timeout=remaining)
         except asyncio.CancelledError:
             task.cancel()
             raise
@@ -245,6 +255,9 @@ class OutboundServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, IvrError):
                 await task
+            if session.let_go_at is not None:
+                log.warning("call %s: after-call work exceeded the maximum duration", session.uuid)
+                return
             failure = conn.closed.result() if conn.closed.done() else None
             if failure is not None:
                 raise failure
@@ -258,9 +271,12 @@ class OutboundServer:
         except CallEndedError:
             pass
         except ProtocolError:
-            raise
+            if session.let_go_at is None:
+                raise
+            log.warning("call %s: after-call work failed after the channel was let go",
+                        session.uuid)  # fmt: skip
         failure = conn.closed.result() if conn.closed.done() else None
-        if failure is not None:
+        if failure is not None and session.let_go_at is None:
             raise failure
 
     async def _finish(self, session: CallSession, conn: EslConnection) -> None:

@@ -16,12 +16,14 @@ error. The channel's variables as they were at ``connect`` are :attr:`CallSessio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Unpack
 
+from ivr.errors import ProtocolError
 from telephony.call_info import (
     DIGIT_DEFAULTS,
     ChannelView,
@@ -35,7 +37,7 @@ from telephony.call_info import (
 )
 from telephony.connection import EslConnection
 from telephony.errors import CallEndedError, CommandFailedError
-from telephony.esl import Api, Event, Execute, GetVar, Hangup, Message
+from telephony.esl import Api, Event, Execute, Exit, GetVar, Hangup, Message
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class CallSession(ChannelView):
         self.hangup_cause: str | None = None
         self.hangup_event: Event | None = None  # CHANNEL_HANGUP, with the channel's variables
         self.released = False
+        self.let_go_at: float | None = None  # loop time the app let the channel go (let_go)
         self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._hangup_complete = asyncio.Event()
         self._disconnected = asyncio.Event()
@@ -252,6 +255,23 @@ class CallSession(ChannelView):
             if self._conn.closed.done() and not self._ended.done():
                 self._raise_closed()
         return self.hangup_cause
+
+    async def let_go(self, timeout_s: float = 5.0) -> None:
+        """The app is done with the channel (it hung up and its end is recorded): ``exit`` now,
+        so FreeSWITCH frees the lingering channel while the app finishes its own after-call
+        work (sealing the recording, QA) without holding the socket. The server then waits for
+        the handler to return without counting the closed connection as a failure. Bounded by
+        ``timeout_s``; a connection already gone is fine."""
+        if self.let_go_at is not None:
+            return
+        self.let_go_at = asyncio.get_running_loop().time()
+        if not self._conn.is_open:
+            return
+        with contextlib.suppress(ProtocolError):
+            await self._conn.send(Exit(), timeout_s=timeout_s)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(self._conn.closed)
 
     async def api(self, command: str, arg: str = "", *, timeout_s: float | None = None) -> Message:
         """Run an ``api`` command on this connection."""

@@ -95,6 +95,9 @@ class SimLine(BaseModel):
     what: str
     detail: str
     audio: bool
+    code: str | None = Field(default=None, description="message code of ``what`` (an event)")
+    detail_code: str | None = Field(default=None, description="message code of ``detail``")
+    params: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class SimulationOut(BaseModel):

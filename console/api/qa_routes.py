@@ -308,7 +308,7 @@ async def live_alerts(
     try:
         batch = await context(request).qa.alerts(after, wait_ms, limit)
     except StoreUnavailableError as exc:
-        raise ApiProblem(503, "unavailable", str(exc)) from exc
+        raise ApiProblem(503, "unavailable", str(exc), code="qa.alerts_unavailable") from exc
     return AlertsOut(
         available=batch.available,
         alerts=[
@@ -340,8 +340,13 @@ def qa_report(
     """The daily or weekly QA report per campaign, flow and agent, with charts."""
     _in_range(start, end)
     if not start < end or end - start > timedelta(days=MAX_REPORT_DAYS):
-        why = f"end must be 1 to {MAX_REPORT_DAYS} days after start"
-        raise ApiProblem(422, "invalid_input", why)
+        raise ApiProblem(
+            422,
+            "invalid_input",
+            f"end must be 1 to {MAX_REPORT_DAYS} days after start",
+            code="qa.report_range",
+            params={"max_days": MAX_REPORT_DAYS},
+        )
     qa = context(request).qa
     body = qa.render(qa.report(start, end, period), fmt)
     media = "application/pdf" if fmt == "pdf" else "text/html; charset=utf-8"

@@ -79,23 +79,31 @@ def test_xlsx_import(sqlite_env, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "placeholders", "why"),
+    ("content", "placeholders", "why", "code"),
     [
-        (b"", set(), "empty"),
-        (b"name\nx\n", set(), "no 'number' column"),
-        (b"number,colour\n13900000000,red\n", set(), "unknown columns: colour"),
-        (b"number\n13900000000\n", {"product"}, "need columns: product"),
-        (b"number\n", set(), "no rows"),
-        (b"\xff\xfe\x00n\x00u", set(), "not UTF-8"),
-        (b"PK\x03\x04garbage", set(), "XLSX"),
+        (b"", set(), "empty", "list.empty"),
+        (b"name\nx\n", set(), "no 'number' column", "list.no_number_column"),
+        (
+            b"number,colour\n13900000000,red\n",
+            set(),
+            "unknown columns: colour",
+            "list.unknown_columns",
+        ),
+        (b"number\n13900000000\n", {"product"}, "need columns: product", "list.missing_columns"),
+        (b"number\n", set(), "no rows", "list.no_rows"),
+        (b"\xff\xfe\x00n\x00u", set(), "not UTF-8", "list.not_utf8"),
+        (b"PK\x03\x04garbage", set(), "XLSX", "list.bad_xlsx"),
     ],
 )
 def test_bad_files_are_refused_and_write_nothing(sqlite_env, tmp_path, content, placeholders,
-                                                 why) -> None:  # fmt: skip
+                                                 why, code) -> None:  # fmt: skip
+    """Each refusal names its own message code (the console says why in Chinese, not the
+    generic 'the list cannot be imported')."""
     env = sqlite_env
     camp = env.campaign()
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    with pytest.raises(ListFileError, match=why):
+    with pytest.raises(ListFileError, match=why) as refused:
         env.importer.import_file(camp, path, placeholders=placeholders, now=env.clock())
+    assert refused.value.code == code
     assert rows_of(env, contacts) == [] and rows_of(env, imports) == []

@@ -10,6 +10,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from ivr.crypto import blind_index
 from ivr.db import make_engine
 from ivr.errors import StoreUnavailableError
 from ivr.evidence import EvidenceKind
-from ivr.spool import Marker, Spool
+from ivr.spool import DrainLock, Marker, Spool
 from ivr.spool_drain import SpoolDrainer
 from records.evidence_store import SqlEvidenceLog
 from records.keys import Keyring
@@ -216,3 +217,44 @@ async def test_a_calls_evidence_after_an_outage_follows_its_spooled_entries(
     assert spool.count() == 0  # straight to the chain again
     assert [e.payload["n"] for e in chain.entries(call_id=call)] == [1, 2, 3]
     spool.close()
+
+
+async def test_a_drain_pass_reads_the_spool_off_the_event_loop_and_still_sees_others_dnc(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spool read waits for the file's locks (another writer's fsync'd commit): the pass,
+    its after-pass refresh of the DNC entries other processes spooled and the gauges all run on
+    the drainer's thread, never on the loop the calls run on."""
+    path = tmp_path / "outage.sqlite3"
+    back = _back(path, sqlite_url)
+    other, other_ledger, _ = _down(path)  # another process on the same file, its database down
+    number = customer(fresh_number())
+    bidx = blind_index(INDEX_KEY, number.e164)
+    down = build_spooled(DEAD_PG, other_ledger, SpooledEvidence(
+        SqlEvidenceLog(make_engine(DEAD_PG)), other), FakeClock(SH_NOON))  # fmt: skip
+    await down.add_dnc(number, source="call", reason="refused", actor="bot", call_id="c-other")
+    assert not back.ledger.holds_dnc(bidx)  # spooled by the other process: not seen here yet
+    threads: list[int] = []
+    for name in ("_read", "_tx"):
+        real = getattr(Spool, name)
+
+        def spy(self: Spool, *args: object, _real: object = real) -> object:
+            threads.append(threading.get_ident())
+            return _real(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(Spool, name, spy)
+    loop_thread = threading.get_ident()
+    holder = DrainLock(path)  # the other process drains the file now: this pass only looks
+    assert holder.acquire()
+    try:
+        done = await back.drainer.drain()
+        assert not done.drained_here and done.left == 2  # the DNC entry and its evidence
+        assert threads, "the pass read the spool"
+        assert loop_thread not in threads, "a spool read ran on the event loop"
+        assert back.ledger.holds_dnc(bidx)  # the refresh after the pass saw the other's entry
+    finally:
+        holder.release()
+        monkeypatch.undo()
+        await down.close()
+        other.close()
+        await back.close()

@@ -104,6 +104,9 @@ def seed_recording(
     call_id: str = "call-1",
     number: str = CLEAR_NUMBER,
     disposition: str | None = "completed",
+    business_type: str = "wealth",
+    campaign: str = "spring",
+    started: datetime = datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
 ) -> str:
     """One stored recording of a call with ``number`` that ended as ``disposition``."""
     from ivr.phone import customer_number
@@ -120,17 +123,16 @@ def seed_recording(
                 for i in range(8000)
             )
         )
-    started = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
     info = ctx.vault.ingest_sync(
         src,
         RecordingMeta(
             call_id=call_id,
-            business_type="wealth",
+            business_type=business_type,
             direction="outbound",
             started_at=started,
             ended_at=started + timedelta(seconds=42),
             customer_number=customer_number(number),
-            campaign="spring",
+            campaign=campaign,
             agent_id="AI-0001",
             flow_version="outbound_marketing@1",
             disposition=disposition,

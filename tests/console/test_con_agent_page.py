@@ -117,7 +117,10 @@ def test_agent_signs_in_and_sees_the_screen_pop_masked(
     expect(page.get_by_test_id("desk-status")).to_have_text("就绪")
     assert floor_switch.center.agents[AGENT].status == "Available"
     pop = page.get_by_test_id("screen-pop")
-    expect(pop).to_contain_text("投诉")
+    # why it came, its queue and the consent named in Chinese (the API sends identifiers)
+    expect(pop).to_contain_text("来电弹屏: 高级坐席")
+    expect(page.get_by_test_id("pop-why")).to_contain_text("来电原因: 投诉")
+    expect(pop).to_contain_text("授权: 已同意")
     expect(pop).to_contain_text("我要投诉")
     expect(page.get_by_test_id("pop-number")).to_have_text("138****5678")
     expect(pop.get_by_role("button", name="查看完整号码")).to_have_count(0)  # agents may not

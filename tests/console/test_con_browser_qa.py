@@ -92,12 +92,17 @@ def test_a_supervisor_reads_hits_live_alerts_and_the_report(live: LiveConsole, p
     page.get_by_test_id("qa-tab-reports").click()
     page.get_by_test_id("qa-report-start").fill("2026-11-30")
     page.get_by_test_id("qa-report-end").fill("2026-12-01")
-    href = page.get_by_test_id("qa-report-pdf").get_attribute("href")
-    assert href is not None
-    report = page.request.get(live.url + href)  # the signed-in browser's cookies
-    assert report.status == 200
-    assert report.headers["content-type"] == "application/pdf"
-    assert report.body().startswith(b"%PDF")
+    with page.expect_download() as got:
+        page.get_by_test_id("qa-report-pdf").click()
+    download = got.value
+    assert download.suggested_filename == "qa-report-2026-11-30-2026-12-01.pdf"
+    saved = download.path()
+    assert saved is not None and saved.read_bytes().startswith(b"%PDF")
+    # a range the server refuses is said on the page, in Chinese (not saved as a file)
+    page.get_by_test_id("qa-report-end").fill("2026-11-29")
+    page.get_by_test_id("qa-report-html").click()
+    refused = page.get_by_test_id("qa-report-msg")
+    expect(refused).to_have_text("422: 结束日期须在开始日期之后 1 至 366 天")
 
 
 def test_an_agent_is_refused_the_qa_page(live: LiveConsole, page: Page) -> None:

@@ -103,6 +103,34 @@ def test_bad_campaigns_are_refused_with_the_reason(client: TestClient, role_head
     assert empty.status_code == 422 and empty.json()["type"].endswith("#invalid_list")
 
 
+def test_a_list_upload_has_its_own_32_mib_limit_and_a_bad_one_saves_nothing(
+    client: TestClient, ctx: ConsoleContext, role_headers
+) -> None:
+    """A list may be larger than the 2 MiB every other request body is held to; past 32 MiB
+    the route refuses it by name; either way nothing is imported."""
+    boss = role_headers[Role.SUPERVISOR]
+    camp = client.post("/api/v1/campaigns", json=campaign_body(), headers=boss).json()
+    assert ctx.settings.console_max_body_bytes < 3 * 2**20
+    rows = b"13912345001,red\n" * (3 * 2**20 // 16)  # 3 MiB, read by the list's own checks
+    big = client.post(
+        f"/api/v1/campaigns/{camp['id']}/import",
+        files={"file": ("list.csv", b"number,colour\n" + rows, "text/csv")},
+        headers=boss,
+    )
+    assert big.status_code == 422, big.text[:300]
+    assert big.json()["code"] == "list.unknown_columns"
+    assert big.json()["params"]["columns"] == "colour"
+    huge = client.post(
+        f"/api/v1/campaigns/{camp['id']}/import",
+        files={"file": ("list.csv", b"number\n" + b"1" * (32 * 2**20), "text/csv")},
+        headers=boss,
+    )
+    assert huge.status_code == 413 and huge.json()["code"] == "list.too_large"
+    assert huge.json()["params"] == {"max_mib": 32}
+    detail = client.get(f"/api/v1/campaigns/{camp['id']}", headers=boss).json()
+    assert detail["progress"]["contacts"] == 0
+
+
 def test_a_refused_campaign_names_the_field_at_fault(client: TestClient, role_headers) -> None:
     boss = role_headers[Role.SUPERVISOR]
 

@@ -265,6 +265,13 @@ def test_simulate_a_draft_through_the_real_orchestrator(
     spoken = [line["detail"].split(" ")[0] for line in sim["transcript"] if line["who"] == "ivr"]
     assert spoken[:2] == ["disclosure", "consent_question"]
     assert "pitch" in spoken and "consent_granted" in sim["evidence"]
+    # the engine's events name their message codes: the console shows them in Chinese
+    coded = {(line["code"], tuple(sorted(line["params"].items()))) for line in sim["transcript"]}
+    assert ("call.dtmf", (("digits", "1"),)) in coded
+    assert ("call.consent_granted", (("purpose", "marketing"),)) in coded
+    opening = next(line for line in sim["transcript"] if line["who"] == "ivr")
+    assert opening["detail_code"] == "call.prompt_no_barge_in"
+    assert opening["params"] == {"prompt": "disclosure", "kind": "disclosure"}
     with_audio = next(i for i, line in enumerate(sim["transcript"]) if line["audio"])
     wav = client.get(
         f"/api/v1/simulations/{sim['simulation_id']}/audio/{with_audio}", headers=people["dora"]

@@ -15,14 +15,17 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
 from campaign_examples import LIST_CSV, campaign_body
 from console_support import PASSWORD
 from fastapi.testclient import TestClient
 
+from campaigns.model import Disposition
 from compliance.decision import Reason
 from console.api.problems import ERROR_STATUS, TITLES
 from console.permissions import Permission, Role
 from flows.validate import ISSUE_CODES
+from ivr.evidence import EvidenceKind
 from ivr.messages import VALUE_CODES
 from ivr.settings import REPO_ROOT
 
@@ -39,7 +42,7 @@ APP_PACKAGES = (
     "shell",
 )
 FAMILIES = (
-    "agents|auth|campaign|compliance|consent|console|designer|dnc|flows|gate|issue|list"
+    "agents|auth|call|campaign|compliance|consent|console|designer|dnc|flows|gate|issue|list"
     "|problem|qa|records|rules|status|users|value|webhooks"
 )
 CODE = re.compile(rf"^(?:{FAMILIES})\.[a-z0-9_]+$")
@@ -96,6 +99,19 @@ def test_every_server_message_code_has_a_zh_cn_and_an_en_entry() -> None:
         assert not missing, f"{lang} lacks {missing}"
         empty = sorted(k for k, v in table[lang].items() if not v.strip())
         assert not empty, f"{lang}: empty {empty}"
+
+
+def test_every_problem_a_route_raises_names_its_own_code() -> None:
+    """A route's ``ApiProblem`` without ``code=`` would reach the Chinese console as its kind's
+    generic words ('输入无效'), the reason left in the English detail only."""
+    unnamed = []
+    for path, tree in sources():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or getattr(node.func, "id", "") != "ApiProblem":
+                continue
+            if not any(k.arg == "code" for k in node.keywords):
+                unnamed.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert not unnamed, unnamed
 
 
 def test_both_languages_have_the_same_codes_and_parameters() -> None:
@@ -175,6 +191,19 @@ def test_every_flow_schema_field_and_node_type_has_a_label_in_both_languages() -
     keys = [f"field_{f}" for f in fields] + [f"nodedesc_{t}" for t in types]
     keys += [f"nodetype_{t}" for t in types]  # the palette's and the graph's node names
     keys += [f"issuename_{c}" for c in ISSUE_CODES | DESIGNER_ISSUES]  # the issue list's titles
+    for key in keys:
+        assert len(re.findall(rf"^\s+{key}: ", text, re.M)) == 2, key  # zh and en
+
+
+def test_every_identifier_the_pages_name_has_a_label_in_both_languages() -> None:
+    """The API sends evidence kinds (a simulated call's), intents (a screen pop's and a
+    ticket's why), dispositions (recordings, campaigns) as identifiers; the pages name each
+    (``ev_*``, ``intent_*``, ``disp_*`` in i18n.ts), so none reaches the Chinese page as is."""
+    domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    keys = [f"ev_{k.value}" for k in EvidenceKind]
+    keys += [f"intent_{i}" for i in domain["intents"]]
+    keys += [f"disp_{d.value}" for d in Disposition]
+    text = (REPO_ROOT / "console" / "web" / "src" / "i18n.ts").read_text(encoding="utf-8")
     for key in keys:
         assert len(re.findall(rf"^\s+{key}: ", text, re.M)) == 2, key  # zh and en
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,3 +101,36 @@ def test_call_qa_switched_off_is_shown(env: pytest.MonkeyPatch) -> None:
     _, rows = run_doctor()
     assert rows["call qa"]["status"] == "WARN"
     assert "OFF" in rows["call qa"]["detail"]
+
+
+def test_agent_leg_qa_row_names_what_live_agent_qa_needs(env: pytest.MonkeyPatch) -> None:
+    env.delenv("IVR_AUDIO_MODE", raising=False)
+    _, rows = run_doctor()
+    row = rows["agent leg qa"]  # record mode, no switch events: off, and what turns it on
+    assert row["status"] == "WARN"
+    assert "IVR_AUDIO_MODE=record" in row["detail"] and "IVR_FREESWITCH_INBOUND" in row["detail"]
+    assert row["fix"] == "set IVR_AUDIO_MODE=stream"
+    port = free_port()
+    env.setenv("IVR_AUDIO_MODE", "stream")
+    env.setenv("IVR_AUDIO_STREAM_PORT", str(port))
+    env.setenv("IVR_FREESWITCH_INBOUND", f"127.0.0.1:{free_port()}")
+    get_settings.cache_clear()
+    _, rows = run_doctor()
+    row = rows["agent leg qa"]  # nothing listens where the switch would fork agent legs to
+    assert row["status"] == "FAIL"
+    assert f"ws://127.0.0.1:{port}/audio/" in row["detail"] and row["fix"].startswith("make run")
+    with socket.create_server(("127.0.0.1", port)):
+        _, rows = run_doctor()
+        row = rows["agent leg qa"]
+        assert row["status"] == "OK" and "bridge-agent-start" in row["detail"]
+        env.setenv("IVR_FREESWITCH_INBOUND", "192.0.2.10:8021")  # a switch on another host
+        get_settings.cache_clear()
+        _, rows = run_doctor()
+        row = rows["agent leg qa"]  # told to fork to this host's loopback: it cannot
+        assert row["status"] == "WARN" and "cannot reach" in row["detail"]
+        assert "IVR_AUDIO_STREAM_HOST" in row["fix"]
+    env.setenv("IVR_QA_CALLS", "false")
+    get_settings.cache_clear()
+    _, rows = run_doctor()
+    assert rows["agent leg qa"]["status"] == "WARN"
+    assert "IVR_QA_CALLS=false" in rows["agent leg qa"]["detail"]

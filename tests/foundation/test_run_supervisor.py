@@ -94,8 +94,16 @@ def test_run_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None
             + str(int(env["IVR_RASA_URL"].rsplit(":", 1)[1]) + 1)
         )
         assert httpx.get(f"{second_rasa}/status", timeout=5).status_code == 200
-        console = f"http://127.0.0.1:{env['IVR_CONSOLE_PORT']}/healthz"
-        assert httpx.get(console, timeout=5).json()["status"] == "ok"
+        console = f"http://127.0.0.1:{env['IVR_CONSOLE_PORT']}"
+        assert httpx.get(console + "/healthz", timeout=5).json()["status"] == "ok"
+        # the first start created the console's first admin and printed its password once
+        password = output.split("first admin 'admin' created with password ")[1].split()[0]
+        signed_in = httpx.post(
+            console + "/api/v1/auth/token",
+            data={"grant_type": "password", "username": "admin", "password": password},
+            timeout=30,
+        )
+        assert signed_in.status_code == 200, signed_in.text
         with socket.create_connection(("127.0.0.1", int(env["IVR_ESL_PORT"])), timeout=5):
             pass
         children = _descendants(proc.pid)

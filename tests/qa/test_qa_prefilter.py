@@ -5,17 +5,14 @@ mutations of them."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from qa_filter_support import unfiltered
 
 from qa.compiled import CompiledRules
 from qa.evaluation import parse_labelled
-from qa.matcher import Matcher
-from qa.matching import SlipBits
 from qa.prefilter import needed_chars
 from qa.rules import Speaker
 from qa.text import fold
@@ -61,34 +58,6 @@ def test_every_pattern_match_holds_what_it_needs(shipped: CompiledRules) -> None
                 folded = fold(line)
                 if pat.rx.search(folded):
                     assert all(not need.isdisjoint(folded) for need in pat.need), pat.written
-
-
-class _Everything(frozenset[str]):
-    def isdisjoint(self, other: object) -> bool:
-        return False
-
-
-class _AllSlips(SlipBits):
-    """Every character a possible slip for every pattern."""
-
-    def __init__(self) -> None:
-        super().__init__(())
-
-    def of(self, chars: Iterable[str]) -> int:
-        return -1
-
-
-def unfiltered(rules: CompiledRules) -> Matcher:
-    """The same matcher with every cheap test switched off."""
-    m = Matcher(rules.rules)
-    m._rule_patterns = [
-        tuple(dataclasses.replace(p, need_mask=0, code_mask=0) for p in pats)
-        for pats in m._rule_patterns
-    ]
-    m._fuzzy_chars = {k: (c, n, 0) for k, (c, n, _need) in m._fuzzy_chars.items()}
-    m._slips = _AllSlips()
-    m.judge._cue_starts = _Everything()
-    return m
 
 
 def test_the_cheap_tests_lose_no_match(shipped: CompiledRules) -> None:

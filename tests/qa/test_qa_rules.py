@@ -60,6 +60,42 @@ def test_inv13_pattern_rules_need_anchors_and_yaml_errors_have_lines() -> None:
     assert line is not None
 
 
+CLASSES = """classes:
+  CERTAIN: [保证, 肯定]
+  GAIN: [赚钱, 翻倍]
+"""
+
+
+def test_a_concept_class_stands_for_each_of_its_wordings_in_patterns_and_anchors() -> None:
+    text = (
+        CLASSES
+        + HEAD
+        + (
+            "  - id: x\n    category: prohibited_promise\n"
+            "    patterns: ['{CERTAIN}能{GAIN}']\n    anchors: ['{CERTAIN}']\n"
+        )
+    )
+    compiled = compile_rules(text, "r.yaml")
+    for said in ("这个保证能赚钱", "这个肯定能翻倍", "这个啃定能翻倍"):  # 啃定: an ASR slip
+        assert [h.rule_id for h in compiled.matcher.scan(said)] == ["x"], said
+    assert compiled.matcher.scan("这个肯定能到账") == ()
+    assert compiled.matcher.scan("这个不保证能赚钱") == ()  # negation handled as for any pattern
+
+
+def test_an_unknown_concept_class_names_its_line() -> None:
+    text = (
+        CLASSES
+        + HEAD
+        + (
+            "  - id: x\n    category: prohibited_promise\n"
+            "    patterns: ['{CERTAIN}能{PROFIT}']\n    anchors: ['{MONEY}']\n"
+        )
+    )
+    issues = issue_lines(text)
+    assert (12, "unknown concept class PROFIT (not in classes)") in issues
+    assert (13, "unknown concept class MONEY (not in classes)") in issues
+
+
 def test_the_shipped_rules_are_valid() -> None:
     compiled = load_rules_file(DEFAULT_RULES_PATH)
     assert compiled.version and compiled.rules.mandatory.purposes["marketing"]

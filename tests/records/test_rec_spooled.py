@@ -6,6 +6,7 @@ verifies) and a replay repeated after a crash does not double it (inv10, inv11, 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,61 @@ def test_an_intent_row_that_landed_though_it_failed_is_marked_stored_by_the_repl
     assert [e.kind for e in up.evidence.entries()].count("recording_stored") == 1
     drainer.close()
     spool.close()
+
+
+class Blocker:
+    """Another writer holding the SQLite database's write lock: the vault's statements fail
+    with the driver's ``OperationalError`` (database is locked) as they would on a PostgreSQL
+    restarting under them, not at connect."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = sqlite3.connect(sa.make_url(url).database or "", isolation_level=None)
+
+    def hold(self) -> None:
+        self.conn.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+@pytest.mark.parametrize("failing", ["intent_row", "stored_mark"])
+def test_sql_errors_mid_ingest_are_an_outage_the_spool_takes(
+    failing: str, sqlite_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A statement (not the connect) failing in the intent row's commit, or in the last commit
+    after the object is sealed: the vault's edge makes it a StoreUnavailableError, so the sealed
+    recording's row goes to the spool, the clear file is removed and the replay indexes it
+    once (before: SQLAlchemy's OperationalError escaped the vault, the call logged it as a
+    crash and the spool never saw the row)."""
+    engine = sa.create_engine(sqlite_url, connect_args={"timeout": 0.05})  # fails fast
+    blocker = Blocker(sqlite_url)
+    if failing == "intent_row":
+        blocker.hold()
+
+    def hook(step: str) -> None:
+        if step == "object_verified" and failing == "stored_mark":
+            blocker.hold()
+
+    root, key = tmp_path / "vault", b"k" * 16
+    spool = Spool(tmp_path / "spool" / "outage.sqlite3")
+    vault = _vault(engine, root, key, clock, spool=spool, step_hook=hook)
+    src = audio(tmp_path, "c5.wav")
+    plain = src.read_bytes()
+    try:
+        info = vault.ingest_sync(src, meta("c5", qa_flags=["complaint"]))
+    finally:
+        blocker.release()
+    assert not src.exists() and spool.count() == 1  # sealed, its row waits in the spool
+    assert info.qa_flags == ("complaint",) and info.size_bytes == len(plain)
+    drainer = _drainer(spool, engine)
+    assert drainer.drain_once().replayed == 1 and spool.count() == 0
+    (found,) = vault.search(SUP, RecordingQuery(call_id="c5"))
+    assert found.recording_id == info.recording_id and found.qa_flags == ("complaint",)
+    assert vault.fetch(SUP, found.recording_id, "QA review").data == plain
+    assert [e.kind for e in vault.evidence.entries()].count("recording_stored") == 1
+    assert vault.evidence.verify().ok
+    assert vault.recover()["rolled_back"] == 0
+    drainer.close()
+    spool.close()
+    engine.dispose()

@@ -73,6 +73,19 @@ class InboundCall:
     error: str | None = None
     started_mono: float = 0.0
     ended_mono: float = 0.0
+    hung_mono: float = 0.0  # when the switch hung the channel up (0: it never did)
+
+
+class TimedCall(SimulatedCall):
+    """A simulated call that notes when its channel hung up (the dump compares it with when
+    the app let the connection go)."""
+
+    hung_mono = 0.0
+
+    def start_hangup(self, cause: str, by: str) -> None:
+        if self.channel.hangup_cause is None:
+            self.hung_mono = time.monotonic()
+        super().start_hangup(cause, by)
 
 
 @dataclass
@@ -117,7 +130,7 @@ class InboundLoad:
         while not self._stop.is_set():
             call, script = self._next()
             self.calls.append(call)
-            sim = SimulatedCall(script, time_scale=self.time_scale, write_requested_paths=True)
+            sim = TimedCall(script, time_scale=self.time_scale, write_requested_paths=True)
             sim.channel.variables["ivr_flow"] = "inbound_service"
             call.started_mono = time.monotonic()
             try:
@@ -125,6 +138,7 @@ class InboundLoad:
             except Exception as exc:
                 call.error = type(exc).__name__
             call.ended_mono = time.monotonic()
+            call.hung_mono = sim.hung_mono
 
     async def run(self) -> None:
         await asyncio.gather(*(self._worker(i) for i in range(self.concurrency)))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import shutil
@@ -33,6 +32,7 @@ for _extra in (HERE, HERE.parent, HERE.parent / "campaigns", HERE.parent / "flow
     if str(_extra) not in sys.path:
         sys.path.insert(0, str(_extra))
 
+import soak_debug  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from camp_support import cust, fresh_numbers  # noqa: E402
 from soak_audit import (  # noqa: E402
@@ -44,7 +44,7 @@ from soak_audit import (  # noqa: E402
     audit_silence,
     audit_unacknowledged,
 )
-from soak_calls import REFUSING_INBOUND, InboundLoad, played, prompt_file  # noqa: E402
+from soak_calls import REFUSING_INBOUND, InboundLoad, prompt_file  # noqa: E402
 from soak_faults import Faults  # noqa: E402
 from soak_stack import SoakParams, build_stack  # noqa: E402
 
@@ -53,8 +53,7 @@ from campaigns.repository import Campaign  # noqa: E402
 from campaigns.tables import attempts  # noqa: E402
 from ivr.metrics import SPOOL_WRITES  # noqa: E402
 from records.evidence_store import SqlEvidenceLog  # noqa: E402
-from telephony.simulator import CallResult  # noqa: E402
-from telephony.simulator.dialing import ANSWERED, OriginateRecord  # noqa: E402
+from telephony.simulator.dialing import ANSWERED  # noqa: E402
 
 __all__ = ["SoakParams", "SoakReport", "main", "run_soak"]
 
@@ -125,7 +124,11 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
     spooled_before = _spooled()
     report = SoakReport(params)
     rng = random.Random(params.seed)
+    idlog = soak_debug.IdLog(t0) if os.environ.get("SOAK_DEBUG") else None
     stack: contextlib.AsyncExitStack = contextlib.AsyncExitStack()
+    if idlog is not None:
+        idlog.attach()
+        stack.callback(idlog.detach)
     async with stack:
         st = await build_stack(params, work, prompt_cache, stack)
         env, switch, clock, deps, dialler = st.env, st.switch, st.clock, st.deps, st.dialler
@@ -180,6 +183,7 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
                 await asyncio.sleep(0.5)
 
         emptied: list[float] = []  # when the outage spool was empty again (monotonic)
+        spool_trace: list[tuple[float, int]] = []  # (seconds since the start, items) at changes
 
         async def watch_spool() -> None:
             was = 0
@@ -188,6 +192,8 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
                 report.counts["spool_peak"] = max(report.counts["spool_peak"], now_n)
                 if was and not now_n:
                     emptied.append(time.monotonic())
+                if now_n != was:
+                    spool_trace.append((round(time.monotonic() - t0, 2), now_n))
                 was = now_n
                 await asyncio.sleep(0.05)
 
@@ -244,13 +250,17 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
         evidence = SqlEvidenceLog(env.engine)
         kinds = await asyncio.to_thread(audit_chain_and_ends, evidence, env.engine,
                                         load.calls, log, audit)  # fmt: skip
-        if os.environ.get("SOAK_DEBUG"):
-            _dump(Path(os.environ["SOAK_DEBUG"]), load, outbound, log, kinds, faults, t0)
         audit_silence([("inbound", c.result) for c in load.calls if c.result is not None], audit)
         audit_silence([("outbound", res) for _, res in outbound.values()], audit)
         for call in load.calls:
             if call.error is not None:
                 audit.flag("no_end", f"inbound call failed in the simulator: {call.error}")
+        if idlog is not None:
+            await asyncio.to_thread(
+                soak_debug.dump, Path(os.environ["SOAK_DEBUG"]), load=load, outbound=outbound,
+                log=log, kinds=kinds, faults=faults, violations=audit.violations,
+                engine=env.engine, idlog=idlog, t0=t0, spool_trace=spool_trace,
+            )  # fmt: skip
 
         c = report.counts
         c.update(audit.counts)
@@ -280,31 +290,6 @@ async def run_soak(params: SoakParams, work: Path, prompt_cache: Path) -> SoakRe
         report.violations = audit.violations
     report.elapsed_s = time.monotonic() - t0
     return report
-
-
-def _dump(path: Path, load: InboundLoad, outbound: dict[str, tuple[OriginateRecord, CallResult]],
-          log: list[OriginateRecord], kinds: dict[str, set[str]], faults: Faults, t0: float,
-          ) -> None:  # fmt: skip
-    """Per-call details for a soak that found something (``SOAK_DEBUG=file``)."""
-    rows: list[dict[str, object]] = []
-    for call in load.calls:
-        r = call.result
-        rows.append({"dir": "in", "kind": call.kind, "fault": str(call.fault),
-                     "end": round(call.ended_mono - t0, 2), "error": call.error,
-                     "uuid": r.uuid if r else None, "by": r.hangup_by if r else None,
-                     "played": len(played(r)) if r else 0,
-                     "evidence": sorted(kinds.get(r.uuid, ())) if r else []})  # fmt: skip
-    for rec, res in outbound.values():
-        rows.append({"dir": "out", "end": round((rec.ended_at or 0) - t0, 2), "uuid": rec.uuid,
-                     "by": res.hangup_by, "played": len(played(res)), "outcome": rec.outcome,
-                     "evidence": sorted(kinds.get(rec.uuid, ()))})  # fmt: skip
-    spans = [
-        (f.name, round(f.start_mono - t0, 2), round(f.end_mono - t0, 2)) for f in faults.records
-    ]
-    legs = [{"uuid": r.uuid, "at": round(r.received_at - t0, 2), "outcome": r.outcome,
-             "end": round((r.ended_at or 0) - t0, 2), "n": r.variables.get("ivr_customer_number",
-             "")[-4:], "attempt": r.variables.get("ivr_attempt_id")} for r in log]  # fmt: skip
-    path.write_text(json.dumps({"faults": spans, "calls": rows, "legs": legs}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:

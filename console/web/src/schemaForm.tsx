@@ -1,7 +1,7 @@
 // Property forms generated from the flow JSON Schema (/api/v1/flow-schema): one input per
 // property of the node's schema, by type; edge fields pick a node id, prompt fields a prompt id.
 import type { ReactNode } from "react";
-import { tOr } from "./i18n";
+import { t, tOr } from "./i18n";
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Schema = {
@@ -93,7 +93,7 @@ function Field(props: {
   const testid = `field-${name}`;
   if (s.const !== undefined) return null;
   const clear = !required && (
-    <button type="button" className="tiny" title="default" onClick={() => onChange(undefined)}>↺</button>
+    <button type="button" className="tiny" title={t("use_default")} onClick={() => onChange(undefined)}>↺</button>
   );
   if (SINGLE_EDGE(name) || PROMPT_FIELD(name)) {
     const options = SINGLE_EDGE(name) ? ctx.nodeIds : ctx.promptIds;

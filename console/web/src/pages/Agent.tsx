@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type Me } from "../api";
 import { when } from "../format";
-import { lang, t } from "../i18n";
+import { lang, t, tOr } from "../i18n";
 import { errorText, Refused, useApi } from "./common";
 
 interface Desk { agent: string; username: string; team: string; status: string; call_id: string | null; since: string }
@@ -75,10 +75,10 @@ export function Agent(props: { me: Me }) {
       {msg && <div className="banner info">{msg}</div>}
       {pop ? (
         <div className="card" data-testid="screen-pop">
-          <h3>{t("screen_pop")}: {pop.queue} ({t("priority")} {pop.priority})</h3>
-          <div>{t("why")}: {pop.intent ?? pop.reason} {pop.flags.map((f) => <span key={f} className="badge danger">{t("flag_" + f)}</span>)}</div>
+          <h3>{t("screen_pop")}: {tOr("team_" + pop.queue, pop.queue)} ({t("priority")} {pop.priority})</h3>
+          <div data-testid="pop-why">{t("why")}: {tOr("intent_" + (pop.intent ?? pop.reason), pop.intent ?? pop.reason)} {pop.flags.map((f) => <span key={f} className="badge danger">{t("flag_" + f)}</span>)}</div>
           <div>{t("number")}: <span data-testid="pop-number">{clear ?? pop.masked_number ?? t("withheld")}</span></div>
-          <div>{t("consent")}: {pop.consent_state ?? t("none")}</div>
+          <div>{t("consent")}: {pop.consent_state ? tOr("cons_" + pop.consent_state, pop.consent_state) : t("none")}</div>
           <div>{t("flow_path")}: {pop.flow} · {pop.path.join(" › ")}</div>
           <ol className="conversation">
             {pop.conversation.map((turn, i) => <li key={i}><b>{t("who_" + turn.who)}</b>: {turn.text}</li>)}

@@ -1,6 +1,6 @@
 // The dashboard: calls now and today, gate denials by reason, consents, DNC additions, queues.
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { say, t } from "../i18n";
+import { say, t, tOr } from "../i18n";
 import { Refused, useApi } from "./common";
 
 interface DashboardData {
@@ -13,6 +13,10 @@ interface DashboardData {
   queues: Array<{ what: string; count: number }>;
 }
 
+// The figures are read again while the page is open (calls now, today's counts).
+const REFRESH_MS = 10_000;
+
+// A bar chart; each bar's legend and tooltip name is the page's word for its series (bar_*).
 function Chart(props: { title: string; data: object[]; x: string; bars: Array<[string, string]> }) {
   return (
     <div className="chart card" data-testid={`chart-${props.x}`}>
@@ -24,7 +28,7 @@ function Chart(props: { title: string; data: object[]; x: string; bars: Array<[s
           <YAxis allowDecimals={false} />
           <Tooltip />
           {props.bars.length > 1 && <Legend />}
-          {props.bars.map(([key, color]) => <Bar key={key} dataKey={key} fill={color} isAnimationActive={false} />)}
+          {props.bars.map(([key, color]) => <Bar key={key} dataKey={key} name={t("bar_" + key)} fill={color} isAnimationActive={false} />)}
         </BarChart>
       </ResponsiveContainer>
     </div>
@@ -47,36 +51,36 @@ interface FloorData {
 
 // The floor's figures: the same Prometheus metrics Grafana shows (ops/grafana/ivr.json).
 function FloorFigures() {
-  const { data } = useApi<FloorData>("/floor");
+  const { data } = useApi<FloorData>("/floor", REFRESH_MS);
   if (!data) return null;
   const m = data.metrics;
   const stat = (label: string, value: string | number, id?: string) => (
     <div className="stat card" data-testid={id}><span>{label}</span><b>{value}</b></div>
   );
-  const secs = (v: number | null) => (v === null ? "–" : `${v.toFixed(2)} s`);
+  const secs = (v: number | null) => (v === null ? "–" : `${v.toFixed(2)} ${t("seconds")}`);
   return (
     <>
       <h3>{t("floor_figures")}</h3>
       <div className="stats" data-testid="floor-figures">
-        {stat("calls active", m.calls_active, "calls-active")}
-        {stat("bot p95", secs(m.bot_latency_p95_s))}
-        {stat("ASR p95", secs(m.asr_latency_p95_s))}
-        {stat("QA hits", m.qa_hits)}
-        {stat("evidence appends", m.evidence_appends)}
-        {stat("evidence failures", m.evidence_failures)}
-        {stat("errors", Object.values(m.errors).reduce((a, b) => a + b, 0))}
+        {stat(t("fig_calls_active"), m.calls_active, "calls-active")}
+        {stat(t("fig_bot_p95"), secs(m.bot_latency_p95_s))}
+        {stat(t("fig_asr_p95"), secs(m.asr_latency_p95_s))}
+        {stat(t("fig_qa_hits"), m.qa_hits)}
+        {stat(t("fig_evidence_appends"), m.evidence_appends)}
+        {stat(t("fig_evidence_failures"), m.evidence_failures)}
+        {stat(t("fig_errors"), Object.values(m.errors).reduce((a, b) => a + b, 0))}
         {stat(t("callbacks"), `${data.callbacks_waiting} / ${data.callbacks_overdue} ${t("overdue")}`)}
         {stat(t("dead_letters"), data.dead_letters)}
         {Object.entries(data.desks).map(([k, v]) => stat(t("status_" + k), v))}
-        {Object.entries(m.queues).map(([q, f]) => stat(`${q}: wait p90 / abandoned`, `${secs(f.wait_p90_s)} / ${f.abandoned}`))}
-        {Object.entries(m.gate_decisions).map(([r, v]) => stat(`gate ${r}`, v))}
+        {Object.entries(m.queues).map(([q, f]) => stat(`${tOr("team_" + q, q)}: ${t("fig_wait_abandoned")}`, `${secs(f.wait_p90_s)} / ${f.abandoned}`))}
+        {Object.entries(m.gate_decisions).map(([r, v]) => stat(`${t("fig_gate")}: ${r === "none" ? t("gate_allowed") : say({ code: "gate." + r, text: r })}`, v))}
       </div>
     </>
   );
 }
 
 export function Dashboard() {
-  const { data, error } = useApi<DashboardData>("/dashboard");
+  const { data, error } = useApi<DashboardData>("/dashboard", REFRESH_MS);
   return (
     <div>
       <h2>{t("nav_dashboard")}</h2>
@@ -92,7 +96,7 @@ export function Dashboard() {
             <Chart title={t("gate_denials")} data={data.gate_denials.map((d) => ({ ...d, reason: say({ code: "gate." + d.reason, text: d.reason }) }))} x="reason" bars={[["count", "#d4380d"]]} />
             <Chart title={t("consents_granted")} data={data.consents_by_day} x="day" bars={[["granted", "#389e0d"], ["refused", "#d4380d"], ["revoked", "#faad14"]]} />
             <Chart title={t("dnc_additions")} data={data.dnc_by_day} x="day" bars={[["added", "#722ed1"], ["removed", "#13c2c2"]]} />
-            <Chart title={t("queue_waits")} data={data.queues} x="what" bars={[["count", "#fa8c16"]]} />
+            <Chart title={t("queue_waits")} data={data.queues.map((q) => ({ ...q, what: t("queue_" + q.what) }))} x="what" bars={[["count", "#fa8c16"]]} />
           </div>
         </>
       )}

@@ -19,7 +19,8 @@ import {
 } from "@xyflow/react";
 import { api, ApiError, type Me, type Page } from "../api";
 import { when } from "../format";
-import { lang, say, t, tOr } from "../i18n";
+import { joined, lang, say, t, tOr } from "../i18n";
+import { publisher } from "./common";
 import { allEdges, autoLayout, edgesOf, setEdge, type FlowJson } from "../graph";
 import {
   ObjectForm,
@@ -62,7 +63,11 @@ interface FlowDocument {
   draft: DraftOut | null;
   pending: string[];
 }
-interface SimLine { t: number; who: string; what: string; detail: string; audio: boolean }
+// A transcript line; an event the engine notes carries a message code (what, or its detail)
+interface SimLine {
+  t: number; who: string; what: string; detail: string; audio: boolean;
+  code?: string | null; detail_code?: string | null; params?: Record<string, unknown>;
+}
 interface Simulation { simulation_id: string; transcript: SimLine[]; evidence: string[]; hangup_by: string | null }
 type Turn = { kind: "say" | "dtmf" | "silent" | "hangup"; value: string };
 
@@ -476,7 +481,7 @@ export function Designer(props: { name: string; me: Me }) {
 
 function SimulatePanel(props: { name: string; hasDraft: boolean }) {
   const [turns, setTurns] = useState<Turn[]>([]);
-  const [say, setSay] = useState("");
+  const [words, setWords] = useState("");
   const [keys, setKeys] = useState("");
   const [sim, setSim] = useState<Simulation | null>(null);
   const [busy, setBusy] = useState(false);
@@ -504,8 +509,8 @@ function SimulatePanel(props: { name: string; hasDraft: boolean }) {
   return (
     <div className="sim" data-testid="sim-panel">
       <div className="row">
-        <input data-testid="sim-say" placeholder={t("caller_says")} value={say} onChange={(e) => setSay(e.target.value)} />
-        <button onClick={() => { if (say) { setTurns([...turns, { kind: "say", value: say }]); setSay(""); } }}>{t("add")}</button>
+        <input data-testid="sim-say" placeholder={t("caller_says")} value={words} onChange={(e) => setWords(e.target.value)} />
+        <button onClick={() => { if (words) { setTurns([...turns, { kind: "say", value: words }]); setWords(""); } }}>{t("add")}</button>
       </div>
       <div className="row">
         <input data-testid="sim-keys" placeholder={t("press_keys")} value={keys} onChange={(e) => setKeys(e.target.value.replace(/[^0-9*#]/g, ""))} />
@@ -516,7 +521,7 @@ function SimulatePanel(props: { name: string; hasDraft: boolean }) {
         <button onClick={() => setTurns([...turns, { kind: "hangup", value: "" }])}>{t("hang_up")}</button>
         <button onClick={() => setTurns([])}>✕</button>
       </div>
-      <ol className="turns">{turns.map((tn, i) => <li key={i}>{tn.kind} {tn.value}</li>)}</ol>
+      <ol className="turns">{turns.map((tn, i) => <li key={i}>{t("turn_" + tn.kind)} {tn.value}</li>)}</ol>
       <button data-testid="sim-run" className="primary" disabled={busy} onClick={run}>{busy ? t("loading") : t("run_call")}</button>
       {error && <div className="error">{error}</div>}
       {sim && (
@@ -525,13 +530,14 @@ function SimulatePanel(props: { name: string; hasDraft: boolean }) {
           <ul className="transcript">
             {sim.transcript.map((l, i) => (
               <li key={i} className={`who-${l.who}`}>
-                <span className="t">{l.t.toFixed(2)}s</span> <b>{l.who}</b> {l.what}
-                {l.detail && <span className="muted"> ({l.detail})</span>}
+                <span className="t">{l.t.toFixed(2)}{t("seconds")}</span> <b>{tOr("who_" + l.who, l.who)}</b>{" "}
+                {l.code ? say({ code: l.code, params: l.params, text: l.what }) : l.what}
+                {l.detail && <span className="muted"> ({l.detail_code ? say({ code: l.detail_code, params: l.params, text: l.detail }) : l.detail})</span>}
                 {l.audio && <button className="tiny" onClick={() => play(i)}>▶ {t("play")}</button>}
               </li>
             ))}
           </ul>
-          <div className="muted">evidence: {sim.evidence.join(", ")}</div>
+          <div className="muted" data-testid="sim-evidence">{t("sim_evidence")}: {joined(sim.evidence.map((k) => tOr("ev_" + k, k)))}</div>
         </div>
       )}
     </div>
@@ -578,8 +584,8 @@ function VersionsPanel(props: { name: string; me: Me; onDone: () => void }) {
           {versions.map((v) => (
             <tr key={v.version}>
               <td>v{v.version}</td>
-              <td>{v.source}</td>
-              <td>{v.author}{v.approved_by ? ` / ${v.approved_by}` : ""}</td>
+              <td>{tOr("vsrc_" + v.source, v.source)}</td>
+              <td>{publisher(v)}{v.approved_by ? ` / ${v.approved_by}` : ""}</td>
               <td>{when(v.published_at, lang())}</td>
               <td>
                 {props.me.permissions.includes("flows.rollback") && versions[0]?.version !== v.version && (

@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { api, type Me } from "../api";
 import { when } from "../format";
-import { lang, t } from "../i18n";
+import { joined, lang, say, t, tOr, withWhy } from "../i18n";
 import { errorText, Refused, useApi } from "./common";
 
 interface Ticket {
@@ -17,6 +17,19 @@ interface Callback {
 }
 interface Delivery { id: string; target: string; event: string; status: string; attempts: number; last_error: string | null; created_at: string }
 
+// A call back's result ("denied:dnc,quiet_hours", "failed:USER_BUSY", "connected") in words:
+// the gate's reasons translated, a switch's hangup cause as FreeSWITCH names it.
+function callbackResult(result: string | null): string {
+  if (!result) return "";
+  const cut = result.indexOf(":");
+  const outcome = cut < 0 ? result : result.slice(0, cut);
+  const detail = cut < 0 ? "" : result.slice(cut + 1);
+  const why = outcome === "denied"
+    ? joined(detail.split(",").filter(Boolean).map((r) => say({ code: "gate." + r, text: r })))
+    : detail;
+  return why ? withWhy(t("cbout_" + outcome), why) : t("cbout_" + outcome);
+}
+
 export function Floor(props: { me: Me }) {
   const may = (p: string) => props.me.permissions.includes(p);
   const tickets = useApi<Ticket[]>(may("tickets.read") ? "/work-tickets" : null);
@@ -25,7 +38,14 @@ export function Floor(props: { me: Me }) {
   const [msg, setMsg] = useState("");
   const run = async (f: () => Promise<unknown>, reload: () => void) => {
     setMsg("");
-    try { const r = await f(); if (r && typeof r === "object" && "outcome" in r) setMsg(String((r as { outcome: string }).outcome)); reload(); }
+    try {
+      const r = await f();
+      if (r && typeof r === "object" && "outcome" in r) {
+        const { outcome, detail } = r as { outcome: string; detail: string };
+        setMsg(callbackResult(detail ? `${outcome}:${detail}` : outcome));
+      }
+      reload();
+    }
     catch (e) { setMsg(errorText(e)); }
   };
   return (
@@ -38,7 +58,7 @@ export function Floor(props: { me: Me }) {
         <thead><tr><th>{t("kind")}</th><th>{t("category")}</th><th>{t("team")}</th><th>{t("number")}</th><th>{t("excerpt")}</th><th>{t("status")}</th><th /></tr></thead>
         <tbody>{(tickets.data ?? []).map((w) => (
           <tr key={w.id}>
-            <td>{t("flag_" + w.kind)}</td><td>{w.category}</td><td>{w.team}</td><td>{w.masked_number}</td>
+            <td>{t("flag_" + w.kind)}</td><td>{tOr("intent_" + w.category, w.category)}</td><td>{tOr("team_" + w.team, w.team)}</td><td>{w.masked_number}</td>
             <td title={w.flow_path}>{w.excerpt}</td><td>{t("ticket_" + w.status)} {w.assignee ?? ""}</td>
             <td>{may("tickets.work") && w.status !== "resolved" && (
               <button onClick={() => run(() => api("POST", `/work-tickets/${w.id}/status`, { status: w.status === "open" ? "in_progress" : "resolved" }), tickets.reload)}>
@@ -53,8 +73,8 @@ export function Floor(props: { me: Me }) {
           <thead><tr><th>{t("number")}</th><th>{t("queue")}</th><th>{t("due")}</th><th>{t("claimed_by")}</th><th>{t("result")}</th><th /></tr></thead>
           <tbody>{(callbacks.data ?? []).map((c) => (
             <tr key={c.ticket_id} className={c.overdue ? "overdue" : ""}>
-              <td>{c.masked_number}</td><td>{c.queue}</td><td>{when(c.due_at, lang())}{c.overdue ? ` · ${t("overdue")}` : ""}</td>
-              <td>{c.claimed_by ?? ""}</td><td>{c.result ?? ""}</td>
+              <td>{c.masked_number}</td><td>{tOr("team_" + c.queue, c.queue)}</td><td>{when(c.due_at, lang())}{c.overdue ? ` · ${t("overdue")}` : ""}</td>
+              <td>{c.claimed_by ?? ""}</td><td data-testid="callback-result">{callbackResult(c.result)}</td>
               <td>{c.claimed_by === props.me.username
                 ? <button onClick={() => run(() => api("POST", `/callbacks/${c.ticket_id}/call`), callbacks.reload)}>{t("call_back")}</button>
                 : !c.claimed_by && <button onClick={() => run(() => api("POST", `/callbacks/${c.ticket_id}/claim`), callbacks.reload)}>{t("claim")}</button>}</td>
@@ -66,7 +86,7 @@ export function Floor(props: { me: Me }) {
         <table className="list" data-testid="dead-letters">
           <thead><tr><th>{t("target")}</th><th>{t("event")}</th><th>{t("attempts")}</th><th>{t("last_error")}</th><th /></tr></thead>
           <tbody>{(dead.data ?? []).map((d) => (
-            <tr key={d.id}><td>{d.target}</td><td>{d.event}</td><td>{d.attempts}</td><td>{d.last_error}</td>
+            <tr key={d.id}><td>{d.target}</td><td>{tOr("event_" + d.event, d.event)}</td><td>{d.attempts}</td><td>{d.last_error}</td>
               <td>{may("webhooks.retry") && <button onClick={() => run(() => api("POST", `/webhooks/${d.id}/retry`), dead.reload)}>{t("retry")}</button>}</td></tr>))}</tbody>
         </table>
       </>)}

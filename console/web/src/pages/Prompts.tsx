@@ -43,7 +43,7 @@ export function Prompts(props: { me: Me }) {
       <p className="muted">{t("regulated_only_officer")}</p>
       {msg && <div className="banner info" data-testid="banner">{msg}</div>}
       <table className="list prompts">
-        <thead><tr><th>id</th><th>{t("text")}</th><th>{t("marketing")}</th><th>{t("barge_in")}</th></tr></thead>
+        <thead><tr><th>{t("prompt_id")}</th><th>{t("text")}</th><th>{t("marketing")}</th><th>{t("barge_in")}</th></tr></thead>
         <tbody>
           {Object.entries(table).map(([id, p]) => {
             const locked = !mayEdit || (data?.regulated.includes(id) && !mayRegulated);

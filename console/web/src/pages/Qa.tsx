@@ -4,7 +4,7 @@
 // the rules in force (one sentence checked against them; a rules text validated, line by line).
 import { Fragment, useEffect, useRef, useState } from "react";
 import { api, ApiError, type Me, type Page } from "../api";
-import { when } from "../format";
+import { when, zonedDay, zonedIso } from "../format";
 import { lang, say, t } from "../i18n";
 import { Refused, errorText } from "./common";
 
@@ -45,17 +45,18 @@ function offset(ms: number | null): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function iso(local: string): string | undefined {
-  return local ? new Date(local).toISOString() : undefined;
-}
+// a typed wall time is the institution's (the page shows every time in its zone)
+const iso = zonedIso;
+
+const PAGE = 50;
 
 function Results() {
   const [query, setQuery] = useState({ started_from: "", started_to: "", call_id: "", passed: "" });
   const [page, setPage] = useState<Page<Result> | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const search = async () => {
-    const params = new URLSearchParams({ limit: "50" });
+  const search = async (offset = 0) => {
+    const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
     const from = iso(query.started_from), to = iso(query.started_to);
     if (from) params.set("started_from", from);
     if (to) params.set("started_to", to);
@@ -77,7 +78,7 @@ function Results() {
           <option value="false">{t("qa_failed")}</option>
           <option value="true">{t("qa_passed")}</option>
         </select>
-        <button data-testid="qa-search" onClick={search}>{t("search")}</button>
+        <button data-testid="qa-search" onClick={() => search()}>{t("search")}</button>
       </div>
       <table className="list" data-testid="qa-results">
         <thead><tr><th>{t("started_at")}</th><th>{t("call_id")}</th><th>{t("source")}</th><th>{t("campaign")}</th><th>{t("agent")}</th><th>{t("qa_score")}</th><th>{t("qa_verdict")}</th><th>{t("qa_findings")}</th><th>{t("rules_version")}</th></tr></thead>
@@ -112,7 +113,16 @@ function Results() {
           ))}
         </tbody>
       </table>
-      {page && <p className="muted">{t("total")}: {page.total}</p>}
+      {page && (
+        <div className="row">
+          <span className="muted">{t("total")}: {page.total}</span>
+          {page.total > PAGE && (<>
+            <button disabled={page.offset === 0} onClick={() => search(Math.max(0, page.offset - PAGE))}>{t("previous_page")}</button>
+            <span className="muted">{page.offset + 1}–{page.offset + page.items.length}</span>
+            <button disabled={page.offset + page.items.length >= page.total} onClick={() => search(page.offset + PAGE)}>{t("next_page")}</button>
+          </>)}
+        </div>
+      )}
       {page && page.items.length === 0 && <p className="muted">{t("no_items")}</p>}
     </div>
   );
@@ -171,15 +181,24 @@ function LiveAlerts() {
   );
 }
 
-function day(offsetDays: number): string {
-  const d = new Date(Date.now() + offsetDays * 86400000);
-  return d.toISOString().slice(0, 10);
-}
-
 function Reports() {
-  const [q, setQ] = useState({ start: day(-7), end: day(1), period: "day" });
-  const href = (fmt: string) => `/api/v1/qa/report?${new URLSearchParams({ ...q, format: fmt })}`;
+  const [q, setQ] = useState({ start: zonedDay(-7), end: zonedDay(1), period: "day" });
+  const [msg, setMsg] = useState("");
+  // fetched, so a refused range is said on the page (a plain link would save the problem as a file)
+  const download = async (fmt: string) => {
+    setMsg("");
+    try {
+      const blob = await api<Blob>("GET", `/qa/report?${new URLSearchParams({ ...q, format: fmt })}`);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `qa-report-${q.start}-${q.end}.${fmt}`;
+      link.click();
+      window.setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    } catch (e) { setMsg(errorText(e)); }
+  };
   return (
+    <div>
+    {msg && <div className="banner error" data-testid="qa-report-msg">{msg}</div>}
     <div className="row wrap">
       <label>{t("qa_first_day")} <input type="date" data-testid="qa-report-start" value={q.start} onChange={(e) => setQ({ ...q, start: e.target.value })} /></label>
       <label>{t("qa_day_after")} <input type="date" data-testid="qa-report-end" value={q.end} onChange={(e) => setQ({ ...q, end: e.target.value })} /></label>
@@ -187,8 +206,9 @@ function Reports() {
         <option value="day">{t("qa_daily")}</option>
         <option value="week">{t("qa_weekly")}</option>
       </select>
-      <a className="button" data-testid="qa-report-html" href={href("html")} download>{t("qa_download")} HTML</a>
-      <a className="button" data-testid="qa-report-pdf" href={href("pdf")} download>{t("qa_download")} PDF</a>
+      <button data-testid="qa-report-html" onClick={() => download("html")}>{t("qa_download")} HTML</button>
+      <button data-testid="qa-report-pdf" onClick={() => download("pdf")}>{t("qa_download")} PDF</button>
+    </div>
     </div>
   );
 }

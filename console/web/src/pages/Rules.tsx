@@ -3,11 +3,11 @@
 import { useEffect, useState } from "react";
 import { api, type Me, type Page } from "../api";
 import { when } from "../format";
-import { lang, say, t } from "../i18n";
-import { errorText, Refused, useApi } from "./common";
+import { lang, say, t, tOr } from "../i18n";
+import { errorText, publisher, Refused, useApi } from "./common";
 
 interface RulesOut {
-  published: { version: number; content: string; author: string; approved_by: string | null; published_at: string } | null;
+  published: { version: number; source: string; content: string; author: string; approved_by: string | null; published_at: string } | null;
   draft: { revision: number; content: string; updated_by: string } | null;
   rules_version: string | null;
 }
@@ -37,7 +37,7 @@ export function Rules(props: { me: Me }) {
     <div>
       <h2>{t("nav_rules")}</h2>
       <Refused error={error} />
-      {data && <p>{t("rules_version")}: <b>{data.rules_version ?? "—"}</b> · v{data.published?.version} · {data.published?.author}{data.published?.approved_by ? ` / ${data.published.approved_by}` : ""}</p>}
+      {data && <p data-testid="rules-version">{t("rules_version")}: <b>{data.rules_version ?? "—"}</b> · v{data.published?.version} · {data.published ? publisher(data.published) : ""}{data.published?.approved_by ? ` / ${data.published.approved_by}` : ""}</p>}
       {msg && <div className="banner info" data-testid="banner">{msg}</div>}
       <textarea className="code" data-testid="rules-text" disabled={!may("rules.edit")} value={text} onChange={(e) => setText(e.target.value)} rows={24} />
       <div className="row">
@@ -51,7 +51,7 @@ export function Rules(props: { me: Me }) {
       {diff && <pre className="diff">{diff.split("\n").map((l, i) => <div key={i} className={l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}>{l}</div>)}</pre>}
       <h3>{t("versions")}</h3>
       <table className="list">
-        <tbody>{versions.data?.items.map((v) => <tr key={v.version}><td>v{v.version}</td><td>{v.source}</td><td>{v.author}{v.approved_by ? ` / ${v.approved_by}` : ""}</td><td>{when(v.published_at, lang())}</td></tr>)}</tbody>
+        <tbody>{versions.data?.items.map((v) => <tr key={v.version}><td>v{v.version}</td><td>{tOr("vsrc_" + v.source, v.source)}</td><td>{publisher(v)}{v.approved_by ? ` / ${v.approved_by}` : ""}</td><td>{when(v.published_at, lang())}</td></tr>)}</tbody>
       </table>
     </div>
   );

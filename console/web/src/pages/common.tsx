@@ -3,7 +3,8 @@ import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../api";
 import { t } from "../i18n";
 
-export function useApi<T>(path: string | null): {
+// GET ``path`` (again every ``everyMs`` when given: figures that change while the page is open).
+export function useApi<T>(path: string | null, everyMs?: number): {
   data: T | null;
   error: ApiError | null;
   reload: () => void;
@@ -19,6 +20,11 @@ export function useApi<T>(path: string | null): {
       .catch((e) => { if (live && e instanceof ApiError) setError(e); });
     return () => { live = false; };
   }, [path, tick]);
+  useEffect(() => {
+    if (path === null || !everyMs) return;
+    const timer = window.setInterval(() => setTick((n) => n + 1), everyMs);
+    return () => window.clearInterval(timer);
+  }, [path, everyMs]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
   return { data, error, reload };
 }
@@ -32,4 +38,9 @@ export function Refused(props: { error: ApiError | null }) {
 
 export function errorText(e: unknown): string {
   return e instanceof ApiError ? `${e.status}: ${e.message}` : String(e);
+}
+
+// Who published a version: a person, or nobody for the file shipped with the system (source disk).
+export function publisher(v: { source: string; author: string }): string {
+  return v.source === "disk" ? t("vsrc_disk") : v.author;
 }
