@@ -82,7 +82,7 @@ class Call:
         """The consent/refusal policy's reading of this turn."""
         nlu = NluResult(self.intent, self.confidence, self.entities)
         context = AnswerContext(self.question, caller_identified=self.caller is not None)
-        return decide_answer(CallerAnswer(nlu=nlu), context, rules)
+        return decide_answer(CallerAnswer(nlu=nlu, text=self.text), context, rules)
 
     @classmethod
     def from_tracker(

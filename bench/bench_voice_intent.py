@@ -12,8 +12,9 @@ another. Reported: CER, intent accuracy (a noise-only clip is right when nothing
 at the consent question refusal recall (refuse_contact/deny heard as one of them) and the
 false-DNC rate (anything else heard as one), beside the issue's targets; and through the
 consent policy (``bench/refusal_safety.py``) with the recogniser's ``Transcript.clear`` flag
-(Whisper's confidence below ``WhisperASR.clear_confidence``: confirmed, never a clear answer)
-and as if every transcript were clear, with what the confirmations cost (non-refusals asked).
+(Whisper's confidence below ``WhisperASR.clear_confidence``: confirmed, never a clear answer),
+without its sound rule (``sounds_like_refusal``) and as if every transcript were clear, with what
+the confirmations cost (non-refusals asked).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from refusal_safety import policy_available, score_policy
 from speech_eval_support import (
     RasaNlu,
     Utt,
+    asr_label,
     cached_transcripts,
     load_eval,
     load_shared,
@@ -77,8 +79,7 @@ def main() -> None:
         passes = {"off": (False,), "on": (True,), "both": (False, True)}[args.biasing]
         for biased in passes:
             bias = f"v1:{expect('consent').prompt_text}" if biased else "none"
-            version = f"min_conf={asr.min_confidence}|clean=v2|budget=15/s|conf"  # post-processing
-            label = f"whisper|w{window}|b{beam}|ctx={bias}|{version}"
+            label = asr_label(window, beam, asr.min_confidence, bias)
 
             def run(item: Utt, biased: bool = biased) -> tuple[str, float]:
                 ctx = expect(item.state) if biased else None
@@ -101,16 +102,23 @@ def main() -> None:
                 s = score(items, heard, predicted)
                 policy = []
                 if policy_available():
-                    # with the recogniser's clear flag, and as if every transcript were clear
-                    for uses_clear in (True, False):
+                    # the policy as configured; without its sound rule (the policy before);
+                    # as if every transcript were clear
+                    texts = [heard[f"{i.set}/{i.id}"] for i in items]
+                    for uses_clear, sound in ((True, True), (True, False), (False, True)):
                         scored = score_policy(
-                            [i.intent for i in items], parses, clear if uses_clear else None
+                            [i.intent for i in items],
+                            parses,
+                            clear if uses_clear else None,
+                            texts,
+                            sound,
                         )
                         for p in scored:
                             policy.append(
                                 {
                                     "question": p.question,
                                     "uses_clear": uses_clear,
+                                    "sound_rule": sound,
                                     "recall": round(p.recall, 4),
                                     "false_dnc": round(p.false_dnc_rate, 4),
                                     "confirmed": p.confirmed,
@@ -152,8 +160,11 @@ def main() -> None:
             f"{r['not_clear']}"
         )
         for p in r["policy"]:
+            variant = (" (clear flag ignored)" if not p["uses_clear"] else "") + (
+                "" if p["sound_rule"] else " (no sound rule)"
+            )
             print(
-                f"      policy{'' if p['uses_clear'] else ' (clear flag ignored)'} at "
+                f"      policy{variant} at "
                 f"{p['question']:<16} refusal recall {p['recall']:.3f}  false DNC "
                 f"{100 * p['false_dnc']:.1f} %  ({p['confirmed']} caught by a confirmation, "
                 f"{p['asked_non_refusals']} non-refusals asked, {p['asked_consent_again']} asked "

@@ -7,6 +7,8 @@ asks "您是说不需要了，对吗？" / the consent question again and the ca
 short question truthfully and clearly — its answer is not itself run through ASR here) confirms.
 A *false DNC* is anything else refused at once (a confirmation the caller denies adds nothing).
 *Refusal taken as consent* must stay 0: the policy never grants consent to an unclear answer.
+The transcript goes with each answer, so the policy's sound rule (``sounds_like_refusal``: an
+unrelated reading of refusal-sounding words is confirmed) is measured too, and without it.
 """
 
 from __future__ import annotations
@@ -49,10 +51,16 @@ def policy_available() -> bool:
 
 
 def score_policy(
-    truth: list[str], parses: list[dict[str, Any] | None], clear: list[bool] | None = None
+    truth: list[str],
+    parses: list[dict[str, Any] | None],
+    clear: list[bool] | None = None,
+    texts: list[str] | None = None,
+    sound: bool = True,
 ) -> list[RefusalScores]:
     """``parses[i]`` is the NLU result of utterance i (None: nothing heard); ``clear[i]``
-    whether the recogniser heard it clearly (``Transcript.clear``; default: all clear)."""
+    whether the recogniser heard it clearly (``Transcript.clear``; default: all clear);
+    ``texts[i]`` its transcript (the policy reads its sound, rule 5: ``sounds_like_refusal``;
+    ``sound=False`` turns that rule off, the policy before it)."""
     from compliance.consent_policy import (  # type: ignore[import-not-found, unused-ignore]
         AnswerContext,
         CallerAnswer,
@@ -67,15 +75,23 @@ def score_policy(
 
     path = Settings().rules_path
     rules = parse_rules(path.read_text(encoding="utf-8"), str(path))
+    if not sound:
+        policy = rules.consent_policy
+        quiet = policy.sounds_like_refusal.model_copy(update={"questions": ()})
+        rules = rules.model_copy(
+            update={"consent_policy": policy.model_copy(update={"sounds_like_refusal": quiet})}
+        )
+    said = texts if texts is not None else [""] * len(truth)
     out = []
     for question in (Question.CONSENT, Question.AFTER_MARKETING):
         context = AnswerContext(question=question, caller_identified=True)
         refusals = caught = confirmed = others = false_dnc = asked = as_consent = 0
         asked_again = granted = 0
         heard_clearly = clear if clear is not None else [True] * len(truth)
-        for intent, parse, clearly in zip(truth, parses, heard_clearly, strict=True):
+        for intent, parse, clearly, text in zip(truth, parses, heard_clearly, said, strict=True):
             nlu = None if parse is None else NluResult(parse["intent"], parse["confidence"])
-            decision = decide_answer(CallerAnswer(nlu=nlu, heard_clearly=clearly), context, rules)
+            answer = CallerAnswer(nlu=nlu, heard_clearly=clearly, text=text)
+            decision = decide_answer(answer, context, rules)
             refusal = intent in REFUSALS
             if refusal:
                 refusals += 1

@@ -98,6 +98,12 @@ def configured_whisper() -> Any:
     )
 
 
+def asr_label(window_s: float, beam_size: int, min_confidence: float, bias: str = "none") -> str:
+    """The ASR cache label of a Whisper configuration (``bias``: the biasing prompt, or none)."""
+    version = f"min_conf={min_confidence}|clean=v2|budget=15/s|conf"  # post-processing
+    return f"whisper|w{window_s}|b{beam_size}|ctx={bias}|{version}"
+
+
 def cached_transcripts(
     label: str, items: Iterable[Utt], transcribe: Callable[[Utt], Any], use_cache: bool = True
 ) -> dict[str, Any]:

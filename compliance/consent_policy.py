@@ -22,7 +22,13 @@ The order of reading (first match wins):
    whatever the NLU made of its words: refusal-like gets ``unclear.leaning_no``, a yes at the
    consent question ``unclear.leaning_yes``, anything else the question's ``misheard`` (default:
    ``unclassified``). Not after the refusal confirmation, which is asked once and decides.
-5. A consent from a caller without a usable number cannot be recorded: it is
+5. An utterance the NLU reads as something unrelated (another intent, or none) but that
+   *sounds* like refusal wording after one of ``sounds_like_refusal.questions`` (its loose
+   toneless pinyin within ``min_similarity`` of one of the rules' phrases,
+   :mod:`compliance.refusal_sounds`; the NLU read a clearly heard 我没这个打算 as
+   ``wrong_number``) gets ``unclear.leaning_no``: confirmed, never consent, never a refusal
+   unconfirmed. Heard clearly or not; only a yes, a no or a refusal intent is read first.
+6. A consent from a caller without a usable number cannot be recorded: it is
    ``CONSENT_UNRECORDABLE`` and marketing never follows (``marketing_allowed`` is false).
 
 When the NLU gives no intent at all (down, timed out: under load a refusal would otherwise go
@@ -44,6 +50,7 @@ from compliance.consent_rules import (
     Unclear,
     normalized_utterance,
 )
+from compliance.refusal_sounds import refusal_similarity
 from compliance.rules import RuleSet
 
 __all__ = [
@@ -76,6 +83,7 @@ class CallerAnswer:
     nlu: NluResult | None = None  # None: nothing was said (silence, no transcript)
     digits: str = ""
     heard_clearly: bool = True  # the recogniser's own judgement of its transcript
+    text: str = ""  # the transcript: only its sound is read (rule 5), never kept or logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,7 @@ class AnswerReason(StrEnum):
     UNCLASSIFIED = "unclassified"
     OTHER_INTENT = "other_intent"
     MISHEARD = "misheard"  # the recogniser did not hear the utterance clearly
+    SOUNDS_LIKE_REFUSAL = "sounds_like_refusal"  # another reading, but a refusal's sound
     NO_INPUT = "no_input"
 
 
@@ -206,18 +215,20 @@ class _Reader:
         p, floor = self.policy, self.policy.min_confidence
         intent, confidence = nlu.intent, nlu.confidence
         if not answer.heard_clearly and self.context.question is not Question.CONFIRM_REFUSAL:
-            return self.misheard(nlu)
+            return self.misheard(nlu, answer.text)
         if intent in p.refusal_intents:
             return self.by_confidence(Meaning.REFUSAL, AnswerReason.REFUSAL_INTENT, nlu)
         if intent in p.yes_intents:
             return self.by_confidence(self.meanings.yes_means, AnswerReason.CLEAR_YES, nlu)
         if intent in p.no_intents:
             return self.by_confidence(self.meanings.no_means, AnswerReason.CLEAR_NO, nlu)
+        if self.sounds_like_refusal(answer.text):
+            return self.unclear(p.unclear.leaning_no, AnswerReason.SOUNDS_LIKE_REFUSAL, nlu)
         if intent is None or intent in p.unclassified_intents or confidence < floor.intent:
             return self.unclear(self.meanings.unclassified, AnswerReason.UNCLASSIFIED, nlu)
         return self.decision(Outcome.NOT_AN_ANSWER, AnswerReason.OTHER_INTENT, nlu=nlu)
 
-    def misheard(self, nlu: NluResult) -> AnswerDecision:
+    def misheard(self, nlu: NluResult, text: str) -> AnswerDecision:
         """An answer not heard clearly: confirmed (or not an answer), never a clear one."""
         p, m, reason = self.policy, self.meanings, AnswerReason.MISHEARD
         if nlu.intent in p.refusal_intents or (
@@ -226,7 +237,16 @@ class _Reader:
             return self.unclear(p.unclear.leaning_no, reason, nlu)
         if nlu.intent in p.yes_intents and m.yes_means is Meaning.CONSENT:
             return self.unclear(p.unclear.leaning_yes, reason, nlu)
+        if self.sounds_like_refusal(text):
+            return self.unclear(p.unclear.leaning_no, AnswerReason.SOUNDS_LIKE_REFUSAL, nlu)
         return self.unclear(m.misheard or m.unclassified, reason, nlu)
+
+    def sounds_like_refusal(self, text: str) -> bool:
+        """Rule 5: after one of the rules' questions, the utterance sounds like refusal wording."""
+        rule = self.policy.sounds_like_refusal
+        if not text or self.context.question not in rule.questions:
+            return False
+        return refusal_similarity(text, rule.phrases) >= rule.min_similarity
 
     def by_confidence(
         self, meaning: Meaning, reason: AnswerReason, nlu: NluResult

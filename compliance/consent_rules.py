@@ -93,6 +93,26 @@ OFFLINE_REFUSAL_PHRASES: tuple[str, ...] = (
 )
 """Unmistakable "do not call me again" phrases: the default of ``offline_refusal_phrases``."""
 
+REFUSAL_SOUND_PHRASES: tuple[str, ...] = (
+    *OFFLINE_REFUSAL_PHRASES,
+    "不需要",
+    "不用了",
+    "不要了",
+    "没兴趣",
+    "不感兴趣",
+    "不考虑",
+    "没打算",
+    "不打算",
+    "没这个打算",
+    "没这个需要",
+    "不想了解",
+    "别骚扰我",
+    "别烦我",
+    "拉黑",
+    "不同意",
+)
+"""Refusal and no wording compared by sound (default of ``sounds_like_refusal.phrases``)."""
+
 _NOT_TEXT = re.compile(r"[\s\u3000,.!?;:~，。！？；：、～…·'\"“”‘’()（）\[\]【】-]+")
 
 
@@ -146,6 +166,47 @@ class UnclearRules(BaseModel):
         return v
 
 
+class SoundsLikeRefusal(BaseModel):
+    """An utterance the NLU reads as an unrelated intent (or none) but whose loose toneless pinyin
+    is within ``min_similarity`` of one of ``phrases`` (:mod:`compliance.refusal_sounds`), after
+    one of ``questions``: confirmed as a refusal ("您是说不需要了，对吗？"), never consent, never
+    a refusal unconfirmed. Off (no questions) unless the rules file names them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    questions: tuple[Question, ...] = ()
+    min_similarity: float = Field(default=0.9, ge=0.5, le=1)
+    phrases: tuple[str, ...] = REFUSAL_SOUND_PHRASES
+
+    @field_validator("questions")
+    @classmethod
+    def _asked_once(cls, v: tuple[Question, ...]) -> tuple[Question, ...]:
+        if Question.CONFIRM_REFUSAL in v:
+            raise PydanticCustomError(
+                "rules.sounds_like_refusal_question",
+                "the refusal confirmation is asked once: it cannot be confirmed again",
+            )
+        return v
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrases(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _two_characters_or_more(
+            v, "rules.sounds_like_refusal_phrase", "refusal sound phrases"
+        )
+
+
+def _two_characters_or_more(v: tuple[str, ...], code: str, what: str) -> tuple[str, ...]:
+    short = [p for p in v if len(normalized_utterance(p)) < 2]
+    if short:
+        raise PydanticCustomError(
+            code,
+            what + " need two characters or more: {short}",
+            {"short": ", ".join(repr(p) for p in short)},
+        )
+    return tuple(normalized_utterance(p) for p in v)
+
+
 class ConsentPolicyRules(BaseModel):
     """The ``consent_policy`` section of a rules file."""
 
@@ -167,18 +228,12 @@ class ConsentPolicyRules(BaseModel):
         description="when the NLU gives no intent (down, timed out): an utterance holding one"
         " of these (spaces and punctuation ignored) is a refusal; nothing else is read",
     )
+    sounds_like_refusal: SoundsLikeRefusal = Field(default_factory=SoundsLikeRefusal)
 
     @field_validator("offline_refusal_phrases")
     @classmethod
     def _phrases(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        short = [p for p in v if len(normalized_utterance(p)) < 2]
-        if short:
-            raise PydanticCustomError(
-                "rules.offline_refusal_phrase",
-                "offline refusal phrases need two characters or more: {short}",
-                {"short": ", ".join(repr(p) for p in short)},
-            )
-        return tuple(normalized_utterance(p) for p in v)
+        return _two_characters_or_more(v, "rules.offline_refusal_phrase", "offline refusal phrases")
 
     @field_validator("questions")
     @classmethod

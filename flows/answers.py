@@ -143,7 +143,12 @@ class Answers:
         rules = self.deps.compliance.rules_at(self.deps.clock())
         digits = turn.digits if isinstance(turn, Digits) else ""
         answer = decide_answer(
-            CallerAnswer(nlu=nlu, digits=digits, heard_clearly=clear),
+            CallerAnswer(
+                nlu=nlu,
+                digits=digits,
+                heard_clearly=clear,
+                text=turn.text if isinstance(turn, Utterance) else "",
+            ),
             AnswerContext(question, caller_identified=call.customer is not None),
             rules,
         )
