@@ -233,3 +233,16 @@ def test_refusals_of_the_designer_desk_floor_and_users_name_their_own_codes(
         assert body["code"] == code, (code, body)
         assert code in table["zh-CN"] and code in table["en"]
         assert set(PLACEHOLDER.findall(table["en"][code])) <= set(body["params"]), body
+
+
+def test_the_catalogue_names_each_code_once_per_language() -> None:
+    """A code written twice in one language silently keeps only its last wording."""
+    repeated: list[str] = []
+
+    def keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        names = [k for k, _ in pairs]
+        repeated.extend(sorted({k for k in names if names.count(k) > 1}))
+        return dict(pairs)
+
+    json.loads(CATALOGUE.read_text(encoding="utf-8"), object_pairs_hook=keys)
+    assert not repeated
