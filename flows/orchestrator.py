@@ -278,8 +278,7 @@ class CallOrchestrator:
         if session.is_hung_up:
             # the channel is gone and its end recorded: FreeSWITCH frees it now, not after the
             # recording is sealed and the call's QA has run (under load that work waits its turn)
-            with contextlib.suppress(Exception):
-                await session.let_go()
+            await session.let_go()  # bounded; a connection already gone is fine
         recorded = call.recording.exists()
         await self._seal_recording(call, ended_at)
         await inspection.finished(self.deps, call)  # whole-call QA; never raises

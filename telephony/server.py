@@ -244,7 +244,7 @@ class OutboundServer:
             done, _ = await asyncio.wait(
                 waitables, timeout=self.config.max_call_s, return_when="FIRST_COMPLETED"
             )
-            if task not in done and session.let_go_at is not None:
+            if task not in done and session.let_go_sent:
                 # the handler let the channel go (``exit``): its after-call work runs on
                 remaining = max(0.0, deadline - asyncio.get_running_loop().time())
                 done, _ = await asyncio.wait({task}, timeout=remaining)
@@ -255,7 +255,7 @@ class OutboundServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, IvrError):
                 await task
-            if session.let_go_at is not None:
+            if session.let_go_sent:
                 log.warning("call %s: after-call work exceeded the maximum duration", session.uuid)
                 return
             failure = conn.closed.result() if conn.closed.done() else None
@@ -271,12 +271,12 @@ class OutboundServer:
         except CallEndedError:
             pass
         except ProtocolError:
-            if session.let_go_at is None:
+            if not session.let_go_sent:
                 raise
             log.warning("call %s: after-call work failed after the channel was let go",
                         session.uuid)  # fmt: skip
         failure = conn.closed.result() if conn.closed.done() else None
-        if failure is not None and session.let_go_at is None:
+        if failure is not None and not session.let_go_sent:
             raise failure
 
     async def _finish(self, session: CallSession, conn: EslConnection) -> None:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Unpack
 
-from ivr.errors import ProtocolError
+from ivr.errors import IvrError
 from telephony.call_info import (
     DIGIT_DEFAULTS,
     ChannelView,
@@ -58,7 +58,7 @@ class CallSession(ChannelView):
         self.hangup_cause: str | None = None
         self.hangup_event: Event | None = None  # CHANNEL_HANGUP, with the channel's variables
         self.released = False
-        self.let_go_at: float | None = None  # loop time the app let the channel go (let_go)
+        self.let_go_sent = False  # the app let the channel go (let_go): after-call work runs on
         self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._hangup_complete = asyncio.Event()
         self._disconnected = asyncio.Event()
@@ -262,12 +262,12 @@ class CallSession(ChannelView):
         work (sealing the recording, QA) without holding the socket. The server then waits for
         the handler to return without counting the closed connection as a failure. Bounded by
         ``timeout_s``; a connection already gone is fine."""
-        if self.let_go_at is not None:
+        if self.let_go_sent:
             return
-        self.let_go_at = asyncio.get_running_loop().time()
+        self.let_go_sent = True
         if not self._conn.is_open:
             return
-        with contextlib.suppress(ProtocolError):
+        with contextlib.suppress(IvrError):  # dropped, timed out: the channel is gone either way
             await self._conn.send(Exit(), timeout_s=timeout_s)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
